@@ -1,0 +1,3 @@
+from mmdoctor.cli import main
+
+main()

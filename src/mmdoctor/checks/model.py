@@ -1,0 +1,160 @@
+"""What a check is, what it returns, and how a list of them runs without ever raising."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from mmdoctor import shell
+from mmdoctor.environment import Environment
+from mmdoctor.matrix import Matrix
+
+
+class Status(str, Enum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    CRASH = "crash"  # the check itself raised: a bug in mmdoctor, reported, never fatal
+
+    @property
+    def is_problem(self) -> bool:
+        return self in (Status.FAIL, Status.CRASH)
+
+
+@dataclass(frozen=True)
+class Advice:
+    text: str
+    commands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check function returns; the runner adds the check's id and title."""
+
+    status: Status
+    summary: str
+    details: tuple[str, ...] = ()
+    advice: Advice | None = None
+    known_failure: str | None = None  # an id from the known-failures knowledge base
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    title: str
+    status: Status
+    summary: str
+    details: tuple[str, ...] = ()
+    advice: Advice | None = None
+    known_failure: str | None = None
+    traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a check may look at: the probed facts, the matrix and the user's intent."""
+
+    env: Environment
+    matrix: Matrix
+    cpu_only: bool = False
+
+    @property
+    def pip(self) -> str:
+        """`<target python> -m pip`, for copy-pasteable advice."""
+        return f"{shell.quote(self.env.target.executable)} -m pip"
+
+    @property
+    def python(self) -> str:
+        return shell.quote(self.env.target.executable)
+
+
+CheckFunc = Callable[[Context], Finding]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    func: CheckFunc = field(repr=False)
+
+
+REGISTRY: list[Check] = []
+
+
+def check(check_id: str, title: str) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check function under a stable id (ids are part of the JSON interface)."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        if any(existing.id == check_id for existing in REGISTRY):
+            raise ValueError(f"duplicate check id {check_id}")
+        REGISTRY.append(Check(check_id, title, func))
+        return func
+
+    return register
+
+
+def run_checks(ctx: Context, checks: Iterable[Check]) -> list[CheckResult]:
+    return [run_one(ctx, item) for item in checks]
+
+
+def run_one(ctx: Context, item: Check) -> CheckResult:
+    try:
+        finding = item.func(ctx)
+    except Exception as exc:  # a broken check must not stop the others
+        return CheckResult(
+            id=item.id,
+            title=item.title,
+            status=Status.CRASH,
+            summary=f"the check itself failed: {type(exc).__name__}: {exc}",
+            details=("This is a bug in mmdoctor; please report it with `--debug` output.",),
+            traceback=traceback.format_exc(),
+        )
+    return CheckResult(
+        id=item.id,
+        title=item.title,
+        status=finding.status,
+        summary=finding.summary,
+        details=finding.details,
+        advice=finding.advice,
+        known_failure=finding.known_failure,
+    )
+
+
+def ok(summary: str, *details: str) -> Finding:
+    return Finding(Status.OK, summary, tuple(details))
+
+
+def skip(summary: str, *details: str) -> Finding:
+    return Finding(Status.SKIP, summary, tuple(details))
+
+
+def warn(
+    summary: str,
+    *details: str,
+    advice: Advice | None = None,
+    known_failure: str | None = None,
+) -> Finding:
+    return Finding(Status.WARN, summary, tuple(details), advice, known_failure)
+
+
+def fail(
+    summary: str,
+    *details: str,
+    advice: Advice | None = None,
+    known_failure: str | None = None,
+) -> Finding:
+    return Finding(Status.FAIL, summary, tuple(details), advice, known_failure)
+
+
+def advice(text: str, *commands: str) -> Advice:
+    return Advice(text, tuple(commands))
+
+
+def select(checks: Sequence[Check], only: Sequence[str]) -> list[Check]:
+    """The checks whose id equals or starts with one of `only` ("torch" selects torch.*)."""
+    if not only:
+        return list(checks)
+    return [c for c in checks if any(c.id == o or c.id.startswith(o + ".") for o in only)]

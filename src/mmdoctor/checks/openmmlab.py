@@ -1,0 +1,231 @@
+"""mmcv / mmcv-full / mmcv-lite, mmengine and mmdet against torch and each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.version import Version
+
+from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
+from mmdoctor.checks.torch import known_import_failure, step_failure, torch_data, torch_version
+from mmdoctor.environment import Distribution, parse_version
+
+MMCV_VARIANTS = ("mmcv", "mmcv-full", "mmcv-lite")
+
+
+def mmcv_dists(ctx: Context) -> list[Distribution]:
+    return [d for name in MMCV_VARIANTS for d in ctx.env.target.installed(name)]
+
+
+def ops_package(dist: Distribution) -> bool:
+    """Whether this distribution carries compiled ops: mmcv-full 1.x and mmcv 2.x do; mmcv 1.x
+    (the old lite package) and mmcv-lite do not."""
+    if dist.name.lower() == "mmcv-full":
+        return True
+    if dist.name.lower() == "mmcv":
+        version = parse_version(dist.version)
+        return version is not None and version.major >= 2
+    return False
+
+
+def wanted_mmcv(ctx: Context) -> str:
+    """The mmcv distribution the installed mmdet needs: mmdet 2.x -> mmcv-full, 3.x -> mmcv."""
+    mmdet = parse_version(ctx.env.target.version_of("mmdet"))
+    if mmdet is not None and mmdet.major < 3:
+        return "mmcv-full"
+    return "mmcv"
+
+
+def mmdet_requirement(ctx: Context, package: str) -> str | None:
+    """mmdet's enforced range for mmcv or mmengine, as a pip specifier ('>=2.0.0rc4,<2.2.0')."""
+    bounds = ctx.env.target.imported("mmdet_bounds")
+    if not bounds:
+        return None
+    found: dict[str, Any] = dict(bounds.get("bounds", {}).get(package, {}))
+    if "minimum" not in found or "maximum" not in found:
+        return None
+    op = "<=" if found.get("max_inclusive") else "<"
+    return f">={found['minimum']},{op}{found['maximum']}"
+
+
+@check("mmcv.variants", "one mmcv distribution installed")
+def one_mmcv(ctx: Context) -> Finding:
+    dists = mmcv_dists(ctx)
+    if not dists:
+        return skip("no mmcv, mmcv-full or mmcv-lite installed")
+    listing = ", ".join(f"{d.name} {d.version}" for d in dists)
+    if len(dists) == 1:
+        return ok(f"{listing}")
+    wanted = wanted_mmcv(ctx)
+    keep = next((d for d in dists if d.name.lower() == wanted and ops_package(d)), None)
+    spec = f"{wanted}=={keep.version}" if keep else mmdet_spec(ctx, wanted)
+    return fail(
+        f"{len(dists)} mmcv distributions share the module `mmcv`: {listing}",
+        "They overwrite each other's files, so what `import mmcv` loads is an accident.",
+        *[f"{d.name} {d.version} in {d.location}" for d in dists],
+        advice=advice(
+            f"Remove them all and install the one this stack needs ({wanted}):",
+            f"{ctx.pip} uninstall -y {' '.join(sorted({d.name for d in dists}))}",
+            f"{ctx.python} -m mim install --no-cache-dir \"{spec}\"",
+        ),
+        known_failure="mmcv-and-mmcv-full-coinstalled",
+    )
+
+
+def mmdet_spec(ctx: Context, wanted: str) -> str:
+    requirement = mmdet_requirement(ctx, "mmcv")
+    return f"{wanted}{requirement}" if requirement else wanted
+
+
+@check("mmcv.ops", "mmcv compiled ops load (mmcv._ext)")
+def mmcv_ops(ctx: Context) -> Finding:
+    target = ctx.env.target
+    dists = mmcv_dists(ctx)
+    if not dists:
+        return skip("mmcv is not installed")
+    if not any(ops_package(d) for d in dists):
+        names = ", ".join(f"{d.name} {d.version}" for d in dists)
+        wanted = wanted_mmcv(ctx)
+        text = f"{names} has no compiled ops"
+        hint = advice(
+            f"Install {wanted}, which has the ops:",
+            f"{ctx.pip} uninstall -y {' '.join(d.name for d in dists)}",
+            f'{ctx.python} -m mim install "{mmdet_spec(ctx, wanted)}"',
+        )
+        if target.version_of("mmdet"):
+            return fail(text + ", and mmdet needs them", advice=hint, known_failure="mmcv-ext-missing")
+        return warn(text + " (fine unless you use mmcv.ops)", advice=hint)
+    data = target.imported("mmcv_ext")
+    step = target.step("mmcv_ext")
+    if data is not None:
+        cuda = data.get("compiling_cuda")
+        built = f"CUDA {cuda}" if cuda and cuda != "not available" else "CPU only"
+        return ok(f"mmcv._ext loads (built for {built}, compiler {data.get('compiler')})")
+    text = f"{step.error if step else ''}"
+    known = known_import_failure(text) or "mmcv-ext-missing"
+    torch = torch_data(ctx)
+    version = next((d.version for d in dists if ops_package(d)), "<version>")
+    name = next((d.name for d in dists if ops_package(d)), "mmcv")
+    return fail(
+        step_failure(step, "import mmcv._ext"),
+        *([step.traceback] if step is not None and step.traceback else []),
+        *([f"torch here: {torch['version']} (CUDA {torch['cuda'] or 'none'})"] if torch else []),
+        advice=advice(
+            f"Reinstall {name} built for exactly this torch and CUDA (no cached wheel):",
+            f"{ctx.pip} uninstall -y {name}",
+            f'{ctx.python} -m mim install --no-cache-dir "{name}=={version}"',
+        ),
+        known_failure=known,
+    )
+
+
+@check("mmcv.cuda", "mmcv ops built with torch's CUDA")
+def mmcv_cuda(ctx: Context) -> Finding:
+    ext = ctx.env.target.imported("mmcv_ext")
+    torch = torch_data(ctx)
+    if ext is None or torch is None:
+        return skip("mmcv._ext or torch is not importable")
+    built = ext.get("compiling_cuda")
+    torch_cuda = torch.get("cuda")
+    if not built or built == "not available":
+        if torch_cuda and ctx.env.nvidia.gpus:
+            return fail(
+                "mmcv's ops were compiled without CUDA, but torch and this machine have it",
+                "On the GPU they fail with 'nms_impl: implementation for device cuda:0 not found'.",
+                advice=advice(
+                    "Install an mmcv built with CUDA (a prebuilt wheel, or a source build with "
+                    "FORCE_CUDA=1 and nvcc); `mmdoctor install` does either."
+                ),
+                known_failure="mmcv-ops-built-without-cuda",
+            )
+        return ok("mmcv's ops are CPU-only, like torch here")
+    if not torch_cuda:
+        return warn(f"mmcv's ops were built for CUDA {built}, but torch is a CPU-only build")
+    built_v, torch_v = Version(built), Version(torch_cuda)
+    if built_v.major != torch_v.major:
+        return fail(
+            f"mmcv's ops were built for CUDA {built}, torch for CUDA {torch_cuda}",
+            advice=advice("Reinstall mmcv from the wheel set of torch's CUDA (`mim install` does it)."),
+            known_failure="mmcv-ext-libcudart-missing",
+        )
+    if built_v != torch_v:
+        return warn(f"mmcv's ops were built for CUDA {built}, torch for {torch_cuda} (same major)")
+    return ok(f"mmcv and torch both use CUDA {built}")
+
+
+@check("mmdet.compat", "mmdet accepts the installed mmcv and mmengine")
+def mmdet_compat(ctx: Context) -> Finding:
+    target = ctx.env.target
+    mmdet_version = target.version_of("mmdet")
+    if mmdet_version is None:
+        return skip("mmdet is not installed")
+    mmcv_req = mmdet_requirement(ctx, "mmcv")
+    engine_req = mmdet_requirement(ctx, "mmengine")
+    ranges = "; ".join(
+        f"{name}{req}" for name, req in (("mmcv", mmcv_req), ("mmengine", engine_req)) if req
+    )
+    if target.imported("mmdet") is not None:
+        installed = ", ".join(
+            f"{d.name} {d.version}"
+            for d in mmcv_dists(ctx) + target.installed("mmengine")
+        )
+        return ok(f"mmdet {mmdet_version} imports with {installed}", *([f"mmdet requires {ranges}"] if ranges else []))
+    step = target.step("mmdet")
+    error = step.error if step is not None and step.error else ""
+    wanted = wanted_mmcv(ctx)
+    if "MMEngine==" in error and "is used but incompatible" in error:
+        return fail(
+            f"mmdet {mmdet_version} rejects mmengine: {error.split(': ', 1)[-1]}",
+            advice=advice(
+                "Install an mmengine inside mmdet's range:",
+                f'{ctx.python} -m mim install "mmengine{engine_req or ">=0.7.1,<1.0.0"}"',
+            ),
+            known_failure="mmengine-version-incompat",
+        )
+    if "is used but incompatible" in error:
+        mmcv_v = parse_version(target.version_of("mmcv") or target.version_of("mmcv-full"))
+        mmdet_v = parse_version(mmdet_version)
+        cross_major = (
+            mmcv_v is not None and mmdet_v is not None and (mmcv_v.major >= 2) != (mmdet_v.major >= 3)
+        )
+        return fail(
+            f"mmdet {mmdet_version} rejects mmcv: {error.split(': ', 1)[-1]}",
+            "Do not edit the assertion in mmdet/__init__.py: install an mmcv inside the range "
+            "(for mmdet 3.x with torch >= 2.2 that is a source build of mmcv 2.1.0).",
+            advice=advice(
+                f"Install {wanted} inside mmdet's range:",
+                f"{ctx.pip} uninstall -y {' '.join(d.name for d in mmcv_dists(ctx)) or wanted}",
+                f'{ctx.python} -m mim install "{mmdet_spec(ctx, wanted)}"',
+            ),
+            known_failure="mmcv-major-mismatch" if cross_major else "mmcv-too-new-for-mmdet3",
+        )
+    return fail(
+        step_failure(step, "import mmdet"),
+        *([step.traceback] if step is not None and step.traceback else []),
+        *([f"mmdet requires {ranges}"] if ranges else []),
+        known_failure=known_import_failure(error),
+    )
+
+
+@check("mmengine.checkpoint", "mmengine can load checkpoints with this torch")
+def mmengine_weights_only(ctx: Context) -> Finding:
+    engine = parse_version(ctx.env.target.version_of("mmengine"))
+    torch_v = torch_version(ctx)
+    if engine is None or torch_v is None:
+        return skip("mmengine or torch is not installed")
+    flipped = ctx.matrix.fact("torch_weights_only_default")
+    last_bad = ctx.matrix.fact("mmengine_weights_only_fixed_after")
+    if torch_v.release >= flipped.release and engine <= last_bad:
+        return warn(
+            f"mmengine {engine} with torch {torch_v}: torch.load defaults to weights_only=True, "
+            "which mmengine's load_checkpoint does not expect",
+            "Checkpoints that hold only tensors load; model zoo checkpoints with pickled "
+            "metadata fail with 'Weights only load failed'.",
+            "`mmdoctor smoke-test` handles this for zoo checkpoints whose hash it verified.",
+            advice=advice(
+                "For checkpoints you trust, allow full unpickling for that one run:",
+                f"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 {ctx.python} your_script.py",
+            ),
+            known_failure="torch-load-weights-only",
+        )
+    return ok(f"mmengine {engine} and torch {torch_v} load checkpoints")

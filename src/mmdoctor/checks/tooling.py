@@ -1,0 +1,172 @@
+"""The interpreter, packaging tools, the CUDA toolkit for source builds, and OpenCV."""
+
+from __future__ import annotations
+
+from packaging.version import Version
+
+from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
+from mmdoctor.checks.torch import known_import_failure, step_failure, torch_data, torch_version
+from mmdoctor.environment import parse_version
+
+OPENCV_DISTS = (
+    "opencv-python",
+    "opencv-python-headless",
+    "opencv-contrib-python",
+    "opencv-contrib-python-headless",
+)
+
+
+@check("python.environment", "target Python environment")
+def python_environment(ctx: Context) -> Finding:
+    target = ctx.env.target
+    line = (
+        f"Python {target.version} ({target.implementation}, {target.kind}) at {target.executable}"
+    )
+    version = target.python_version
+    if target.externally_managed or target.kind == "system":
+        return warn(
+            line,
+            "This is a system interpreter"
+            + (" marked externally managed (PEP 668)" if target.externally_managed else "")
+            + ": `mmdoctor install` and `fix` refuse to change it unless given --system.",
+            advice=advice(
+                "Make a virtual environment for the stack:",
+                f"{ctx.python} -m venv ~/.venvs/mm && ~/.venvs/mm/bin/python -m pip install -U pip",
+            ),
+        )
+    if version >= Version("3.13"):
+        return warn(
+            line,
+            "OpenMMLab has no mmcv wheels for Python 3.13+, and mmcv's setup.py fails to build "
+            "there (KeyError: '__version__').",
+            advice=advice("Use Python 3.10 or 3.11 for an mmcv / mmdet stack."),
+            known_failure="py313-setup-version-keyerror",
+        )
+    return ok(line)
+
+
+@check("setuptools.window", "setuptools fits mim, mmcv builds and torch")
+def setuptools_window(ctx: Context) -> Finding:
+    target = ctx.env.target
+    facts = ctx.matrix
+    setuptools = parse_version(target.version_of("setuptools"))
+    mim_installed = target.version_of("openmim") is not None
+    torch_v = torch_version(ctx)
+    good = facts.fact("setuptools_known_good")
+    mim_step = target.step("mim")
+    if mim_installed and target.imported("mim") is None:
+        error = f"{mim_step.error if mim_step else ''}"
+        known = known_import_failure(error)
+        if known in ("pkg-resources-removed-mim", "mim-py312-pkgutil-impimporter"):
+            return fail(
+                f"openmim cannot start: {error}",
+                f"setuptools here: {setuptools or 'not installed'}. openmim imports "
+                f"pkg_resources, which setuptools {facts.fact('setuptools_without_pkg_resources')} "
+                "removed; setuptools older than Python 3.12 support breaks it too.",
+                advice=advice(
+                    "Install a setuptools that still has pkg_resources:",
+                    f"{ctx.pip} install setuptools=={good}",
+                ),
+                known_failure=known,
+            )
+        return fail(
+            step_failure(mim_step, "import mim"),
+            *([mim_step.traceback] if mim_step is not None and mim_step.traceback else []),
+            known_failure=known,
+        )
+    old_torch = facts.fact("torch_last_distutils_user")
+    if torch_v is not None and (torch_v.major, torch_v.minor) <= (old_torch.major, old_torch.minor):
+        step = target.step("distutils")
+        if step is not None and not step.ok:
+            return fail(
+                f"torch {torch_v} needs distutils.version, which setuptools {setuptools} "
+                "no longer imports",
+                "`from torch.utils.tensorboard import SummaryWriter` (and mmcv's "
+                "TensorboardLoggerHook) fail with: module 'distutils' has no attribute 'version'.",
+                advice=advice(
+                    "Pin the last setuptools that works with this torch:",
+                    f"{ctx.pip} install setuptools=={facts.fact('setuptools_for_old_torch')}",
+                ),
+                known_failure="distutils-no-version",
+            )
+    if setuptools is None:
+        return skip("setuptools is not installed (nothing here needs it)")
+    removed = facts.fact("setuptools_without_pkg_resources")
+    if setuptools >= removed:
+        return warn(
+            f"setuptools {setuptools} has no pkg_resources: a source build of mmcv "
+            "(and openmim, once installed) will fail",
+            advice=advice("Before installing openmim or building mmcv:", f"{ctx.pip} install setuptools=={good}"),
+            known_failure="pkg-resources-removed-mmcv-build",
+        )
+    return ok(f"setuptools {setuptools} (pkg_resources available)")
+
+
+@check("cuda.nvcc", "nvcc matches torch's CUDA (for source builds)")
+def nvcc_matches(ctx: Context) -> Finding:
+    torch = torch_data(ctx)
+    toolkit = ctx.env.toolkit
+    if torch is None or not torch.get("cuda"):
+        return skip("no CUDA build of torch")
+    if not toolkit.nvcc_version:
+        return skip(
+            f"no nvcc: fine with prebuilt wheels; building mmcv's CUDA ops would need the "
+            f"CUDA {torch['cuda']} toolkit",
+            *toolkit.notes,
+        )
+    nvcc, torch_cuda = Version(toolkit.nvcc_version), Version(torch["cuda"])
+    if nvcc.major != torch_cuda.major:
+        return warn(
+            f"nvcc {nvcc} ({toolkit.nvcc_path}) and torch's CUDA {torch_cuda} differ in major "
+            "version: a source build of mmcv would stop with 'The detected CUDA version mismatches'",
+            advice=advice(
+                f"Install the CUDA {torch_cuda.major}.x toolkit and point CUDA_HOME at it "
+                "before any source build.",
+            ),
+            known_failure="cuda-version-mismatch-build",
+        )
+    note = "" if nvcc == torch_cuda else " (same major: builds work, torch warns)"
+    return ok(f"nvcc {nvcc} and torch's CUDA {torch_cuda}{note}", f"gcc {toolkit.gcc_version}")
+
+
+@check("opencv.duplicates", "one OpenCV distribution")
+def opencv_duplicates(ctx: Context) -> Finding:
+    found = [d for name in OPENCV_DISTS for d in ctx.env.target.installed(name)]
+    if not found:
+        return skip("no OpenCV installed")
+    listing = ", ".join(f"{d.name} {d.version}" for d in found)
+    if len(found) == 1:
+        return ok(listing)
+    return fail(
+        f"{len(found)} OpenCV distributions share the module cv2: {listing}",
+        advice=advice(
+            "Remove them all and keep one (headless suits servers):",
+            f"{ctx.pip} uninstall -y {' '.join(sorted({d.name for d in found}))}",
+            f"{ctx.pip} install opencv-python-headless",
+        ),
+        known_failure="opencv-circular-import",
+    )
+
+
+@check("opencv.import", "cv2 imports (libGL and friends)")
+def opencv_imports(ctx: Context) -> Finding:
+    target = ctx.env.target
+    if not any(target.installed(name) for name in OPENCV_DISTS):
+        return skip("no OpenCV installed")
+    data = target.imported("cv2")
+    if data is not None:
+        return ok(f"cv2 {data.get('version')} imports")
+    step = target.step("cv2")
+    error = f"{step.error if step else ''}"
+    known = known_import_failure(error)
+    if known == "libgl-missing":
+        return fail(
+            "cv2 cannot load libGL.so.1 (opencv-python is the desktop build)",
+            advice=advice(
+                "Use the headless build (no system libraries needed), or install libGL:",
+                f"{ctx.pip} uninstall -y opencv-python && {ctx.pip} install opencv-python-headless",
+                "sudo apt-get install -y libgl1 libglib2.0-0",
+            ),
+            known_failure=known,
+        )
+    return fail(step_failure(step, "import cv2"), known_failure=known)

@@ -1,0 +1,388 @@
+"""torch and torchvision against the driver, the GPUs and each other."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from packaging.version import Version
+
+from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
+from mmdoctor.environment import Gpu, StepResult, parse_version
+
+NUMPY_ABI_MESSAGE = "compiled using NumPy 1.x cannot be run in"
+TORCH_INDEX = "https://download.pytorch.org/whl"
+
+
+def torch_data(ctx: Context) -> dict[str, Any] | None:
+    data = ctx.env.target.imported("torch")
+    return dict(data) if data is not None else None
+
+
+def torch_version(ctx: Context) -> Version | None:
+    data = ctx.env.target.imported("torch")
+    return parse_version(data["version"]) if data else None
+
+
+def step_failure(step: StepResult | None, what: str) -> str:
+    """One line that says how a probe step failed."""
+    if step is None:
+        return f"{what} was not probed"
+    if step.crashed:
+        return f"{what}: {step.crashed}"
+    return f"{what} failed: {step.error}"
+
+
+def known_import_failure(text: str) -> str | None:
+    """The known-failure id that an import error's text points at, if any."""
+    patterns = [
+        (NUMPY_ABI_MESSAGE, "numpy2-abi"),
+        ("torchvision::nms does not exist", "torchvision-nms-missing"),
+        ("libGL.so.1", "libgl-missing"),
+        ("partially initialized module 'cv2'", "opencv-circular-import"),
+        ("No module named 'pkg_resources'", "pkg-resources-removed-mim"),
+        ("has no attribute 'ImpImporter'", "mim-py312-pkgutil-impimporter"),
+        ("undefined symbol", "mmcv-ext-undefined-symbol"),
+        ("libcudart.so", "mmcv-ext-libcudart-missing"),
+        ("No module named 'mmcv._ext'", "mmcv-ext-missing"),
+    ]
+    return next((known for needle, known in patterns if needle in text), None)
+
+
+def torch_install_hint(ctx: Context) -> str:
+    """The index a fresh torch should come from, judged only from the driver and GPUs.
+    (The full resolver, with mmcv wheels in mind, is `mmdoctor install`.)"""
+    nvidia = ctx.env.nvidia
+    if not nvidia.has_driver or nvidia.driver_version is None:
+        return f"{TORCH_INDEX}/cpu"
+    driver = Version(nvidia.driver_version)
+    cu13 = ctx.matrix.min_driver("13.0", ctx.env.os)
+    cu12 = ctx.matrix.min_driver("12.6", ctx.env.os)
+    newest_cc = max((_cc(g) for g in nvidia.gpus), default=Version("0"))
+    if cu13 is not None and driver >= cu13:
+        return f"{TORCH_INDEX}/cu130"
+    if cu12 is not None and driver >= cu12 and newest_cc < Version("10.0"):
+        return f"{TORCH_INDEX}/cu126"
+    return f"{TORCH_INDEX}/cu118"
+
+
+def _cc(gpu: Gpu) -> Version:
+    return parse_version(gpu.compute_capability) or Version("0")
+
+
+@check("torch.import", "torch imports")
+def torch_imports(ctx: Context) -> Finding:
+    step = ctx.env.target.step("torch")
+    data = torch_data(ctx)
+    if data is not None:
+        if data["cuda"]:
+            cudnn = f", cuDNN {data['cudnn']}" if data.get("cudnn") else ""
+            return ok(f"torch {data['version']} (CUDA {data['cuda']}{cudnn})", data["file"])
+        if data.get("hip"):
+            return ok(f"torch {data['version']} (ROCm {data['hip']})", data["file"])
+        return ok(f"torch {data['version']} (CPU-only build)", data["file"])
+    if step is not None and step.missing:
+        return fail(
+            f"torch is not installed in {ctx.env.target.executable}",
+            advice=advice(
+                "Install torch and torchvision from the index that fits this machine "
+                "(`mmdoctor install` picks the whole stack):",
+                f"{ctx.pip} install torch torchvision --index-url {torch_install_hint(ctx)}",
+            ),
+        )
+    text = f"{step.error if step else ''}\n{step.stderr if step else ''}"
+    known = known_import_failure(text)
+    details = [step.traceback] if step is not None and step.traceback else []
+    if known == "numpy2-abi":
+        return fail(
+            "import torch fails: this torch was built for NumPy 1.x and NumPy 2 is installed",
+            *details,
+            advice=advice("Install a NumPy 1.x:", f'{ctx.pip} install "numpy<2"'),
+            known_failure=known,
+        )
+    return fail(
+        step_failure(step, "import torch"),
+        *details,
+        advice=advice(
+            "Reinstall torch; if it keeps failing, run `mmdoctor diagnose` on the error.",
+            f"{ctx.pip} install --force-reinstall --no-deps torch=={_version(ctx, 'torch')}",
+        ),
+        known_failure=known,
+    )
+
+
+def _version(ctx: Context, name: str) -> str:
+    return ctx.env.target.version_of(name) or "<version>"
+
+
+@check("torch.cuda_build", "torch build fits the machine (CUDA vs CPU-only)")
+def cpu_only_torch(ctx: Context) -> Finding:
+    data = torch_data(ctx)
+    gpus = ctx.env.nvidia.gpus
+    if data is None:
+        return skip("torch is not importable")
+    if not gpus:
+        return skip("no NVIDIA GPU: any torch build runs here (on the CPU)")
+    if data.get("hip"):
+        return fail(
+            f"torch {data['version']} is a ROCm (AMD) build, but the GPUs are NVIDIA",
+            advice=advice(
+                "Install a CUDA build of torch:",
+                f"{ctx.pip} install --force-reinstall torch torchvision "
+                f"--index-url {torch_install_hint(ctx)}",
+            ),
+        )
+    if not data["cuda"]:
+        return fail(
+            f"torch {data['version']} is a CPU-only build, but this machine has "
+            f"{len(gpus)} NVIDIA GPU(s)",
+            "mim will then fetch (or build) a CPU-only mmcv too, and `cuda:0` fails with "
+            "'Torch not compiled with CUDA enabled'.",
+            advice=advice(
+                "Reinstall torch and torchvision from a CUDA index, then reinstall mmcv:",
+                f"{ctx.pip} install --force-reinstall torch=={_base(data['version'])} "
+                f"torchvision --index-url {torch_install_hint(ctx)}",
+            ),
+            known_failure="torch-cpu-only-build",
+        )
+    return ok(f"CUDA {data['cuda']} build on a machine with {len(gpus)} GPU(s)")
+
+
+def _base(version: str) -> str:
+    return version.split("+", 1)[0]
+
+
+@check("torch.driver", "driver new enough for torch's CUDA")
+def driver_for_torch(ctx: Context) -> Finding:
+    data = torch_data(ctx)
+    nvidia = ctx.env.nvidia
+    if data is None or not data["cuda"]:
+        return skip("no CUDA build of torch")
+    if not nvidia.has_driver or nvidia.driver_version is None:
+        return skip("no NVIDIA driver")
+    needed = ctx.matrix.min_driver(data["cuda"], ctx.env.os)
+    if needed is None:
+        return warn(f"CUDA {data['cuda']} is not in the matrix; cannot judge the driver")
+    driver = Version(nvidia.driver_version)
+    if driver < needed:
+        return fail(
+            f"torch {data['version']} needs driver >= {needed} (CUDA {data['cuda']}), "
+            f"this is {nvidia.driver_version}"
+            + (f" (CUDA <= {nvidia.cuda_driver_version})" if nvidia.cuda_driver_version else ""),
+            "torch will report cuda.is_available() == False or 'The NVIDIA driver on your "
+            "system is too old'.",
+            advice=advice(
+                f"Upgrade the NVIDIA driver to {needed} or newer, or install a torch built for "
+                "the CUDA this driver supports:",
+                f"{ctx.pip} install --force-reinstall torch torchvision "
+                f"--index-url {torch_install_hint(ctx)}",
+            ),
+            known_failure="cuda-driver-too-old",
+        )
+    ceiling = parse_version(nvidia.cuda_driver_version)
+    torch_cuda = Version(data["cuda"])
+    if ceiling is not None and torch_cuda > ceiling:
+        return warn(
+            f"driver {nvidia.driver_version} (CUDA <= {ceiling}) runs torch's CUDA {torch_cuda} "
+            "only through minor-version compatibility",
+            "Plain kernels work; PTX JIT compilation and some torch.compile/Triton paths need "
+            "a driver of the toolkit's own release (pytorch/pytorch#130684).",
+            advice=advice("Upgrade the driver when you can."),
+        )
+    return ok(f"driver {nvidia.driver_version} >= {needed}, the minimum for CUDA {data['cuda']}")
+
+
+_ARCH_RE = re.compile(r"^(sm|compute)_(\d+)([a-z]?)$")
+
+
+def parse_arch(arch: str) -> tuple[str, Version] | None:
+    """'sm_86' -> ('sm', 8.6); 'compute_120' -> ('compute', 12.0); 'sm_90a' -> ('sm', 9.0)."""
+    match = _ARCH_RE.match(arch)
+    if not match:
+        return None
+    digits = match.group(2)
+    return match.group(1), Version(f"{digits[:-1]}.{digits[-1]}")
+
+
+def arch_support(cc: Version, arch_list: list[str]) -> str | None:
+    """'sass' when a cubin runs on this GPU (same major, minor <= the GPU's), 'ptx' when only
+    PTX can be JIT-compiled for it (compute_XY with XY <= the GPU's), None when nothing can."""
+    parsed = [p for p in (parse_arch(a) for a in arch_list) if p is not None]
+    if any(kind == "sm" and v.major == cc.major and v <= cc for kind, v in parsed):
+        return "sass"
+    if any(kind == "compute" and v <= cc for kind, v in parsed):
+        return "ptx"
+    return None
+
+
+@check("torch.gpu_arch", "GPU compute capability in torch's architectures")
+def gpu_arch(ctx: Context) -> Finding:
+    data = torch_data(ctx)
+    gpus = ctx.env.nvidia.gpus
+    if data is None or not data["cuda"]:
+        return skip("no CUDA build of torch")
+    if not gpus:
+        return skip("no GPU to compare")
+    arch_list = list(data.get("arch_list") or [])
+    if not arch_list:
+        return skip("torch did not report the architectures it was built for")
+    unsupported, ptx_only = [], []
+    for gpu in gpus:
+        cc = parse_version(gpu.compute_capability)
+        if cc is None:
+            continue
+        support = arch_support(cc, arch_list)
+        if support is None:
+            unsupported.append(gpu)
+        elif support == "ptx":
+            ptx_only.append(gpu)
+    built = " ".join(arch_list)
+    if unsupported:
+        names = ", ".join(f"{g.name} (sm_{g.compute_capability.replace('.', '')})" for g in unsupported)
+        return fail(
+            f"torch {data['version']} has no kernels for {names}",
+            f"torch was built for: {built}",
+            "A cubin runs only on its own major architecture with an equal or newer minor; "
+            "PTX (compute_XY) can be JIT-compiled for newer GPUs.",
+            advice=advice(
+                "Install a torch variant built for this GPU (Blackwell needs cu128 or newer; "
+                "Maxwell/Pascal/Volta need cu126 or older):",
+                f"{ctx.pip} install --force-reinstall torch torchvision "
+                f"--index-url {torch_install_hint(ctx)}",
+            ),
+            known_failure="gpu-sm-unsupported-by-torch",
+        )
+    if ptx_only:
+        names = ", ".join(g.name for g in ptx_only)
+        return warn(
+            f"{names}: only PTX in torch's build, JIT-compiled at first use",
+            f"torch was built for: {built}",
+            "The first CUDA call is slow while the driver compiles PTX, and the driver must be "
+            "at least as new as the toolkit that made the PTX.",
+        )
+    return ok(f"every GPU is covered by torch's build ({built})")
+
+
+@check("torch.cuda_available", "torch sees the GPUs")
+def cuda_available(ctx: Context) -> Finding:
+    data = torch_data(ctx)
+    nvidia = ctx.env.nvidia
+    if data is None or not data["cuda"]:
+        return skip("no CUDA build of torch")
+    if not nvidia.gpus or nvidia.source == "override":
+        return skip("no real GPU to find")
+    if data.get("cuda_available"):
+        count = data.get("device_count", 0)
+        if count != len(nvidia.gpus):
+            return warn(
+                f"torch sees {count} of the {len(nvidia.gpus)} GPUs",
+                "CUDA_VISIBLE_DEVICES (or the container's device list) hides the others.",
+            )
+        return ok(f"torch.cuda.is_available() is True; {count} device(s)")
+    reason = data.get("cuda_error") or "torch.cuda.is_available() returned False"
+    return fail(
+        "torch cannot use the GPUs",
+        reason,
+        advice=advice(
+            "The checks above usually say why (driver too old, CPU-only build). Otherwise check "
+            "CUDA_VISIBLE_DEVICES and that no other process holds the GPUs in exclusive mode."
+        ),
+    )
+
+
+@check("torchvision.match", "torchvision matches torch")
+def torchvision_matches(ctx: Context) -> Finding:
+    target = ctx.env.target
+    torch_v = torch_version(ctx)
+    vision_installed = target.version_of("torchvision")
+    if vision_installed is None:
+        return skip("torchvision is not installed")
+    if torch_v is None:
+        return skip("torch is not importable")
+    release = ctx.matrix.torch_release(torch_v)
+    torch_raw = str(torch_v)
+    vision_v = parse_version(vision_installed)
+    fix_index = _index_of(torch_raw) or torch_install_hint(ctx)
+    if release is not None and vision_v is not None:
+        expected = Version(release.torchvision)
+        if (vision_v.major, vision_v.minor) != (expected.major, expected.minor):
+            return fail(
+                f"torchvision {vision_installed} does not belong to torch {torch_raw}: "
+                f"torch {release.torch} goes with torchvision {release.torchvision}",
+                advice=advice(
+                    "Install the torchvision of this torch, from the same index:",
+                    f'{ctx.pip} install "torchvision=={release.torchvision}.*" '
+                    f"--index-url {fix_index}",
+                ),
+                known_failure="torchvision-nms-missing",
+            )
+    step = target.step("torchvision")
+    data = target.imported("torchvision")
+    if data is None:
+        text = f"{step.error if step else ''}"
+        return fail(
+            step_failure(step, "import torchvision"),
+            *([step.traceback] if step is not None and step.traceback else []),
+            advice=advice(
+                "torch and torchvision must come from the same index and release:",
+                f"{ctx.pip} install --force-reinstall torch=={_base(torch_raw)} "
+                f'"torchvision=={release.torchvision}.*" --index-url {fix_index}'
+                if release
+                else f"{ctx.pip} install --force-reinstall torchvision --index-url {fix_index}",
+            ),
+            known_failure=known_import_failure(text),
+        )
+    torch_cuda = (torch_data(ctx) or {}).get("cuda")
+    if data.get("cuda") != torch_cuda:
+        return fail(
+            f"torchvision was built for CUDA {data.get('cuda') or 'none (CPU)'}, "
+            f"torch for CUDA {torch_cuda or 'none (CPU)'}",
+            advice=advice(
+                "Reinstall torchvision from torch's index:",
+                f"{ctx.pip} install --force-reinstall --no-deps torchvision=={vision_installed} "
+                f"--index-url {fix_index}",
+            ),
+            known_failure="torchvision-nms-missing",
+        )
+    if release is None:
+        return warn(f"torch {torch_raw} is not in the matrix; torchvision {vision_installed} imports")
+    return ok(f"torchvision {vision_installed} fits torch {torch_raw}")
+
+
+def _index_of(torch_raw: str) -> str | None:
+    """The PyTorch index a local version tag points at: 2.1.2+cu121 -> .../whl/cu121."""
+    if "+" in torch_raw:
+        return f"{TORCH_INDEX}/{torch_raw.split('+', 1)[1]}"
+    return None
+
+
+@check("numpy.abi", "NumPy fits the compiled packages")
+def numpy_abi(ctx: Context) -> Finding:
+    target = ctx.env.target
+    numpy_installed = target.version_of("numpy")
+    if numpy_installed is None:
+        return skip("numpy is not installed")
+    broken = [
+        name
+        for name, step in target.steps.items()
+        if NUMPY_ABI_MESSAGE in f"{step.error or ''}{step.stderr}"
+    ]
+    fix = advice("Install a NumPy 1.x (or upgrade the packages built for it):", f'{ctx.pip} install "numpy<2"')
+    if broken:
+        return fail(
+            f"numpy {numpy_installed}: {', '.join(broken)} was compiled for NumPy 1.x",
+            "NumPy printed: 'A module that was compiled using NumPy 1.x cannot be run in NumPy 2'.",
+            advice=fix,
+            known_failure="numpy2-abi",
+        )
+    numpy_v = parse_version(numpy_installed)
+    torch_v = torch_version(ctx)
+    first = ctx.matrix.fact("torch_first_numpy2")
+    if numpy_v is not None and numpy_v.major >= 2 and torch_v is not None and torch_v < first:
+        return fail(
+            f"numpy {numpy_installed} with torch {torch_v}: torch before {first} was built "
+            "for NumPy 1.x",
+            advice=fix,
+            known_failure="numpy2-abi",
+        )
+    return ok(f"numpy {numpy_installed}")

@@ -1,0 +1,160 @@
+"""The frozen record of one probed machine and target interpreter.
+
+Probes fill it once; checks, renderers and (later) the resolver only read it. Nothing here talks
+to the system, so every check is a pure function of an `Environment`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+
+def parse_version(text: str | None) -> Version | None:
+    """A PEP 440 version, or None for a missing or unparsable string (never raises)."""
+    if not text:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def normalize_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    compute_capability: str  # "8.6"
+    memory_total_bytes: int | None = None
+    uuid: str | None = None
+
+
+@dataclass(frozen=True)
+class NvmlError:
+    """Why the driver could not be read; `kind` is one of nvml_reader.NVML_ERROR_NAMES' values,
+    or bindings_missing / probe_failed / other."""
+
+    kind: str
+    message: str
+    code: int | None = None
+    during: str | None = None
+
+
+@dataclass(frozen=True)
+class NvidiaInfo:
+    driver_version: str | None = None
+    cuda_driver_version: str | None = None  # highest CUDA the driver supports, "12.2"
+    gpus: tuple[Gpu, ...] = ()
+    source: str | None = None  # "nvml", "proc", "nvidia-smi", "override"; None when nothing answered
+    nvml_error: NvmlError | None = None
+    gpu_errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def has_driver(self) -> bool:
+        return self.driver_version is not None
+
+
+@dataclass(frozen=True)
+class ToolkitInfo:
+    nvcc_path: str | None = None
+    nvcc_version: str | None = None  # "12.1"
+    cuda_home: str | None = None
+    gcc_path: str | None = None
+    gcc_version: str | None = None  # "12.2.0"
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str
+    version: str | None
+    location: str
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One probe step run inside the target interpreter (see probe/target_script.py)."""
+
+    name: str
+    ok: bool
+    data: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    missing: bool = False  # not installed at all, as opposed to installed and broken
+    traceback: str | None = None
+    stderr: str = ""
+    seconds: float | None = None
+    # Set by the runner when the step killed or hung the interpreter.
+    crashed: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetPython:
+    executable: str
+    version: str
+    implementation: str
+    prefix: str
+    in_venv: bool
+    is_conda: bool
+    externally_managed: bool
+    platform: str
+    machine: str
+    distributions: tuple[Distribution, ...] = ()
+    steps: Mapping[str, StepResult] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        if self.is_conda:
+            return "conda"
+        if self.in_venv:
+            return "venv"
+        return "system"
+
+    def installed(self, name: str) -> list[Distribution]:
+        """Every installed distribution with this name (more than one means a broken env)."""
+        key = normalize_name(name)
+        return [d for d in self.distributions if normalize_name(d.name) == key]
+
+    def version_of(self, name: str) -> str | None:
+        found = self.installed(name)
+        return found[0].version if found else None
+
+    def step(self, name: str) -> StepResult | None:
+        return self.steps.get(name)
+
+    def imported(self, name: str) -> Mapping[str, Any] | None:
+        """The data of a step that succeeded, else None."""
+        result = self.steps.get(name)
+        return result.data if result is not None and result.ok else None
+
+    @property
+    def python_version(self) -> Version:
+        return Version(self.version)
+
+    @property
+    def pip_command(self) -> str:
+        """The prefix of every advice command: pip of exactly this interpreter."""
+        from mmdoctor.shell import quote
+
+        return f"{quote(self.executable)} -m pip"
+
+
+@dataclass(frozen=True)
+class Environment:
+    os: str  # "linux", "windows", "darwin"
+    nvidia: NvidiaInfo
+    toolkit: ToolkitInfo
+    target: TargetPython
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    probe_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,29 @@
+"""Exit codes and the errors that carry them. The codes are part of mmdoctor's interface."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0  # healthy / the job was done
+    PROBLEMS = 1  # checks found problems (or a smoke-test stage failed)
+    USAGE = 2  # usage error or bad input
+    ROLLED_BACK = 3  # an install or fix failed and the environment was restored
+    CANNOT_RUN = 4  # mmdoctor could not do its job (probe timeout, internal error)
+
+
+class MmdoctorError(Exception):
+    """An expected failure: printed as one line, no traceback (unless --debug)."""
+
+    exit_code: ExitCode = ExitCode.CANNOT_RUN
+
+
+class UsageError(MmdoctorError):
+    exit_code = ExitCode.USAGE
+
+
+class ProbeError(MmdoctorError):
+    """The target interpreter or the machine could not be probed at all."""
+
+    exit_code = ExitCode.CANNOT_RUN

@@ -1,0 +1,1 @@
+"""Probes: read the machine and the target interpreter into an Environment."""

@@ -1,0 +1,185 @@
+"""Probe the target interpreter: find it, run target_script.py inside it, survive what it does.
+
+The steps run in two groups, in two processes at once: the light packaging steps, and the
+torch → mmcv → mmdet chain (each import there builds on the one before). A step that kills or
+hangs its process is recorded as crashed, and the group starts again after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+from mmdoctor import shell
+from mmdoctor.environment import Distribution, StepResult, TargetPython
+from mmdoctor.errors import ProbeError, UsageError
+
+MARKER = "@@MMDOCTOR "
+LIGHT_STEPS = ("python", "distutils", "setuptools", "pkg_resources", "numpy", "cv2", "mim")
+STACK_STEPS = ("torch", "torchvision", "mmcv", "mmcv_ext", "mmengine", "mmdet_bounds", "mmdet")
+
+
+def resolve_interpreter(python: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The interpreter to inspect and how it was chosen: --python, else the active virtual or
+    conda environment, else the interpreter running mmdoctor."""
+    if python:
+        path = Path(python).expanduser()
+        if not path.exists():
+            raise UsageError(f"--python {python}: no such file or directory")
+        if path.is_dir():
+            found = _interpreter_in(path)
+            if found is None:
+                raise UsageError(f"--python {python}: a directory with no bin/python in it")
+            return str(found), "--python"
+        return str(path), "--python"
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        prefix = environ.get(variable)
+        if prefix:
+            found = _interpreter_in(Path(prefix))
+            if found is not None:
+                return str(found), f"${variable}"
+    return sys.executable, "the interpreter running mmdoctor"
+
+
+def _interpreter_in(prefix: Path) -> Path | None:
+    for candidate in ("bin/python", "bin/python3", "Scripts/python.exe", "python.exe"):
+        path = prefix / candidate
+        if path.is_file():
+            return path
+    return None
+
+
+def _script() -> str:
+    return (Path(__file__).with_name("target_script.py")).read_text(encoding="utf-8")
+
+
+def probe_target(
+    executable: str, *, step_timeout: float, pool: Executor, environ: Mapping[str, str]
+) -> TargetPython:
+    env = dict(environ)
+    # check is read-only: do not leave __pycache__ files in the user's environment.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONSTARTUP", None)
+    script = _script()
+    light = pool.submit(_run_group, executable, script, LIGHT_STEPS, step_timeout, env)
+    stack = pool.submit(_run_group, executable, script, STACK_STEPS, step_timeout, env)
+    steps = {**light.result(), **stack.result()}
+    python = steps["python"]
+    if not python.ok:
+        raise ProbeError(f"{executable}: the probe failed inside it: {python.error or python.crashed}")
+    data = python.data
+    return TargetPython(
+        executable=executable,
+        version=str(data["version"]),
+        implementation=str(data["implementation"]),
+        prefix=str(data["prefix"]),
+        in_venv=bool(data["in_venv"]),
+        is_conda=bool(data["is_conda"]),
+        externally_managed=bool(data["externally_managed"]),
+        platform=str(data["platform"]),
+        machine=str(data["machine"]),
+        distributions=tuple(
+            Distribution(name=d["name"], version=d["version"], location=d["location"])
+            for d in data["distributions"]
+        ),
+        steps={name: step for name, step in steps.items() if name != "python"},
+    )
+
+
+def _run_group(
+    executable: str,
+    script: str,
+    steps: Sequence[str],
+    step_timeout: float,
+    env: Mapping[str, str],
+) -> dict[str, StepResult]:
+    results: dict[str, StepResult] = {}
+    remaining = list(steps)
+    while remaining:
+        try:
+            run = shell.run(
+                [executable, "-c", script, *remaining],
+                timeout=step_timeout * len(remaining) + 5,
+                idle_timeout=step_timeout,
+                env=env,
+            )
+        except shell.CommandNotFound as exc:
+            raise UsageError(f"--python {executable}: {exc.reason}") from None
+        begun, finished = _parse(run.stdout)
+        results.update(finished)
+        if not begun:
+            raise _not_python(executable, run)
+        culprit = next((name for name in begun if name not in finished), None)
+        if culprit is None:
+            if run.ok:
+                break
+            culprit = next(name for name in remaining if name not in results)
+        results[culprit] = StepResult(
+            name=culprit,
+            ok=False,
+            error=_describe_death(run, step_timeout),
+            crashed=_describe_death(run, step_timeout),
+            stderr=run.stderr_tail,
+        )
+        remaining = [name for name in remaining if name not in results]
+    return results
+
+
+def _parse(stdout: str) -> tuple[list[str], dict[str, StepResult]]:
+    begun: list[str] = []
+    finished: dict[str, StepResult] = {}
+    for line in stdout.splitlines():
+        if not line.startswith(MARKER):
+            continue  # libraries print too
+        try:
+            record: dict[str, Any] = json.loads(line[len(MARKER) :])
+        except ValueError:
+            continue
+        if "begin" in record:
+            begun.append(str(record["begin"]))
+            continue
+        name = str(record["step"])
+        finished[name] = StepResult(
+            name=name,
+            ok=bool(record.get("ok")),
+            data=record.get("data") or {},
+            error=record.get("error"),
+            missing=bool(record.get("missing")),
+            traceback=record.get("traceback"),
+            stderr=record.get("stderr") or "",
+            seconds=record.get("seconds"),
+        )
+    return begun, finished
+
+
+def _describe_death(run: shell.CommandResult, step_timeout: float) -> str:
+    if run.timed_out:
+        return f"did not finish within {step_timeout:g} s (killed)"
+    code = run.returncode
+    if code is not None and code < 0:
+        try:
+            return f"the interpreter was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"the interpreter was killed by signal {-code}"
+    return f"the interpreter exited with status {code} in the middle of this step"
+
+
+def _not_python(executable: str, run: shell.CommandResult) -> UsageError:
+    last = next((ln for ln in reversed(run.stderr_tail.splitlines()) if ln.strip()), "")
+    hint = f": {last.strip()[:200]}" if last else ""
+    if run.timed_out:
+        return UsageError(f"--python {executable}: did not answer within the timeout")
+    return UsageError(
+        f"--python {executable}: does not look like a Python 3.7+ interpreter "
+        f"(the probe did not start){hint}"
+    )
+
+
+def is_executable_file(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)

@@ -1,0 +1,338 @@
+# Runs INSIDE the target interpreter (python -c), so: standard library only, Python 3.7+ syntax.
+# It is never imported by mmdoctor itself; mmdoctor reads this file and hands it to `python -c`.
+#
+# Protocol: argv[1:] are step names, run in order. For each step it prints, flushed,
+#   @@MMDOCTOR {"begin": STEP}
+#   @@MMDOCTOR {"step": STEP, "ok": true|false, "data": {...}, "error": "...", "stderr": "..."}
+# so that when a step kills or hangs the process, the caller knows which one did, keeps the
+# finished steps, and runs the rest again without it. Libraries may print to stdout: only lines
+# with the marker count.
+import io
+import json
+import os
+import re
+import sys
+import time
+import traceback
+
+MARKER = "@@MMDOCTOR "
+
+
+def emit(obj):
+    sys.__stdout__.write(MARKER + json.dumps(obj, sort_keys=True, default=str) + "\n")
+    sys.__stdout__.flush()
+
+
+def short_error(exc):
+    text = "%s: %s" % (type(exc).__name__, exc)
+    return text.strip()[:2000]
+
+
+def last_traceback_lines(limit=12):
+    lines = traceback.format_exc().strip().splitlines()
+    return "\n".join(lines[-limit:])
+
+
+# ---------------------------------------------------------------- distributions (no imports)
+
+
+def _normalize(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _read_metadata(path):
+    name = version = None
+    try:
+        with io.open(path, "r", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.strip():
+                    break  # headers end at the first blank line
+                if line.startswith("Name:") and name is None:
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("Version:") and version is None:
+                    version = line.split(":", 1)[1].strip()
+    except (OSError, IOError):
+        return None, None
+    return name, version
+
+
+def scan_distributions():
+    """Every installed distribution on sys.path, duplicates included (importlib.metadata hides
+    none of them either, but it is missing on Python 3.7)."""
+    found = []
+    seen_dirs = set()
+    for entry in sys.path:
+        if not entry or not os.path.isdir(entry):
+            continue
+        real = os.path.realpath(entry)
+        if real in seen_dirs:
+            continue
+        seen_dirs.add(real)
+        try:
+            names = os.listdir(entry)
+        except OSError:
+            continue
+        for item in names:
+            full = os.path.join(entry, item)
+            if item.endswith(".dist-info"):
+                meta = os.path.join(full, "METADATA")
+            elif item.endswith(".egg-info"):
+                meta = os.path.join(full, "PKG-INFO") if os.path.isdir(full) else full
+            else:
+                continue
+            name, version = _read_metadata(meta)
+            if name:
+                found.append(
+                    {"name": name, "key": _normalize(name), "version": version, "location": entry}
+                )
+    return found
+
+
+# ---------------------------------------------------------------- steps
+
+
+def step_python():
+    import platform
+    import sysconfig
+
+    prefix = sys.prefix
+    base_prefix = getattr(sys, "base_prefix", getattr(sys, "real_prefix", sys.prefix))
+    stdlib = sysconfig.get_paths().get("stdlib", "")
+    in_venv = prefix != base_prefix
+    return {
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "prefix": prefix,
+        "base_prefix": base_prefix,
+        "in_venv": in_venv,
+        "is_conda": os.path.isdir(os.path.join(prefix, "conda-meta")),
+        # PEP 668: the marker sits in the stdlib dir; a venv is never externally managed.
+        "externally_managed": (not in_venv)
+        and os.path.isfile(os.path.join(stdlib, "EXTERNALLY-MANAGED")),
+        "platform": sys.platform,
+        "machine": platform.machine(),
+        "purelib": sysconfig.get_paths().get("purelib"),
+        "distributions": scan_distributions(),
+    }
+
+
+def step_distutils():
+    # torch <= 1.10 does `from setuptools import distutils; distutils.version.LooseVersion`,
+    # which breaks from setuptools 59.6 on. Must run before anything imports distutils.version.
+    from setuptools import distutils  # noqa
+
+    distutils.version.LooseVersion  # noqa: B018
+    return {"setuptools_distutils_version": True}
+
+
+def step_setuptools():
+    import setuptools
+
+    return {"version": getattr(setuptools, "__version__", None)}
+
+
+def step_pkg_resources():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pkg_resources  # noqa: F401
+    return {}
+
+
+def step_numpy():
+    import numpy
+
+    return {"version": numpy.__version__}
+
+
+def step_cv2():
+    import cv2
+
+    return {"version": getattr(cv2, "__version__", None), "file": getattr(cv2, "__file__", None)}
+
+
+def step_mim():
+    import mim
+
+    return {"version": getattr(mim, "__version__", None)}
+
+
+def step_torch():
+    import torch
+
+    data = {
+        "version": torch.__version__,
+        "file": torch.__file__,
+        "cuda": getattr(torch.version, "cuda", None),
+        "hip": getattr(torch.version, "hip", None),
+        "cxx11_abi": None,
+        "arch_list": [],
+        "cudnn": None,
+        "cuda_available": None,
+        "device_count": 0,
+        "devices": [],
+        "cuda_error": None,
+    }
+    try:
+        data["cxx11_abi"] = bool(torch.compiled_with_cxx11_abi())
+    except Exception:
+        pass
+    # get_arch_list() answers [] without a usable GPU; the compiled-in flags do not need one.
+    arch_flags = getattr(torch._C, "_cuda_getArchFlags", None)
+    if arch_flags is not None:
+        flags = arch_flags()
+        data["arch_list"] = flags.split() if flags else []
+    try:
+        data["cudnn"] = torch.backends.cudnn.version()
+    except Exception:
+        pass
+    if data["cuda"] is None:
+        data["cuda_available"] = False
+        return data
+    try:
+        data["cuda_available"] = bool(torch.cuda.is_available())
+        if data["cuda_available"]:
+            data["device_count"] = torch.cuda.device_count()
+            for index in range(data["device_count"]):
+                major, minor = torch.cuda.get_device_capability(index)
+                data["devices"].append(
+                    {
+                        "index": index,
+                        "name": torch.cuda.get_device_name(index),
+                        "capability": "%d.%d" % (major, minor),
+                    }
+                )
+    except Exception as exc:
+        data["cuda_error"] = short_error(exc)
+    return data
+
+
+def step_torchvision():
+    import torchvision
+
+    data = {"version": torchvision.__version__, "cuda": None}
+    try:
+        data["cuda"] = torchvision.version.cuda
+    except Exception:
+        pass
+    return data
+
+
+def step_mmcv():
+    import mmcv
+
+    return {"version": getattr(mmcv, "__version__", None), "file": mmcv.__file__}
+
+
+def step_mmcv_ext():
+    import importlib
+
+    importlib.import_module("mmcv._ext")
+    data = {"compiling_cuda": None, "compiler": None}
+    try:
+        from mmcv.ops import get_compiler_version, get_compiling_cuda_version
+
+        data["compiling_cuda"] = get_compiling_cuda_version()
+        data["compiler"] = get_compiler_version()
+    except Exception as exc:
+        data["ops_error"] = short_error(exc)
+    return data
+
+
+def step_mmengine():
+    import mmengine
+
+    return {"version": getattr(mmengine, "__version__", None)}
+
+
+_BOUND = re.compile(r"^\s*(mmcv|mmengine)_(minimum|maximum)_version\s*=\s*['\"]([^'\"]+)['\"]", re.M)
+_MAX_OP = re.compile(r"(mmcv|mmengine)_version\s*(<=|<)\s*digit_version\(\s*\w+_maximum_version")
+
+
+def step_mmdet_bounds():
+    # Read the bounds mmdet enforces from its __init__.py without importing it.
+    import importlib.util
+
+    spec = importlib.util.find_spec("mmdet")
+    if spec is None or not spec.origin:
+        raise ModuleNotFoundError("No module named 'mmdet'", name="mmdet")
+    with io.open(spec.origin, "r", encoding="utf-8", errors="replace") as handle:
+        text = handle.read()
+    bounds = {}
+    for package, which, value in _BOUND.findall(text):
+        bounds.setdefault(package, {})[which] = value
+    for package, operator in _MAX_OP.findall(text):
+        bounds.setdefault(package, {})["max_inclusive"] = operator == "<="
+    return {"file": spec.origin, "bounds": bounds}
+
+
+def step_mmdet():
+    # The real import runs mmdet's own version assertions: the ground truth for compatibility.
+    import mmdet
+
+    return {"version": getattr(mmdet, "__version__", None)}
+
+
+STEPS = {
+    "python": step_python,
+    "distutils": step_distutils,
+    "setuptools": step_setuptools,
+    "pkg_resources": step_pkg_resources,
+    "numpy": step_numpy,
+    "cv2": step_cv2,
+    "mim": step_mim,
+    "torch": step_torch,
+    "torchvision": step_torchvision,
+    "mmcv": step_mmcv,
+    "mmcv_ext": step_mmcv_ext,
+    "mmengine": step_mmengine,
+    "mmdet_bounds": step_mmdet_bounds,
+    "mmdet": step_mmdet,
+}
+
+
+def run_step(name):
+    emit({"begin": name})
+    captured = io.StringIO()
+    started = time.time()
+    old_stderr = sys.stderr
+    sys.stderr = captured  # e.g. numpy's "compiled using NumPy 1.x" message is printed, not raised
+    record = {"step": name, "ok": False, "data": None, "error": None}
+    try:
+        record["data"] = STEPS[name]()
+        record["ok"] = True
+    except ImportError as exc:
+        record["error"] = short_error(exc)
+        # "missing" means not installed at all, as opposed to installed but broken.
+        record["missing"] = isinstance(exc, ModuleNotFoundError) and exc.name == _top_module(name)
+        record["traceback"] = last_traceback_lines()
+    except BaseException as exc:  # noqa: B036 - a probe reports everything, SystemExit included
+        record["error"] = short_error(exc)
+        record["traceback"] = last_traceback_lines()
+    finally:
+        sys.stderr = old_stderr
+    record["stderr"] = captured.getvalue()[-4000:]
+    record["seconds"] = round(time.time() - started, 3)
+    emit(record)
+
+
+def _top_module(step):
+    return {
+        "distutils": "setuptools",
+        "mmcv_ext": "mmcv",
+        "mmdet_bounds": "mmdet",
+        "cv2": "cv2",
+    }.get(step, step)
+
+
+def main(argv):
+    for name in argv:
+        if name in STEPS:
+            run_step(name)
+        else:
+            emit({"step": name, "ok": False, "error": "unknown probe step", "data": None})
+
+
+main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""Renderers: one for people (rich), one for tools (JSON), one for bug reports (Markdown)."""

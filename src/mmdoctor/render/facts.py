@@ -1,0 +1,39 @@
+"""The environment as (label, value) rows: shared by the human and Markdown renderers."""
+
+from __future__ import annotations
+
+from mmdoctor.environment import Environment
+
+PACKAGES = (
+    "torch", "torchvision", "numpy", "mmcv", "mmcv-full", "mmcv-lite", "mmengine", "mmdet",
+    "openmim", "setuptools", "pip", "wheel", "opencv-python", "opencv-python-headless",
+)
+
+
+def environment_rows(env: Environment) -> list[tuple[str, str]]:
+    target, nvidia, toolkit = env.target, env.nvidia, env.toolkit
+    rows = [
+        ("OS", f"{env.os} {target.machine}"),
+        ("Python", f"{target.version} {target.implementation} ({target.kind}) {target.executable}"),
+    ]
+    if nvidia.has_driver:
+        cuda = f", CUDA <= {nvidia.cuda_driver_version}" if nvidia.cuda_driver_version else ""
+        rows.append(("NVIDIA driver", f"{nvidia.driver_version}{cuda} (from {nvidia.source})"))
+    else:
+        reason = nvidia.nvml_error.message if nvidia.nvml_error else "not found"
+        rows.append(("NVIDIA driver", f"none ({reason})"))
+    for gpu in nvidia.gpus:
+        memory = f", {gpu.memory_total_bytes / 2**30:.0f} GiB" if gpu.memory_total_bytes else ""
+        uuid = f", {gpu.uuid}" if gpu.uuid else ""
+        rows.append((f"GPU {gpu.index}", f"{gpu.name} (cc {gpu.compute_capability}{memory}{uuid})"))
+    nvcc = f"{toolkit.nvcc_version} ({toolkit.nvcc_path})" if toolkit.nvcc_version else "not found"
+    rows.append(("nvcc", nvcc))
+    rows.append(("gcc", toolkit.gcc_version or "not found"))
+    torch = target.imported("torch")
+    for name in PACKAGES:
+        for dist in target.installed(name):
+            value = dist.version or "?"
+            if name == "torch" and torch:
+                value += f" (CUDA {torch['cuda']})" if torch.get("cuda") else " (CPU)"
+            rows.append((dist.name, value))
+    return rows

@@ -1,0 +1,141 @@
+"""The one way mmdoctor runs other programs (pip, mim, nvcc, gcc, the target interpreter).
+
+List argv, never a shell; always a timeout; stderr kept as a tail for error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+STDERR_TAIL_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int | None  # None: it did not finish (timed out)
+    stdout: str
+    stderr_tail: str
+    seconds: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class CommandNotFound(Exception):
+    """The program does not exist or cannot be executed (ENOENT, EACCES, ENOEXEC)."""
+
+    def __init__(self, argv: Sequence[str], reason: str) -> None:
+        super().__init__(f"{argv[0]}: {reason}")
+        self.argv = tuple(argv)
+        self.reason = reason
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    idle_timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> CommandResult:
+    """Run argv to completion. It is killed, with what it started, after `timeout` seconds in
+    all, or after `idle_timeout` seconds without a line on stdout (a hung step of a chatty
+    program)."""
+    full_env = dict(os.environ if env is None else env)
+    if extra_env:
+        full_env.update(extra_env)
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,  # so a timeout can kill what the command started, too
+        )
+    except FileNotFoundError as exc:
+        raise CommandNotFound(argv, "no such file") from exc
+    except PermissionError as exc:
+        raise CommandNotFound(argv, "not executable (permission denied)") from exc
+    except OSError as exc:  # ENOEXEC: a file that is not a program
+        raise CommandNotFound(argv, exc.strerror or str(exc)) from exc
+
+    out: list[bytes] = []
+    err: list[bytes] = []
+    last_line = [started]
+    readers = [
+        threading.Thread(target=_pump, args=(proc.stdout, out, last_line), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, err, None), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    timed_out = False
+    while True:
+        now = time.monotonic()
+        left = timeout - (now - started)
+        if idle_timeout is not None:
+            left = min(left, idle_timeout - (now - last_line[0]))
+        if left <= 0:
+            timed_out = True
+            _kill_group(proc)
+            proc.wait()
+            break
+        try:
+            proc.wait(timeout=left)
+            break
+        except subprocess.TimeoutExpired:
+            continue  # re-measure: a line may have arrived meanwhile
+    for reader in readers:
+        reader.join(timeout=5)
+    return CommandResult(
+        argv=tuple(argv),
+        returncode=None if timed_out else proc.returncode,
+        stdout=b"".join(out).decode("utf-8", "replace"),
+        stderr_tail=b"".join(err).decode("utf-8", "replace")[-STDERR_TAIL_CHARS:],
+        seconds=time.monotonic() - started,
+        timed_out=timed_out,
+    )
+
+
+def _pump(stream: IO[bytes] | None, sink: list[bytes], last_line: list[float] | None) -> None:
+    if stream is None:
+        return
+    for line in iter(stream.readline, b""):
+        sink.append(line)
+        if last_line is not None:
+            last_line[0] = time.monotonic()
+    stream.close()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    killpg = getattr(os, "killpg", None)  # POSIX only
+    try:
+        if killpg is not None:
+            killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def quote(arg: str) -> str:
+    return shlex.quote(arg)
+
+
+def join(argv: Sequence[str]) -> str:
+    """A command as the user would paste it into a POSIX shell."""
+    return shlex.join(argv)
