@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.nvml import ENV_PREFIX, build_fake_nvml, fake_nvml_env
+from fakes.nvml import ENV_PREFIX, fake_nvml_env
 
 import mmdoctor
 
@@ -25,16 +24,6 @@ MIB = 1024 * 1024
 
 # The directory that holds the mmdoctor this test imported, so the subprocess runs the same code.
 SRC_DIR = Path(mmdoctor.__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def fake_nvml_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Directory holding the freshly compiled fake libnvidia-ml.so.1 (built once per session)."""
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the fake NVML is a Linux shared library")
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build the fake libnvidia-ml.so.1")
-    return build_fake_nvml(tmp_path_factory.mktemp("fake_nvml"))
 
 
 def run_reader(env: dict[str, str]) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def _root(
 
 
 PythonOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer reads the annotation at runtime on Python 3.9
+    Optional[str],
     typer.Option(
         "--python",
         envvar="MMDOCTOR_PYTHON",

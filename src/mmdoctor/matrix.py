@@ -25,11 +25,22 @@ class MatrixError(UsageError):
     """A matrix file that cannot be used (exit 2: bad input)."""
 
 
+class DriverVersion(Version):
+    """A driver version that prints as NVIDIA writes it (580.65.06, not 580.65.6)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._text = text
+
+    def __str__(self) -> str:
+        return self._text
+
+
 @dataclass(frozen=True)
 class CudaDriverRow:
     cuda: str  # "12.x", "11.1-11.8" or "10.2"
-    linux: Version
-    windows: Version
+    linux: DriverVersion
+    windows: DriverVersion
     rule: str
 
     def covers(self, cuda: Version) -> bool:
@@ -58,7 +69,7 @@ class Matrix:
     torch_releases: tuple[TorchRelease, ...]
     facts: Mapping[str, Version]
 
-    def min_driver(self, cuda: str, os: str) -> Version | None:
+    def min_driver(self, cuda: str, os: str) -> DriverVersion | None:
         """The oldest driver that runs code built with this CUDA (minor-version compatible)."""
         wanted = Version(cuda)
         for row in self.cuda_drivers:
@@ -80,7 +91,7 @@ class Matrix:
         return self.facts[name]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_matrix(path: str | None = None) -> Matrix:
     source = Path(path) if path else default_matrix_path()
     try:
@@ -126,8 +137,8 @@ def _build(path: str, raw: Any) -> Matrix:
         cuda_drivers=tuple(
             CudaDriverRow(
                 cuda=str(row["cuda"]),
-                linux=Version(str(row["linux"])),
-                windows=Version(str(row["windows"])),
+                linux=DriverVersion(str(row["linux"])),
+                windows=DriverVersion(str(row["windows"])),
                 rule=str(row["rule"]),
             )
             for row in raw["cuda_drivers"]["rows"]

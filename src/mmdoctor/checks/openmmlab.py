@@ -48,6 +48,15 @@ def mmdet_requirement(ctx: Context, package: str) -> str | None:
     return f">={found['minimum']},{op}{found['maximum']}"
 
 
+def mim_install(ctx: Context, spec: str, *flags: str) -> tuple[str, ...]:
+    """`python -m mim install SPEC`, preceded by installing openmim where it is missing."""
+    prefix: tuple[str, ...] = ()
+    if ctx.env.target.version_of("openmim") is None:
+        good = ctx.matrix.fact("setuptools_known_good")
+        prefix = (f"{ctx.pip} install openmim setuptools=={good}",)
+    return (*prefix, " ".join((f"{ctx.python} -m mim install", *flags, f'"{spec}"')))
+
+
 @check("mmcv.variants", "one mmcv distribution installed")
 def one_mmcv(ctx: Context) -> Finding:
     dists = mmcv_dists(ctx)
@@ -66,7 +75,7 @@ def one_mmcv(ctx: Context) -> Finding:
         advice=advice(
             f"Remove them all and install the one this stack needs ({wanted}):",
             f"{ctx.pip} uninstall -y {' '.join(sorted({d.name for d in dists}))}",
-            f"{ctx.python} -m mim install --no-cache-dir \"{spec}\"",
+            *mim_install(ctx, spec, "--no-cache-dir"),
         ),
         known_failure="mmcv-and-mmcv-full-coinstalled",
     )
@@ -90,7 +99,7 @@ def mmcv_ops(ctx: Context) -> Finding:
         hint = advice(
             f"Install {wanted}, which has the ops:",
             f"{ctx.pip} uninstall -y {' '.join(d.name for d in dists)}",
-            f'{ctx.python} -m mim install "{mmdet_spec(ctx, wanted)}"',
+            *mim_install(ctx, mmdet_spec(ctx, wanted)),
         )
         if target.version_of("mmdet"):
             return fail(text + ", and mmdet needs them", advice=hint, known_failure="mmcv-ext-missing")
@@ -113,7 +122,7 @@ def mmcv_ops(ctx: Context) -> Finding:
         advice=advice(
             f"Reinstall {name} built for exactly this torch and CUDA (no cached wheel):",
             f"{ctx.pip} uninstall -y {name}",
-            f'{ctx.python} -m mim install --no-cache-dir "{name}=={version}"',
+            *mim_install(ctx, f"{name}=={version}", "--no-cache-dir"),
         ),
         known_failure=known,
     )
@@ -178,7 +187,7 @@ def mmdet_compat(ctx: Context) -> Finding:
             f"mmdet {mmdet_version} rejects mmengine: {error.split(': ', 1)[-1]}",
             advice=advice(
                 "Install an mmengine inside mmdet's range:",
-                f'{ctx.python} -m mim install "mmengine{engine_req or ">=0.7.1,<1.0.0"}"',
+                *mim_install(ctx, f"mmengine{engine_req or '>=0.7.1,<1.0.0'}"),
             ),
             known_failure="mmengine-version-incompat",
         )
@@ -195,7 +204,7 @@ def mmdet_compat(ctx: Context) -> Finding:
             advice=advice(
                 f"Install {wanted} inside mmdet's range:",
                 f"{ctx.pip} uninstall -y {' '.join(d.name for d in mmcv_dists(ctx)) or wanted}",
-                f'{ctx.python} -m mim install "{mmdet_spec(ctx, wanted)}"',
+                *mim_install(ctx, mmdet_spec(ctx, wanted)),
             ),
             known_failure="mmcv-major-mismatch" if cross_major else "mmcv-too-new-for-mmdet3",
         )

@@ -333,9 +333,10 @@ def torchvision_matches(ctx: Context) -> Finding:
             known_failure=known_import_failure(text),
         )
     torch_cuda = (torch_data(ctx) or {}).get("cuda")
-    if data.get("cuda") != torch_cuda:
+    vision_cuda = cuda_text(data.get("cuda"))
+    if _major_minor(vision_cuda) != _major_minor(torch_cuda):
         return fail(
-            f"torchvision was built for CUDA {data.get('cuda') or 'none (CPU)'}, "
+            f"torchvision was built for CUDA {vision_cuda or 'none (CPU)'}, "
             f"torch for CUDA {torch_cuda or 'none (CPU)'}",
             advice=advice(
                 "Reinstall torchvision from torch's index:",
@@ -347,6 +348,22 @@ def torchvision_matches(ctx: Context) -> Finding:
     if release is None:
         return warn(f"torch {torch_raw} is not in the matrix; torchvision {vision_installed} imports")
     return ok(f"torchvision {vision_installed} fits torch {torch_raw}")
+
+
+def cuda_text(value: object) -> str | None:
+    """torchvision reports its CUDA as an integer (13000 = 13.0); torch as "13.0"."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if text.isdigit():
+        number = int(text)
+        return f"{number // 1000}.{(number % 1000) // 10}" if number else None
+    return text
+
+
+def _major_minor(cuda: str | None) -> tuple[int, int] | None:
+    version = parse_version(cuda)
+    return (version.major, version.minor) if version is not None else None
 
 
 def _index_of(torch_raw: str) -> str | None:

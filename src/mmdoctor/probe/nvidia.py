@@ -69,7 +69,7 @@ def probe_nvidia(
     gpus = real.gpus
     if cc_override:
         gpus = tuple(
-            Gpu(index=i, name=f"what-if GPU {i} (sm_{cc.replace('.', '')})", compute_capability=cc)
+            Gpu(index=i, name=f"what-if GPU {i}", compute_capability=cc)
             for i, cc in enumerate(cc_override.split(","))
         )
         notes.append(f"GPUs from MMDOCTOR_GPU_CC={cc_override} (what-if)")

@@ -8,7 +8,6 @@ hangs its process is recorded as crashed, and the group starts again after it.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -18,7 +17,7 @@ from typing import Any
 
 from mmdoctor import shell
 from mmdoctor.environment import Distribution, StepResult, TargetPython
-from mmdoctor.errors import ProbeError, UsageError
+from mmdoctor.errors import MmdoctorError, ProbeError, UsageError
 
 MARKER = "@@MMDOCTOR "
 LIGHT_STEPS = ("python", "distutils", "setuptools", "pkg_resources", "numpy", "cv2", "mim")
@@ -170,16 +169,12 @@ def _describe_death(run: shell.CommandResult, step_timeout: float) -> str:
     return f"the interpreter exited with status {code} in the middle of this step"
 
 
-def _not_python(executable: str, run: shell.CommandResult) -> UsageError:
+def _not_python(executable: str, run: shell.CommandResult) -> MmdoctorError:
     last = next((ln for ln in reversed(run.stderr_tail.splitlines()) if ln.strip()), "")
     hint = f": {last.strip()[:200]}" if last else ""
     if run.timed_out:
-        return UsageError(f"--python {executable}: did not answer within the timeout")
+        return ProbeError(f"{executable}: the probe did not answer within the timeout")
     return UsageError(
         f"--python {executable}: does not look like a Python 3.7+ interpreter "
         f"(the probe did not start){hint}"
     )
-
-
-def is_executable_file(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)

@@ -120,7 +120,7 @@ def step_python():
 def step_distutils():
     # torch <= 1.10 does `from setuptools import distutils; distutils.version.LooseVersion`,
     # which breaks from setuptools 59.6 on. Must run before anything imports distutils.version.
-    from setuptools import distutils  # noqa
+    from setuptools import distutils
 
     distutils.version.LooseVersion  # noqa: B018
     return {"setuptools_distutils_version": True}
@@ -308,7 +308,7 @@ def run_step(name):
         # "missing" means not installed at all, as opposed to installed but broken.
         record["missing"] = isinstance(exc, ModuleNotFoundError) and exc.name == _top_module(name)
         record["traceback"] = last_traceback_lines()
-    except BaseException as exc:  # noqa: B036 - a probe reports everything, SystemExit included
+    except BaseException as exc:
         record["error"] = short_error(exc)
         record["traceback"] = last_traceback_lines()
     finally:

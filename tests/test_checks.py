@@ -1,0 +1,452 @@
+"""Each check as the pure function it is: hand-built Environments in, findings out."""
+
+from __future__ import annotations
+
+import pytest
+from builders import env, failed_step, nvidia, ok_step, torch_step
+from packaging.version import Version
+
+from mmdoctor.checks import all_checks
+from mmdoctor.checks.model import REGISTRY, Check, CheckResult, Context, Finding, Status, run_one
+from mmdoctor.checks.torch import arch_support, parse_arch
+from mmdoctor.environment import Environment, NvidiaInfo, NvmlError, ToolkitInfo
+from mmdoctor.matrix import load_matrix
+
+CU126_ARCHS = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
+CU128_ARCHS = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"]
+
+
+def run(check_id: str, environment: Environment, *, cpu_only: bool = False) -> CheckResult:
+    item = next(c for c in all_checks() if c.id == check_id)
+    return run_one(Context(environment, load_matrix(), cpu_only=cpu_only), item)
+
+
+def test_check_ids_are_unique_and_titled() -> None:
+    ids = [c.id for c in all_checks()]
+    assert len(ids) == len(set(ids)) >= 18
+    assert all(c.title for c in all_checks())
+
+
+def test_a_check_that_raises_becomes_crash_and_others_go_on() -> None:
+    def broken(ctx: Context) -> Finding:
+        raise RuntimeError("boom")
+
+    bad = Check("test.broken", "a broken check", broken)
+    result = run_one(Context(env(), load_matrix()), bad)
+    assert result.status is Status.CRASH
+    assert "RuntimeError: boom" in result.summary
+    assert result.traceback and "boom" in result.traceback
+    assert bad not in REGISTRY
+
+
+# ------------------------------------------------------------------- driver
+
+
+def test_no_driver_fails_and_explains_cpu_use() -> None:
+    result = run("nvidia.driver", env())
+    assert result.status is Status.FAIL
+    assert result.known_failure == "no-nvidia-driver"
+    assert any("CPU only" in d for d in result.details)
+
+
+def test_no_driver_with_cpu_only_is_skipped() -> None:
+    assert run("nvidia.driver", env(), cpu_only=True).status is Status.SKIP
+
+
+@pytest.mark.parametrize(
+    ("kind", "needle", "known"),
+    [
+        ("driver_not_loaded", "kernel module is not loaded", "no-nvidia-driver"),
+        ("lib_rm_version_mismatch", "version mismatch", "nvml-driver-library-mismatch"),
+        ("no_permission", "no permission", None),
+        ("gpu_is_lost", "fallen off the bus", None),
+    ],
+)
+def test_each_nvml_failure_has_its_own_finding(kind: str, needle: str, known: str | None) -> None:
+    info = NvidiaInfo(nvml_error=NvmlError(kind=kind, message="x", code=1, during="nvmlInit"))
+    result = run("nvidia.driver", env(nvidia_info=info))
+    assert result.status is Status.FAIL
+    assert needle in result.summary
+    assert result.known_failure == known
+    assert result.advice is not None and result.advice.text
+
+
+def test_mismatch_advice_says_reboot() -> None:
+    info = NvidiaInfo(
+        nvml_error=NvmlError(kind="lib_rm_version_mismatch", message="m", code=18, during="nvmlInit")
+    )
+    result = run("nvidia.driver", env(nvidia_info=info))
+    assert result.advice is not None and "Reboot" in result.advice.text
+
+
+def test_driver_from_proc_without_nvml_is_a_warning() -> None:
+    info = NvidiaInfo(
+        driver_version="550.144.03",
+        source="proc",
+        nvml_error=NvmlError(kind="library_not_found", message="NVML Shared Library Not Found"),
+    )
+    result = run("nvidia.driver", env(nvidia_info=info))
+    assert result.status is Status.WARN
+    assert "550.144.03" in result.summary
+
+
+def test_healthy_driver_and_gpus() -> None:
+    environment = env(nvidia_info=nvidia("535.104.05", "12.2", "8.0", "8.6"))
+    assert run("nvidia.driver", environment).status is Status.OK
+    gpus = run("nvidia.gpus", environment)
+    assert gpus.status is Status.OK and "2 GPU(s)" in gpus.summary
+
+
+def test_driver_without_gpus_fails() -> None:
+    result = run("nvidia.gpus", env(nvidia_info=nvidia("535.104.05", "12.2")))
+    assert result.status is Status.FAIL
+
+
+# ------------------------------------------------------------------- torch
+
+
+def test_torch_missing_advises_an_install_for_this_driver() -> None:
+    result = run(
+        "torch.import",
+        env(
+            nvidia_info=nvidia("535.104.05", "12.2", "8.6"),
+            steps=[failed_step("torch", "ModuleNotFoundError: No module named 'torch'", missing=True)],
+        ),
+    )
+    assert result.status is Status.FAIL
+    assert result.advice is not None
+    assert result.advice.commands == (
+        "/venv/bin/python -m pip install torch torchvision "
+        "--index-url https://download.pytorch.org/whl/cu126",
+    )
+
+
+def test_torch_numpy_abi_error_is_recognised() -> None:
+    step = failed_step("torch", "ImportError: numpy.core.multiarray failed to import")
+    step = type(step)(
+        name="torch",
+        ok=False,
+        error=step.error,
+        stderr="A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.0 as it may crash",
+    )
+    environment = env(dists={"torch": "2.1.2", "numpy": "2.0.0"}, steps=[step])
+    result = run("torch.import", environment)
+    assert result.status is Status.FAIL and result.known_failure == "numpy2-abi"
+    assert run("numpy.abi", environment).known_failure == "numpy2-abi"
+
+
+def test_cpu_torch_on_gpu_machine_fails() -> None:
+    result = run(
+        "torch.cuda_build",
+        env(nvidia_info=nvidia("535.104.05", "12.2", "8.6", "8.6"), steps=[torch_step()]),
+    )
+    assert result.status is Status.FAIL
+    assert result.known_failure == "torch-cpu-only-build"
+    assert "2 NVIDIA GPU(s)" in result.summary
+
+
+def test_cpu_torch_without_gpu_is_fine() -> None:
+    assert run("torch.cuda_build", env(steps=[torch_step()])).status is Status.SKIP
+
+
+@pytest.mark.parametrize(
+    ("driver", "torch_cuda", "status"),
+    [
+        ("470.82.01", "12.1", Status.FAIL),  # 12.x needs >= 525.60.13
+        ("525.60.13", "12.1", Status.WARN),  # minor-version compatibility only (12.0 driver)
+        ("535.104.05", "12.1", Status.OK),
+        ("450.80.02", "11.8", Status.WARN),
+        ("450.36.06", "11.8", Status.FAIL),
+        ("580.65.06", "13.0", Status.OK),
+        ("575.57.08", "13.0", Status.FAIL),
+    ],
+)
+def test_driver_new_enough_for_torch_cuda(driver: str, torch_cuda: str, status: Status) -> None:
+    matrix = load_matrix()
+    ceiling = matrix.max_cuda_for_driver(driver)
+    environment = env(
+        nvidia_info=nvidia(driver, ceiling, "8.6"),
+        steps=[torch_step(f"2.5.1+cu{torch_cuda.replace('.', '')}", cuda=torch_cuda)],
+    )
+    result = run("torch.driver", environment)
+    assert result.status is status, result.summary
+    if status is Status.FAIL:
+        assert result.known_failure == "cuda-driver-too-old"
+
+
+def test_windows_uses_the_windows_driver_table() -> None:
+    environment = env(
+        nvidia_info=nvidia("527.41", "12.0", "8.6"),
+        steps=[torch_step("2.1.2+cu121", cuda="12.1")],
+        os_name="windows",
+    )
+    assert run("torch.driver", environment).status is Status.FAIL  # Windows 12.x needs 528.33
+
+
+@pytest.mark.parametrize(
+    ("arch", "expected"),
+    [("sm_86", ("sm", Version("8.6"))), ("compute_120", ("compute", Version("12.0"))),
+     ("sm_90a", ("sm", Version("9.0"))), ("bogus", None)],
+)
+def test_parse_arch(arch: str, expected: tuple[str, Version] | None) -> None:
+    assert parse_arch(arch) == expected
+
+
+@pytest.mark.parametrize(
+    ("cc", "archs", "support"),
+    [
+        ("6.1", CU128_ARCHS, None),  # uv#14742: a GTX 1080 Ti with a cu128 wheel
+        ("6.1", CU126_ARCHS, "sass"),  # sm_60 cubins run on 6.1
+        ("8.9", CU126_ARCHS, "sass"),  # sm_86 runs on Ada
+        ("10.0", CU126_ARCHS, None),  # sm_90 never runs across majors
+        ("12.0", CU128_ARCHS, "sass"),
+        ("12.1", ["sm_90", "compute_90"], "ptx"),
+        ("9.0", ["sm_80", "sm_86"], None),
+    ],
+)
+def test_arch_matching_rule(cc: str, archs: list[str], support: str | None) -> None:
+    assert arch_support(Version(cc), archs) == support
+
+
+def test_gpu_not_in_torch_arch_list_fails() -> None:
+    environment = env(
+        nvidia_info=nvidia("570.26", "12.8", "6.1"),
+        steps=[torch_step("2.7.0+cu128", cuda="12.8", arch_list=CU128_ARCHS)],
+    )
+    result = run("torch.gpu_arch", environment)
+    assert result.status is Status.FAIL
+    assert "sm_61" in result.summary
+    assert result.known_failure == "gpu-sm-unsupported-by-torch"
+
+
+def test_ptx_only_is_a_warning() -> None:
+    environment = env(
+        nvidia_info=nvidia("570.26", "12.8", "12.0"),
+        steps=[torch_step("2.4.1+cu124", cuda="12.4", arch_list=["sm_80", "sm_90", "compute_90"])],
+    )
+    assert run("torch.gpu_arch", environment).status is Status.WARN
+
+
+def test_torchvision_of_another_torch_fails() -> None:
+    environment = env(
+        dists={"torch": "2.13.0+cpu", "torchvision": "0.29.1"},
+        steps=[torch_step(), ok_step("torchvision", version="0.29.1", cuda=None)],
+    )
+    result = run("torchvision.match", environment)
+    assert result.status is Status.FAIL
+    assert result.advice is not None
+    assert '"torchvision==0.28.*"' in result.advice.commands[0]
+    assert "whl/cpu" in result.advice.commands[0]
+
+
+def test_torchvision_with_other_cuda_fails() -> None:
+    environment = env(
+        dists={"torch": "2.1.2+cu121", "torchvision": "0.16.2+cu118"},
+        steps=[torch_step("2.1.2+cu121", cuda="12.1"), ok_step("torchvision", version="0.16.2", cuda="11.8")],
+    )
+    assert run("torchvision.match", environment).status is Status.FAIL
+
+
+def test_torchvision_matching_is_ok() -> None:
+    environment = env(
+        dists={"torch": "2.1.2+cu121", "torchvision": "0.16.2+cu121"},
+        steps=[torch_step("2.1.2+cu121", cuda="12.1"), ok_step("torchvision", version="0.16.2", cuda="12.1")],
+    )
+    assert run("torchvision.match", environment).status is Status.OK
+
+
+def test_numpy2_with_old_torch_fails_before_it_breaks() -> None:
+    environment = env(dists={"numpy": "2.1.0"}, steps=[torch_step("2.1.2+cu121", cuda="12.1")])
+    result = run("numpy.abi", environment)
+    assert result.status is Status.FAIL
+    assert result.advice is not None and result.advice.commands == ('/venv/bin/python -m pip install "numpy<2"',)
+
+
+def test_numpy2_with_new_torch_is_fine() -> None:
+    environment = env(dists={"numpy": "2.4.6"}, steps=[torch_step("2.13.0+cpu")])
+    assert run("numpy.abi", environment).status is Status.OK
+
+
+# ------------------------------------------------------------------- OpenMMLab
+
+
+def test_mmcv_and_mmcv_full_together_fail_and_keep_the_right_one() -> None:
+    environment = env(dists={"mmcv": "2.1.0", "mmcv-full": "1.7.2", "mmdet": "3.3.0"})
+    result = run("mmcv.variants", environment)
+    assert result.status is Status.FAIL
+    assert result.known_failure == "mmcv-and-mmcv-full-coinstalled"
+    assert result.advice is not None
+    assert "uninstall -y mmcv mmcv-full" in result.advice.commands[0]
+    assert '"mmcv==2.1.0"' in result.advice.commands[-1]
+
+
+def test_mmdet2_wants_mmcv_full() -> None:
+    environment = env(dists={"mmcv": "2.2.0", "mmcv-lite": "2.2.0", "mmdet": "2.28.2"})
+    result = run("mmcv.variants", environment)
+    assert result.advice is not None and "mmcv-full" in result.advice.commands[-1]
+
+
+def test_mmcv_lite_under_mmdet_fails() -> None:
+    environment = env(dists={"mmcv-lite": "2.2.0", "mmdet": "3.3.0"})
+    result = run("mmcv.ops", environment)
+    assert result.status is Status.FAIL and result.known_failure == "mmcv-ext-missing"
+
+
+def test_mmcv_ext_crash_is_reported_with_how_it_died() -> None:
+    environment = env(
+        dists={"mmcv": "2.1.0"},
+        steps=[
+            torch_step(),
+            StepResultCrash("mmcv_ext", "the interpreter was killed by SIGSEGV"),
+        ],
+    )
+    result = run("mmcv.ops", environment)
+    assert result.status is Status.FAIL
+    assert "SIGSEGV" in result.summary
+
+
+def StepResultCrash(name: str, how: str):
+    return failed_step(name, how, crashed=how)
+
+
+@pytest.mark.parametrize(
+    ("error", "known"),
+    [
+        ("ImportError: /x/mmcv/_ext.cpython-311-x86_64-linux-gnu.so: undefined symbol: _ZN3c10", "mmcv-ext-undefined-symbol"),
+        ("ImportError: libcudart.so.11.0: cannot open shared object file", "mmcv-ext-libcudart-missing"),
+        ("ModuleNotFoundError: No module named 'mmcv._ext'", "mmcv-ext-missing"),
+    ],
+)
+def test_mmcv_ext_errors_map_to_known_failures(error: str, known: str) -> None:
+    environment = env(dists={"mmcv": "2.1.0"}, steps=[failed_step("mmcv_ext", error)])
+    assert run("mmcv.ops", environment).known_failure == known
+
+
+def test_mmcv_ops_without_cuda_on_gpu_machine_fails() -> None:
+    environment = env(
+        nvidia_info=nvidia("535.104.05", "12.2", "8.6"),
+        dists={"mmcv": "2.1.0"},
+        steps=[
+            torch_step("2.1.2+cu121", cuda="12.1"),
+            ok_step("mmcv_ext", compiling_cuda="not available", compiler="GCC 12.2"),
+        ],
+    )
+    result = run("mmcv.cuda", environment)
+    assert result.status is Status.FAIL and result.known_failure == "mmcv-ops-built-without-cuda"
+
+
+@pytest.mark.parametrize(("built", "status"), [("12.1", Status.OK), ("12.4", Status.WARN), ("11.8", Status.FAIL)])
+def test_mmcv_cuda_vs_torch_cuda(built: str, status: Status) -> None:
+    environment = env(
+        dists={"mmcv": "2.1.0"},
+        steps=[torch_step("2.1.2+cu121", cuda="12.1"), ok_step("mmcv_ext", compiling_cuda=built, compiler="GCC")],
+    )
+    assert run("mmcv.cuda", environment).status is status
+
+
+def test_mmdet_assertion_becomes_a_fix_inside_its_range() -> None:
+    environment = env(
+        dists={"mmdet": "3.3.0", "mmcv": "2.2.0", "mmengine": "0.10.7"},
+        steps=[
+            ok_step(
+                "mmdet_bounds",
+                file="x",
+                bounds={
+                    "mmcv": {"minimum": "2.0.0rc4", "maximum": "2.2.0", "max_inclusive": False},
+                    "mmengine": {"minimum": "0.7.1", "maximum": "1.0.0", "max_inclusive": False},
+                },
+            ),
+            failed_step(
+                "mmdet",
+                "AssertionError: MMCV==2.2.0 is used but incompatible. Please install mmcv>=2.0.0rc4, <2.2.0.",
+            ),
+        ],
+    )
+    result = run("mmdet.compat", environment)
+    assert result.status is Status.FAIL
+    assert result.known_failure == "mmcv-too-new-for-mmdet3"
+    assert result.advice is not None
+    assert result.advice.commands[-1].endswith('mim install "mmcv>=2.0.0rc4,<2.2.0"')
+
+
+def test_mmdet2_with_mmcv2_is_a_major_mismatch() -> None:
+    environment = env(
+        dists={"mmdet": "2.28.2", "mmcv": "2.1.0"},
+        steps=[
+            ok_step("mmdet_bounds", file="x", bounds={"mmcv": {"minimum": "1.3.17", "maximum": "1.8.0", "max_inclusive": True}}),
+            failed_step("mmdet", "AssertionError: MMCV==2.1.0 is used but incompatible. Please install mmcv>=1.3.17, <=1.8.0."),
+        ],
+    )
+    result = run("mmdet.compat", environment)
+    assert result.known_failure == "mmcv-major-mismatch"
+    assert result.advice is not None and '"mmcv-full>=1.3.17,<=1.8.0"' in result.advice.commands[-1]
+
+
+def test_mmengine_weights_only_warning() -> None:
+    environment = env(dists={"mmengine": "0.10.7"}, steps=[torch_step("2.6.0+cu124", cuda="12.4")])
+    result = run("mmengine.checkpoint", environment)
+    assert result.status is Status.WARN and result.known_failure == "torch-load-weights-only"
+    older = env(dists={"mmengine": "0.10.7"}, steps=[torch_step("2.5.1+cu124", cuda="12.4")])
+    assert run("mmengine.checkpoint", older).status is Status.OK
+
+
+# ------------------------------------------------------------------- tooling
+
+
+def test_mim_without_pkg_resources_fails_with_the_pin() -> None:
+    environment = env(
+        dists={"openmim": "0.3.9", "setuptools": "84.2.1"},
+        steps=[failed_step("mim", "ModuleNotFoundError: No module named 'pkg_resources'")],
+    )
+    result = run("setuptools.window", environment)
+    assert result.status is Status.FAIL
+    assert result.known_failure == "pkg-resources-removed-mim"
+    assert result.advice is not None
+    assert result.advice.commands == ("/venv/bin/python -m pip install setuptools==80.9.0",)
+
+
+def test_old_torch_needs_distutils_version() -> None:
+    environment = env(
+        dists={"setuptools": "69.0.0"},
+        steps=[
+            torch_step("1.10.2+cu113", cuda="11.3"),
+            failed_step("distutils", "AttributeError: module 'distutils' has no attribute 'version'"),
+        ],
+    )
+    result = run("setuptools.window", environment)
+    assert result.status is Status.FAIL and result.known_failure == "distutils-no-version"
+    assert result.advice is not None and result.advice.commands[0].endswith("setuptools==59.5.0")
+
+
+def test_setuptools_82_warns_about_source_builds() -> None:
+    result = run("setuptools.window", env(dists={"setuptools": "82.0.1"}))
+    assert result.status is Status.WARN
+
+
+def test_nvcc_major_mismatch_warns() -> None:
+    environment = env(
+        steps=[torch_step("2.1.2+cu121", cuda="12.1")],
+        toolkit=ToolkitInfo(nvcc_path="/usr/local/cuda/bin/nvcc", nvcc_version="13.0"),
+    )
+    result = run("cuda.nvcc", environment)
+    assert result.status is Status.WARN and result.known_failure == "cuda-version-mismatch-build"
+
+
+def test_two_opencv_distributions_fail() -> None:
+    environment = env(dists={"opencv-python": "4.9.0.80", "opencv-python-headless": "4.9.0.80"})
+    assert run("opencv.duplicates", environment).status is Status.FAIL
+
+
+def test_libgl_missing() -> None:
+    environment = env(
+        dists={"opencv-python": "4.9.0.80"},
+        steps=[failed_step("cv2", "ImportError: libGL.so.1: cannot open shared object file")],
+    )
+    result = run("opencv.import", environment)
+    assert result.status is Status.FAIL and result.known_failure == "libgl-missing"
+
+
+def test_system_interpreter_warns_and_python_313_warns() -> None:
+    assert run("python.environment", env(kind="managed")).status is Status.WARN
+    assert run("python.environment", env(python="3.13.0")).status is Status.WARN
+    assert run("python.environment", env()).status is Status.OK
