@@ -32,7 +32,9 @@ def nvidia(driver: str | None = "535.104.05", cuda: str | None = "12.2", *ccs: s
                 during="nvmlInit",
             )
         )
-    return NvidiaInfo(driver_version=driver, cuda_driver_version=cuda, gpus=gpus(*ccs), source="nvml")
+    return NvidiaInfo(
+        driver_version=driver, cuda_driver_version=cuda, gpus=gpus(*ccs), source="nvml"
+    )
 
 
 def torch_step(
@@ -61,7 +63,9 @@ def ok_step(name: str, **data: Any) -> StepResult:
     return StepResult(name=name, ok=True, data=data)
 
 
-def failed_step(name: str, error: str, *, missing: bool = False, crashed: str | None = None) -> StepResult:
+def failed_step(
+    name: str, error: str, *, missing: bool = False, crashed: str | None = None
+) -> StepResult:
     return StepResult(name=name, ok=False, error=error, missing=missing, crashed=crashed)
 
 

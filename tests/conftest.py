@@ -129,9 +129,7 @@ def run_mmdoctor(
         if env is None or variable not in env:
             full_env.pop(variable, None)
     src = str(REPO / "src")
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (src, full_env.get("PYTHONPATH", "")) if p
-    )
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (src, full_env.get("PYTHONPATH", "")) if p)
     proc = subprocess.run(
         [sys.executable, "-m", "mmdoctor", *args],
         capture_output=True,

@@ -73,7 +73,9 @@ def test_each_nvml_failure_has_its_own_finding(kind: str, needle: str, known: st
 
 def test_mismatch_advice_says_reboot() -> None:
     info = NvidiaInfo(
-        nvml_error=NvmlError(kind="lib_rm_version_mismatch", message="m", code=18, during="nvmlInit")
+        nvml_error=NvmlError(
+            kind="lib_rm_version_mismatch", message="m", code=18, during="nvmlInit"
+        )
     )
     result = run("nvidia.driver", env(nvidia_info=info))
     assert result.advice is not None and "Reboot" in result.advice.text
@@ -110,7 +112,9 @@ def test_torch_missing_advises_an_install_for_this_driver() -> None:
         "torch.import",
         env(
             nvidia_info=nvidia("535.104.05", "12.2", "8.6"),
-            steps=[failed_step("torch", "ModuleNotFoundError: No module named 'torch'", missing=True)],
+            steps=[
+                failed_step("torch", "ModuleNotFoundError: No module named 'torch'", missing=True)
+            ],
         ),
     )
     assert result.status is Status.FAIL
@@ -185,8 +189,12 @@ def test_windows_uses_the_windows_driver_table() -> None:
 
 @pytest.mark.parametrize(
     ("arch", "expected"),
-    [("sm_86", ("sm", Version("8.6"))), ("compute_120", ("compute", Version("12.0"))),
-     ("sm_90a", ("sm", Version("9.0"))), ("bogus", None)],
+    [
+        ("sm_86", ("sm", Version("8.6"))),
+        ("compute_120", ("compute", Version("12.0"))),
+        ("sm_90a", ("sm", Version("9.0"))),
+        ("bogus", None),
+    ],
 )
 def test_parse_arch(arch: str, expected: tuple[str, Version] | None) -> None:
     assert parse_arch(arch) == expected
@@ -242,7 +250,10 @@ def test_torchvision_of_another_torch_fails() -> None:
 def test_torchvision_with_other_cuda_fails() -> None:
     environment = env(
         dists={"torch": "2.1.2+cu121", "torchvision": "0.16.2+cu118"},
-        steps=[torch_step("2.1.2+cu121", cuda="12.1"), ok_step("torchvision", version="0.16.2", cuda="11.8")],
+        steps=[
+            torch_step("2.1.2+cu121", cuda="12.1"),
+            ok_step("torchvision", version="0.16.2", cuda="11.8"),
+        ],
     )
     assert run("torchvision.match", environment).status is Status.FAIL
 
@@ -250,7 +261,10 @@ def test_torchvision_with_other_cuda_fails() -> None:
 def test_torchvision_matching_is_ok() -> None:
     environment = env(
         dists={"torch": "2.1.2+cu121", "torchvision": "0.16.2+cu121"},
-        steps=[torch_step("2.1.2+cu121", cuda="12.1"), ok_step("torchvision", version="0.16.2", cuda="12.1")],
+        steps=[
+            torch_step("2.1.2+cu121", cuda="12.1"),
+            ok_step("torchvision", version="0.16.2", cuda="12.1"),
+        ],
     )
     assert run("torchvision.match", environment).status is Status.OK
 
@@ -259,7 +273,9 @@ def test_numpy2_with_old_torch_fails_before_it_breaks() -> None:
     environment = env(dists={"numpy": "2.1.0"}, steps=[torch_step("2.1.2+cu121", cuda="12.1")])
     result = run("numpy.abi", environment)
     assert result.status is Status.FAIL
-    assert result.advice is not None and result.advice.commands == ('/venv/bin/python -m pip install "numpy<2"',)
+    assert result.advice is not None and result.advice.commands == (
+        '/venv/bin/python -m pip install "numpy<2"',
+    )
 
 
 def test_numpy2_with_new_torch_is_fine() -> None:
@@ -312,8 +328,14 @@ def StepResultCrash(name: str, how: str):
 @pytest.mark.parametrize(
     ("error", "known"),
     [
-        ("ImportError: /x/mmcv/_ext.cpython-311-x86_64-linux-gnu.so: undefined symbol: _ZN3c10", "mmcv-ext-undefined-symbol"),
-        ("ImportError: libcudart.so.11.0: cannot open shared object file", "mmcv-ext-libcudart-missing"),
+        (
+            "ImportError: /x/mmcv/_ext.cpython-311-x86_64-linux-gnu.so: undefined symbol: _ZN3c10",
+            "mmcv-ext-undefined-symbol",
+        ),
+        (
+            "ImportError: libcudart.so.11.0: cannot open shared object file",
+            "mmcv-ext-libcudart-missing",
+        ),
         ("ModuleNotFoundError: No module named 'mmcv._ext'", "mmcv-ext-missing"),
     ],
 )
@@ -335,11 +357,16 @@ def test_mmcv_ops_without_cuda_on_gpu_machine_fails() -> None:
     assert result.status is Status.FAIL and result.known_failure == "mmcv-ops-built-without-cuda"
 
 
-@pytest.mark.parametrize(("built", "status"), [("12.1", Status.OK), ("12.4", Status.WARN), ("11.8", Status.FAIL)])
+@pytest.mark.parametrize(
+    ("built", "status"), [("12.1", Status.OK), ("12.4", Status.WARN), ("11.8", Status.FAIL)]
+)
 def test_mmcv_cuda_vs_torch_cuda(built: str, status: Status) -> None:
     environment = env(
         dists={"mmcv": "2.1.0"},
-        steps=[torch_step("2.1.2+cu121", cuda="12.1"), ok_step("mmcv_ext", compiling_cuda=built, compiler="GCC")],
+        steps=[
+            torch_step("2.1.2+cu121", cuda="12.1"),
+            ok_step("mmcv_ext", compiling_cuda=built, compiler="GCC"),
+        ],
     )
     assert run("mmcv.cuda", environment).status is status
 
@@ -373,8 +400,15 @@ def test_mmdet2_with_mmcv2_is_a_major_mismatch() -> None:
     environment = env(
         dists={"mmdet": "2.28.2", "mmcv": "2.1.0"},
         steps=[
-            ok_step("mmdet_bounds", file="x", bounds={"mmcv": {"minimum": "1.3.17", "maximum": "1.8.0", "max_inclusive": True}}),
-            failed_step("mmdet", "AssertionError: MMCV==2.1.0 is used but incompatible. Please install mmcv>=1.3.17, <=1.8.0."),
+            ok_step(
+                "mmdet_bounds",
+                file="x",
+                bounds={"mmcv": {"minimum": "1.3.17", "maximum": "1.8.0", "max_inclusive": True}},
+            ),
+            failed_step(
+                "mmdet",
+                "AssertionError: MMCV==2.1.0 is used but incompatible. Please install mmcv>=1.3.17, <=1.8.0.",
+            ),
         ],
     )
     result = run("mmdet.compat", environment)
@@ -410,7 +444,9 @@ def test_old_torch_needs_distutils_version() -> None:
         dists={"setuptools": "69.0.0"},
         steps=[
             torch_step("1.10.2+cu113", cuda="11.3"),
-            failed_step("distutils", "AttributeError: module 'distutils' has no attribute 'version'"),
+            failed_step(
+                "distutils", "AttributeError: module 'distutils' has no attribute 'version'"
+            ),
         ],
     )
     result = run("setuptools.window", environment)

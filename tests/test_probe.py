@@ -68,8 +68,14 @@ def test_broken_packages_become_findings_not_crashes(broken_venv: Path) -> None:
     # The steps after the crash and the hang still ran, in a fresh process.
     assert target.imported("mmcv") == {
         "version": "2.1.0",
-        "file": str(broken_venv / "lib" / f"python{target.version.rsplit('.', 1)[0]}"
-                    / "site-packages" / "mmcv" / "__init__.py"),
+        "file": str(
+            broken_venv
+            / "lib"
+            / f"python{target.version.rsplit('.', 1)[0]}"
+            / "site-packages"
+            / "mmcv"
+            / "__init__.py"
+        ),
     }
     mmdet = target.step("mmdet")
     assert mmdet is not None and mmdet.missing
@@ -89,7 +95,10 @@ def test_probe_runs_on_python_37() -> None:
 
 
 def test_resolve_interpreter(tmp_path: Path, bare_venv: Path) -> None:
-    assert resolve_interpreter(str(bare_venv), {}) == (str(bare_venv / "bin" / "python"), "--python")
+    assert resolve_interpreter(str(bare_venv), {}) == (
+        str(bare_venv / "bin" / "python"),
+        "--python",
+    )
     assert resolve_interpreter(None, {"VIRTUAL_ENV": str(bare_venv)})[1] == "$VIRTUAL_ENV"
     with pytest.raises(UsageError, match="no such file"):
         resolve_interpreter("/nonexistent/python", {})
@@ -128,13 +137,19 @@ def test_decode_nvml_cuda_integer() -> None:
 
 def test_parse_proc_driver_version() -> None:
     # The two shapes uv's tests carry (open and proprietary kernel modules).
-    assert parse_proc_version(
-        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.144.03  Release Build  "
-        "(dvs-builder@U16-I3-B03-4-3)  Thu Nov 28 11:41:19 UTC 2024\nGCC version: gcc 12\n"
-    ) == "550.144.03"
-    assert parse_proc_version(
-        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  375.74  Wed Jun 14 01:39:39 PDT 2017\n"
-    ) == "375.74"
+    assert (
+        parse_proc_version(
+            "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.144.03  Release Build  "
+            "(dvs-builder@U16-I3-B03-4-3)  Thu Nov 28 11:41:19 UTC 2024\nGCC version: gcc 12\n"
+        )
+        == "550.144.03"
+    )
+    assert (
+        parse_proc_version(
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  375.74  Wed Jun 14 01:39:39 PDT 2017\n"
+        )
+        == "375.74"
+    )
     assert parse_proc_version("") is None
 
 
@@ -150,7 +165,9 @@ def test_parse_nvidia_smi_query() -> None:
 
 
 def test_parse_overrides() -> None:
-    assert parse_overrides({"MMDOCTOR_DRIVER_VERSION": "535.104.05", "MMDOCTOR_GPU_CC": "8.6, 8.6"}) == {
+    assert parse_overrides(
+        {"MMDOCTOR_DRIVER_VERSION": "535.104.05", "MMDOCTOR_GPU_CC": "8.6, 8.6"}
+    ) == {
         "MMDOCTOR_DRIVER_VERSION": "535.104.05",
         "MMDOCTOR_GPU_CC": "8.6,8.6",
     }

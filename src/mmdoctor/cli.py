@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -52,7 +52,10 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Show the version and exit.",
         ),
     ] = False,
     debug: Annotated[
@@ -64,7 +67,7 @@ def _root(
 
 
 PythonOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--python",
         envvar="MMDOCTOR_PYTHON",
@@ -126,7 +129,7 @@ def check(
         ),
     ] = False,
     only: Annotated[
-        Optional[list[str]],  # noqa: UP045
+        list[str] | None,
         typer.Option("--only", help="Run only checks with this id or id prefix (repeatable)."),
     ] = None,
     list_checks: Annotated[
@@ -142,7 +145,7 @@ def check(
         ),
     ] = 90.0,
     matrix: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option("--matrix", help="Use this compatibility matrix instead of the shipped one."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,

@@ -53,7 +53,9 @@ class NvidiaInfo:
     driver_version: str | None = None
     cuda_driver_version: str | None = None  # highest CUDA the driver supports, "12.2"
     gpus: tuple[Gpu, ...] = ()
-    source: str | None = None  # "nvml", "proc", "nvidia-smi", "override"; None when nothing answered
+    source: str | None = (
+        None  # "nvml", "proc", "nvidia-smi", "override"; None when nothing answered
+    )
     nvml_error: NvmlError | None = None
     gpu_errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()

@@ -102,7 +102,9 @@ def mmcv_ops(ctx: Context) -> Finding:
             *mim_install(ctx, mmdet_spec(ctx, wanted)),
         )
         if target.version_of("mmdet"):
-            return fail(text + ", and mmdet needs them", advice=hint, known_failure="mmcv-ext-missing")
+            return fail(
+                text + ", and mmdet needs them", advice=hint, known_failure="mmcv-ext-missing"
+            )
         return warn(text + " (fine unless you use mmcv.ops)", advice=hint)
     data = target.imported("mmcv_ext")
     step = target.step("mmcv_ext")
@@ -154,7 +156,9 @@ def mmcv_cuda(ctx: Context) -> Finding:
     if built_v.major != torch_v.major:
         return fail(
             f"mmcv's ops were built for CUDA {built}, torch for CUDA {torch_cuda}",
-            advice=advice("Reinstall mmcv from the wheel set of torch's CUDA (`mim install` does it)."),
+            advice=advice(
+                "Reinstall mmcv from the wheel set of torch's CUDA (`mim install` does it)."
+            ),
             known_failure="mmcv-ext-libcudart-missing",
         )
     if built_v != torch_v:
@@ -175,10 +179,12 @@ def mmdet_compat(ctx: Context) -> Finding:
     )
     if target.imported("mmdet") is not None:
         installed = ", ".join(
-            f"{d.name} {d.version}"
-            for d in mmcv_dists(ctx) + target.installed("mmengine")
+            f"{d.name} {d.version}" for d in mmcv_dists(ctx) + target.installed("mmengine")
         )
-        return ok(f"mmdet {mmdet_version} imports with {installed}", *([f"mmdet requires {ranges}"] if ranges else []))
+        return ok(
+            f"mmdet {mmdet_version} imports with {installed}",
+            *([f"mmdet requires {ranges}"] if ranges else []),
+        )
     step = target.step("mmdet")
     error = step.error if step is not None and step.error else ""
     wanted = wanted_mmcv(ctx)
@@ -195,7 +201,9 @@ def mmdet_compat(ctx: Context) -> Finding:
         mmcv_v = parse_version(target.version_of("mmcv") or target.version_of("mmcv-full"))
         mmdet_v = parse_version(mmdet_version)
         cross_major = (
-            mmcv_v is not None and mmdet_v is not None and (mmcv_v.major >= 2) != (mmdet_v.major >= 3)
+            mmcv_v is not None
+            and mmdet_v is not None
+            and (mmcv_v.major >= 2) != (mmdet_v.major >= 3)
         )
         return fail(
             f"mmdet {mmdet_version} rejects mmcv: {error.split(': ', 1)[-1]}",

@@ -96,7 +96,10 @@ def setuptools_window(ctx: Context) -> Finding:
         return warn(
             f"setuptools {setuptools} has no pkg_resources: a source build of mmcv "
             "(and openmim, once installed) will fail",
-            advice=advice("Before installing openmim or building mmcv:", f"{ctx.pip} install setuptools=={good}"),
+            advice=advice(
+                "Before installing openmim or building mmcv:",
+                f"{ctx.pip} install setuptools=={good}",
+            ),
             known_failure="pkg-resources-removed-mmcv-build",
         )
     return ok(f"setuptools {setuptools} (pkg_resources available)")
@@ -118,7 +121,8 @@ def nvcc_matches(ctx: Context) -> Finding:
     if nvcc.major != torch_cuda.major:
         return warn(
             f"nvcc {nvcc} ({toolkit.nvcc_path}) and torch's CUDA {torch_cuda} differ in major "
-            "version: a source build of mmcv would stop with 'The detected CUDA version mismatches'",
+            "version: a source build of mmcv would stop with "
+            "'The detected CUDA version mismatches'",
             advice=advice(
                 f"Install the CUDA {torch_cuda.major}.x toolkit and point CUDA_HOME at it "
                 "before any source build.",

@@ -238,7 +238,9 @@ def gpu_arch(ctx: Context) -> Finding:
             ptx_only.append(gpu)
     built = " ".join(arch_list)
     if unsupported:
-        names = ", ".join(f"{g.name} (sm_{g.compute_capability.replace('.', '')})" for g in unsupported)
+        names = ", ".join(
+            f"{g.name} (sm_{g.compute_capability.replace('.', '')})" for g in unsupported
+        )
         return fail(
             f"torch {data['version']} has no kernels for {names}",
             f"torch was built for: {built}",
@@ -346,7 +348,9 @@ def torchvision_matches(ctx: Context) -> Finding:
             known_failure="torchvision-nms-missing",
         )
     if release is None:
-        return warn(f"torch {torch_raw} is not in the matrix; torchvision {vision_installed} imports")
+        return warn(
+            f"torch {torch_raw} is not in the matrix; torchvision {vision_installed} imports"
+        )
     return ok(f"torchvision {vision_installed} fits torch {torch_raw}")
 
 
@@ -384,7 +388,10 @@ def numpy_abi(ctx: Context) -> Finding:
         for name, step in target.steps.items()
         if NUMPY_ABI_MESSAGE in f"{step.error or ''}{step.stderr}"
     ]
-    fix = advice("Install a NumPy 1.x (or upgrade the packages built for it):", f'{ctx.pip} install "numpy<2"')
+    fix = advice(
+        "Install a NumPy 1.x (or upgrade the packages built for it):",
+        f'{ctx.pip} install "numpy<2"',
+    )
     if broken:
         return fail(
             f"numpy {numpy_installed}: {', '.join(broken)} was compiled for NumPy 1.x",

@@ -53,10 +53,8 @@ def probe_nvidia(
     the CUDA ceiling when the driver version is an override."""
     driver_override = overrides.get("MMDOCTOR_DRIVER_VERSION")
     cc_override = overrides.get("MMDOCTOR_GPU_CC")
-    if driver_override and cc_override:
-        real = NvidiaInfo()  # nothing real is asked for: a pure what-if
-    else:
-        real = _probe_real(timeout)
+    # With both overrides nothing real is asked for: a pure what-if.
+    real = NvidiaInfo() if driver_override and cc_override else _probe_real(timeout)
     if not driver_override and not cc_override:
         return real
 
@@ -86,7 +84,7 @@ def probe_nvidia(
 
 def _probe_real(timeout: float) -> NvidiaInfo:
     nvml = _read_nvml(timeout)
-    error = nvml.get("error")
+    error: dict[str, Any] = nvml.get("error") or {"kind": "other", "message": "unknown"}
     if nvml.get("ok"):
         return NvidiaInfo(
             driver_version=nvml["driver_version"],
@@ -109,7 +107,10 @@ def _probe_real(timeout: float) -> NvidiaInfo:
             gpu_errors=tuple(f"GPU {e['index']}: {e['message']}" for e in nvml["gpu_errors"]),
         )
     nvml_error = NvmlError(
-        kind=error["kind"], message=error["message"], code=error["code"], during=error["during"]
+        kind=error["kind"],
+        message=error["message"],
+        code=error.get("code"),
+        during=error.get("during"),
     )
     # NVML failed: the kernel module's own version file, then nvidia-smi, still may answer.
     driver = _read_proc_version()

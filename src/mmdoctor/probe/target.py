@@ -71,7 +71,9 @@ def probe_target(
     steps = {**light.result(), **stack.result()}
     python = steps["python"]
     if not python.ok:
-        raise ProbeError(f"{executable}: the probe failed inside it: {python.error or python.crashed}")
+        raise ProbeError(
+            f"{executable}: the probe failed inside it: {python.error or python.crashed}"
+        )
     data = python.data
     return TargetPython(
         executable=executable,

@@ -15,20 +15,28 @@ import sys
 import time
 import traceback
 
+MYPY = False
+if MYPY:  # typing is not imported at run time: the probe stays tiny and 3.7-safe
+    from typing import Any, Callable, Dict, List, Optional, Tuple  # noqa: F401
+
 MARKER = "@@MMDOCTOR "
 
 
 def emit(obj):
-    sys.__stdout__.write(MARKER + json.dumps(obj, sort_keys=True, default=str) + "\n")
-    sys.__stdout__.flush()
+    # type: (Dict[str, Any]) -> None
+    out = sys.__stdout__ or sys.stdout  # the real stdout, even if a library swapped sys.stdout
+    out.write(MARKER + json.dumps(obj, sort_keys=True, default=str) + "\n")
+    out.flush()
 
 
 def short_error(exc):
+    # type: (BaseException) -> str
     text = "%s: %s" % (type(exc).__name__, exc)
     return text.strip()[:2000]
 
 
 def last_traceback_lines(limit=12):
+    # type: (int) -> str
     lines = traceback.format_exc().strip().splitlines()
     return "\n".join(lines[-limit:])
 
@@ -37,10 +45,12 @@ def last_traceback_lines(limit=12):
 
 
 def _normalize(name):
+    # type: (str) -> str
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _read_metadata(path):
+    # type: (str) -> Tuple[Optional[str], Optional[str]]
     name = version = None
     try:
         with io.open(path, "r", encoding="utf-8", errors="replace") as handle:
@@ -57,6 +67,7 @@ def _read_metadata(path):
 
 
 def scan_distributions():
+    # type: () -> List[Dict[str, Any]]
     """Every installed distribution on sys.path, duplicates included (importlib.metadata hides
     none of them either, but it is missing on Python 3.7)."""
     found = []
@@ -92,6 +103,7 @@ def scan_distributions():
 
 
 def step_python():
+    # type: () -> Dict[str, Any]
     import platform
     import sysconfig
 
@@ -118,6 +130,7 @@ def step_python():
 
 
 def step_distutils():
+    # type: () -> Dict[str, Any]
     # torch <= 1.10 does `from setuptools import distutils; distutils.version.LooseVersion`,
     # which breaks from setuptools 59.6 on. Must run before anything imports distutils.version.
     from setuptools import distutils
@@ -127,12 +140,14 @@ def step_distutils():
 
 
 def step_setuptools():
+    # type: () -> Dict[str, Any]
     import setuptools
 
     return {"version": getattr(setuptools, "__version__", None)}
 
 
 def step_pkg_resources():
+    # type: () -> Dict[str, Any]
     import warnings
 
     with warnings.catch_warnings():
@@ -142,24 +157,28 @@ def step_pkg_resources():
 
 
 def step_numpy():
+    # type: () -> Dict[str, Any]
     import numpy
 
     return {"version": numpy.__version__}
 
 
 def step_cv2():
+    # type: () -> Dict[str, Any]
     import cv2
 
     return {"version": getattr(cv2, "__version__", None), "file": getattr(cv2, "__file__", None)}
 
 
 def step_mim():
+    # type: () -> Dict[str, Any]
     import mim
 
     return {"version": getattr(mim, "__version__", None)}
 
 
 def step_torch():
+    # type: () -> Dict[str, Any]
     import torch
 
     data = {
@@ -210,6 +229,7 @@ def step_torch():
 
 
 def step_torchvision():
+    # type: () -> Dict[str, Any]
     import torchvision
 
     data = {"version": torchvision.__version__, "cuda": None}
@@ -221,16 +241,18 @@ def step_torchvision():
 
 
 def step_mmcv():
+    # type: () -> Dict[str, Any]
     import mmcv
 
     return {"version": getattr(mmcv, "__version__", None), "file": mmcv.__file__}
 
 
 def step_mmcv_ext():
+    # type: () -> Dict[str, Any]
     import importlib
 
     importlib.import_module("mmcv._ext")
-    data = {"compiling_cuda": None, "compiler": None}
+    data = {"compiling_cuda": None, "compiler": None}  # type: Dict[str, Any]
     try:
         from mmcv.ops import get_compiler_version, get_compiling_cuda_version
 
@@ -242,16 +264,20 @@ def step_mmcv_ext():
 
 
 def step_mmengine():
+    # type: () -> Dict[str, Any]
     import mmengine
 
     return {"version": getattr(mmengine, "__version__", None)}
 
 
-_BOUND = re.compile(r"^\s*(mmcv|mmengine)_(minimum|maximum)_version\s*=\s*['\"]([^'\"]+)['\"]", re.M)
+_BOUND = re.compile(
+    r"^\s*(mmcv|mmengine)_(minimum|maximum)_version\s*=\s*['\"]([^'\"]+)['\"]", re.M
+)
 _MAX_OP = re.compile(r"(mmcv|mmengine)_version\s*(<=|<)\s*digit_version\(\s*\w+_maximum_version")
 
 
 def step_mmdet_bounds():
+    # type: () -> Dict[str, Any]
     # Read the bounds mmdet enforces from its __init__.py without importing it.
     import importlib.util
 
@@ -260,7 +286,7 @@ def step_mmdet_bounds():
         raise ModuleNotFoundError("No module named 'mmdet'", name="mmdet")
     with io.open(spec.origin, "r", encoding="utf-8", errors="replace") as handle:
         text = handle.read()
-    bounds = {}
+    bounds = {}  # type: Dict[str, Dict[str, Any]]
     for package, which, value in _BOUND.findall(text):
         bounds.setdefault(package, {})[which] = value
     for package, operator in _MAX_OP.findall(text):
@@ -269,13 +295,14 @@ def step_mmdet_bounds():
 
 
 def step_mmdet():
+    # type: () -> Dict[str, Any]
     # The real import runs mmdet's own version assertions: the ground truth for compatibility.
     import mmdet
 
     return {"version": getattr(mmdet, "__version__", None)}
 
 
-STEPS = {
+STEPS = {  # type: Dict[str, Callable[[], Dict[str, Any]]]
     "python": step_python,
     "distutils": step_distutils,
     "setuptools": step_setuptools,
@@ -294,6 +321,7 @@ STEPS = {
 
 
 def run_step(name):
+    # type: (str) -> None
     emit({"begin": name})
     captured = io.StringIO()
     started = time.time()
@@ -319,6 +347,7 @@ def run_step(name):
 
 
 def _top_module(step):
+    # type: (str) -> str
     return {
         "distutils": "setuptools",
         "mmcv_ext": "mmcv",
@@ -328,6 +357,7 @@ def _top_module(step):
 
 
 def main(argv):
+    # type: (List[str]) -> None
     for name in argv:
         if name in STEPS:
             run_step(name)

@@ -5,8 +5,20 @@ from __future__ import annotations
 from mmdoctor.environment import Environment
 
 PACKAGES = (
-    "torch", "torchvision", "numpy", "mmcv", "mmcv-full", "mmcv-lite", "mmengine", "mmdet",
-    "openmim", "setuptools", "pip", "wheel", "opencv-python", "opencv-python-headless",
+    "torch",
+    "torchvision",
+    "numpy",
+    "mmcv",
+    "mmcv-full",
+    "mmcv-lite",
+    "mmengine",
+    "mmdet",
+    "openmim",
+    "setuptools",
+    "pip",
+    "wheel",
+    "opencv-python",
+    "opencv-python-headless",
 )
 
 

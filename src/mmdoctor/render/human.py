@@ -36,7 +36,9 @@ def render_check_report(report: CheckReport, *, verbose: bool, console: Console)
     unicode_ok = _unicode_ok(console)
     env = report.environment
     console.print(
-        Text(f"mmdoctor check · {env.target.executable} (Python {env.target.version})", style="bold")
+        Text(
+            f"mmdoctor check · {env.target.executable} (Python {env.target.version})", style="bold"
+        )
     )
     if verbose:
         for label, value in environment_rows(env):
@@ -69,7 +71,9 @@ def render_check_report(report: CheckReport, *, verbose: bool, console: Console)
     }[report.status]
     console.print(Text(f"{verdict} {', '.join(parts)}.", style=f"bold {style}"))
     if hidden:
-        console.print(Text(f"({hidden} passing or skipped check(s) hidden; -v shows all)", style="dim"))
+        console.print(
+            Text(f"({hidden} passing or skipped check(s) hidden; -v shows all)", style="dim")
+        )
 
 
 def _render_result(

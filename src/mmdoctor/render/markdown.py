@@ -31,11 +31,12 @@ def check_report(report: CheckReport, *, home: str | None = None) -> str:
         "| | |",
         "|---|---|",
     ]
-    out += [f"| {_cell(label)} | {_cell(value)} |" for label, value in environment_rows(report.environment)]
-    out += ["", "### Checks", "", "| status | check | summary |", "|---|---|---|"]
     out += [
-        f"| {MARKS[r.status]} | `{r.id}` | {_cell(r.summary)} |" for r in report.results
+        f"| {_cell(label)} | {_cell(value)} |"
+        for label, value in environment_rows(report.environment)
     ]
+    out += ["", "### Checks", "", "| status | check | summary |", "|---|---|---|"]
+    out += [f"| {MARKS[r.status]} | `{r.id}` | {_cell(r.summary)} |" for r in report.results]
     problems = [r for r in report.results if r.status in (Status.FAIL, Status.CRASH, Status.WARN)]
     if problems:
         out += ["", "### Problems and fixes"]

@@ -1,0 +1,305 @@
+"""The command line as users and scripts meet it: exit codes, --json, Markdown, bad input.
+
+Everything runs the real CLI in a subprocess against real venvs. The only stand-in is the
+NVIDIA driver, replaced at the libnvidia-ml.so.1 boundary (tests/fakes/fake_nvml.c).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, _venv
+from fakes.nvml import fake_nvml_env
+
+A100 = "NVIDIA A100-SXM4-80GB|8.0|81920|GPU-11111111-2222-3333-4444-555555555555"
+GTX1080 = "NVIDIA GeForce GTX 1080|6.1|8192|GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+
+def statuses(doc: dict) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in doc["checks"]}
+
+
+def by_id(doc: dict, check_id: str) -> dict:
+    return next(c for c in doc["checks"] if c["id"] == check_id)
+
+
+def assert_one_line_error(stderr: str, needle: str) -> None:
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("mmdoctor: error: ")
+    assert needle in lines[0]
+
+
+# ------------------------------------------------------------------- basics
+
+
+def test_version_and_help(mmdoctor) -> None:
+    version = mmdoctor("--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("mmdoctor 0.1.0")
+    helped = mmdoctor("--help")
+    assert helped.returncode == 0 and "check" in helped.stdout
+    check_help = mmdoctor("check", "--help")
+    assert check_help.returncode == 0
+    assert "--python" in check_help.stdout and "--json" in check_help.stdout
+
+
+def test_unknown_option_is_a_usage_error(mmdoctor) -> None:
+    run = mmdoctor("check", "--no-such-option")
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert "No such option" in run.stderr
+
+
+def test_console_script_and_module_agree() -> None:
+    # `mmdoctor` is the console script of the installed package, beside the test interpreter.
+    script = Path(sys.executable).parent / "mmdoctor"
+    if not script.is_file():
+        pytest.skip("mmdoctor is not installed as a console script in this environment")
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("mmdoctor ")
+
+
+def test_list_checks(mmdoctor) -> None:
+    run = mmdoctor("check", "--list-checks")
+    assert run.returncode == 0
+    ids = [line.split()[0] for line in run.stdout.splitlines()]
+    assert "nvidia.driver" in ids and "mmdet.compat" in ids and len(ids) >= 18
+
+
+# ------------------------------------------------------------------- bad input: exit 2
+
+
+def test_python_that_does_not_exist(mmdoctor) -> None:
+    run = mmdoctor("check", "--python", "/nonexistent/python")
+    assert run.returncode == 2
+    assert_one_line_error(run.stderr, "--python /nonexistent/python: no such file or directory")
+
+
+def test_python_that_is_a_text_file(mmdoctor, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a program\n")
+    run = mmdoctor("check", "--python", str(text))
+    assert run.returncode == 2
+    assert_one_line_error(run.stderr, "permission denied")
+
+
+def test_python_that_is_another_program(mmdoctor, tmp_path: Path) -> None:
+    script = tmp_path / "python"
+    script.write_text("#!/bin/sh\necho 'I am not Python' >&2\nexit 3\n")
+    script.chmod(0o755)
+    run = mmdoctor("check", "--python", str(script))
+    assert run.returncode == 2
+    assert_one_line_error(run.stderr, "does not look like a Python 3.7+ interpreter")
+    assert "I am not Python" in run.stderr
+
+
+def test_bad_what_if_override(mmdoctor) -> None:
+    env = {**os.environ, "MMDOCTOR_DRIVER_VERSION": "latest"}
+    run = mmdoctor("check", "--json", env=env)
+    assert run.returncode == 2
+    assert_one_line_error(run.stderr, "MMDOCTOR_DRIVER_VERSION='latest'")
+    doc = run.json()
+    assert doc["status"] == "error" and doc["exit_code"] == 2
+    assert "latest" in doc["errors"][0]["message"]
+
+
+def test_unknown_check_id(mmdoctor) -> None:
+    run = mmdoctor("check", "--only", "no.such.check")
+    assert run.returncode == 2
+    assert_one_line_error(run.stderr, "no such check")
+
+
+def test_broken_matrix_names_file_and_line(mmdoctor, tmp_path: Path) -> None:
+    broken = tmp_path / "matrix.yaml"
+    broken.write_text("schema_version: 1\ncuda_drivers:\n  rows: [\n    - {cuda: 12.x\n")
+    run = mmdoctor("check", "--matrix", str(broken))
+    assert run.returncode == 2
+    assert_one_line_error(run.stderr, f"{broken}:")
+    assert "not valid YAML" in run.stderr
+
+
+def test_debug_shows_the_traceback(mmdoctor) -> None:
+    run = mmdoctor("--debug", "check", "--python", "/nonexistent/python")
+    assert run.returncode == 2
+    assert "Traceback" in run.stderr
+
+
+# ------------------------------------------------------------------- could not run: exit 4
+
+
+def test_probe_timeout_is_exit_4(mmdoctor, tmp_path: Path) -> None:
+    script = tmp_path / "python"
+    script.write_text("#!/bin/sh\nsleep 60\n")
+    script.chmod(0o755)
+    run = mmdoctor("check", "--python", str(script), "--timeout", "2", "--json")
+    assert run.returncode == 4
+    assert "did not answer" in run.stderr
+    assert run.json()["exit_code"] == 4
+
+
+# ------------------------------------------------------------------- real environments
+
+
+def test_no_driver_here_exits_1_and_says_so(mmdoctor, torch_venv: Path) -> None:
+    run = mmdoctor("check", "--python", str(torch_venv))
+    assert run.returncode == 1
+    assert "no NVIDIA driver" in run.stdout
+    assert "CPU only" in run.stdout
+    assert "mmdoctor check --cpu-only" in run.stdout
+
+
+def test_cpu_only_torch_env_is_healthy(mmdoctor, torch_venv: Path) -> None:
+    run = mmdoctor("check", "--python", str(torch_venv), "--cpu-only", "--json")
+    assert run.returncode == 0, run.stdout
+    doc = run.json()
+    assert doc["schema"] == "mmdoctor/result/v1"
+    assert doc["command"] == "check"
+    assert doc["exit_code"] == 0
+    assert doc["status"] in ("healthy", "warnings")
+    assert doc["environment"]["target"]["executable"] == str(torch_venv / "bin" / "python")
+    checks = statuses(doc)
+    assert checks["nvidia.driver"] == "skip"
+    assert checks["torch.import"] == "ok"
+    assert "2.13.0+cpu" in by_id(doc, "torch.import")["summary"]
+    assert all(set(c) >= {"id", "status", "summary", "details", "advice"} for c in doc["checks"])
+
+
+def test_json_is_the_only_thing_on_stdout(mmdoctor, bare_venv: Path) -> None:
+    run = mmdoctor("check", "--python", str(bare_venv), "--format", "json")
+    doc = json.loads(run.stdout)  # raises if anything else is mixed in
+    assert run.returncode == doc["exit_code"] == 1
+    assert statuses(doc)["torch.import"] == "fail"
+
+
+def test_verbose_shows_every_check_and_the_environment(mmdoctor, torch_venv: Path) -> None:
+    quiet = mmdoctor("check", "--python", str(torch_venv))
+    loud = mmdoctor("check", "--python", str(torch_venv), "-v")
+    assert "(torch.import)" in loud.stdout and "torch:" in loud.stdout
+    assert "torch imports" not in quiet.stdout  # passing checks are hidden by default
+    assert "-v shows all" in quiet.stdout
+    assert "\x1b[" not in loud.stdout  # no colour when not a terminal
+
+
+def test_the_real_broken_stack(mmdoctor, stack_venv: Path) -> None:
+    """mmdet 3.3.0 + mmcv-lite 2.2.0 + torch 2.13 CPU: what `pip install mmdet` leaves today."""
+    run = mmdoctor("check", "--python", str(stack_venv), "--cpu-only", "--json")
+    assert run.returncode == 1
+    doc = run.json()
+    compat = by_id(doc, "mmdet.compat")
+    assert compat["status"] == "fail"
+    assert "MMCV==2.2.0 is used but incompatible" in compat["summary"]
+    assert compat["known_failure"] == "mmcv-too-new-for-mmdet3"
+    assert compat["advice"]["commands"][-1].endswith('-m mim install "mmcv>=2.0.0rc4,<2.2.0"')
+    assert by_id(doc, "mmcv.ops")["status"] == "fail"
+    assert by_id(doc, "mmengine.checkpoint")["known_failure"] == "torch-load-weights-only"
+
+
+def test_broken_packages_do_not_crash_mmdoctor(mmdoctor, broken_venv: Path) -> None:
+    run = mmdoctor("check", "--python", str(broken_venv), "--cpu-only", "--timeout", "4", "--json")
+    assert run.returncode == 1
+    doc = run.json()
+    ops = by_id(doc, "mmcv.ops")
+    assert ops["status"] == "fail" and "SIGSEGV" in ops["summary"]
+    assert by_id(doc, "opencv.duplicates")["status"] == "fail"
+    assert by_id(doc, "opencv.import")["known_failure"] == "libgl-missing"
+    hung = doc["environment"]["target"]["steps"]["mmengine"]
+    assert hung["crashed"] == "did not finish within 4 s (killed)"
+
+
+def test_mim_without_pkg_resources_and_the_advice_fixes_it(mmdoctor, tmp_path: Path) -> None:
+    """openmim then a newer setuptools: the three-way squeeze. The advised command must work."""
+    venv = _venv(f"mim-fix-{tmp_path.name}", [["openmim==0.3.9"], ["setuptools==84.2.1"]])
+    try:
+        before = mmdoctor("check", "--python", str(venv), "--only", "setuptools", "--json").json()
+        finding = by_id(before, "setuptools.window")
+        assert finding["status"] == "fail"
+        assert finding["known_failure"] == "pkg-resources-removed-mim"
+        for command in finding["advice"]["commands"]:
+            subprocess.run(shlex.split(command), check=True, capture_output=True, timeout=600)
+        after = mmdoctor("check", "--python", str(venv), "--only", "setuptools", "--json")
+        assert after.returncode == 0
+        mim = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "mim", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert mim.returncode == 0 and "0.3.9" in mim.stdout
+    finally:
+        subprocess.run(["rm", "-rf", str(venv)], check=False)
+
+
+# ------------------------------------------------------------------- NVML through the stand-in driver
+
+
+def test_gpu_machine_with_cpu_torch(mmdoctor, fake_nvml_lib: Path, torch_venv: Path) -> None:
+    env = fake_nvml_env(fake_nvml_lib, gpus=[A100, A100], driver="535.104.05", cuda=12020)
+    run = mmdoctor("check", "--python", str(torch_venv), "--json", env=env)
+    doc = run.json()
+    assert run.returncode == 1
+    driver = by_id(doc, "nvidia.driver")
+    assert driver["status"] == "ok"
+    assert driver["summary"] == "driver 535.104.05, supports CUDA <= 12.2 (read from nvml)"
+    gpus = doc["environment"]["nvidia"]["gpus"]
+    assert [g["compute_capability"] for g in gpus] == ["8.0", "8.0"]
+    assert gpus[0]["memory_total_bytes"] == 81920 * 2**20
+    cpu = by_id(doc, "torch.cuda_build")
+    assert cpu["status"] == "fail" and cpu["known_failure"] == "torch-cpu-only-build"
+    assert "https://download.pytorch.org/whl/cu126" in cpu["advice"]["commands"][0]
+
+
+def test_driver_library_mismatch(mmdoctor, fake_nvml_lib: Path, torch_venv: Path) -> None:
+    env = fake_nvml_env(fake_nvml_lib, init_error=18)
+    run = mmdoctor("check", "--python", str(torch_venv), env=env)
+    assert run.returncode == 1
+    assert "driver/library version mismatch" in run.stdout
+    assert "Reboot" in run.stdout
+
+
+def test_old_driver_and_old_gpu_with_cuda_torch(
+    mmdoctor, fake_nvml_lib: Path, cuda_torch_venv: Path
+) -> None:
+    """A real CUDA 13.0 torch on a (stand-in) driver 470 with a GTX 1080."""
+    env = fake_nvml_env(fake_nvml_lib, gpus=[GTX1080], driver="470.82.01", cuda=11040)
+    doc = mmdoctor("check", "--python", str(cuda_torch_venv), "--json", env=env).json()
+    too_old = by_id(doc, "torch.driver")
+    assert too_old["status"] == "fail"
+    assert (
+        "needs driver >= 580.65.06 (CUDA 13.0), this is 470.82.01 (CUDA <= 11.4)"
+        in too_old["summary"]
+    )
+    arch = by_id(doc, "torch.gpu_arch")
+    assert arch["status"] == "fail" and "sm_61" in arch["summary"]
+    assert statuses(doc)["torchvision.match"] == "ok"
+
+
+def test_what_if_overrides(mmdoctor, cuda_torch_venv: Path) -> None:
+    env = {**os.environ, "MMDOCTOR_DRIVER_VERSION": "580.95.05", "MMDOCTOR_GPU_CC": "9.0,9.0"}
+    run = mmdoctor("check", "--python", str(cuda_torch_venv), "--json", env=env)
+    doc = run.json()
+    assert doc["environment"]["nvidia"]["source"] == "override"
+    assert doc["environment"]["overrides"]["MMDOCTOR_GPU_CC"] == "9.0,9.0"
+    assert statuses(doc)["torch.driver"] == "ok"
+    assert statuses(doc)["torch.gpu_arch"] == "ok"
+
+
+def test_markdown_report_is_scrubbed(mmdoctor, fake_nvml_lib: Path, torch_venv: Path) -> None:
+    env = fake_nvml_env(fake_nvml_lib, gpus=[A100], driver="535.104.05")
+    env["HOME"] = str(REPO.parent)  # the venvs live under it, so their paths must turn into ~
+    run = mmdoctor("check", "--python", str(torch_venv), "--format", "markdown", env=env)
+    assert run.returncode == 1
+    report = run.stdout
+    assert report.startswith("## mmdoctor check report")
+    assert "GPU-11111111" not in report and "GPU-<redacted>" in report
+    assert str(REPO.parent) + "/" not in report
+    assert "~/" in report
+    assert "| `torch.cuda_build` |" in report
+    assert "```bash" in report

@@ -1,0 +1,124 @@
+"""The shipped compatibility matrix: valid against its schema, sourced, consistent, shipped."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from conftest import REPO
+from packaging.version import Version
+
+from mmdoctor.matrix import MatrixError, load_matrix
+
+MATRIX = REPO / "compat_matrix.yaml"
+SCHEMA = REPO / "compat_matrix.schema.json"
+
+
+def raw() -> dict:
+    return yaml.safe_load(MATRIX.read_text())
+
+
+def test_shipped_matrix_matches_its_schema() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(raw(), schema)
+
+
+def test_every_table_and_fact_names_a_source() -> None:
+    data = raw()
+    for key, table in data.items():
+        if isinstance(table, dict) and "rows" in table:
+            assert table.get("source"), key
+    assert all(fact["source"] for fact in data["facts"].values())
+
+
+def test_tables_are_consistent() -> None:
+    matrix = load_matrix(str(MATRIX))
+    # Every torch minor from 1.8 to 2.14 is there once, each torchvision newer than the last.
+    torches = [Version(r.torch) for r in matrix.torch_releases]
+    assert torches == sorted(torches) and len(set(torches)) == len(torches)
+    assert str(torches[0]) == "1.8" and str(torches[-1]) == "2.14"
+    visions = [Version(r.torchvision) for r in matrix.torch_releases]
+    assert visions == sorted(visions)
+    # A newer CUDA never needs an older driver.
+    drivers = [d for _cuda, d in sorted(matrix.toolkit_drivers)]
+    assert drivers == sorted(drivers)
+    # Every CUDA of the toolkit table is covered by the minimum-driver table.
+    for cuda, toolkit_driver in matrix.toolkit_drivers:
+        minimum = matrix.min_driver(str(cuda), "linux")
+        assert minimum is not None, cuda
+        assert minimum <= toolkit_driver, cuda
+
+
+@pytest.mark.parametrize(
+    ("driver", "expected"),
+    # ltt 0.8.1 / uv oracle (driver-cuda-torch.md §6), for the CUDA families.
+    [
+        ("374", None),
+        ("440.33", "10.2"),
+        ("450.80.02", "11.0"),
+        ("470.82.01", "11.4"),
+        ("525.60.13", "12.0"),
+        ("535.104.05", "12.2"),
+        ("580.65.06", "13.0"),
+        ("590.44.01", "13.1"),
+    ],
+)
+def test_max_cuda_for_driver(driver: str, expected: str | None) -> None:
+    assert load_matrix().max_cuda_for_driver(driver) == expected
+
+
+@pytest.mark.parametrize(
+    ("cuda", "os_name", "minimum"),
+    [
+        ("12.6", "linux", "525.60.13"),
+        ("12.1", "windows", "528.33"),
+        ("11.8", "linux", "450.80.02"),
+        ("11.0", "linux", "450.36.06"),
+        ("13.0", "linux", "580.65.06"),
+        ("10.2", "linux", "440.33"),
+    ],
+)
+def test_min_driver(cuda: str, os_name: str, minimum: str) -> None:
+    assert str(load_matrix().min_driver(cuda, os_name)) == minimum
+
+
+def test_a_matrix_with_a_missing_key_is_a_clear_error(tmp_path: Path) -> None:
+    data = raw()
+    del data["torch_releases"]
+    broken = tmp_path / "m.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    with pytest.raises(MatrixError, match=r"m\.yaml: missing key 'torch_releases'"):
+        load_matrix(str(broken))
+
+
+def test_matrix_and_schema_ship_inside_the_wheel(tmp_path: Path) -> None:
+    pytest.importorskip("hatchling")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    wheel = next(tmp_path.glob("mmdoctor-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "mmdoctor/compat_matrix.yaml" in names
+    assert "mmdoctor/compat_matrix.schema.json" in names
+    assert "mmdoctor/probe/target_script.py" in names

@@ -1,0 +1,59 @@
+"""Redaction, and the one subprocess wrapper."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from mmdoctor import shell
+from mmdoctor.render.redact import redact_credentials, redact_report
+
+
+def test_credentials_in_urls_are_removed() -> None:
+    text = (
+        "pip install x --index-url https://alice:s3cr3t@pypi.example.com/simple -f http://tok@h/x"
+    )
+    out = redact_credentials(text)
+    assert "alice" not in out and "s3cr3t" not in out and "tok@" not in out
+    assert "https://***@pypi.example.com/simple" in out
+    assert redact_credentials("https://download.pytorch.org/whl/cu126") == (
+        "https://download.pytorch.org/whl/cu126"
+    )
+
+
+def test_report_redaction() -> None:
+    text = "GPU 0: A100 (GPU-11111111-2222-3333-4444-555555555555) at /home/alice/venv/bin/python"
+    out = redact_report(text, home="/home/alice")
+    assert out == "GPU 0: A100 (GPU-<redacted>) at ~/venv/bin/python"
+    assert redact_report("/home/alicebob/x", home="/home/alice") == "/home/alicebob/x"
+
+
+def test_run_captures_and_times() -> None:
+    result = shell.run(
+        [sys.executable, "-c", "import sys; print('out'); sys.stderr.write('err')"], timeout=30
+    )
+    assert result.ok and result.stdout == "out\n" and result.stderr_tail == "err"
+
+
+def test_run_kills_on_timeout_with_children() -> None:
+    started = time.monotonic()
+    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    result = shell.run([sys.executable, "-c", code], timeout=1)
+    assert result.timed_out and result.returncode is None
+    assert time.monotonic() - started < 15
+
+
+def test_run_kills_when_output_stops() -> None:
+    code = (
+        "import time\nfor i in range(3):\n    print(i, flush=True); time.sleep(0.2)\ntime.sleep(60)"
+    )
+    result = shell.run([sys.executable, "-c", code], timeout=60, idle_timeout=2)
+    assert result.timed_out
+    assert result.stdout.split() == ["0", "1", "2"]
+
+
+def test_missing_program() -> None:
+    with pytest.raises(shell.CommandNotFound, match="no such file"):
+        shell.run(["/nonexistent/program"], timeout=5)
