@@ -8,6 +8,7 @@ from mmdoctor.environment import (
     Distribution,
     Environment,
     Gpu,
+    HostInfo,
     NvidiaInfo,
     NvmlError,
     StepResult,
@@ -81,7 +82,7 @@ def env(
 ) -> Environment:
     pairs = list(dists.items()) if isinstance(dists, dict) else list(dists or [])
     return Environment(
-        os=os_name,
+        host=HostInfo(os=os_name, machine="x86_64", cpu_count=2, memory_total_bytes=24 * 2**30),
         nvidia=nvidia_info if nvidia_info is not None else nvidia(None),
         toolkit=toolkit or ToolkitInfo(),
         target=TargetPython(

@@ -393,7 +393,53 @@ def test_mmdet_assertion_becomes_a_fix_inside_its_range() -> None:
     assert result.status is Status.FAIL
     assert result.known_failure == "mmcv-too-new-for-mmdet3"
     assert result.advice is not None
-    assert result.advice.commands[-1].endswith('mim install "mmcv>=2.0.0rc4,<2.2.0"')
+    # No torch yet: mim picks the wheel set once torch is there.
+    assert result.advice.commands[-1].endswith('mim install --no-cache-dir "mmcv>=2.0.0rc4,<2.2.0"')
+
+
+MMDET_33_BOUNDS = ok_step(
+    "mmdet_bounds",
+    file="x",
+    bounds={"mmcv": {"minimum": "2.0.0rc4", "maximum": "2.2.0", "max_inclusive": False}},
+)
+MMCV_22_REJECTED = failed_step(
+    "mmdet",
+    "AssertionError: MMCV==2.2.0 is used but incompatible. Please install mmcv>=2.0.0rc4, <2.2.0.",
+)
+
+
+def test_mmcv_fix_uses_the_prebuilt_wheel_where_one_exists() -> None:
+    environment = env(
+        dists={"mmdet": "3.3.0", "mmcv": "2.2.0", "openmim": "0.3.9"},
+        steps=[torch_step("2.1.2+cu121", cuda="12.1"), MMDET_33_BOUNDS, MMCV_22_REJECTED],
+    )
+    result = run("mmdet.compat", environment)
+    assert result.advice is not None
+    assert result.advice.commands == (
+        "/venv/bin/python -m pip uninstall -y mmcv",
+        '/venv/bin/python -m mim install --no-cache-dir "mmcv>=2.0.0rc4,<2.2.0"',
+    )
+    assert "prebuilt wheels" in result.advice.text
+
+
+@pytest.mark.parametrize(
+    ("torch", "cuda", "force"), [("2.13.0+cpu", None, ""), ("2.5.1+cu124", "12.4", "FORCE_CUDA=1 ")]
+)
+def test_mmcv_fix_is_a_working_source_build_without_a_wheel(
+    torch: str, cuda: str | None, force: str
+) -> None:
+    environment = env(
+        dists={"mmdet": "3.3.0", "mmcv": "2.2.0"},
+        steps=[torch_step(torch, cuda=cuda), MMDET_33_BOUNDS, MMCV_22_REJECTED],
+    )
+    result = run("mmdet.compat", environment)
+    assert result.advice is not None
+    assert result.advice.commands == (
+        "/venv/bin/python -m pip uninstall -y mmcv",
+        "/venv/bin/python -m pip install setuptools==80.9.0 wheel ninja psutil",
+        f'MMCV_WITH_OPS=1 {force}/venv/bin/python -m pip install --no-build-isolation --no-cache-dir "mmcv>=2.0.0rc4,<2.2.0"',
+    )
+    assert "build it from source" in result.advice.text
 
 
 def test_mmdet2_with_mmcv2_is_a_major_mismatch() -> None:

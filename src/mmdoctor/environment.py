@@ -150,13 +150,27 @@ class TargetPython:
 
 
 @dataclass(frozen=True)
-class Environment:
+class HostInfo:
+    """The machine itself: what a source build's parallelism and a report need."""
+
     os: str  # "linux", "windows", "darwin"
+    machine: str  # "x86_64"
+    cpu_count: int | None = None
+    memory_total_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    host: HostInfo
     nvidia: NvidiaInfo
     toolkit: ToolkitInfo
     target: TargetPython
     overrides: Mapping[str, str] = field(default_factory=dict)
     probe_seconds: float | None = None
+
+    @property
+    def os(self) -> str:
+        return self.host.os
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

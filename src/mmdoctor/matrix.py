@@ -67,6 +67,7 @@ class Matrix:
     cuda_drivers: tuple[CudaDriverRow, ...]
     toolkit_drivers: tuple[tuple[Version, Version], ...]  # (cuda, its toolkit's Linux driver)
     torch_releases: tuple[TorchRelease, ...]
+    mmcv_wheel_cuda_tags: frozenset[str]
     facts: Mapping[str, Version]
 
     def min_driver(self, cuda: str, os: str) -> DriverVersion | None:
@@ -156,5 +157,6 @@ def _build(path: str, raw: Any) -> Matrix:
             )
             for row in raw["torch_releases"]["rows"]
         ),
+        mmcv_wheel_cuda_tags=frozenset(str(t) for t in raw["mmcv_wheel_cuda_tags"]["tags"]),
         facts={name: Version(str(fact["value"])) for name, fact in raw["facts"].items()},
     )

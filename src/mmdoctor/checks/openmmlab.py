@@ -57,6 +57,50 @@ def mim_install(ctx: Context, spec: str, *flags: str) -> tuple[str, ...]:
     return (*prefix, " ".join((f"{ctx.python} -m mim install", *flags, f'"{spec}"')))
 
 
+def prebuilt_mmcv_exists(ctx: Context, name: str, spec: str) -> bool:
+    """Whether OpenMMLab publishes a wheel of `name` (within `spec`) for this torch and CUDA.
+    A coarse rule from the matrix's facts; `mmdoctor install` resolves it exactly."""
+    torch = torch_data(ctx)
+    torch_v = torch_version(ctx)
+    if torch is None or torch_v is None:
+        return True  # torch comes first; the wheel set is chosen after it
+    tag = "cu" + torch["cuda"].replace(".", "") if torch.get("cuda") else "cpu"
+    if tag not in ctx.matrix.mmcv_wheel_cuda_tags:
+        return False
+    if name == "mmcv-full":
+        newest = ctx.matrix.fact("mmcv_full_prebuilt_newest_torch")
+    elif "<2.2" in spec or "==2.1" in spec:
+        newest = ctx.matrix.fact("mmcv_2_1_prebuilt_newest_torch")
+    else:
+        newest = ctx.matrix.fact("mmcv_prebuilt_newest_torch")
+    return (torch_v.major, torch_v.minor) <= (newest.major, newest.minor)
+
+
+def mmcv_install(ctx: Context, name: str, spec: str) -> tuple[str, ...]:
+    """Commands that install mmcv/mmcv-full `spec` with its ops: mim and the prebuilt wheel
+    where one exists, else a source build that works on current pip (no build isolation,
+    a setuptools that still has pkg_resources)."""
+    if prebuilt_mmcv_exists(ctx, name, spec):
+        return mim_install(ctx, spec, "--no-cache-dir")
+    torch = torch_data(ctx) or {}
+    good = ctx.matrix.fact("setuptools_known_good")
+    cuda = "FORCE_CUDA=1 " if torch.get("cuda") else ""
+    return (
+        f"{ctx.pip} install setuptools=={good} wheel ninja psutil",
+        f'MMCV_WITH_OPS=1 {cuda}{ctx.pip} install --no-build-isolation --no-cache-dir "{spec}"',
+    )
+
+
+def install_note(ctx: Context, name: str, spec: str) -> str:
+    if prebuilt_mmcv_exists(ctx, name, spec):
+        return f"Install {name} from OpenMMLab's prebuilt wheels for this torch"
+    torch = torch_data(ctx) or {}
+    return (
+        f"No prebuilt {name} exists for torch {torch.get('version')}: build it from source "
+        "(about 12 minutes on 2 cores)"
+    )
+
+
 @check("mmcv.variants", "one mmcv distribution installed")
 def one_mmcv(ctx: Context) -> Finding:
     dists = mmcv_dists(ctx)
@@ -73,9 +117,9 @@ def one_mmcv(ctx: Context) -> Finding:
         "They overwrite each other's files, so what `import mmcv` loads is an accident.",
         *[f"{d.name} {d.version} in {d.location}" for d in dists],
         advice=advice(
-            f"Remove them all and install the one this stack needs ({wanted}):",
+            f"Remove them all; {install_note(ctx, wanted, spec)}:",
             f"{ctx.pip} uninstall -y {' '.join(sorted({d.name for d in dists}))}",
-            *mim_install(ctx, spec, "--no-cache-dir"),
+            *mmcv_install(ctx, wanted, spec),
         ),
         known_failure="mmcv-and-mmcv-full-coinstalled",
     )
@@ -96,10 +140,11 @@ def mmcv_ops(ctx: Context) -> Finding:
         names = ", ".join(f"{d.name} {d.version}" for d in dists)
         wanted = wanted_mmcv(ctx)
         text = f"{names} has no compiled ops"
+        spec = mmdet_spec(ctx, wanted)
         hint = advice(
-            f"Install {wanted}, which has the ops:",
+            f"Replace it with {wanted}, which has the ops. {install_note(ctx, wanted, spec)}:",
             f"{ctx.pip} uninstall -y {' '.join(d.name for d in dists)}",
-            *mim_install(ctx, mmdet_spec(ctx, wanted)),
+            *mmcv_install(ctx, wanted, spec),
         )
         if target.version_of("mmdet"):
             return fail(
@@ -122,9 +167,10 @@ def mmcv_ops(ctx: Context) -> Finding:
         *([step.traceback] if step is not None and step.traceback else []),
         *([f"torch here: {torch['version']} (CUDA {torch['cuda'] or 'none'})"] if torch else []),
         advice=advice(
-            f"Reinstall {name} built for exactly this torch and CUDA (no cached wheel):",
+            f"Reinstall {name} built for exactly this torch and CUDA (no cached wheel). "
+            f"{install_note(ctx, name, f'{name}=={version}')}:",
             f"{ctx.pip} uninstall -y {name}",
-            *mim_install(ctx, f"{name}=={version}", "--no-cache-dir"),
+            *mmcv_install(ctx, name, f"{name}=={version}"),
         ),
         known_failure=known,
     )
@@ -193,7 +239,7 @@ def mmdet_compat(ctx: Context) -> Finding:
             f"mmdet {mmdet_version} rejects mmengine: {error.split(': ', 1)[-1]}",
             advice=advice(
                 "Install an mmengine inside mmdet's range:",
-                *mim_install(ctx, f"mmengine{engine_req or '>=0.7.1,<1.0.0'}"),
+                f'{ctx.pip} install "mmengine{engine_req or ">=0.7.1,<1.0.0"}"',
             ),
             known_failure="mmengine-version-incompat",
         )
@@ -210,9 +256,10 @@ def mmdet_compat(ctx: Context) -> Finding:
             "Do not edit the assertion in mmdet/__init__.py: install an mmcv inside the range "
             "(for mmdet 3.x with torch >= 2.2 that is a source build of mmcv 2.1.0).",
             advice=advice(
-                f"Install {wanted} inside mmdet's range:",
+                f"Install {wanted} inside mmdet's range. "
+                f"{install_note(ctx, wanted, mmdet_spec(ctx, wanted))}:",
                 f"{ctx.pip} uninstall -y {' '.join(d.name for d in mmcv_dists(ctx)) or wanted}",
-                *mim_install(ctx, mmdet_spec(ctx, wanted)),
+                *mmcv_install(ctx, wanted, mmdet_spec(ctx, wanted)),
             ),
             known_failure="mmcv-major-mismatch" if cross_major else "mmcv-too-new-for-mmdet3",
         )

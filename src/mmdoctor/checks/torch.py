@@ -33,20 +33,23 @@ def step_failure(step: StepResult | None, what: str) -> str:
     return f"{what} failed: {step.error}"
 
 
+# Text in an import error -> the known failure it is (ids of known-failures.md).
+IMPORT_ERROR_SIGNATURES = (
+    (NUMPY_ABI_MESSAGE, "numpy2-abi"),
+    ("torchvision::nms does not exist", "torchvision-nms-missing"),
+    ("libGL.so.1", "libgl-missing"),
+    ("partially initialized module 'cv2'", "opencv-circular-import"),
+    ("No module named 'pkg_resources'", "pkg-resources-removed-mim"),
+    ("has no attribute 'ImpImporter'", "mim-py312-pkgutil-impimporter"),
+    ("undefined symbol", "mmcv-ext-undefined-symbol"),
+    ("libcudart.so", "mmcv-ext-libcudart-missing"),
+    ("No module named 'mmcv._ext'", "mmcv-ext-missing"),
+)
+
+
 def known_import_failure(text: str) -> str | None:
     """The known-failure id that an import error's text points at, if any."""
-    patterns = [
-        (NUMPY_ABI_MESSAGE, "numpy2-abi"),
-        ("torchvision::nms does not exist", "torchvision-nms-missing"),
-        ("libGL.so.1", "libgl-missing"),
-        ("partially initialized module 'cv2'", "opencv-circular-import"),
-        ("No module named 'pkg_resources'", "pkg-resources-removed-mim"),
-        ("has no attribute 'ImpImporter'", "mim-py312-pkgutil-impimporter"),
-        ("undefined symbol", "mmcv-ext-undefined-symbol"),
-        ("libcudart.so", "mmcv-ext-libcudart-missing"),
-        ("No module named 'mmcv._ext'", "mmcv-ext-missing"),
-    ]
-    return next((known for needle, known in patterns if needle in text), None)
+    return next((known for needle, known in IMPORT_ERROR_SIGNATURES if needle in text), None)
 
 
 def torch_install_hint(ctx: Context) -> str:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from mmdoctor.environment import Environment
+from mmdoctor.environment import Environment, HostInfo
 from mmdoctor.matrix import Matrix
 from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
 from mmdoctor.probe.target import probe_target, resolve_interpreter
@@ -36,10 +36,21 @@ def collect_environment(
         nvidia = nvidia_job.result()
         toolkit = toolkit_job.result()
     return Environment(
-        os=platform.system().lower(),
+        host=probe_host(),
         nvidia=nvidia,
         toolkit=toolkit,
         target=target,
         overrides=overrides,
         probe_seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def probe_host() -> HostInfo:
+    import psutil  # only here: cheap, but nothing else needs it
+
+    return HostInfo(
+        os=platform.system().lower(),
+        machine=platform.machine(),
+        cpu_count=psutil.cpu_count(logical=True),
+        memory_total_bytes=int(psutil.virtual_memory().total),
     )

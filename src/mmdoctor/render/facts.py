@@ -24,8 +24,11 @@ PACKAGES = (
 
 def environment_rows(env: Environment) -> list[tuple[str, str]]:
     target, nvidia, toolkit = env.target, env.nvidia, env.toolkit
+    host = env.host
+    memory = f", {host.memory_total_bytes / 2**30:.0f} GiB" if host.memory_total_bytes else ""
+    cores = f", {host.cpu_count} CPUs" if host.cpu_count else ""
     rows = [
-        ("OS", f"{env.os} {target.machine}"),
+        ("OS", f"{host.os} {host.machine}{cores}{memory}"),
         ("Python", f"{target.version} {target.implementation} ({target.kind}) {target.executable}"),
     ]
     if nvidia.has_driver:
