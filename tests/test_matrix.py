@@ -122,3 +122,39 @@ def test_matrix_and_schema_ship_inside_the_wheel(tmp_path: Path) -> None:
     assert "mmdoctor/compat_matrix.yaml" in names
     assert "mmdoctor/compat_matrix.schema.json" in names
     assert "mmdoctor/probe/target_script.py" in names
+
+
+def test_cross_references_resolve() -> None:
+    matrix = load_matrix(str(MATRIX))
+    torch_minors = {r.torch for r in matrix.torch_releases}
+    for release in matrix.torch_releases:
+        # Every variant a torch release names has its CUDA and architectures in the matrix.
+        for variant in release.variants:
+            assert variant in matrix.cuda_variants, (release.torch, variant)
+        assert set(release.unverified_variants) <= set(release.variants)
+        assert Version(release.latest).release[:2] == release.version.release[:2]
+        assert release.torchvision_latest.startswith(release.torchvision + ".")
+    for info in matrix.cuda_variants.values():
+        assert matrix.min_driver(str(info.cuda), "linux") is not None, info.variant
+        assert list(info.sm) == sorted(info.sm)
+    known_mmcv = {(s.package, v) for s in matrix.mmcv_wheels for v in s.versions}
+    for wheel_set in matrix.mmcv_wheels:
+        for variant, minors in wheel_set.sets.items():
+            assert variant == "cpu" or variant.startswith("cu"), variant
+            assert minors <= torch_minors, (wheel_set.versions, variant, minors - torch_minors)
+    for release in matrix.mmdet_releases:
+        assert release.mmcv_package == ("mmcv" if release.line == 3 else "mmcv-full")
+        assert (release.mmengine is not None) == (release.line == 3)
+        # Each mmdet accepts at least one mmcv the matrix knows.
+        assert any(p == release.mmcv_package and v in release.mmcv for p, v in known_mmcv)
+    assert matrix.source_builds is not None
+    for rule in matrix.source_builds.rules:
+        assert any(p == rule.package and v in rule.versions for p, v in known_mmcv), rule
+    # The gcc limits never go down as CUDA goes up.
+    limits = [matrix.gcc_limits[c] for c in sorted(matrix.gcc_limits)]
+    assert limits == sorted(limits)
+
+
+def test_every_pin_names_a_reason_and_a_condition() -> None:
+    for pin in load_matrix(str(MATRIX)).pins:
+        assert pin.reason and pin.when

@@ -223,3 +223,231 @@ def _render(report: object, fmt: Format, verbose: bool) -> None:
 
 def main() -> None:
     app(prog_name="mmdoctor")
+
+
+@app.command()
+def install(
+    python: PythonOption = None,
+    cuda: Annotated[
+        str | None, typer.Option("--cuda", help="The CUDA of the torch build, such as 11.6.")
+    ] = None,
+    cpu: Annotated[bool, typer.Option("--cpu", help="A CPU-only stack.")] = False,
+    torch: Annotated[
+        str | None, typer.Option("--torch", help="torch release, such as 2.1 or 2.1.2.")
+    ] = None,
+    mmdet: Annotated[
+        str | None,
+        typer.Option(
+            "--mmdet", help="2, 3 or a release such as 3.3.0 (default: the newest that fits)."
+        ),
+    ] = None,
+    allow_source_build: Annotated[
+        bool,
+        typer.Option(
+            "--allow-source-build/--no-source-build",
+            help="Whether a plan may build mmcv from source where no wheel exists.",
+        ),
+    ] = True,
+    driver: Annotated[
+        str | None, typer.Option("--driver", help="What-if driver version, such as 470.82.01.")
+    ] = None,
+    gpu_cc: Annotated[
+        list[str] | None,
+        typer.Option("--gpu-cc", help="What-if GPU compute capability, such as 8.6 (repeatable)."),
+    ] = None,
+    python_version: Annotated[
+        str | None, typer.Option("--python-version", help="What-if Python version, such as 3.10.")
+    ] = None,
+    os_name: Annotated[
+        str | None, typer.Option("--os", help="What-if OS: linux, windows or darwin.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan and change nothing.")
+    ] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export", help="Write the plan as a pip requirements file (implies --dry-run)."
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON document on stdout.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Show runners-up and every rejection.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1.0, help="Seconds for probing the interpreter.")
+    ] = 90.0,
+    matrix: Annotated[
+        Path | None,
+        typer.Option("--matrix", help="Use this compatibility matrix instead of the shipped one."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    """Pick the torch + torchvision + mmcv + mmdet (+ mmengine) stack that fits this machine.
+
+    With --dry-run: show the plan (packages, pins, the exact commands) and change nothing.
+    Exit codes: 0 a plan, 1 no stack fits, 2 bad input, 4 could not run.
+    """
+    _State.debug = _State.debug or debug
+    fmt = Format.json if json_output else Format.text
+
+    def body() -> int:
+        from mmdoctor import machine as machines
+        from mmdoctor.errors import UsageError
+        from mmdoctor.matrix import load_matrix
+        from mmdoctor.plan import build_plan, export_requirements
+        from mmdoctor.resolver import resolve
+
+        loaded = load_matrix(str(matrix) if matrix else None)
+        wishes = machines.make_wishes(
+            loaded,
+            cuda=cuda,
+            cpu=cpu,
+            torch=torch,
+            mmdet=mmdet,
+            allow_source_build=allow_source_build,
+        )
+        context = machines.gather(
+            loaded,
+            python=python,
+            environ=os.environ,
+            driver=driver,
+            gpu_cc=gpu_cc or [],
+            python_version=python_version,
+            os_name=os_name,
+            timeout=timeout,
+        )
+        if not dry_run and export is None:
+            raise UsageError(
+                "install can only plan for now: add --dry-run (or --export FILE); carrying "
+                "the plan out is the next piece of work"
+            )
+        resolution = resolve(context.machine, wishes, loaded)
+        plan = None
+        if resolution.chosen is not None:
+            plan = build_plan(
+                resolution.chosen,
+                context.machine,
+                loaded,
+                executable=context.executable,
+                cpu_count=context.host.cpu_count,
+                memory_bytes=context.host.memory_total_bytes,
+                gcc=context.gcc,
+                mmcv_base_url=os.environ.get("MMCV_BASE_URL"),
+            )
+        code = 0 if plan is not None else 1
+        if export is not None and plan is not None:
+            try:
+                export.write_text(export_requirements(plan, loaded, __version__), encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"--export {export}: {exc.strerror}") from None
+        _render_plan(resolution, plan, context, fmt, verbose, exported=export)
+        return code
+
+    _guarded("install", fmt, body)
+
+
+def _render_plan(
+    resolution: object,
+    plan: object,
+    context: object,
+    fmt: Format,
+    verbose: bool,
+    exported: Path | None,
+) -> None:
+    from mmdoctor.machine import PlanningContext
+    from mmdoctor.plan import Plan
+    from mmdoctor.render import plan_out
+    from mmdoctor.resolver import Resolution
+
+    assert isinstance(resolution, Resolution) and isinstance(context, PlanningContext)
+    assert plan is None or isinstance(plan, Plan)
+    if fmt == Format.json:
+        from mmdoctor.render import json_out
+
+        doc = json_out.envelope(
+            "install",
+            "planned" if plan is not None else "no-plan",
+            ExitCode.OK if plan is not None else ExitCode.PROBLEMS,
+            machine=plan_out.machine_dict(context),
+            plan=plan_out.plan_dict(plan) if plan is not None else None,
+            rejected=[{"candidate": r.candidate, "reason": r.reason} for r in resolution.rejected]
+            if plan is None or verbose
+            else [],
+            suggestions=list(resolution.suggestions),
+            exported=str(exported) if exported is not None and plan is not None else None,
+            errors=[],
+        )
+        print(json_out.dumps(doc))
+        return
+    from mmdoctor.render.human import make_console
+
+    console = make_console()
+    plan_out.render_plan(resolution, plan, context, verbose=verbose, console=console)
+    if exported is not None and plan is not None:
+        console.print(
+            f"Wrote {exported}: `python -m pip install -r {exported}` installs this plan."
+        )
+
+
+@app.command("matrix")
+def matrix_command(
+    cuda: Annotated[
+        str | None, typer.Option("--cuda", help="Only this CUDA variant, such as 11.8.")
+    ] = None,
+    torch: Annotated[
+        str | None, typer.Option("--torch", help="Only this torch release, such as 2.1.")
+    ] = None,
+    mmdet: Annotated[str | None, typer.Option("--mmdet", help="2, 3 or a release.")] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON document on stdout.")
+    ] = False,
+    matrix: Annotated[
+        Path | None,
+        typer.Option("--matrix", help="Use this compatibility matrix instead of the shipped one."),
+    ] = None,
+) -> None:
+    """What works with what: mmdet, mmcv, torch, CUDA variants and Pythons, from the matrix."""
+    fmt = Format.json if json_output else Format.text
+
+    def body() -> int:
+        from dataclasses import asdict
+
+        from mmdoctor import machine as machines
+        from mmdoctor.compat_table import compat_rows
+        from mmdoctor.matrix import load_matrix
+
+        loaded = load_matrix(str(matrix) if matrix else None)
+        wishes = machines.make_wishes(
+            loaded, cuda=cuda, cpu=False, torch=torch, mmdet=mmdet, allow_source_build=True
+        )
+        if wishes.cuda is not None:
+            from mmdoctor.resolver import Wishes, resolve_input_check
+
+            resolve_input_check(Wishes(cuda=wishes.cuda), loaded)
+        rows = compat_rows(loaded, cuda=wishes.cuda, torch=wishes.torch, mmdet=wishes.mmdet)
+        if fmt == Format.json:
+            from mmdoctor.render import json_out
+
+            print(
+                json_out.dumps(
+                    json_out.envelope(
+                        "matrix",
+                        "ok",
+                        ExitCode.OK,
+                        matrix=loaded.path,
+                        rows=[asdict(row) for row in rows],
+                        errors=[],
+                    )
+                )
+            )
+        else:
+            from mmdoctor.render.human import make_console
+            from mmdoctor.render.plan_out import render_compat_table
+
+            render_compat_table(rows, make_console())
+        return 0
+
+    _guarded("matrix", fmt, body)

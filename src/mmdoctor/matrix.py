@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,11 @@ class DriverVersion(Version):
         return self._text
 
 
+def minor(version: Version) -> str:
+    """'2.1.2' -> '2.1': the key torch releases and wheel sets use."""
+    return f"{version.major}.{version.minor}"
+
+
 @dataclass(frozen=True)
 class CudaDriverRow:
     cuda: str  # "12.x", "11.1-11.8" or "10.2"
@@ -44,13 +49,13 @@ class CudaDriverRow:
     rule: str
 
     def covers(self, cuda: Version) -> bool:
-        major, minor = cuda.release[0], cuda.release[1] if len(cuda.release) > 1 else 0
+        major, minor_ = cuda.release[0], cuda.release[1] if len(cuda.release) > 1 else 0
         if self.cuda.endswith(".x"):
             return major == int(self.cuda[:-2])
         if "-" in self.cuda:
             low, high = (Version(part) for part in self.cuda.split("-"))
-            return low <= Version(f"{major}.{minor}") <= high
-        return Version(f"{major}.{minor}") == Version(self.cuda)
+            return low <= Version(f"{major}.{minor_}") <= high
+        return Version(f"{major}.{minor_}") == Version(self.cuda)
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,90 @@ class TorchRelease:
     torch: str  # "2.13"
     torchvision: str  # "0.28"
     python: SpecifierSet
+    latest: str = ""  # newest patch, "2.13.0"
+    torchvision_latest: str = ""
+    variants: tuple[str, ...] = ()  # CUDA variants; "cpu" is always there too
+    index: str = "index_url"  # or "find_links" (torch <= 1.10)
     verified: bool = True
+    unverified_variants: frozenset[str] = frozenset()
+
+    @property
+    def version(self) -> Version:
+        return Version(self.torch)
+
+    def all_variants(self) -> tuple[str, ...]:
+        return (*self.variants, "cpu")
+
+
+@dataclass(frozen=True)
+class CudaVariant:
+    variant: str  # "cu121"
+    cuda: Version
+    sm: tuple[Version, ...]
+    ptx: Version | None = None
+    verified: bool = True
+
+    def arch_list(self) -> list[str]:
+        """In torch's own spelling: sm_86 ..., compute_120."""
+        archs = [f"sm_{v.major}{v.minor}" for v in self.sm]
+        if self.ptx is not None:
+            archs.append(f"compute_{self.ptx.major}{self.ptx.minor}")
+        return archs
+
+
+@dataclass(frozen=True)
+class MmcvWheelSet:
+    package: str  # "mmcv" or "mmcv-full"
+    versions: tuple[Version, ...]
+    python: SpecifierSet
+    sets: Mapping[str, frozenset[str]]  # variant -> torch minors with a wheel folder
+    verified: bool = True
+    python_verified: bool = True
+
+    def has(self, variant: str, torch_minor: str) -> bool:
+        return torch_minor in self.sets.get(variant, frozenset())
+
+
+@dataclass(frozen=True)
+class MmdetRelease:
+    version: Version
+    line: int
+    mmcv_package: str
+    mmcv: SpecifierSet
+    mmengine: SpecifierSet | None
+    mim_extra: bool
+
+
+@dataclass(frozen=True)
+class SourceBuildRule:
+    package: str
+    versions: SpecifierSet
+    torch: SpecifierSet
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SourceBuilds:
+    rules: tuple[SourceBuildRule, ...]
+    python: SpecifierSet
+    python_note: str
+    requirements: tuple[str, ...]
+    minutes_on_2_cores: int
+
+    def compiles(self, package: str, version: Version, torch: Version) -> bool:
+        return any(
+            rule.package == package and version in rule.versions and torch in rule.torch
+            for rule in self.rules
+        )
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str
+    spec: str
+    when: Mapping[str, str]
+    reason: str
+    known_failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,8 +155,19 @@ class Matrix:
     cuda_drivers: tuple[CudaDriverRow, ...]
     toolkit_drivers: tuple[tuple[Version, Version], ...]  # (cuda, its toolkit's Linux driver)
     torch_releases: tuple[TorchRelease, ...]
-    mmcv_wheel_cuda_tags: frozenset[str]
     facts: Mapping[str, Version]
+    cuda_variants: Mapping[str, CudaVariant] = field(default_factory=dict)
+    torch_index_url: str = "https://download.pytorch.org/whl/{variant}"
+    torch_find_links: str = "https://download.pytorch.org/whl/torch_stable.html"
+    mmcv_base_url: str = "https://download.openmmlab.com"
+    mmcv_find_links: str = "{base}/mmcv/dist/{variant}/torch{torch}.0/index.html"
+    mmcv_wheels: tuple[MmcvWheelSet, ...] = ()
+    mmdet_releases: tuple[MmdetRelease, ...] = ()
+    mmengine_latest: Version = Version("0.10.7")
+    mmengine_tested_torch: Version = Version("2.1")
+    source_builds: SourceBuilds | None = None
+    gcc_limits: Mapping[Version, int] = field(default_factory=dict)
+    pins: tuple[Pin, ...] = ()
 
     def min_driver(self, cuda: str, os: str) -> DriverVersion | None:
         """The oldest driver that runs code built with this CUDA (minor-version compatible)."""
@@ -85,14 +184,26 @@ class Matrix:
         return str(max(fitting)) if fitting else None
 
     def torch_release(self, torch: Version) -> TorchRelease | None:
-        key = f"{torch.major}.{torch.minor}"
+        key = minor(torch)
         return next((row for row in self.torch_releases if row.torch == key), None)
 
     def fact(self, name: str) -> Version:
         return self.facts[name]
 
+    def mmcv_find_link(self, variant: str, torch_minor: str, base: str | None = None) -> str:
+        """The find-links URL exactly as `mim install` forms it."""
+        return self.mmcv_find_links.format(
+            base=(base or self.mmcv_base_url).rstrip("/"), variant=variant, torch=torch_minor
+        )
 
-@functools.cache
+    def torch_index(self, variant: str) -> str:
+        return self.torch_index_url.format(variant=variant)
+
+    def max_gcc(self, cuda: Version) -> int | None:
+        return self.gcc_limits.get(Version(minor(cuda)))
+
+
+@functools.lru_cache(maxsize=None)
 def load_matrix(path: str | None = None) -> Matrix:
     source = Path(path) if path else default_matrix_path()
     try:
@@ -110,7 +221,7 @@ def load_matrix(path: str | None = None) -> Matrix:
         raise MatrixError(f"{source}{where}: not valid YAML: {problem}") from None
     try:
         return _build(str(source), raw)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MatrixError(f"{source}: {_describe(exc)}") from None
 
 
@@ -128,11 +239,19 @@ def _describe(exc: Exception) -> str:
     return str(exc)
 
 
+def _spec(text: Any) -> SpecifierSet:
+    return SpecifierSet(str(text))
+
+
 def _build(path: str, raw: Any) -> Matrix:
     if not isinstance(raw, dict):
         raise ValueError("the top level must be a mapping")
     if raw.get("schema_version") != 1:
         raise ValueError(f"schema_version must be 1, not {raw.get('schema_version')!r}")
+    index = raw.get("pytorch_index", {})
+    wheels = raw.get("mmcv_wheels", {})
+    builds = raw.get("mmcv_source_builds")
+    engine = raw.get("mmengine", {})
     return Matrix(
         path=path,
         cuda_drivers=tuple(
@@ -152,11 +271,89 @@ def _build(path: str, raw: Any) -> Matrix:
             TorchRelease(
                 torch=str(row["torch"]),
                 torchvision=str(row["torchvision"]),
-                python=SpecifierSet(str(row["python"])),
+                python=_spec(row["python"]),
+                latest=str(row.get("latest", "")),
+                torchvision_latest=str(row.get("torchvision_latest", "")),
+                variants=tuple(str(v) for v in row.get("variants", ())),
+                index=str(row.get("index", "index_url")),
                 verified=bool(row.get("verified", True)),
+                unverified_variants=frozenset(row.get("unverified_variants", ())),
             )
             for row in raw["torch_releases"]["rows"]
         ),
-        mmcv_wheel_cuda_tags=frozenset(str(t) for t in raw["mmcv_wheel_cuda_tags"]["tags"]),
         facts={name: Version(str(fact["value"])) for name, fact in raw["facts"].items()},
+        cuda_variants={
+            str(row["variant"]): CudaVariant(
+                variant=str(row["variant"]),
+                cuda=Version(str(row["cuda"])),
+                sm=tuple(Version(str(v)) for v in row["sm"]),
+                ptx=Version(str(row["ptx"])) if row.get("ptx") else None,
+                verified=bool(row.get("verified", True)),
+            )
+            for row in raw.get("cuda_variants", {}).get("rows", ())
+        },
+        torch_index_url=str(index.get("index_url", Matrix.torch_index_url)),
+        torch_find_links=str(index.get("find_links", Matrix.torch_find_links)),
+        mmcv_base_url=str(wheels.get("base_url", Matrix.mmcv_base_url)),
+        mmcv_find_links=str(wheels.get("find_links", Matrix.mmcv_find_links)),
+        mmcv_wheels=tuple(
+            MmcvWheelSet(
+                package=str(row["package"]),
+                versions=tuple(Version(str(v)) for v in row["versions"]),
+                python=_spec(row["python"]),
+                sets={
+                    str(variant): frozenset(str(t) for t in minors)
+                    for variant, minors in row["sets"].items()
+                },
+                verified=bool(row.get("verified", True)),
+                python_verified=bool(row.get("python_verified", True)),
+            )
+            for row in wheels.get("rows", ())
+        ),
+        mmdet_releases=tuple(
+            MmdetRelease(
+                version=Version(str(row["mmdet"])),
+                line=int(row["line"]),
+                mmcv_package=str(row["mmcv_package"]),
+                mmcv=_spec(row["mmcv"]),
+                mmengine=_spec(row["mmengine"]) if row.get("mmengine") else None,
+                mim_extra=bool(row.get("mim_extra", False)),
+            )
+            for row in raw.get("mmdet_releases", {}).get("rows", ())
+        ),
+        mmengine_latest=Version(str(engine.get("latest", "0.10.7"))),
+        mmengine_tested_torch=Version(str(engine.get("tested_torch_newest", "2.1"))),
+        source_builds=(
+            SourceBuilds(
+                rules=tuple(
+                    SourceBuildRule(
+                        package=str(row["package"]),
+                        versions=_spec(row["versions"]),
+                        torch=_spec(row["torch"]),
+                        note=str(row.get("note", "")),
+                    )
+                    for row in builds["rows"]
+                ),
+                python=_spec(builds["python"]),
+                python_note=str(builds.get("python_note", "")),
+                requirements=tuple(str(r) for r in builds["requirements"]),
+                minutes_on_2_cores=int(builds["minutes_on_2_cores"]),
+            )
+            if builds
+            else None
+        ),
+        gcc_limits={
+            Version(str(row["cuda"])): int(row["max_gcc"])
+            for row in raw.get("nvcc_gcc_limits", {}).get("rows", ())
+        },
+        pins=tuple(
+            Pin(
+                name=str(row["name"]),
+                spec=str(row["spec"]),
+                when={str(k): str(v) for k, v in row.get("when", {}).items()},
+                reason=str(row["reason"]),
+                known_failure=row.get("known_failure"),
+            )
+            for row in raw.get("pins", {}).get("rows", ())
+        ),
     )

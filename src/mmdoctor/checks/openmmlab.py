@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
 from mmdoctor.checks.torch import known_import_failure, step_failure, torch_data, torch_version
 from mmdoctor.environment import Distribution, parse_version
+from mmdoctor.resolver import find_prebuilt_mmcv
 
 MMCV_VARIANTS = ("mmcv", "mmcv-full", "mmcv-lite")
 
@@ -58,22 +60,24 @@ def mim_install(ctx: Context, spec: str, *flags: str) -> tuple[str, ...]:
 
 
 def prebuilt_mmcv_exists(ctx: Context, name: str, spec: str) -> bool:
-    """Whether OpenMMLab publishes a wheel of `name` (within `spec`) for this torch and CUDA.
-    A coarse rule from the matrix's facts; `mmdoctor install` resolves it exactly."""
+    """Whether OpenMMLab publishes a wheel of `name` (within `spec`) for this torch, CUDA and
+    Python, by the matrix's wheel table."""
     torch = torch_data(ctx)
     torch_v = torch_version(ctx)
     if torch is None or torch_v is None:
-        return True  # torch comes first; the wheel set is chosen after it
-    tag = "cu" + torch["cuda"].replace(".", "") if torch.get("cuda") else "cpu"
-    if tag not in ctx.matrix.mmcv_wheel_cuda_tags:
-        return False
-    if name == "mmcv-full":
-        newest = ctx.matrix.fact("mmcv_full_prebuilt_newest_torch")
-    elif "<2.2" in spec or "==2.1" in spec:
-        newest = ctx.matrix.fact("mmcv_2_1_prebuilt_newest_torch")
-    else:
-        newest = ctx.matrix.fact("mmcv_prebuilt_newest_torch")
-    return (torch_v.major, torch_v.minor) <= (newest.major, newest.minor)
+        return True  # torch comes first; mim picks the wheel set after it
+    variant = "cu" + torch["cuda"].replace(".", "") if torch.get("cuda") else "cpu"
+    python = ctx.env.target.python_version
+    found = find_prebuilt_mmcv(
+        ctx.matrix,
+        name,
+        SpecifierSet(spec.removeprefix(name)),
+        torch_minor=f"{torch_v.major}.{torch_v.minor}",
+        variant=variant,
+        python=Version(f"{python.major}.{python.minor}"),
+        os=ctx.env.os,
+    )
+    return found is not None
 
 
 def mmcv_install(ctx: Context, name: str, spec: str) -> tuple[str, ...]:

@@ -93,6 +93,15 @@ def probe_target(
     )
 
 
+def probe_python(executable: str, *, timeout: float, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Only the interpreter facts (version, platform, venv, PEP 668): no imports, fast."""
+    env = {**environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    step = _run_group(executable, _script(), ("python",), timeout, env)["python"]
+    if not step.ok:
+        raise ProbeError(f"{executable}: the probe failed inside it: {step.error or step.crashed}")
+    return dict(step.data)
+
+
 def _run_group(
     executable: str,
     script: str,

@@ -1,0 +1,169 @@
+"""The machine a plan is for: probed here, or described by what-if values, or both.
+
+Also the validation of the values users type (`--cuda 11.6`, `--gpu-cc 8.6`, ...): a bad one is
+a one-line `UsageError` (exit 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from packaging.version import Version
+
+from mmdoctor.environment import HostInfo
+from mmdoctor.errors import UsageError
+from mmdoctor.matrix import Matrix
+from mmdoctor.resolver import Machine, Wishes
+
+_MINOR = re.compile(r"^\d+\.\d+$")
+_DRIVER = re.compile(r"^\d+(\.\d+){1,2}$")
+_TORCH = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_MMDET = re.compile(r"^(2|3|\d+\.\d+\.\d+)$")
+OS_NAMES = ("linux", "windows", "darwin")
+
+
+def parse_cuda(text: str) -> Version:
+    if not _MINOR.match(text):
+        raise UsageError(f"--cuda {text!r}: expected a CUDA version such as 11.6")
+    return Version(text)
+
+
+def parse_cc(text: str) -> Version:
+    if not _MINOR.match(text):
+        raise UsageError(f"--gpu-cc {text!r}: expected a compute capability such as 8.6")
+    return Version(text)
+
+
+def parse_driver(text: str) -> Version:
+    if not _DRIVER.match(text):
+        raise UsageError(f"--driver {text!r}: expected a driver version such as 535.104.05")
+    from mmdoctor.matrix import DriverVersion
+
+    return DriverVersion(text)
+
+
+def parse_python_version(text: str) -> Version:
+    if not re.match(r"^3\.\d+$", text):
+        raise UsageError(f"--python-version {text!r}: expected a Python version such as 3.10")
+    return Version(text)
+
+
+def parse_torch(text: str, matrix: Matrix) -> Version:
+    if not _TORCH.match(text):
+        raise UsageError(f"--torch {text!r}: expected a torch version such as 2.1 or 2.1.2")
+    version = Version(text)
+    if matrix.torch_release(version) is None:
+        first, last = matrix.torch_releases[0].torch, matrix.torch_releases[-1].torch
+        raise UsageError(f"--torch {text}: not in the matrix (it knows torch {first} to {last})")
+    return version
+
+
+def parse_mmdet(text: str, matrix: Matrix) -> str:
+    known = [str(r.version) for r in matrix.mmdet_releases]
+    if not _MMDET.match(text) or (text not in ("2", "3") and text not in known):
+        raise UsageError(f"--mmdet {text!r}: expected 2, 3 or one of {', '.join(known)}")
+    return text
+
+
+def parse_os(text: str) -> str:
+    if text not in OS_NAMES:
+        raise UsageError(f"--os {text!r}: expected one of {', '.join(OS_NAMES)}")
+    return text
+
+
+def make_wishes(
+    matrix: Matrix,
+    *,
+    cuda: str | None,
+    cpu: bool,
+    torch: str | None,
+    mmdet: str | None,
+    allow_source_build: bool,
+) -> Wishes:
+    if cuda and cpu:
+        raise UsageError("--cuda and --cpu exclude each other")
+    wishes = Wishes(
+        cuda=parse_cuda(cuda) if cuda else None,
+        cpu=cpu,
+        torch=parse_torch(torch, matrix) if torch else None,
+        mmdet=parse_mmdet(mmdet, matrix) if mmdet else None,
+        allow_source_build=allow_source_build,
+    )
+    return wishes
+
+
+@dataclass(frozen=True)
+class PlanningContext:
+    """A Machine for the resolver, plus what the plan's steps need (interpreter, host)."""
+
+    machine: Machine
+    executable: str
+    host: HostInfo
+    gcc: Version | None
+    sources: Mapping[str, str]  # fact -> where it came from ("--driver", "NVML", ...)
+
+
+def gather(
+    matrix: Matrix,
+    *,
+    python: str | None,
+    environ: Mapping[str, str],
+    driver: str | None,
+    gpu_cc: Sequence[str],
+    python_version: str | None,
+    os_name: str | None,
+    timeout: float,
+) -> PlanningContext:
+    """Probe only what the what-if values leave open."""
+    from mmdoctor.probe.collect import TOOL_TIMEOUT, probe_host
+    from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
+    from mmdoctor.probe.target import probe_python, resolve_interpreter
+    from mmdoctor.probe.toolkit import probe_toolkit
+
+    sources: dict[str, str] = {}
+    executable, how = resolve_interpreter(python, environ)
+    host = probe_host()
+    wanted_driver = parse_driver(driver) if driver else None
+    wanted_ccs = tuple(parse_cc(cc) for cc in gpu_cc)
+    if python_version:
+        py = parse_python_version(python_version)
+        sources["python"] = "--python-version"
+    else:
+        facts = probe_python(executable, timeout=timeout, environ=environ)
+        version = Version(str(facts["version"]))
+        py = Version(f"{version.major}.{version.minor}")
+        sources["python"] = f"{executable} ({how})"
+    if wanted_driver is not None:
+        drv: Version | None = wanted_driver
+        ccs = wanted_ccs
+        sources["driver"] = "--driver"
+        sources["gpus"] = "--gpu-cc" if wanted_ccs else "none given"
+    else:
+        overrides = parse_overrides(environ)
+        nvidia = probe_nvidia(
+            overrides=overrides,
+            timeout=TOOL_TIMEOUT,
+            max_cuda_for_driver=matrix.max_cuda_for_driver,
+        )
+        drv = parse_driver(nvidia.driver_version) if nvidia.driver_version else None
+        ccs = wanted_ccs or tuple(
+            Version(g.compute_capability) for g in nvidia.gpus if _MINOR.match(g.compute_capability)
+        )
+        sources["driver"] = nvidia.source or "none found"
+        sources["gpus"] = "--gpu-cc" if wanted_ccs else (nvidia.source or "none found")
+    toolkit = probe_toolkit(environ=environ, timeout=TOOL_TIMEOUT)
+    return PlanningContext(
+        machine=Machine(
+            os=parse_os(os_name) if os_name else host.os,
+            python=py,
+            driver=drv,
+            gpu_ccs=ccs,
+            nvcc=Version(toolkit.nvcc_version) if toolkit.nvcc_version else None,
+        ),
+        executable=executable,
+        host=host,
+        gcc=Version(toolkit.gcc_version) if toolkit.gcc_version else None,
+        sources=sources,
+    )

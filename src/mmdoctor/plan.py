@@ -1,0 +1,388 @@
+"""Turn a resolver candidate into an install plan: packages, pins, exact steps, warnings.
+
+A plan is data. `mmdoctor install --dry-run` renders it; `--export` writes it as a pip
+requirements file; `install` (without --dry-run) will carry the steps out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from mmdoctor.matrix import Matrix, Pin, minor
+from mmdoctor.resolver import Candidate, Machine, spec_text
+
+OPENMIM = "0.3.9"  # the last openmim release on PyPI
+
+
+@dataclass(frozen=True)
+class Step:
+    description: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PinChoice:
+    name: str
+    spec: str
+    reason: str
+    known_failure: str | None = None
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.name}{self.spec}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    python: str  # "3.10"
+    executable: str
+    os: str
+    torch_version: str
+    variant: str  # "cu121" or "cpu"
+    torch_index_url: str | None  # torch >= 1.11
+    torch_find_links: str | None  # torch <= 1.10
+    torchvision_version: str
+    mmcv_name: str
+    mmcv_version: str
+    mmcv_find_links: str
+    mmcv_prebuilt: bool
+    mmdet_version: str
+    mmengine_version: str | None
+    openmim_version: str
+    pins: tuple[PinChoice, ...]
+    steps: tuple[Step, ...]
+    warnings: tuple[str, ...]
+    candidate: Candidate
+
+    @property
+    def torch_requirement(self) -> str:
+        """torch with its local version tag, exact on any index: torch==2.1.2+cu121."""
+        return f"torch=={self.torch_version}+{self.variant}"
+
+    @property
+    def torchvision_requirement(self) -> str:
+        return f"torchvision=={self.torchvision_version}+{self.variant}"
+
+
+def build_plan(
+    candidate: Candidate,
+    machine: Machine,
+    matrix: Matrix,
+    *,
+    executable: str,
+    cpu_count: int | None = None,
+    memory_bytes: int | None = None,
+    gcc: Version | None = None,
+    mmcv_base_url: str | None = None,
+) -> Plan:
+    torch = candidate.torch
+    variant = candidate.variant
+    mmcv = candidate.mmcv
+    find_links_era = torch.index == "find_links"
+    pins = _pins(candidate, matrix)
+    engine = str(matrix.mmengine_latest) if candidate.mmdet.line >= 3 else None
+    plan_torch = torch.latest
+    mmcv_link = matrix.mmcv_find_link(variant, torch.torch, mmcv_base_url)
+    steps = _steps(
+        candidate,
+        matrix,
+        executable=executable,
+        pins=pins,
+        engine=engine,
+        find_links_era=find_links_era,
+        machine=machine,
+        cpu_count=cpu_count,
+        memory_bytes=memory_bytes,
+    )
+    return Plan(
+        python=f"{machine.python.major}.{machine.python.minor}",
+        executable=executable,
+        os=machine.os,
+        torch_version=plan_torch,
+        variant=variant,
+        torch_index_url=None if find_links_era else matrix.torch_index(variant),
+        torch_find_links=matrix.torch_find_links if find_links_era else None,
+        torchvision_version=torch.torchvision_latest,
+        mmcv_name=mmcv.package,
+        mmcv_version=str(mmcv.version),
+        mmcv_find_links=mmcv_link,
+        mmcv_prebuilt=mmcv.prebuilt,
+        mmdet_version=str(candidate.mmdet.version),
+        mmengine_version=engine,
+        openmim_version=OPENMIM,
+        pins=pins,
+        steps=steps,
+        warnings=_warnings(candidate, machine, matrix, gcc),
+        candidate=candidate,
+    )
+
+
+def _pin_applies(pin: Pin, candidate: Candidate) -> bool:
+    for key, value in pin.when.items():
+        if key == "torch" and Version(candidate.torch.latest) not in SpecifierSet(value):
+            return False
+        if key == "mmdet" and candidate.mmdet.version not in SpecifierSet(value):
+            return False
+        if key == "mmcv_package" and candidate.mmcv.package != value:
+            return False
+    return True
+
+
+def _pins(candidate: Candidate, matrix: Matrix) -> tuple[PinChoice, ...]:
+    chosen: dict[str, PinChoice] = {}
+    for pin in matrix.pins:
+        if not _pin_applies(pin, candidate):
+            continue
+        if pin.name in chosen:  # two conditions on one package: both specifiers hold
+            before = chosen[pin.name]
+            spec = spec_text(SpecifierSet(before.spec) & SpecifierSet(pin.spec))
+            chosen[pin.name] = PinChoice(pin.name, spec, f"{before.reason}; {pin.reason}")
+            continue
+        chosen[pin.name] = PinChoice(pin.name, pin.spec, pin.reason, pin.known_failure)
+    return tuple(chosen.values())
+
+
+def arch_list_for(candidate: Candidate, machine: Machine, matrix: Matrix) -> str:
+    """TORCH_CUDA_ARCH_LIST for a source build: the GPUs here, else the variant's own list."""
+    if machine.gpu_ccs:
+        return ";".join(sorted({f"{cc.major}.{cc.minor}" for cc in machine.gpu_ccs}))
+    info = matrix.cuda_variants[candidate.variant]
+    return ";".join(f"{v.major}.{v.minor}" for v in info.sm)
+
+
+def max_jobs(cpu_count: int | None, memory_bytes: int | None) -> int:
+    """Parallel compile jobs: one per core, but an nvcc job can take about 3 GB."""
+    cores = cpu_count or 1
+    if memory_bytes:
+        return max(1, min(cores, int(memory_bytes // (3 * 2**30))))
+    return cores
+
+
+def _steps(
+    candidate: Candidate,
+    matrix: Matrix,
+    *,
+    executable: str,
+    pins: tuple[PinChoice, ...],
+    engine: str | None,
+    find_links_era: bool,
+    machine: Machine,
+    cpu_count: int | None,
+    memory_bytes: int | None,
+) -> tuple[Step, ...]:
+    pip = (executable, "-m", "pip", "install")
+    mim = (executable, "-m", "mim", "install")
+    torch = candidate.torch
+    variant = candidate.variant
+    mmcv = candidate.mmcv
+    setuptools = [p for p in pins if p.name == "setuptools"]
+    later_pins = [p for p in pins if p.name != "setuptools"]
+    build_tools = [p.requirement for p in setuptools] + ["wheel"]
+    if not mmcv.prebuilt and matrix.source_builds is not None:
+        extra = [r for r in matrix.source_builds.requirements if not r.startswith("setuptools")]
+        build_tools += [r for r in extra if r not in build_tools]
+    steps = [
+        Step(
+            "build tools first: the setuptools window this stack needs, so nothing later "
+            "breaks mim or a build",
+            (*pip, *build_tools),
+        )
+    ]
+    if find_links_era:
+        steps.append(
+            Step(
+                f"torch {torch.latest} + torchvision {torch.torchvision_latest} ({variant}) from "
+                "PyTorch's find-links page",
+                (
+                    *pip,
+                    f"torch=={torch.latest}+{variant}",
+                    f"torchvision=={torch.torchvision_latest}+{variant}",
+                    "-f",
+                    matrix.torch_find_links,
+                ),
+            )
+        )
+    else:
+        steps.append(
+            Step(
+                f"torch {torch.latest} + torchvision {torch.torchvision_latest} from the PyTorch "
+                f"{variant} index",
+                (
+                    *pip,
+                    f"torch=={torch.latest}",
+                    f"torchvision=={torch.torchvision_latest}",
+                    "--index-url",
+                    matrix.torch_index(variant),
+                ),
+            )
+        )
+    steps.append(
+        Step(
+            "openmim (its openxlab dependency pins setuptools~=60.2.0)",
+            (*pip, f"openmim=={OPENMIM}"),
+        )
+    )
+    if setuptools:
+        steps.append(
+            Step(
+                "the setuptools pin again, over openxlab's (pip warns about the conflict; "
+                "it is harmless)",
+                (*pip, *(p.requirement for p in setuptools)),
+            )
+        )
+    spec = f"{mmcv.package}=={mmcv.version}"
+    if mmcv.prebuilt:
+        steps.append(
+            Step(
+                f"{spec} from OpenMMLab's wheels ({matrix.mmcv_find_link(variant, torch.torch)})",
+                (*mim, spec),
+            )
+        )
+    else:
+        env = {"MMCV_WITH_OPS": "1", "MAX_JOBS": str(max_jobs(cpu_count, memory_bytes))}
+        if variant != "cpu":
+            env["FORCE_CUDA"] = "1"
+            env["TORCH_CUDA_ARCH_LIST"] = arch_list_for(candidate, machine, matrix)
+        steps.append(
+            Step(
+                f"{spec} built from its PyPI sdist (no prebuilt wheel for torch {torch.torch} "
+                f"{variant}): no build isolation, so the build sees torch and this setuptools",
+                (*pip, "--no-build-isolation", "--no-binary", mmcv.package, spec),
+                env,
+            )
+        )
+    if engine is not None:
+        steps.append(Step(f"mmengine {engine}", (*mim, f"mmengine=={engine}")))
+    steps.append(
+        Step(f"mmdet {candidate.mmdet.version}", (*mim, f"mmdet=={candidate.mmdet.version}"))
+    )
+    if later_pins:
+        steps.append(
+            Step(
+                "pins for this stack: "
+                + "; ".join(f"{p.requirement} ({p.reason})" for p in later_pins),
+                (*pip, *(p.requirement for p in later_pins)),
+            )
+        )
+    steps.append(Step("check the result", ("mmdoctor", "check", "--python", executable)))
+    return tuple(steps)
+
+
+def _warnings(
+    candidate: Candidate, machine: Machine, matrix: Matrix, gcc: Version | None
+) -> tuple[str, ...]:
+    out: list[str] = []
+    torch = candidate.torch
+    variant = candidate.variant
+    mmcv = candidate.mmcv
+    cuda = matrix.cuda_variants[variant].cuda if variant != "cpu" else None
+    if not mmcv.prebuilt:
+        minutes = matrix.source_builds.minutes_on_2_cores if matrix.source_builds else 12
+        out.append(
+            f"no prebuilt {mmcv.package} for torch {torch.torch} ({variant}): source build of "
+            f"{mmcv.package} {mmcv.version}, about {minutes} min on 2 cores"
+        )
+        if cuda is not None:
+            if machine.nvcc is None:
+                out.append(
+                    f"the source build compiles CUDA ops and needs nvcc {cuda.major}.x "
+                    "(CUDA_HOME or PATH); none was found"
+                )
+            elif machine.nvcc.major != cuda.major:
+                out.append(
+                    f"nvcc {machine.nvcc} does not match torch's CUDA {cuda}: install the CUDA "
+                    f"{cuda.major}.x toolkit and point CUDA_HOME at it before the build"
+                )
+            elif gcc is not None:
+                limit = matrix.max_gcc(machine.nvcc)
+                if limit is not None and gcc.major > limit:
+                    out.append(
+                        f"gcc {gcc} is newer than nvcc {machine.nvcc} accepts (<= {limit}): "
+                        f"install gcc-{limit} and set CC/CXX to it"
+                    )
+    if cuda is not None and machine.driver is not None:
+        native = matrix.max_cuda_for_driver(str(machine.driver))
+        if native is not None and Version(native) < cuda:
+            out.append(
+                f"driver {machine.driver} supports CUDA {native} natively; {variant} runs through "
+                "minor-version compatibility (no PTX JIT of newer code; some torch.compile paths fail)"
+            )
+    if not torch.verified:
+        out.append(f"torch {torch.torch} is marked unverified in the matrix")
+    if variant != "cpu" and not matrix.cuda_variants[variant].verified:
+        out.append(f"the {variant} variant's GPU architectures are marked unverified in the matrix")
+    if mmcv.prebuilt and not mmcv.verified:
+        out.append(
+            f"{mmcv.package} {mmcv.version} wheels for this torch are only seen in third-party listings"
+        )
+    if mmcv.prebuilt and not mmcv.python_verified:
+        out.append(
+            f"{mmcv.package} {mmcv.version} wheels for Python {machine.python.major}.{machine.python.minor} "
+            "are not confirmed; if mim finds none it falls back to a source build"
+        )
+    torch_v = Version(torch.latest)
+    if candidate.mmdet.line >= 3 and (torch_v.major, torch_v.minor) > (
+        matrix.mmengine_tested_torch.major,
+        matrix.mmengine_tested_torch.minor,
+    ):
+        out.append(
+            f"mmengine {matrix.mmengine_latest} documents torch <= {matrix.mmengine_tested_torch}; "
+            f"torch {minor(torch_v)} works for inference here but is outside its tested range"
+        )
+    if torch_v >= matrix.fact("torch_weights_only_default") and candidate.mmdet.line >= 3:
+        out.append(
+            "torch >= 2.6 loads checkpoints with weights_only=True, which mmengine <= 0.10.7 does "
+            "not expect (known failure torch-load-weights-only)"
+        )
+    return tuple(out)
+
+
+def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
+    """A pip requirements file that installs the same stack without mmdoctor."""
+    lines = [
+        f"# Written by mmdoctor {version}: mmdet {plan.mmdet_version} + {plan.mmcv_name} "
+        f"{plan.mmcv_version} + torch {plan.torch_version} ({plan.variant}), Python {plan.python}, "
+        f"{plan.os}.",
+    ]
+    source_build = not plan.mmcv_prebuilt
+    if source_build:
+        lines += [
+            f"# No prebuilt {plan.mmcv_name} exists for this torch: it is built from source, which",
+            "# pip cannot do in the same run that installs torch. Install in two runs:",
+            "#   python -m pip install -r THIS_FILE",
+            f"#   MMCV_WITH_OPS=1{' FORCE_CUDA=1' if plan.variant != 'cpu' else ''} python -m pip "
+            f"install --no-build-isolation --no-binary {plan.mmcv_name} "
+            f"{plan.mmcv_name}=={plan.mmcv_version} mmdet=={plan.mmdet_version}",
+        ]
+    else:
+        lines.append("# Install with: python -m pip install -r THIS_FILE")
+    if plan.torch_index_url:
+        lines.append(f"--extra-index-url {plan.torch_index_url}")
+    if plan.torch_find_links:
+        lines.append(f"--find-links {plan.torch_find_links}")
+    if not source_build:
+        lines.append(f"--find-links {plan.mmcv_find_links}")
+    for pin in plan.pins:
+        if pin.name == "setuptools":
+            lines.append(f"{pin.requirement}  # {pin.reason}")
+    lines.append("wheel")
+    lines.append(plan.torch_requirement)
+    lines.append(plan.torchvision_requirement)
+    if plan.mmengine_version:
+        lines.append(f"mmengine=={plan.mmengine_version}")
+    if not source_build:
+        lines.append(f"{plan.mmcv_name}=={plan.mmcv_version}")
+        lines.append(f"mmdet=={plan.mmdet_version}")
+    for pin in plan.pins:
+        if pin.name != "setuptools":
+            lines.append(f"{pin.requirement}  # {pin.reason}")
+    return "\n".join(lines) + "\n"
+
+
+def describe_spec(spec: SpecifierSet) -> str:
+    return spec_text(spec)

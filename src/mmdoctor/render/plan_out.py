@@ -1,0 +1,175 @@
+"""Rendering of install plans and of the compatibility table: rich for people, dicts for JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mmdoctor import shell
+from mmdoctor.compat_table import CompatRow
+from mmdoctor.machine import PlanningContext
+from mmdoctor.plan import Plan
+from mmdoctor.render.redact import redact_credentials
+from mmdoctor.resolver import Resolution
+
+REJECTIONS_SHOWN = 12
+
+
+def command_line(argv: tuple[str, ...], env: dict[str, str] | None = None) -> str:
+    prefix = " ".join(f"{k}={shell.quote(v)}" for k, v in (env or {}).items())
+    return redact_credentials(f"{prefix} {shell.join(argv)}".strip())
+
+
+def machine_line(context: PlanningContext) -> str:
+    machine = context.machine
+    driver = f"driver {machine.driver}" if machine.driver is not None else "no NVIDIA driver"
+    gpus = ", ".join(f"sm_{cc.major}{cc.minor}" for cc in machine.gpu_ccs) or "no GPU"
+    nvcc = f"nvcc {machine.nvcc}" if machine.nvcc else "no nvcc"
+    return f"Python {machine.python} on {machine.os} · {driver} · {gpus} · {nvcc}"
+
+
+def render_plan(
+    resolution: Resolution,
+    plan: Plan | None,
+    context: PlanningContext,
+    *,
+    verbose: bool,
+    console: Console,
+    dry_run: bool = True,
+) -> None:
+    console.print(Text(f"mmdoctor install · {machine_line(context)}", style="bold"))
+    if plan is None:
+        _render_no_plan(resolution, console=console, verbose=verbose)
+        return
+    how = "prebuilt wheel" if plan.mmcv_prebuilt else "source build"
+    console.print(
+        Text(
+            f"Plan: mmdet {plan.mmdet_version} + {plan.mmcv_name} {plan.mmcv_version} ({how}) + "
+            f"torch {plan.torch_version} ({plan.variant})",
+            style="bold green",
+        )
+    )
+    table = Table(show_edge=False, box=None, pad_edge=False)
+    table.add_column("package")
+    table.add_column("version")
+    table.add_column("from", overflow="fold")
+    torch_from = plan.torch_index_url or plan.torch_find_links or ""
+    table.add_row("torch", plan.torch_version, f"PyTorch {plan.variant}: {torch_from}")
+    table.add_row("torchvision", plan.torchvision_version, f"PyTorch {plan.variant}: {torch_from}")
+    table.add_row("openmim", plan.openmim_version, "PyPI")
+    mmcv_from = (
+        f"OpenMMLab wheels: {plan.mmcv_find_links}"
+        if plan.mmcv_prebuilt
+        else "PyPI sdist, built here (no prebuilt wheel)"
+    )
+    table.add_row(plan.mmcv_name, plan.mmcv_version, mmcv_from)
+    if plan.mmengine_version:
+        table.add_row("mmengine", plan.mmengine_version, "PyPI (via mim)")
+    table.add_row("mmdet", plan.mmdet_version, "PyPI (via mim)")
+    console.print(table)
+    if plan.pins:
+        console.print(Text("Pins:", style="bold"))
+        for pin in plan.pins:
+            console.print(Text(f"  {pin.requirement}: {pin.reason}"))
+    console.print(Text("Steps:", style="bold"))
+    for number, step in enumerate(plan.steps, start=1):
+        console.print(Text(f"  {number}. {step.description}"))
+        console.print(Text(f"     $ {command_line(step.argv, dict(step.env))}", style="cyan"))
+    if plan.warnings:
+        console.print(Text("Warnings:", style="bold yellow"))
+        for warning in plan.warnings:
+            console.print(Text(f"  ! {warning}", style="yellow"))
+    if verbose and resolution.alternatives:
+        console.print(Text("Runners-up:", style="bold"))
+        for alternative in resolution.alternatives:
+            console.print(Text(f"  - {alternative.describe()}", style="dim"))
+    if dry_run:
+        console.print(Text("Dry run: nothing was changed.", style="dim"))
+
+
+def _render_no_plan(resolution: Resolution, *, console: Console, verbose: bool) -> None:
+    console.print(Text("No stack fits this machine and these wishes.", style="bold red"))
+    shown = sorted(resolution.rejected, key=_newest_first)
+    limit = len(shown) if verbose else REJECTIONS_SHOWN
+    for rejection in shown[:limit]:
+        console.print(Text(f"  ✗ {rejection.candidate}: {rejection.reason}"))
+    if len(shown) > limit:
+        console.print(Text(f"  … and {len(shown) - limit} more (-v shows all)", style="dim"))
+    if resolution.suggestions:
+        console.print(Text("Nearest that would work:", style="bold"))
+        for suggestion in resolution.suggestions:
+            console.print(Text(f"  → {suggestion}", style="green"))
+
+
+def _newest_first(rejection: Any) -> tuple[int, ...]:
+    """Rejections of the newest torch first: those are the ones people ask about."""
+    words = rejection.candidate.split()
+    try:
+        index = words.index("torch") + 1
+        return tuple(-int(part) for part in words[index].split("."))
+    except (ValueError, IndexError):
+        return (0,)
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "python": plan.python,
+        "executable": plan.executable,
+        "os": plan.os,
+        "torch": {
+            "version": plan.torch_version,
+            "variant": plan.variant,
+            "index_url": plan.torch_index_url,
+            "find_links": plan.torch_find_links,
+        },
+        "torchvision": {"version": plan.torchvision_version},
+        "mmcv": {
+            "name": plan.mmcv_name,
+            "version": plan.mmcv_version,
+            "find_links": plan.mmcv_find_links,
+            "prebuilt": plan.mmcv_prebuilt,
+        },
+        "mmdet": {"version": plan.mmdet_version},
+        "mmengine": {"version": plan.mmengine_version} if plan.mmengine_version else None,
+        "openmim": {"version": plan.openmim_version},
+        "pins": [
+            {"name": p.name, "spec": p.spec, "reason": p.reason, "known_failure": p.known_failure}
+            for p in plan.pins
+        ],
+        "steps": [
+            {"description": s.description, "argv": list(s.argv), "env": dict(s.env)}
+            for s in plan.steps
+        ],
+        "warnings": list(plan.warnings),
+    }
+
+
+def machine_dict(context: PlanningContext) -> dict[str, Any]:
+    machine = context.machine
+    return {
+        "os": machine.os,
+        "python": str(machine.python),
+        "driver": str(machine.driver) if machine.driver is not None else None,
+        "gpu_cc": [str(cc) for cc in machine.gpu_ccs],
+        "nvcc": str(machine.nvcc) if machine.nvcc else None,
+        "sources": dict(context.sources),
+    }
+
+
+def render_compat_table(rows: list[CompatRow], console: Console) -> None:
+    if not rows:
+        console.print(Text("Nothing in the matrix matches these filters.", style="yellow"))
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("mmdet", "mmcv", "torch", "CUDA variants", "Python", "how"):
+        table.add_column(column)
+    for row in rows:
+        how = row.how if row.verified else f"{row.how} (unverified)"
+        style = None if row.how == "prebuilt" else "yellow"
+        table.add_row(
+            row.mmdet, row.mmcv, row.torch, " ".join(row.variants), row.python, how, style=style
+        )
+    console.print(table)

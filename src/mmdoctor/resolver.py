@@ -1,0 +1,386 @@
+"""Choose the torch + torchvision + mmcv + mmdet (+ mmengine) stack that fits a machine.
+
+Pure: a `Machine` (probed or what-if), the user's `Wishes` and the `Matrix` in, a `Resolution`
+out. Every candidate is (torch release, CUDA variant, mmdet release); each is either kept, with
+the mmcv it would use, or rejected with one line saying why. The ranking, in order:
+
+1. the newest mmdet line that has any plan (3 before 2), unless --mmdet says otherwise;
+2. a prebuilt mmcv wheel before a source build;
+3. the newest mmdet release of the line;
+4. rows marked verified before unverified ones;
+5. the newest CUDA the driver allows (a CUDA build before CPU when there is a GPU);
+6. the newest torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from mmdoctor.errors import UsageError
+from mmdoctor.matrix import (
+    CudaVariant,
+    Matrix,
+    MmdetRelease,
+    TorchRelease,
+    minor,
+)
+
+
+@dataclass(frozen=True)
+class Machine:
+    os: str  # "linux", "windows", "darwin"
+    python: Version  # major.minor of the target interpreter
+    driver: Version | None = None  # None: no NVIDIA driver
+    gpu_ccs: tuple[Version, ...] = ()
+    nvcc: Version | None = None  # the CUDA toolkit a source build would use
+
+
+@dataclass(frozen=True)
+class Wishes:
+    cuda: Version | None = None  # --cuda X.Y: the torch CUDA variant
+    cpu: bool = False  # --cpu
+    torch: Version | None = None  # --torch 1.13 or 1.13.1
+    mmdet: str | None = None  # --mmdet 2 | 3 | 3.3.0
+    allow_source_build: bool = True
+
+
+@dataclass(frozen=True)
+class MmcvChoice:
+    package: str  # "mmcv" or "mmcv-full"
+    version: Version
+    prebuilt: bool
+    verified: bool = True
+    python_verified: bool = True
+
+
+@dataclass(frozen=True)
+class Candidate:
+    torch: TorchRelease
+    variant: str  # "cu121" or "cpu"
+    mmdet: MmdetRelease
+    mmcv: MmcvChoice
+
+    def is_verified(self, matrix: Matrix) -> bool:
+        """Every row this candidate stands on is marked verified in the matrix."""
+        cuda = self.variant == "cpu" or (
+            self.variant not in self.torch.unverified_variants
+            and matrix.cuda_variants[self.variant].verified
+        )
+        return self.torch.verified and cuda and self.mmcv.verified
+
+    def describe(self) -> str:
+        how = "prebuilt" if self.mmcv.prebuilt else "source build"
+        return (
+            f"mmdet {self.mmdet.version} + {self.mmcv.package} {self.mmcv.version} ({how}) + "
+            f"torch {self.torch.latest} ({self.variant})"
+        )
+
+
+@dataclass(frozen=True)
+class Rejection:
+    candidate: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    machine: Machine
+    wishes: Wishes
+    chosen: Candidate | None
+    rejected: tuple[Rejection, ...] = ()
+    alternatives: tuple[Candidate, ...] = ()  # the runners-up, best first
+    suggestions: tuple[str, ...] = field(default=())
+
+
+class ResolveInputError(UsageError):
+    """A wish that names something the matrix does not have (exit 2)."""
+
+
+def resolve(
+    machine: Machine, wishes: Wishes, matrix: Matrix, *, suggest: bool = True
+) -> Resolution:
+    resolve_input_check(wishes, matrix)
+    kept: list[Candidate] = []
+    rejected: list[Rejection] = []
+    for release in _torch_releases(wishes, matrix):
+        for variant in _variants(release, machine, wishes):
+            label = f"torch {release.torch} {variant}"
+            reason = _reject_torch(release, variant, machine, matrix)
+            if reason is not None:
+                rejected.append(Rejection(label, reason))
+                continue
+            for mmdet in _mmdet_releases(wishes, matrix):
+                mmcv, why = _choose_mmcv(release, variant, mmdet, machine, wishes, matrix)
+                if mmcv is None:
+                    rejected.append(Rejection(f"mmdet {mmdet.version} on {label}", why))
+                    continue
+                kept.append(Candidate(release, variant, mmdet, mmcv))
+    kept.sort(key=lambda c: _rank(c, machine, matrix), reverse=True)
+    chosen = kept[0] if kept else None
+    suggestions: tuple[str, ...] = ()
+    if chosen is None and suggest:
+        suggestions = _suggest(machine, wishes, matrix)
+    return Resolution(
+        machine=machine,
+        wishes=wishes,
+        chosen=chosen,
+        rejected=tuple(_dedupe(rejected)),
+        alternatives=tuple(kept[1:4]),
+        suggestions=suggestions,
+    )
+
+
+# ------------------------------------------------------------------- the candidate space
+
+
+def resolve_input_check(wishes: Wishes, matrix: Matrix) -> None:
+    """Raise ResolveInputError for wishes that name what the matrix does not have."""
+    if wishes.torch is not None and matrix.torch_release(wishes.torch) is None:
+        known = f"{matrix.torch_releases[0].torch} … {matrix.torch_releases[-1].torch}"
+        raise ResolveInputError(f"--torch {wishes.torch}: not in the matrix (it has {known})")
+    if wishes.cuda is not None:
+        tag = cuda_tag(wishes.cuda)
+        if tag not in matrix.cuda_variants:
+            known = ", ".join(str(v.cuda) for v in matrix.cuda_variants.values())
+            raise ResolveInputError(
+                f"--cuda {wishes.cuda}: no torch is built for CUDA {wishes.cuda} (known: {known})"
+            )
+    if wishes.mmdet is not None and not _mmdet_releases(wishes, matrix):
+        raise ResolveInputError(
+            f"--mmdet {wishes.mmdet}: expected 2, 3 or a release the matrix knows "
+            f"({', '.join(str(r.version) for r in matrix.mmdet_releases)})"
+        )
+
+
+def cuda_tag(cuda: Version) -> str:
+    return f"cu{cuda.major}{cuda.minor}"
+
+
+def _torch_releases(wishes: Wishes, matrix: Matrix) -> list[TorchRelease]:
+    if wishes.torch is None:
+        return list(matrix.torch_releases)
+    return [r for r in matrix.torch_releases if r.torch == minor(wishes.torch)]
+
+
+def _variants(release: TorchRelease, machine: Machine, wishes: Wishes) -> list[str]:
+    if wishes.cpu:
+        return ["cpu"]
+    if wishes.cuda is not None:
+        tag = cuda_tag(wishes.cuda)
+        return [tag] if tag in release.variants else []
+    if has_gpu(machine):
+        return list(release.variants)  # a CPU stack on a GPU box only when asked (--cpu)
+    return list(release.all_variants())
+
+
+def has_gpu(machine: Machine) -> bool:
+    return machine.driver is not None or bool(machine.gpu_ccs)
+
+
+def _mmdet_releases(wishes: Wishes, matrix: Matrix) -> list[MmdetRelease]:
+    wish = wishes.mmdet
+    if wish is None:
+        return list(matrix.mmdet_releases)
+    if wish in ("2", "3"):
+        return [r for r in matrix.mmdet_releases if r.line == int(wish)]
+    return [r for r in matrix.mmdet_releases if str(r.version) == wish]
+
+
+# ------------------------------------------------------------------- constraints
+
+
+def _reject_torch(
+    release: TorchRelease, variant: str, machine: Machine, matrix: Matrix
+) -> str | None:
+    """Why this torch release and variant cannot run here, or None."""
+    if machine.python not in release.python:
+        return (
+            f"torch {release.torch} wheels need Python {spec_text(release.python)}, "
+            f"this is {machine.python}"
+        )
+    if variant == "cpu":
+        return None
+    if machine.os == "darwin":
+        return "macOS has no CUDA builds of torch"
+    info = matrix.cuda_variants.get(variant)
+    if info is None:
+        return f"{variant} is not in the matrix's CUDA variants"
+    if machine.driver is None:
+        return "no NVIDIA driver on this machine"
+    needed = matrix.min_driver(str(info.cuda), machine.os)
+    if needed is None:
+        return f"no known minimum driver for CUDA {info.cuda}"
+    if machine.driver < needed:
+        return f"{variant} needs driver >= {needed}, this is {machine.driver}"
+    for cc in machine.gpu_ccs:
+        if not runs_on(info, cc):
+            built = " ".join(info.arch_list())
+            return f"{variant} has no kernels for sm_{cc.major}{cc.minor} (built for {built})"
+    return None
+
+
+def spec_text(spec: SpecifierSet) -> str:
+    """'>=3.7,<3.11': lower bound first, and an intersection of ranges narrowed to one range
+    (SpecifierSet keeps every clause, and prints the upper bounds first)."""
+    lows = [Version(s.version) for s in spec if s.operator == ">="]
+    highs = [Version(s.version) for s in spec if s.operator == "<"]
+    rest = sorted(str(s) for s in spec if s.operator not in (">=", "<"))
+    parts = ([f">={max(lows)}"] if lows else []) + rest + ([f"<{min(highs)}"] if highs else [])
+    return ",".join(parts)
+
+
+def runs_on(info: CudaVariant, cc: Version) -> bool:
+    """Same-major SASS with minor <= the GPU's, or PTX at or below the GPU's capability."""
+    if any(sm.major == cc.major and sm <= cc for sm in info.sm):
+        return True
+    return info.ptx is not None and info.ptx <= cc
+
+
+def _choose_mmcv(
+    release: TorchRelease,
+    variant: str,
+    mmdet: MmdetRelease,
+    machine: Machine,
+    wishes: Wishes,
+    matrix: Matrix,
+) -> tuple[MmcvChoice | None, str]:
+    """The newest mmcv in mmdet's range with a wheel for this torch, else one that compiles."""
+    prebuilt = find_prebuilt_mmcv(
+        matrix,
+        mmdet.mmcv_package,
+        mmdet.mmcv,
+        torch_minor=release.torch,
+        variant=variant,
+        python=machine.python,
+        os=machine.os,
+    )
+    if prebuilt is not None:
+        return prebuilt, ""
+    package, spec = mmdet.mmcv_package, mmdet.mmcv
+    where = (
+        "on Linux" if machine.os == "linux" else f"(wheel data is Linux-only; this is {machine.os})"
+    )
+    no_wheel = f"no prebuilt {package}{spec_text(spec)} for torch {release.torch} {variant} {where}"
+    if not wishes.allow_source_build:
+        return None, f"{no_wheel}, and source builds are off"
+    builds = matrix.source_builds
+    if builds is None:
+        return None, no_wheel
+    if machine.python not in builds.python:
+        return None, (
+            f"{no_wheel}; a source build needs Python {spec_text(builds.python)} "
+            f"({builds.python_note})"
+        )
+    known = sorted(
+        {v for s in matrix.mmcv_wheels if s.package == package for v in s.versions if v in spec},
+        reverse=True,
+    )
+    for version in known:
+        if builds.compiles(package, version, release.version):
+            return MmcvChoice(package, version, prebuilt=False), ""
+    return None, (
+        f"{no_wheel}, and no {package}{spec_text(spec)} compiles against torch {release.torch}"
+    )
+
+
+def find_prebuilt_mmcv(
+    matrix: Matrix,
+    package: str,
+    spec: SpecifierSet,
+    *,
+    torch_minor: str,
+    variant: str,
+    python: Version,
+    os: str,
+) -> MmcvChoice | None:
+    """The newest `package` in `spec` that OpenMMLab publishes a wheel of for this torch minor,
+    variant and Python (verified rows first); None where pip would fall back to the sdist."""
+    if os != "linux":
+        return None  # the matrix holds the Linux wheel sets only
+    best: MmcvChoice | None = None
+    for wheel_set in matrix.mmcv_wheels:
+        if wheel_set.package != package or not wheel_set.has(variant, torch_minor):
+            continue
+        if python not in wheel_set.python:
+            continue
+        for version in wheel_set.versions:
+            if version not in spec:
+                continue
+            choice = MmcvChoice(
+                wheel_set.package,
+                version,
+                prebuilt=True,
+                verified=wheel_set.verified,
+                python_verified=wheel_set.python_verified,
+            )
+            if best is None or (choice.verified, version) > (best.verified, best.version):
+                best = choice
+    return best
+
+
+# ------------------------------------------------------------------- ranking and advice
+
+
+def _rank(candidate: Candidate, machine: Machine, matrix: Matrix) -> tuple[object, ...]:
+    cuda = Version("0")
+    if candidate.variant != "cpu":
+        cuda = matrix.cuda_variants[candidate.variant].cuda
+    # A source build of CUDA ops needs nvcc of torch's CUDA major: prefer what is installed.
+    builds_with_nvcc = (
+        candidate.mmcv.prebuilt
+        or candidate.variant == "cpu"
+        or (machine.nvcc is not None and machine.nvcc.major == cuda.major)
+    )
+    return (
+        candidate.mmdet.line,
+        candidate.mmcv.prebuilt,
+        candidate.mmdet.version,
+        candidate.is_verified(matrix),
+        builds_with_nvcc,
+        cuda,
+        candidate.torch.version,
+        candidate.mmcv.version,
+    )
+
+
+def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...]:
+    """The nearest changes that give a plan: one wish or one machine fact at a time."""
+    tries: list[tuple[str, Machine, Wishes]] = []
+    if wishes.cuda is not None:
+        tries.append(("without --cuda", machine, replace(wishes, cuda=None)))
+    if wishes.torch is not None:
+        tries.append(("without --torch", machine, replace(wishes, torch=None)))
+    if wishes.mmdet is not None:
+        tries.append(("without --mmdet", machine, replace(wishes, mmdet=None)))
+    if not wishes.allow_source_build:
+        tries.append(
+            ("with --allow-source-build", machine, replace(wishes, allow_source_build=True))
+        )
+    if not wishes.cpu and has_gpu(machine):
+        tries.append(("with --cpu (no GPU use)", machine, replace(wishes, cpu=True, cuda=None)))
+    for other in ("3.10", "3.11", "3.9", "3.8", "3.12"):
+        python = Version(other)
+        if python != machine.python:
+            tries.append((f"on Python {other}", replace(machine, python=python), wishes))
+    found = []
+    for label, other_machine, other_wishes in tries:
+        result = resolve(other_machine, other_wishes, matrix, suggest=False)
+        if result.chosen is not None:
+            found.append(f"{label}: {result.chosen.describe()}")
+        if len(found) == 3:
+            break
+    return tuple(found)
+
+
+def _dedupe(rejections: list[Rejection]) -> list[Rejection]:
+    seen = set()
+    out = []
+    for rejection in rejections:
+        key = (rejection.candidate, rejection.reason)
+        if key not in seen:
+            seen.add(key)
+            out.append(rejection)
+    return out
