@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -156,18 +156,18 @@ class Matrix:
     toolkit_drivers: tuple[tuple[Version, Version], ...]  # (cuda, its toolkit's Linux driver)
     torch_releases: tuple[TorchRelease, ...]
     facts: Mapping[str, Version]
-    cuda_variants: Mapping[str, CudaVariant] = field(default_factory=dict)
-    torch_index_url: str = "https://download.pytorch.org/whl/{variant}"
-    torch_find_links: str = "https://download.pytorch.org/whl/torch_stable.html"
-    mmcv_base_url: str = "https://download.openmmlab.com"
-    mmcv_find_links: str = "{base}/mmcv/dist/{variant}/torch{torch}.0/index.html"
-    mmcv_wheels: tuple[MmcvWheelSet, ...] = ()
-    mmdet_releases: tuple[MmdetRelease, ...] = ()
-    mmengine_latest: Version = Version("0.10.7")
-    mmengine_tested_torch: Version = Version("2.1")
-    source_builds: SourceBuilds | None = None
-    gcc_limits: Mapping[Version, int] = field(default_factory=dict)
-    pins: tuple[Pin, ...] = ()
+    cuda_variants: Mapping[str, CudaVariant]
+    torch_index_url: str  # "https://download.pytorch.org/whl/{variant}"
+    torch_find_links: str
+    mmcv_base_url: str
+    mmcv_find_links: str  # "{base}/mmcv/dist/{variant}/torch{torch}.0/index.html"
+    mmcv_wheels: tuple[MmcvWheelSet, ...]
+    mmdet_releases: tuple[MmdetRelease, ...]
+    mmengine_latest: Version
+    mmengine_tested_torch: Version
+    source_builds: SourceBuilds | None
+    gcc_limits: Mapping[Version, int]
+    pins: tuple[Pin, ...]
 
     def min_driver(self, cuda: str, os: str) -> DriverVersion | None:
         """The oldest driver that runs code built with this CUDA (minor-version compatible)."""
@@ -203,7 +203,7 @@ class Matrix:
         return self.gcc_limits.get(Version(minor(cuda)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_matrix(path: str | None = None) -> Matrix:
     source = Path(path) if path else default_matrix_path()
     try:
@@ -248,10 +248,10 @@ def _build(path: str, raw: Any) -> Matrix:
         raise ValueError("the top level must be a mapping")
     if raw.get("schema_version") != 1:
         raise ValueError(f"schema_version must be 1, not {raw.get('schema_version')!r}")
-    index = raw.get("pytorch_index", {})
-    wheels = raw.get("mmcv_wheels", {})
+    index = raw["pytorch_index"]
+    wheels = raw["mmcv_wheels"]
     builds = raw.get("mmcv_source_builds")
-    engine = raw.get("mmengine", {})
+    engine = raw["mmengine"]
     return Matrix(
         path=path,
         cuda_drivers=tuple(
@@ -290,12 +290,12 @@ def _build(path: str, raw: Any) -> Matrix:
                 ptx=Version(str(row["ptx"])) if row.get("ptx") else None,
                 verified=bool(row.get("verified", True)),
             )
-            for row in raw.get("cuda_variants", {}).get("rows", ())
+            for row in raw["cuda_variants"]["rows"]
         },
-        torch_index_url=str(index.get("index_url", Matrix.torch_index_url)),
-        torch_find_links=str(index.get("find_links", Matrix.torch_find_links)),
-        mmcv_base_url=str(wheels.get("base_url", Matrix.mmcv_base_url)),
-        mmcv_find_links=str(wheels.get("find_links", Matrix.mmcv_find_links)),
+        torch_index_url=str(index["index_url"]),
+        torch_find_links=str(index["find_links"]),
+        mmcv_base_url=str(wheels["base_url"]),
+        mmcv_find_links=str(wheels["find_links"]),
         mmcv_wheels=tuple(
             MmcvWheelSet(
                 package=str(row["package"]),
@@ -308,7 +308,7 @@ def _build(path: str, raw: Any) -> Matrix:
                 verified=bool(row.get("verified", True)),
                 python_verified=bool(row.get("python_verified", True)),
             )
-            for row in wheels.get("rows", ())
+            for row in wheels["rows"]
         ),
         mmdet_releases=tuple(
             MmdetRelease(
@@ -319,10 +319,10 @@ def _build(path: str, raw: Any) -> Matrix:
                 mmengine=_spec(row["mmengine"]) if row.get("mmengine") else None,
                 mim_extra=bool(row.get("mim_extra", False)),
             )
-            for row in raw.get("mmdet_releases", {}).get("rows", ())
+            for row in raw["mmdet_releases"]["rows"]
         ),
-        mmengine_latest=Version(str(engine.get("latest", "0.10.7"))),
-        mmengine_tested_torch=Version(str(engine.get("tested_torch_newest", "2.1"))),
+        mmengine_latest=Version(str(engine["latest"])),
+        mmengine_tested_torch=Version(str(engine["tested_torch_newest"])),
         source_builds=(
             SourceBuilds(
                 rules=tuple(

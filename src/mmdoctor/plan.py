@@ -310,7 +310,8 @@ def _warnings(
         if native is not None and Version(native) < cuda:
             out.append(
                 f"driver {machine.driver} supports CUDA {native} natively; {variant} runs through "
-                "minor-version compatibility (no PTX JIT of newer code; some torch.compile paths fail)"
+                "minor-version compatibility (no PTX JIT of newer code; some torch.compile "
+                "paths fail)"
             )
     if not torch.verified:
         out.append(f"torch {torch.torch} is marked unverified in the matrix")
@@ -318,12 +319,14 @@ def _warnings(
         out.append(f"the {variant} variant's GPU architectures are marked unverified in the matrix")
     if mmcv.prebuilt and not mmcv.verified:
         out.append(
-            f"{mmcv.package} {mmcv.version} wheels for this torch are only seen in third-party listings"
+            f"{mmcv.package} {mmcv.version} wheels for this torch are only seen in third-party "
+            "listings"
         )
     if mmcv.prebuilt and not mmcv.python_verified:
+        python = f"{machine.python.major}.{machine.python.minor}"
         out.append(
-            f"{mmcv.package} {mmcv.version} wheels for Python {machine.python.major}.{machine.python.minor} "
-            "are not confirmed; if mim finds none it falls back to a source build"
+            f"{mmcv.package} {mmcv.version} wheels for Python {python} are not confirmed; "
+            "if mim finds none it falls back to a source build"
         )
     torch_v = Version(torch.latest)
     if candidate.mmdet.line >= 3 and (torch_v.major, torch_v.minor) > (
