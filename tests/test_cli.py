@@ -206,6 +206,32 @@ def test_the_real_broken_stack(mmdoctor, stack_venv: Path) -> None:
     assert by_id(doc, "mmengine.checkpoint")["known_failure"] == "torch-load-weights-only"
 
 
+def test_the_advice_for_the_broken_stack_repairs_it(mmdoctor, compiled_stack_venv: Path) -> None:
+    """The fixture ran check's advice (uninstall mmcv-lite, the setuptools window, a source
+    build of mmcv 2.1.0); now the same check passes and the compiled ops really run."""
+    run = mmdoctor("check", "--python", str(compiled_stack_venv), "--cpu-only", "--json")
+    doc = run.json()
+    assert run.returncode == 0, [c for c in doc["checks"] if c["status"] == "fail"]
+    assert by_id(doc, "mmcv.ops")["status"] == "ok"
+    assert "CPU only" in by_id(doc, "mmcv.ops")["summary"]
+    assert by_id(doc, "mmdet.compat")["summary"].startswith("mmdet 3.3.0 imports with mmcv 2.1.0")
+    nms = subprocess.run(
+        [
+            str(compiled_stack_venv / "bin" / "python"),
+            "-c",
+            "import torch; from mmcv.ops import nms; "
+            "boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32); "
+            "scores = torch.tensor([0.9, 0.8, 0.7]); "
+            "_, keep = nms(boxes, scores, 0.5); print(keep.tolist())",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert nms.returncode == 0, nms.stderr
+    assert nms.stdout.strip() == "[0, 2]"
+
+
 def test_broken_packages_do_not_crash_mmdoctor(mmdoctor, broken_venv: Path) -> None:
     run = mmdoctor("check", "--python", str(broken_venv), "--cpu-only", "--timeout", "4", "--json")
     assert run.returncode == 1

@@ -78,6 +78,26 @@ PythonOption = Annotated[
 ]
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+MatrixOption = Annotated[
+    Path | None,
+    typer.Option("--matrix", help="Use this compatibility matrix instead of the shipped one."),
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+CudaOption = Annotated[
+    str | None, typer.Option("--cuda", help="The CUDA of the torch build, such as 11.6.")
+]
+TorchOption = Annotated[
+    str | None, typer.Option("--torch", help="torch release, such as 2.1 or 2.1.2.")
+]
+MmdetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mmdet", help="2, 3 or a release such as 3.3.0 (default: the newest that fits)."
+    ),
+]
+
+
 def _guarded(command: str, fmt: Format, body: Callable[[], int]) -> None:
     """Run a command body: expected errors become one line and their exit code, anything
     else exit 4; tracebacks only with --debug."""
@@ -110,9 +130,7 @@ def _fail(command: str, fmt: Format, code: ExitCode, message: str) -> None:
 @app.command()
 def check(
     python: PythonOption = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON document on stdout (same as --format json).")
-    ] = False,
+    json_output: JsonOption = False,
     fmt: Annotated[
         Format,
         typer.Option("--format", help="text for people, json for tools, markdown for bug reports."),
@@ -144,11 +162,8 @@ def check(
             help="Seconds one probe step (such as `import torch`) may take in the target.",
         ),
     ] = 90.0,
-    matrix: Annotated[
-        Path | None,
-        typer.Option("--matrix", help="Use this compatibility matrix instead of the shipped one."),
-    ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    matrix: MatrixOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """Inspect the driver, GPUs, CUDA toolkit and a Python environment; say what is wrong
     and the command that fixes it.
@@ -228,19 +243,10 @@ def main() -> None:
 @app.command()
 def install(
     python: PythonOption = None,
-    cuda: Annotated[
-        str | None, typer.Option("--cuda", help="The CUDA of the torch build, such as 11.6.")
-    ] = None,
+    cuda: CudaOption = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="A CPU-only stack.")] = False,
-    torch: Annotated[
-        str | None, typer.Option("--torch", help="torch release, such as 2.1 or 2.1.2.")
-    ] = None,
-    mmdet: Annotated[
-        str | None,
-        typer.Option(
-            "--mmdet", help="2, 3 or a release such as 3.3.0 (default: the newest that fits)."
-        ),
-    ] = None,
+    torch: TorchOption = None,
+    mmdet: MmdetOption = None,
     allow_source_build: Annotated[
         bool,
         typer.Option(
@@ -270,20 +276,15 @@ def install(
             "--export", help="Write the plan as a pip requirements file (implies --dry-run)."
         ),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON document on stdout.")
-    ] = False,
+    json_output: JsonOption = False,
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Show runners-up and every rejection.")
     ] = False,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1.0, help="Seconds for probing the interpreter.")
     ] = 90.0,
-    matrix: Annotated[
-        Path | None,
-        typer.Option("--matrix", help="Use this compatibility matrix instead of the shipped one."),
-    ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    matrix: MatrixOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """Pick the torch + torchvision + mmcv + mmdet (+ mmengine) stack that fits this machine.
 
@@ -394,20 +395,11 @@ def _render_plan(
 
 @app.command("matrix")
 def matrix_command(
-    cuda: Annotated[
-        str | None, typer.Option("--cuda", help="Only this CUDA variant, such as 11.8.")
-    ] = None,
-    torch: Annotated[
-        str | None, typer.Option("--torch", help="Only this torch release, such as 2.1.")
-    ] = None,
-    mmdet: Annotated[str | None, typer.Option("--mmdet", help="2, 3 or a release.")] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON document on stdout.")
-    ] = False,
-    matrix: Annotated[
-        Path | None,
-        typer.Option("--matrix", help="Use this compatibility matrix instead of the shipped one."),
-    ] = None,
+    cuda: CudaOption = None,
+    torch: TorchOption = None,
+    mmdet: MmdetOption = None,
+    json_output: JsonOption = False,
+    matrix: MatrixOption = None,
 ) -> None:
     """What works with what: mmdet, mmcv, torch, CUDA variants and Pythons, from the matrix."""
     fmt = Format.json if json_output else Format.text
@@ -423,10 +415,6 @@ def matrix_command(
         wishes = machines.make_wishes(
             loaded, cuda=cuda, cpu=False, torch=torch, mmdet=mmdet, allow_source_build=True
         )
-        if wishes.cuda is not None:
-            from mmdoctor.resolver import Wishes, resolve_input_check
-
-            resolve_input_check(Wishes(cuda=wishes.cuda), loaded)
         rows = compat_rows(loaded, cuda=wishes.cuda, torch=wishes.torch, mmdet=wishes.mmdet)
         if fmt == Format.json:
             from mmdoctor.render import json_out

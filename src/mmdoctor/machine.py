@@ -15,7 +15,7 @@ from packaging.version import Version
 from mmdoctor.environment import HostInfo
 from mmdoctor.errors import UsageError
 from mmdoctor.matrix import Matrix
-from mmdoctor.resolver import Machine, Wishes
+from mmdoctor.resolver import Machine, Wishes, resolve_input_check
 
 _MINOR = re.compile(r"^\d+\.\d+$")
 _DRIVER = re.compile(r"^\d+(\.\d+){1,2}$")
@@ -50,14 +50,10 @@ def parse_python_version(text: str) -> Version:
     return Version(text)
 
 
-def parse_torch(text: str, matrix: Matrix) -> Version:
+def parse_torch(text: str) -> Version:
     if not _TORCH.match(text):
         raise UsageError(f"--torch {text!r}: expected a torch version such as 2.1 or 2.1.2")
-    version = Version(text)
-    if matrix.torch_release(version) is None:
-        first, last = matrix.torch_releases[0].torch, matrix.torch_releases[-1].torch
-        raise UsageError(f"--torch {text}: not in the matrix (it knows torch {first} to {last})")
-    return version
+    return Version(text)  # whether the matrix knows it: resolve_input_check
 
 
 def parse_mmdet(text: str, matrix: Matrix) -> str:
@@ -87,10 +83,11 @@ def make_wishes(
     wishes = Wishes(
         cuda=parse_cuda(cuda) if cuda else None,
         cpu=cpu,
-        torch=parse_torch(torch, matrix) if torch else None,
+        torch=parse_torch(torch) if torch else None,
         mmdet=parse_mmdet(mmdet, matrix) if mmdet else None,
         allow_source_build=allow_source_build,
     )
+    resolve_input_check(wishes, matrix)  # e.g. a --cuda no torch is built for
     return wishes
 
 

@@ -66,6 +66,8 @@ class Plan:
 
     @property
     def torchvision_requirement(self) -> str:
+        if "*" in self.torchvision_version:  # a wildcard cannot carry a local version tag
+            return f"torchvision=={self.torchvision_version}"
         return f"torchvision=={self.torchvision_version}+{self.variant}"
 
 
@@ -86,11 +88,17 @@ def build_plan(
     find_links_era = torch.index == "find_links"
     pins = _pins(candidate, matrix)
     engine = str(matrix.mmengine_latest) if candidate.mmdet.line >= 3 else None
-    plan_torch = torch.latest
+    plan_torch = candidate.torch_version
+    # The matrix pairs torchvision with the newest torch patch; for another patch, pip picks the
+    # torchvision of the minor that pins exactly this torch.
+    vision = torch.torchvision_latest if plan_torch == torch.latest else f"{torch.torchvision}.*"
     mmcv_link = matrix.mmcv_find_link(variant, torch.torch, mmcv_base_url)
     steps = _steps(
         candidate,
         matrix,
+        torch_version=plan_torch,
+        vision=vision,
+        mmcv_link=mmcv_link,
         executable=executable,
         pins=pins,
         engine=engine,
@@ -107,7 +115,7 @@ def build_plan(
         variant=variant,
         torch_index_url=None if find_links_era else matrix.torch_index(variant),
         torch_find_links=matrix.torch_find_links if find_links_era else None,
-        torchvision_version=torch.torchvision_latest,
+        torchvision_version=vision,
         mmcv_name=mmcv.package,
         mmcv_version=str(mmcv.version),
         mmcv_find_links=mmcv_link,
@@ -124,7 +132,7 @@ def build_plan(
 
 def _pin_applies(pin: Pin, candidate: Candidate) -> bool:
     for key, value in pin.when.items():
-        if key == "torch" and Version(candidate.torch.latest) not in SpecifierSet(value):
+        if key == "torch" and Version(candidate.torch_version) not in SpecifierSet(value):
             return False
         if key == "mmdet" and candidate.mmdet.version not in SpecifierSet(value):
             return False
@@ -141,18 +149,32 @@ def _pins(candidate: Candidate, matrix: Matrix) -> tuple[PinChoice, ...]:
         if pin.name in chosen:  # two conditions on one package: both specifiers hold
             before = chosen[pin.name]
             spec = spec_text(SpecifierSet(before.spec) & SpecifierSet(pin.spec))
-            chosen[pin.name] = PinChoice(pin.name, spec, f"{before.reason}; {pin.reason}")
+            chosen[pin.name] = PinChoice(
+                pin.name,
+                spec,
+                f"{before.reason}; {pin.reason}",
+                before.known_failure or pin.known_failure,
+            )
             continue
         chosen[pin.name] = PinChoice(pin.name, pin.spec, pin.reason, pin.known_failure)
     return tuple(chosen.values())
 
 
 def arch_list_for(candidate: Candidate, machine: Machine, matrix: Matrix) -> str:
-    """TORCH_CUDA_ARCH_LIST for a source build: the GPUs here, else the variant's own list."""
-    if machine.gpu_ccs:
-        return ";".join(sorted({f"{cc.major}.{cc.minor}" for cc in machine.gpu_ccs}))
+    """TORCH_CUDA_ARCH_LIST for a source build: the GPUs here (fewer archs, faster build), else
+    the variant's own list. A GPU newer than the variant's newest arch (which its nvcc may not
+    know) gets that arch as PTX, which the driver JIT-compiles for it."""
     info = matrix.cuda_variants[candidate.variant]
-    return ";".join(f"{v.major}.{v.minor}" for v in info.sm)
+    if not machine.gpu_ccs:
+        return ";".join(f"{v.major}.{v.minor}" for v in info.sm)
+    newest = max(info.sm)
+    archs = set()
+    for cc in machine.gpu_ccs:
+        if cc > newest:
+            archs.add(f"{newest.major}.{newest.minor}+PTX")
+        else:
+            archs.add(f"{cc.major}.{cc.minor}")
+    return ";".join(sorted(archs, key=lambda a: Version(a.removesuffix("+PTX"))))
 
 
 def max_jobs(cpu_count: int | None, memory_bytes: int | None) -> int:
@@ -167,6 +189,9 @@ def _steps(
     candidate: Candidate,
     matrix: Matrix,
     *,
+    torch_version: str,
+    vision: str,
+    mmcv_link: str,
     executable: str,
     pins: tuple[PinChoice, ...],
     engine: str | None,
@@ -193,15 +218,18 @@ def _steps(
             (*pip, *build_tools),
         )
     ]
+    vision_pin = f"torchvision=={vision}"
     if find_links_era:
+        if "*" not in vision:
+            vision_pin += f"+{variant}"
         steps.append(
             Step(
-                f"torch {torch.latest} + torchvision {torch.torchvision_latest} ({variant}) from "
-                "PyTorch's find-links page",
+                f"torch {torch_version} + torchvision {vision} ({variant}) from PyTorch's "
+                "find-links page",
                 (
                     *pip,
-                    f"torch=={torch.latest}+{variant}",
-                    f"torchvision=={torch.torchvision_latest}+{variant}",
+                    f"torch=={torch_version}+{variant}",
+                    vision_pin,
                     "-f",
                     matrix.torch_find_links,
                 ),
@@ -210,12 +238,11 @@ def _steps(
     else:
         steps.append(
             Step(
-                f"torch {torch.latest} + torchvision {torch.torchvision_latest} from the PyTorch "
-                f"{variant} index",
+                f"torch {torch_version} + torchvision {vision} from the PyTorch {variant} index",
                 (
                     *pip,
-                    f"torch=={torch.latest}",
-                    f"torchvision=={torch.torchvision_latest}",
+                    f"torch=={torch_version}",
+                    vision_pin,
                     "--index-url",
                     matrix.torch_index(variant),
                 ),
@@ -239,7 +266,7 @@ def _steps(
     if mmcv.prebuilt:
         steps.append(
             Step(
-                f"{spec} from OpenMMLab's wheels ({matrix.mmcv_find_link(variant, torch.torch)})",
+                f"{spec} from OpenMMLab's wheels ({mmcv_link})",
                 (*mim, spec),
             )
         )
@@ -328,7 +355,7 @@ def _warnings(
             f"{mmcv.package} {mmcv.version} wheels for Python {python} are not confirmed; "
             "if mim finds none it falls back to a source build"
         )
-    torch_v = Version(torch.latest)
+    torch_v = Version(candidate.torch_version)
     if candidate.mmdet.line >= 3 and (torch_v.major, torch_v.minor) > (
         matrix.mmengine_tested_torch.major,
         matrix.mmengine_tested_torch.minor,

@@ -62,6 +62,11 @@ class Candidate:
     variant: str  # "cu121" or "cpu"
     mmdet: MmdetRelease
     mmcv: MmcvChoice
+    torch_version: str = ""  # the exact release to install: --torch X.Y.Z, else the newest patch
+
+    def __post_init__(self) -> None:
+        if not self.torch_version:
+            object.__setattr__(self, "torch_version", self.torch.latest)
 
     def is_verified(self, matrix: Matrix) -> bool:
         """Every row this candidate stands on is marked verified in the matrix."""
@@ -75,7 +80,7 @@ class Candidate:
         how = "prebuilt" if self.mmcv.prebuilt else "source build"
         return (
             f"mmdet {self.mmdet.version} + {self.mmcv.package} {self.mmcv.version} ({how}) + "
-            f"torch {self.torch.latest} ({self.variant})"
+            f"torch {self.torch_version} ({self.variant})"
         )
 
 
@@ -105,8 +110,12 @@ def resolve(
     resolve_input_check(wishes, matrix)
     kept: list[Candidate] = []
     rejected: list[Rejection] = []
-    for release in _torch_releases(wishes, matrix):
-        for variant in _variants(release, machine, wishes):
+    releases = _torch_releases(wishes, matrix)
+    considered = 0
+    for release in releases:
+        variants = _variants(release, machine, wishes)
+        considered += len(variants)
+        for variant in variants:
             label = f"torch {release.torch} {variant}"
             reason = _reject_torch(release, variant, machine, matrix)
             if reason is not None:
@@ -117,7 +126,14 @@ def resolve(
                 if mmcv is None:
                     rejected.append(Rejection(f"mmdet {mmdet.version} on {label}", why))
                     continue
-                kept.append(Candidate(release, variant, mmdet, mmcv))
+                kept.append(Candidate(release, variant, mmdet, mmcv, _exact_torch(wishes)))
+    if not considered and wishes.cuda is not None:
+        # Nothing was even a candidate: say so, rather than leave `rejected` empty.
+        tag = cuda_tag(wishes.cuda)
+        where = ", ".join(f"{r.torch} ({', '.join(r.all_variants())})" for r in releases)
+        rejected.append(
+            Rejection(f"torch {tag}", f"no torch release here has a {tag} build: {where}")
+        )
     kept.sort(key=lambda c: _rank(c, machine, matrix), reverse=True)
     chosen = kept[0] if kept else None
     suggestions: tuple[str, ...] = ()
@@ -138,9 +154,16 @@ def resolve(
 
 def resolve_input_check(wishes: Wishes, matrix: Matrix) -> None:
     """Raise ResolveInputError for wishes that name what the matrix does not have."""
-    if wishes.torch is not None and matrix.torch_release(wishes.torch) is None:
-        known = f"{matrix.torch_releases[0].torch} … {matrix.torch_releases[-1].torch}"
-        raise ResolveInputError(f"--torch {wishes.torch}: not in the matrix (it has {known})")
+    if wishes.torch is not None:
+        release = matrix.torch_release(wishes.torch)
+        if release is None:
+            known = f"{matrix.torch_releases[0].torch} … {matrix.torch_releases[-1].torch}"
+            raise ResolveInputError(f"--torch {wishes.torch}: not in the matrix (it has {known})")
+        if _exact_torch(wishes) and wishes.torch > Version(release.latest):
+            raise ResolveInputError(
+                f"--torch {wishes.torch}: the newest {release.torch} release the matrix knows "
+                f"is {release.latest}"
+            )
     if wishes.cuda is not None:
         tag = cuda_tag(wishes.cuda)
         if tag not in matrix.cuda_variants:
@@ -153,6 +176,13 @@ def resolve_input_check(wishes: Wishes, matrix: Matrix) -> None:
             f"--mmdet {wishes.mmdet}: expected 2, 3 or a release the matrix knows "
             f"({', '.join(str(r.version) for r in matrix.mmdet_releases)})"
         )
+
+
+def _exact_torch(wishes: Wishes) -> str:
+    """--torch 2.1.0 names a patch release; --torch 2.1 leaves it to the matrix."""
+    if wishes.torch is not None and len(wishes.torch.release) >= 3:
+        return str(wishes.torch)
+    return ""
 
 
 def cuda_tag(cuda: Version) -> str:
@@ -366,11 +396,16 @@ def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...
         if python != machine.python:
             tries.append((f"on Python {other}", replace(machine, python=python), wishes))
     found = []
+    if wishes.cuda is not None and machine.driver is None:
+        found.append(
+            "planning for another machine? describe it: --driver VERSION --gpu-cc X.Y "
+            "(no NVIDIA driver was found here)"
+        )
     for label, other_machine, other_wishes in tries:
         result = resolve(other_machine, other_wishes, matrix, suggest=False)
         if result.chosen is not None:
             found.append(f"{label}: {result.chosen.describe()}")
-        if len(found) == 3:
+        if len(found) >= 3:
             break
     return tuple(found)
 

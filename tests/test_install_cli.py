@@ -1,0 +1,276 @@
+"""`mmdoctor install --dry-run` and `mmdoctor matrix` as users and scripts run them.
+
+The real CLI in subprocesses. What-if values (--driver, --gpu-cc, --python-version) describe
+the machine; nothing here reaches download.pytorch.org or download.openmmlab.com.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+SEED = (
+    "install",
+    "--cuda",
+    "11.6",
+    "--python-version",
+    "3.10",
+    "--mmdet",
+    "2",
+    "--driver",
+    "535.104.05",
+    "--gpu-cc",
+    "8.6",
+)
+CU116_MMCV = "https://download.openmmlab.com/mmcv/dist/cu116/torch1.13.0/index.html"
+
+
+def assert_one_line_error(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("mmdoctor: error: "), stderr
+    return lines[0]
+
+
+def parse_requirements(text: str) -> tuple[list[str], dict[str, Requirement]]:
+    """Option lines and requirements, as pip reads the file: comments dropped, one per line."""
+    options: list[str] = []
+    requirements: dict[str, Requirement] = {}
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not line:
+            continue
+        if line.startswith("-"):
+            options.append(line)
+            continue
+        requirement = Requirement(line)  # raises InvalidRequirement on anything pip would reject
+        assert requirement.name not in requirements, f"{requirement.name} twice"
+        requirements[requirement.name] = requirement
+    return options, requirements
+
+
+def pinned(requirement: Requirement) -> str:
+    (spec,) = requirement.specifier
+    assert spec.operator == "==", requirement
+    return spec.version
+
+
+# ------------------------------------------------------------------- plans
+
+
+def test_seed_plan_as_json(mmdoctor) -> None:
+    run = mmdoctor(*SEED, "--dry-run", "--json")
+    assert run.returncode == 0, run.stderr
+    doc = run.json()
+    assert doc["command"] == "install" and doc["status"] == "planned" and doc["exit_code"] == 0
+    plan = doc["plan"]
+    assert plan["torch"]["version"] == "1.13.1"
+    assert plan["torch"]["variant"] == "cu116"
+    assert plan["torch"]["index_url"] == "https://download.pytorch.org/whl/cu116"
+    assert plan["torchvision"]["version"] == "0.14.1"
+    mmcv = plan["mmcv"]
+    assert mmcv["name"] == "mmcv-full"
+    assert mmcv["prebuilt"] is True
+    assert mmcv["find_links"] == CU116_MMCV
+    assert Version(mmcv["version"]) in Requirement("mmcv-full~=1.7.0").specifier
+    assert plan["mmdet"]["version"] == "2.28.2"
+    assert plan["mmengine"] is None
+    assert "setuptools" in {pin["name"] for pin in plan["pins"]}
+    assert doc["machine"]["driver"] == "535.104.05" and doc["machine"]["gpu_cc"] == ["8.6"]
+
+    target = plan["executable"]
+    assert Path(target).is_file()
+    steps = plan["steps"]
+    assert len(steps) >= 5
+    for step in steps:
+        assert isinstance(step["argv"], list) and all(isinstance(a, str) for a in step["argv"])
+    for step in steps[:-1]:
+        assert step["argv"][0] == target, step
+    assert steps[-1]["argv"] == ["mmdoctor", "check", "--python", target]
+    # The interpreter, not a bare `pip`/`mim` from PATH that may belong to another environment.
+    assert any(s["argv"][1:4] == ["-m", "mim", "install"] for s in steps)
+    torch_step = next(s for s in steps if "--index-url" in s["argv"])
+    assert "torch==1.13.1" in torch_step["argv"]
+
+
+def test_seed_plan_on_python_311_is_no_plan(mmdoctor) -> None:
+    args = [a if a != "3.10" else "3.11" for a in SEED]
+    run = mmdoctor(*args, "--dry-run", "--json")
+    assert run.returncode == 1, run.stderr
+    doc = run.json()
+    assert doc["status"] == "no-plan" and doc["exit_code"] == 1
+    assert doc["plan"] is None
+    assert doc["rejected"]
+    for rejection in doc["rejected"]:
+        assert set(rejection) == {"candidate", "reason"}
+        assert rejection["candidate"] and "Python" in rejection["reason"]
+    assert any(s.startswith("on Python 3.10") for s in doc["suggestions"])
+
+
+def test_seed_plan_in_text(mmdoctor) -> None:
+    run = mmdoctor(*SEED, "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert "torch 1.13.1 (cu116)" in run.stdout
+    assert "mim install mmcv-full==1.7" in run.stdout
+    assert "Dry run: nothing was changed." in run.stdout
+
+
+def test_mmcv_base_url_mirror_is_used_for_the_find_links(mmdoctor) -> None:
+    mirror = "https://mirror.example.org/openmmlab"
+    run = mmdoctor(*SEED, "--dry-run", "--json", env={**os.environ, "MMCV_BASE_URL": mirror})
+    assert run.returncode == 0, run.stderr
+    find_links = run.json()["plan"]["mmcv"]["find_links"]
+    assert find_links == CU116_MMCV.replace("https://download.openmmlab.com", mirror)
+
+
+def test_mmcv_step_names_the_mirror_too(mmdoctor) -> None:
+    mirror = "https://mirror.example.org/openmmlab"
+    run = mmdoctor(*SEED, "--dry-run", "--json", env={**os.environ, "MMCV_BASE_URL": mirror})
+    step = next(s for s in run.json()["plan"]["steps"] if "mmcv-full==" in " ".join(s["argv"]))
+    assert "download.openmmlab.com" not in step["description"]
+
+
+def test_an_exact_torch_patch_is_honoured_or_refused(mmdoctor) -> None:
+    base = ["install", "--driver", "535.104.05", "--gpu-cc", "8.6", "--python-version", "3.10"]
+    run = mmdoctor(*base, "--torch", "2.1.0", "--dry-run", "--json")
+    assert run.returncode in (0, 2), run.stderr
+    if run.returncode == 0:
+        assert run.json()["plan"]["torch"]["version"] == "2.1.0"
+    made_up = mmdoctor(*base, "--torch", "2.1.7", "--dry-run", "--json")
+    assert made_up.returncode == 2
+
+
+def test_plan_on_this_machine_without_what_if_values_is_cpu(mmdoctor) -> None:
+    run = mmdoctor("install", "--dry-run", "--json")
+    assert run.returncode in (0, 1), run.stderr
+    doc = run.json()
+    if doc["machine"]["driver"] is not None or doc["machine"]["gpu_cc"]:
+        pytest.skip("this machine has an NVIDIA driver")
+    assert doc["machine"]["sources"]["python"].endswith("(the interpreter running mmdoctor)")
+    assert run.returncode == 0, doc["rejected"]
+    assert doc["plan"]["torch"]["variant"] == "cpu"
+    assert doc["plan"]["torch"]["index_url"] == "https://download.pytorch.org/whl/cpu"
+
+
+# ------------------------------------------------------------------- --export
+
+
+def test_export_writes_a_requirements_file_pip_can_read(mmdoctor, tmp_path) -> None:
+    out = tmp_path / "requirements.txt"
+    run = mmdoctor(*SEED, "--export", str(out), "--json")
+    assert run.returncode == 0, run.stderr
+    assert run.json()["exported"] == str(out)
+    options, requirements = parse_requirements(out.read_text())
+    assert "--extra-index-url https://download.pytorch.org/whl/cu116" in options
+    assert f"--find-links {CU116_MMCV}" in options
+    assert all(o.startswith(("--extra-index-url ", "--find-links ")) for o in options), options
+    assert pinned(requirements["torch"]) == "1.13.1+cu116"
+    assert pinned(requirements["torchvision"]) == "0.14.1+cu116"
+    assert pinned(requirements["mmdet"]) == "2.28.2"
+    assert pinned(requirements["mmcv-full"]).startswith("1.7.")
+    assert pinned(requirements["setuptools"]) == "80.9.0"
+    assert "mmengine" not in requirements
+    assert "mmcv" not in requirements  # only one mmcv distribution
+
+
+def test_export_of_a_cpu_plan_on_python_311(mmdoctor, tmp_path) -> None:
+    out = tmp_path / "cpu.txt"
+    run = mmdoctor("install", "--cpu", "--python-version", "3.11", "--export", str(out))
+    assert run.returncode == 0, run.stderr
+    assert str(out) in run.stdout
+    options, requirements = parse_requirements(out.read_text())
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in options
+    torch = pinned(requirements["torch"])
+    assert torch.endswith("+cpu")
+    minor = ".".join(torch.split(".")[:2])
+    link = f"--find-links https://download.openmmlab.com/mmcv/dist/cpu/torch{minor}.0/index.html"
+    assert link in options
+    assert pinned(requirements["torchvision"]).endswith("+cpu")
+    assert pinned(requirements["mmdet"]).startswith("3.")
+    assert pinned(requirements["mmengine"])
+    assert Version(pinned(requirements["mmcv"])) < Version("2.2.0")
+
+
+def test_export_without_a_plan_writes_nothing(mmdoctor, tmp_path) -> None:
+    out = tmp_path / "none.txt"
+    args = [a if a != "3.10" else "3.11" for a in SEED]
+    run = mmdoctor(*args, "--export", str(out), "--json")
+    assert run.returncode == 1, run.stderr
+    assert run.json()["exported"] is None
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------- matrix
+
+
+def test_matrix_mmdet_3_json(mmdoctor) -> None:
+    run = mmdoctor("matrix", "--mmdet", "3", "--json")
+    assert run.returncode == 0, run.stderr
+    doc = run.json()
+    assert doc["command"] == "matrix" and doc["status"] == "ok"
+    rows = doc["rows"]
+    assert rows
+    assert any(
+        r["mmcv"] == "mmcv 2.1.0"
+        and r["torch"] == "2.1"
+        and "cu121" in r["variants"]
+        and r["how"] == "prebuilt"
+        for r in rows
+    ), rows
+    assert all(r["mmdet"].startswith("3.") for r in rows)
+    # mmdet 3.2-3.3 need mmcv < 2.2.0, which has no wheels for torch >= 2.2.
+    for row in rows:
+        if Version(row["torch"]) >= Version("2.2"):
+            assert row["how"] == "source build", row
+
+
+def test_matrix_filters(mmdoctor) -> None:
+    run = mmdoctor("matrix", "--cuda", "11.6", "--torch", "1.13", "--json")
+    assert run.returncode == 0, run.stderr
+    rows = run.json()["rows"]
+    assert rows and all(r["torch"] == "1.13" and r["variants"] == ["cu116"] for r in rows)
+    assert any(r["mmcv"].startswith("mmcv-full 1.7") and r["how"] == "prebuilt" for r in rows)
+
+
+# ------------------------------------------------------------------- bad input: exit 2
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--cuda", "11.x"), "--cuda"),
+        (("--cuda", "abc"), "--cuda"),
+        (("--torch", "9.9"), "--torch"),
+        (("--gpu-cc", "86"), "--gpu-cc"),
+        (("--mmdet", "4"), "--mmdet"),
+        (("--driver", "banana"), "--driver"),
+        (("--cpu", "--cuda", "11.8"), "--cpu"),
+    ],
+    ids=lambda a: " ".join(a) if isinstance(a, tuple) else None,
+)
+def test_bad_values_exit_2_with_one_line(mmdoctor, args, needle) -> None:
+    run = mmdoctor("install", *args, "--python-version", "3.10", "--dry-run")
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert needle in assert_one_line_error(run.stderr)
+    as_json = mmdoctor("install", *args, "--python-version", "3.10", "--dry-run", "--json")
+    assert as_json.returncode == 2
+    assert_one_line_error(as_json.stderr)
+    doc = as_json.json()
+    assert doc["status"] == "error" and doc["exit_code"] == 2 and doc["errors"]
+
+
+def test_matrix_bad_value_exits_2(mmdoctor) -> None:
+    run = mmdoctor("matrix", "--cuda", "abc")
+    assert run.returncode == 2
+    assert "--cuda" in assert_one_line_error(run.stderr)
+
+
+def test_install_without_dry_run_is_refused_for_now(mmdoctor) -> None:
+    run = mmdoctor(*SEED)
+    assert run.returncode == 2
+    assert "--dry-run" in assert_one_line_error(run.stderr)

@@ -1,0 +1,617 @@
+"""The resolver: the corners people hit, properties over random machines, and mim's own URL.
+
+Machines here are what-if values (no probing). The property tests check every chosen stack
+against the matrix data directly, with the rules written out again in this file, so a resolver
+that drifts from its matrix fails here. The find-links test runs the real openmim 0.3.9 code
+(from PyPI) against a stand-in `torch` package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import BASE_PYTHON
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from mmdoctor.matrix import DriverVersion, load_matrix
+from mmdoctor.plan import build_plan
+from mmdoctor.resolver import Candidate, Machine, Resolution, Wishes, resolve
+
+M = load_matrix()
+V = Version
+PY = sys.executable
+
+# Real driver versions (NVIDIA release notes and common distribution packages).
+DRIVERS = (
+    "418.39",
+    "440.33",
+    "450.80.02",
+    "460.32.03",
+    "470.82.01",
+    "495.29.05",
+    "510.47.03",
+    "515.65.01",
+    "525.60.13",
+    "530.30.02",
+    "535.104.05",
+    "545.23.08",
+    "550.54.14",
+    "555.42.06",
+    "560.35.03",
+    "565.57.01",
+    "570.124.06",
+    "575.57.08",
+    "580.65.06",
+    "580.95.05",
+    "590.44.01",
+)
+# Maxwell .. Blackwell: the compute capabilities GPUs in the field report.
+COMPUTE_CAPABILITIES = (
+    "5.0",
+    "5.2",
+    "6.0",
+    "6.1",
+    "7.0",
+    "7.5",
+    "8.0",
+    "8.6",
+    "8.9",
+    "9.0",
+    "10.0",
+    "12.0",
+)
+
+
+def gpu_box(python: str, driver: str = "535.104.05", *ccs: str) -> Machine:
+    return Machine(
+        os="linux",
+        python=V(python),
+        driver=DriverVersion(driver),
+        gpu_ccs=tuple(V(cc) for cc in (ccs or ("8.6",))),
+    )
+
+
+def cpu_box(python: str) -> Machine:
+    return Machine(os="linux", python=V(python))
+
+
+def torch_minor(version: Version) -> str:
+    return f"{version.major}.{version.minor}"
+
+
+def variant_cuda(variant: str) -> Version | None:
+    return None if variant == "cpu" else M.cuda_variants[variant].cuda
+
+
+# ------------------------------------------------------------------- table: the corners
+
+
+def test_seed_case_cuda_116_python_310_mmdet_2() -> None:
+    machine = gpu_box("3.10")
+    result = resolve(machine, Wishes(cuda=V("11.6"), mmdet="2"), M)
+    chosen = result.chosen
+    assert chosen is not None, result.rejected
+    assert chosen.torch.latest == "1.13.1"
+    assert chosen.variant == "cu116"
+    assert chosen.mmcv.package == "mmcv-full"
+    assert chosen.mmcv.version in SpecifierSet("~=1.7.0")
+    assert chosen.mmcv.prebuilt
+    assert chosen.mmdet.version == V("2.28.2")
+    url = "https://download.openmmlab.com/mmcv/dist/cu116/torch1.13.0/index.html"
+    assert M.mmcv_find_link(chosen.variant, chosen.torch.torch) == url
+    plan = build_plan(chosen, machine, M, executable=PY)
+    assert plan.mmcv_find_links == url
+    assert plan.torch_requirement == "torch==1.13.1+cu116"
+    assert plan.torch_index_url == "https://download.pytorch.org/whl/cu116"
+
+
+def test_seed_case_on_python_311_has_no_plan_and_says_why() -> None:
+    result = resolve(gpu_box("3.11"), Wishes(cuda=V("11.6"), mmdet="2"), M)
+    assert result.chosen is None
+    assert result.rejected
+    for rejection in result.rejected:
+        assert "Python" in rejection.reason, rejection
+    assert any(s.startswith("on Python 3.10") for s in result.suggestions), result.suggestions
+    on_310 = next(s for s in result.suggestions if s.startswith("on Python 3.10"))
+    assert "torch 1.13.1 (cu116)" in on_310 and "mmdet 2.28.2" in on_310
+
+
+def test_h100_has_no_cu116_kernels() -> None:
+    result = resolve(gpu_box("3.10", "535.104.05", "9.0"), Wishes(cuda=V("11.6")), M)
+    assert result.chosen is None
+    assert result.rejected
+    assert all("sm_90" in r.reason for r in result.rejected), result.rejected
+    # The same GPU with the default wishes gets a CUDA build that has sm_90.
+    other = resolve(gpu_box("3.10", "535.104.05", "9.0"), Wishes(), M)
+    assert other.chosen is not None
+    assert V("9.0") in M.cuda_variants[other.chosen.variant].sm
+
+
+TORCH_22_ON = [r for r in M.torch_releases if r.version >= V("2.2")]
+
+
+@pytest.mark.parametrize("release", TORCH_22_ON, ids=lambda r: f"torch{r.torch}")
+def test_mmdet_33_on_torch_22_or_newer_never_gets_a_prebuilt_mmcv(release) -> None:
+    # mmdet 3.3 needs mmcv < 2.2.0, and mmcv 2.1.0 wheels stop at torch 2.1.
+    mmdet_33 = next(r for r in M.mmdet_releases if r.version == V("3.3.0"))
+    assert V("2.1.0") in mmdet_33.mmcv and V("2.2.0") not in mmdet_33.mmcv
+    machines = [gpu_box("3.10", "590.44.01", "8.6"), cpu_box("3.10")]
+    for machine in machines:
+        variants = release.variants if machine.driver is not None else ("cpu",)
+        for variant in variants:
+            cuda = variant_cuda(variant)
+            wishes = Wishes(torch=release.version, cuda=cuda, cpu=cuda is None, mmdet="3.3.0")
+            result = resolve(machine, wishes, M, suggest=False)
+            for candidate in (result.chosen, *result.alternatives):
+                if candidate is None:
+                    continue
+                assert not candidate.mmcv.prebuilt, candidate.describe()
+                assert candidate.mmcv.version < V("2.2.0"), candidate.describe()
+            strict = resolve(
+                machine,
+                Wishes(
+                    torch=release.version,
+                    cuda=cuda,
+                    cpu=cuda is None,
+                    mmdet="3",
+                    allow_source_build=False,
+                ),
+                M,
+                suggest=False,
+            )
+            assert strict.chosen is None, (release.torch, variant, strict.chosen)
+            for rejection in strict.rejected:
+                if rejection.candidate.startswith("mmdet"):
+                    assert "source builds are off" in rejection.reason
+
+
+def test_mmdet_3_on_torch_22_without_source_builds_has_no_plan() -> None:
+    result = resolve(
+        gpu_box("3.10"), Wishes(torch=V("2.2"), mmdet="3", allow_source_build=False), M
+    )
+    assert result.chosen is None
+    assert result.rejected
+    assert any(s.startswith("without --torch") for s in result.suggestions)
+    allowed = resolve(gpu_box("3.10"), Wishes(torch=V("2.2"), mmdet="3"), M)
+    assert allowed.chosen is not None and not allowed.chosen.mmcv.prebuilt
+
+
+@pytest.mark.parametrize("python", ["3.8", "3.9", "3.10", "3.11", "3.12"])
+@pytest.mark.parametrize("mmdet", [None, "2", "3"])
+def test_driver_470_gets_cuda_11_never_12(python, mmdet) -> None:
+    result = resolve(gpu_box(python, "470.82.01"), Wishes(mmdet=mmdet), M, suggest=False)
+    if result.chosen is None:
+        # only mmdet 2 on a Python without a torch that mmcv-full 1.x builds against
+        assert mmdet == "2" and V(python) >= V("3.12"), result.rejected
+        return
+    for candidate in (result.chosen, *result.alternatives):
+        cuda = variant_cuda(candidate.variant)
+        assert cuda is not None and cuda.major == 11, candidate.describe()
+    if python == "3.10" and mmdet is None:
+        assert result.chosen.variant == "cu118"
+
+
+@pytest.mark.parametrize("python", ["3.8", "3.9", "3.10", "3.11", "3.12"])
+def test_cpu_box_gets_the_cpu_variant(python) -> None:
+    result = resolve(cpu_box(python), Wishes(), M, suggest=False)
+    assert result.chosen is not None, result.rejected
+    assert result.chosen.variant == "cpu"
+    assert all(c.variant == "cpu" for c in result.alternatives)
+
+
+@pytest.mark.parametrize("python", ["3.10", "3.11", "3.12"])
+def test_rtx_5090_gets_a_blackwell_build_and_a_source_built_mmcv(python) -> None:
+    machine = gpu_box(python, "575.57.08", "12.0")
+    result = resolve(machine, Wishes(), M)
+    chosen = result.chosen
+    assert chosen is not None, result.rejected
+    assert chosen.variant in ("cu128", "cu129")
+    info = M.cuda_variants[chosen.variant]
+    assert V("12.0") in info.sm or (info.ptx is not None and info.ptx <= V("12.0"))
+    assert "sm_120" in info.arch_list() or "compute_120" in info.arch_list()
+    assert not chosen.mmcv.prebuilt
+    plan = build_plan(chosen, machine, M, executable=PY)
+    mmcv_step = next(s for s in plan.steps if "--no-build-isolation" in s.argv)
+    assert mmcv_step.env["TORCH_CUDA_ARCH_LIST"] == "12.0"
+    assert mmcv_step.env["FORCE_CUDA"] == "1"
+
+    strict = resolve(machine, Wishes(allow_source_build=False), M)
+    assert strict.chosen is None
+    # No suggestion offers a GPU stack without a source build.
+    for suggestion in strict.suggestions:
+        assert suggestion.startswith("with --cpu") or "(source build)" in suggestion, suggestion
+
+
+@pytest.mark.parametrize("python", ["3.10", "3.11"])
+def test_rtx_5090_without_source_builds_is_offered_only_a_cpu_stack(python) -> None:
+    strict = resolve(gpu_box(python, "575.57.08", "12.0"), Wishes(allow_source_build=False), M)
+    assert strict.chosen is None
+    without_build = [s for s in strict.suggestions if "(source build)" not in s]
+    assert without_build, strict.suggestions
+    assert all(s.startswith("with --cpu") and s.endswith("(cpu)") for s in without_build)
+
+
+def test_a_gpu_newer_than_every_cubin_runs_through_ptx() -> None:
+    # Python 3.8 stops at torch 2.4: of its variants only cu124 carries PTX (compute_90).
+    machine = gpu_box("3.8", "550.54.14", "12.0")
+    result = resolve(machine, Wishes(), M)
+    assert result.chosen is not None, result.rejected
+    assert result.chosen.variant == "cu124"
+    info = M.cuda_variants["cu124"]
+    assert "compute_90" in info.arch_list() and "sm_120" not in info.arch_list()
+    no_ptx = resolve(machine, Wishes(cuda=V("12.1")), M)
+    assert no_ptx.chosen is None
+    assert all("sm_120" in r.reason or "Python" in r.reason for r in no_ptx.rejected)
+    assert any("sm_120" in r.reason for r in no_ptx.rejected)
+
+
+def test_source_build_arch_list_is_one_the_variants_nvcc_can_compile() -> None:
+    machine = gpu_box("3.8", "550.54.14", "12.0")
+    chosen = resolve(machine, Wishes(), M).chosen
+    assert chosen is not None and chosen.variant == "cu124" and not chosen.mmcv.prebuilt
+    plan = build_plan(chosen, machine, M, executable=PY)
+    step = next(s for s in plan.steps if "--no-build-isolation" in s.argv)
+    # CUDA 12.4 compiles up to sm_90; sm_100 and sm_120 came with CUDA 12.8.
+    archs = step.env["TORCH_CUDA_ARCH_LIST"].replace("+PTX", "").split(";")
+    assert all(V(arch) <= V("9.0") for arch in archs), step.env
+
+
+@pytest.mark.parametrize("machine", [gpu_box("3.13"), cpu_box("3.13")], ids=["gpu", "cpu"])
+def test_python_313_has_no_plan(machine) -> None:
+    result = resolve(machine, Wishes(), M)
+    assert result.chosen is None
+    assert result.rejected
+    for rejection in result.rejected:
+        # A torch that has wheels for 3.13 is refused for its driver alone, and every mmcv
+        # choice on it for Python 3.13 (no wheels; setup.py breaks under PEP 667).
+        if rejection.candidate.startswith("mmdet") or rejection.candidate.endswith(" cpu"):
+            assert "Python" in rejection.reason, rejection
+        else:
+            assert "Python" in rejection.reason or "driver" in rejection.reason, rejection
+    assert any(r.candidate.startswith("mmdet") for r in result.rejected)
+    assert any(s.startswith("on Python 3.1") for s in result.suggestions)
+
+
+@pytest.mark.parametrize(
+    ("machine", "wishes"),
+    [
+        (gpu_box("3.10"), Wishes(cuda=V("11.6"), mmdet="2")),
+        (gpu_box("3.11"), Wishes(cuda=V("11.6"), mmdet="2")),
+        (gpu_box("3.11", "575.57.08", "12.0"), Wishes()),
+        (cpu_box("3.13"), Wishes()),
+        (gpu_box("3.10", "470.82.01", "8.6", "7.5"), Wishes(mmdet="3", allow_source_build=False)),
+    ],
+)
+def test_resolve_is_deterministic(machine, wishes) -> None:
+    first = resolve(machine, wishes, M)
+    second = resolve(machine, wishes, M)
+    assert first == second
+    assert isinstance(first, Resolution)
+
+
+@pytest.mark.parametrize(
+    "wishes",
+    [Wishes(cuda=V("11.5")), Wishes(cuda=V("13.2"), torch=V("2.1"))],
+    ids=["cuda11.5", "cuda13.2-torch2.1"],
+)
+def test_a_missing_plan_always_says_why(wishes) -> None:
+    result = resolve(gpu_box("3.10"), wishes, M)
+    assert result.chosen is None
+    assert result.rejected
+
+
+# ------------------------------------------------------------------- properties
+
+PYTHONS = [V(f"3.{n}") for n in range(7, 14)]
+NVCCS = [None, V("11.8"), V("12.1"), V("13.0")]
+
+machines = st.builds(
+    Machine,
+    os=st.just("linux"),
+    python=st.sampled_from(PYTHONS),
+    driver=st.sampled_from((None, *DRIVERS)).map(lambda d: d and DriverVersion(d)),
+    gpu_ccs=st.lists(st.sampled_from(COMPUTE_CAPABILITIES).map(V), max_size=2).map(tuple),
+    nvcc=st.sampled_from(NVCCS),
+)
+
+
+@st.composite
+def wishes_strategy(draw) -> Wishes:
+    cudas = sorted({v.cuda for v in M.cuda_variants.values()})
+    # Each wish is left out two times in three: most real calls name one or two of them.
+    cuda = draw(st.one_of(st.none(), st.none(), st.sampled_from(cudas)))
+    cpu = False if cuda is not None else draw(st.booleans())
+    torches = [r.version for r in M.torch_releases] + [V(r.latest) for r in M.torch_releases]
+    torch = draw(st.one_of(st.none(), st.none(), st.sampled_from(torches)))
+    mmdet = draw(st.sampled_from([None, "2", "3"]))
+    return Wishes(
+        cuda=cuda, cpu=cpu, torch=torch, mmdet=mmdet, allow_source_build=draw(st.booleans())
+    )
+
+
+PROPERTY = settings(
+    max_examples=400,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def has_gpu(machine: Machine) -> bool:
+    return machine.driver is not None or bool(machine.gpu_ccs)
+
+
+def gpu_runs(variant: str, cc: Version) -> bool:
+    """A cubin sm_XY runs on the same major with minor <= the GPU's; PTX JIT-compiles upwards."""
+    info = M.cuda_variants[variant]
+    same_major = any(sm.major == cc.major and sm.minor <= cc.minor for sm in info.sm)
+    return same_major or (info.ptx is not None and info.ptx <= cc)
+
+
+def cuda_fits(variant: str, machine: Machine) -> bool:
+    if variant == "cpu":
+        return True
+    if machine.driver is None or variant not in M.cuda_variants:
+        return False
+    needed = M.min_driver(str(M.cuda_variants[variant].cuda), machine.os)
+    return (
+        needed is not None
+        and machine.driver >= needed
+        and all(gpu_runs(variant, cc) for cc in machine.gpu_ccs)
+    )
+
+
+def prebuilt_wheel(package: str, version: Version, torch: str, variant: str, python) -> bool:
+    return any(
+        s.package == package
+        and version in s.versions
+        and torch in s.sets.get(variant, ())
+        and python in s.python
+        for s in M.mmcv_wheels
+    )
+
+
+def compiles(package: str, version: Version, torch: str) -> bool:
+    builds = M.source_builds
+    return builds is not None and any(
+        rule.package == package and version in rule.versions and V(torch) in rule.torch
+        for rule in builds.rules
+    )
+
+
+def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> None:
+    """Every constraint, from the matrix data, written out independently of the resolver."""
+    release = next(r for r in M.torch_releases if r.torch == candidate.torch.torch)
+    assert release == candidate.torch
+    label = candidate.describe()
+    assert machine.python in release.python, label
+    variant = candidate.variant
+    assert variant in release.variants or variant == "cpu", label
+    if variant == "cpu":
+        assert wishes.cpu or not has_gpu(machine), f"CPU stack on a GPU box: {label}"
+    else:
+        info = M.cuda_variants[variant]
+        assert machine.driver is not None, label
+        needed = M.min_driver(str(info.cuda), machine.os)
+        assert needed is not None and machine.driver >= needed, label
+        for cc in machine.gpu_ccs:
+            assert gpu_runs(variant, cc), f"{label} on sm_{cc.major}{cc.minor}"
+    mmdet = candidate.mmdet
+    assert mmdet in M.mmdet_releases, label
+    mmcv = candidate.mmcv
+    assert mmcv.package == mmdet.mmcv_package, label
+    assert mmcv.version in mmdet.mmcv, label
+    if mmcv.prebuilt:
+        assert machine.os == "linux"
+        assert prebuilt_wheel(mmcv.package, mmcv.version, release.torch, variant, machine.python)
+    else:
+        assert wishes.allow_source_build, label
+        assert M.source_builds is not None and machine.python in M.source_builds.python, label
+        assert compiles(mmcv.package, mmcv.version, release.torch), label
+    if wishes.cuda is not None:
+        assert variant == f"cu{wishes.cuda.major}{wishes.cuda.minor}", label
+    if wishes.cpu:
+        assert variant == "cpu", label
+    if wishes.torch is not None:
+        assert release.torch == torch_minor(wishes.torch), label
+    if wishes.mmdet in ("2", "3"):
+        assert mmdet.line == int(wishes.mmdet), label
+
+
+def feasible(machine: Machine, wishes: Wishes) -> list[tuple[int, bool, Version]]:
+    """Brute force over the matrix: (mmdet line, prebuilt, mmdet version) of every stack that
+    meets every constraint."""
+    found = []
+    for release in M.torch_releases:
+        if wishes.torch is not None and release.torch != torch_minor(wishes.torch):
+            continue
+        if machine.python not in release.python:
+            continue
+        if wishes.cpu:
+            variants: tuple[str, ...] = ("cpu",)
+        elif wishes.cuda is not None:
+            variants = tuple(
+                v for v in release.variants if v == f"cu{wishes.cuda.major}{wishes.cuda.minor}"
+            )
+        elif has_gpu(machine):
+            variants = release.variants
+        else:
+            variants = (*release.variants, "cpu")
+        for variant in variants:
+            if not cuda_fits(variant, machine):
+                continue
+            for mmdet in M.mmdet_releases:
+                if wishes.mmdet in ("2", "3") and mmdet.line != int(wishes.mmdet):
+                    continue
+                versions = {
+                    v
+                    for s in M.mmcv_wheels
+                    if s.package == mmdet.mmcv_package
+                    for v in s.versions
+                    if v in mmdet.mmcv
+                }
+                prebuilt = machine.os == "linux" and any(
+                    prebuilt_wheel(mmdet.mmcv_package, v, release.torch, variant, machine.python)
+                    for v in versions
+                )
+                built = (
+                    wishes.allow_source_build
+                    and M.source_builds is not None
+                    and machine.python in M.source_builds.python
+                    and any(compiles(mmdet.mmcv_package, v, release.torch) for v in versions)
+                )
+                if prebuilt or built:
+                    found.append((mmdet.line, prebuilt, mmdet.version))
+    return found
+
+
+@PROPERTY
+@given(machine=machines, wishes=wishes_strategy())
+def test_every_chosen_stack_meets_every_constraint(machine, wishes) -> None:
+    result = resolve(machine, wishes, M, suggest=False)
+    for candidate in (result.chosen, *result.alternatives):
+        if candidate is not None:
+            check_candidate(candidate, machine, wishes)
+    # Complete as well as sound: no plan only when nothing in the matrix fits.
+    stacks = feasible(machine, wishes)
+    assert (result.chosen is None) == (not stacks), (result.chosen, stacks[:3])
+    if result.chosen is not None:
+        # Ranking rules 1-3 of the resolver's docstring: newest mmdet line, then prebuilt
+        # before a source build, then the newest mmdet release.
+        chosen = result.chosen
+        assert (chosen.mmdet.line, chosen.mmcv.prebuilt, chosen.mmdet.version) == max(stacks)
+        plan = build_plan(chosen, machine, M, executable=PY)
+        assert all(step.argv[0] == PY for step in plan.steps[:-1])
+        assert plan.steps[-1].argv == ("mmdoctor", "check", "--python", PY)
+        assert plan.mmcv_find_links == M.mmcv_find_link(chosen.variant, chosen.torch.torch)
+        assert plan.torch_requirement == f"torch=={chosen.torch.latest}+{chosen.variant}"
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(machine=machines, wishes=wishes_strategy())
+def test_resolve_is_deterministic_everywhere(machine, wishes) -> None:
+    assert resolve(machine, wishes, M) == resolve(machine, wishes, M)
+
+
+# ------------------------------------------------------------------- openmim's own find-link
+
+MIM_WHEEL = Path("/tmp/mimwheel/openmim-0.3.9-py2.py3-none-any.whl")
+
+# Runs inside the throwaway venv. openmim's mim/__init__ imports every command (pandas,
+# model-index, opendatalab ...); when that fails, mim.utils and mim/commands/install.py are
+# loaded from their files under empty parent packages, so the function is mim's own code.
+MIM_SCRIPT = textwrap.dedent(
+    """
+    import importlib, importlib.util, json, os, sys, types
+
+    def load():
+        try:
+            from mim.commands.install import get_mmcv_full_find_link
+            from mim.utils import DEFAULT_MMCV_BASE_URL
+            return get_mmcv_full_find_link, DEFAULT_MMCV_BASE_URL, "import mim"
+        except ImportError:
+            for name in [n for n in sys.modules if n == "mim" or n.startswith("mim.")]:
+                del sys.modules[name]
+        root = os.path.dirname(importlib.util.find_spec("mim").origin)
+        for name, path in (("mim", root), ("mim.commands", os.path.join(root, "commands"))):
+            package = types.ModuleType(name)
+            package.__path__ = [path]
+            sys.modules[name] = package
+        utils = importlib.import_module("mim.utils")
+        install = importlib.import_module("mim.commands.install")
+        return install.get_mmcv_full_find_link, utils.DEFAULT_MMCV_BASE_URL, "by path"
+
+    find_link, default_base, how = load()
+    import torch
+    print(json.dumps({
+        "default": find_link(default_base),
+        "mirror": find_link(sys.argv[1]),
+        "how": how,
+        "torch_file": torch.__file__,
+        "mim_file": sys.modules[find_link.__module__].__file__,
+    }))
+    """
+)
+MIRROR = "https://mirror.example.org/openmmlab"
+
+
+@pytest.fixture(scope="session")
+def mim_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with the real openmim 0.3.9 (no dependencies but what its utils import)."""
+    home = tmp_path_factory.mktemp("mim-venv")
+    subprocess.run([BASE_PYTHON, "-m", "venv", str(home)], check=True, timeout=300)
+    python = home / "bin" / "python"
+    openmim = str(MIM_WHEEL) if MIM_WHEEL.is_file() else "openmim==0.3.9"
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "-q"]
+    for args in (
+        [*pip, "--no-deps", openmim, "setuptools==80.9.0"],
+        [*pip, "click", "requests", "rich"],
+    ):
+        done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            pytest.skip(f"cannot install openmim 0.3.9 from PyPI: {done.stderr.strip()[-300:]}")
+    return python
+
+
+def mim_find_links(python: Path, folder: Path, version: str, cuda: str | None) -> dict:
+    """What openmim 0.3.9 computes with a stand-in torch of this version and CUDA."""
+    package = folder / "torch"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(f"__version__ = {version!r}\nfrom . import version\n")
+    (package / "version.py").write_text(f"__version__ = {version!r}\ncuda = {cuda!r}\n")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(folder),  # mim creates ~/.cache/mim on import
+        "PYTHONPATH": str(folder),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    done = subprocess.run(
+        [str(python), "-c", MIM_SCRIPT, MIRROR],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=folder,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(answer["torch_file"]).parent == package
+    assert answer["mim_file"].endswith(os.path.join("mim", "commands", "install.py"))
+    return answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("torch_version", "cuda"),
+    [("1.13.1+cu116", "11.6"), ("2.1.2+cu121", "12.1"), ("2.1.0+cpu", None), ("1.8.1", "10.2")],
+)
+def test_find_link_is_what_mim_builds(mim_python, tmp_path, torch_version, cuda) -> None:
+    mim = mim_find_links(mim_python, tmp_path, torch_version, cuda)
+    variant = "cpu" if cuda is None else f"cu{cuda.replace('.', '')}"
+    torch = torch_minor(V(torch_version))
+    assert M.mmcv_find_link(variant, torch) == mim["default"]
+    assert M.mmcv_find_link(variant, torch, MIRROR) == mim["mirror"]
+    assert mim["mirror"].startswith(MIRROR + "/mmcv/dist/")
+
+
+@pytest.mark.slow
+def test_planned_find_link_is_what_mim_builds_after_the_plan(mim_python, tmp_path) -> None:
+    """The seed case end to end: the torch the plan installs, then mim's URL for it."""
+    machine = gpu_box("3.10")
+    chosen = resolve(machine, Wishes(cuda=V("11.6"), mmdet="2"), M).chosen
+    assert chosen is not None
+    plan = build_plan(chosen, machine, M, executable=PY)
+    cuda = str(M.cuda_variants[plan.variant].cuda)
+    mim = mim_find_links(mim_python, tmp_path, f"{plan.torch_version}+{plan.variant}", cuda)
+    assert plan.mmcv_find_links == mim["default"]
+    mirrored = build_plan(chosen, machine, M, executable=PY, mmcv_base_url=MIRROR)
+    assert mirrored.mmcv_find_links == mim["mirror"]
