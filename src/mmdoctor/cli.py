@@ -200,7 +200,6 @@ def check(
             command="check",
             environment=env,
             results=tuple(run_checks(Context(env, loaded, cpu_only=cpu_only), selected)),
-            cpu_only=cpu_only,
         )
         _render(report, chosen, verbose)
         return int(report.exit_code)

@@ -412,7 +412,3 @@ def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
         if pin.name != "setuptools":
             lines.append(f"{pin.requirement}  # {pin.reason}")
     return "\n".join(lines) + "\n"
-
-
-def describe_spec(spec: SpecifierSet) -> str:
-    return spec_text(spec)

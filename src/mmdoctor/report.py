@@ -18,7 +18,6 @@ class CheckReport:
     command: str
     environment: Environment
     results: tuple[CheckResult, ...]
-    cpu_only: bool = False
     version: str = field(default=__version__)
 
     @property
