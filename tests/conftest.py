@@ -20,6 +20,13 @@ from pathlib import Path
 import pytest
 from fakes.nvml import build_fake_nvml
 from fakes.wheels import BROKEN_PACKAGES, make_wheel
+from hypothesis import settings
+
+# In CI the property tests replay the same examples every run, so a landing never depends on
+# luck; locally they explore new ones each time.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("MMDOCTOR_TEST_CACHE", REPO / ".cache" / "test-envs"))
