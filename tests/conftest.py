@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fakes.https_server import plain_site, site, tls  # noqa: F401  (fixtures)
 from fakes.nvml import build_fake_nvml
 from fakes.wheels import BROKEN_PACKAGES, make_wheel
 from hypothesis import settings

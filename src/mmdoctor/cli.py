@@ -438,3 +438,101 @@ def matrix_command(
         return 0
 
     _guarded("matrix", fmt, body)
+
+
+@app.command("smoke-test")
+def smoke_test(
+    python: PythonOption = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            "--device", help="cpu, cuda or cuda:N (default: cuda:0 when a GPU is visible)."
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="yolov3-mobilenetv2, retinanet-r50 (default) or faster-rcnn-r101."
+        ),
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="Image to detect objects in (JPEG, PNG, BMP).")
+    ] = None,
+    weights: Annotated[
+        str,
+        typer.Option("--weights", help="zoo: the model zoo checkpoint; none: random weights."),
+    ] = "zoo",
+    checkpoint: Annotated[
+        str | None,
+        typer.Option("--checkpoint", help="Your own checkpoint or a mirror: a path or an URL."),
+    ] = None,
+    score_thr: Annotated[
+        float, typer.Option("--score-thr", min=0.0, max=1.0, help="Report detections above this.")
+    ] = 0.3,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Write the image with the boxes drawn (.jpg).")
+    ] = None,
+    runs: Annotated[
+        int | None,
+        typer.Option("--runs", min=1, help="Timed runs (default 10 on a GPU, 3 on the CPU)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1.0, help="Seconds one stage may take.")
+    ] = 600.0,
+    json_output: JsonOption = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Tracebacks of failed stages.")
+    ] = False,
+    matrix: MatrixOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Prove the stack: torch on the device, mmcv's ops against a reference, a real MMDetection
+    detector built from the installed configs, inference on an image, timings.
+
+    Exit codes: 0 every stage passed, 1 a stage failed, 2 bad input, 4 could not run.
+    """
+    _State.debug = _State.debug or debug
+    fmt = Format.json if json_output else Format.text
+
+    def body() -> int:
+        from mmdoctor.matrix import load_matrix
+        from mmdoctor.smoke.run import SmokeOptions, run_smoke
+
+        loaded = load_matrix(str(matrix) if matrix else None)
+        options = SmokeOptions(
+            python=python,
+            device=device,
+            model=model,
+            image=image,
+            weights=weights,
+            checkpoint=checkpoint,
+            score_thr=score_thr,
+            out=out,
+            runs=runs,
+            timeout=timeout,
+        )
+        report = _with_progress(fmt, lambda: run_smoke(options, loaded, os.environ))
+        code = ExitCode.OK if report.passed else ExitCode.PROBLEMS
+        from mmdoctor.render import smoke_out
+
+        if fmt == Format.json:
+            from mmdoctor.render import json_out
+
+            print(
+                json_out.dumps(
+                    json_out.envelope(
+                        "smoke-test",
+                        "passed" if report.passed else "failed",
+                        code,
+                        **smoke_out.smoke_dict(report),
+                        errors=[],
+                    )
+                )
+            )
+        else:
+            from mmdoctor.render.human import make_console
+
+            smoke_out.render_smoke(report, console=make_console(), verbose=verbose)
+        return int(code)
+
+    _guarded("smoke-test", fmt, body)

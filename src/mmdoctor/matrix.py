@@ -150,6 +150,20 @@ class Pin:
 
 
 @dataclass(frozen=True)
+class SmokeModel:
+    id: str  # "retinanet-r50"
+    title: str
+    configs: Mapping[int, str]  # mmdet line -> config path under mmdet/.mim/configs/
+    checkpoint_url: str
+    approx_mb: int
+
+    @property
+    def sha256_prefix(self) -> str:
+        """OpenMMLab names checkpoints ...-<first 8 hex of sha256>.pth."""
+        return self.checkpoint_url.rsplit("-", 1)[-1].removesuffix(".pth")
+
+
+@dataclass(frozen=True)
 class Matrix:
     path: str
     cuda_drivers: tuple[CudaDriverRow, ...]
@@ -168,6 +182,11 @@ class Matrix:
     source_builds: SourceBuilds | None
     gcc_limits: Mapping[Version, int]
     pins: tuple[Pin, ...]
+    smoke_models: tuple[SmokeModel, ...]
+    default_smoke_model: str
+
+    def smoke_model(self, model_id: str) -> SmokeModel | None:
+        return next((m for m in self.smoke_models if m.id == model_id), None)
 
     def min_driver(self, cuda: str, os: str) -> DriverVersion | None:
         """The oldest driver that runs code built with this CUDA (minor-version compatible)."""
@@ -347,6 +366,17 @@ def _build(path: str, raw: Any) -> Matrix:
             Version(str(row["cuda"])): int(row["max_gcc"])
             for row in raw.get("nvcc_gcc_limits", {}).get("rows", ())
         },
+        smoke_models=tuple(
+            SmokeModel(
+                id=str(row["id"]),
+                title=str(row["title"]),
+                configs={2: str(row["config_2"]), 3: str(row["config_3"])},
+                checkpoint_url=str(raw["smoke_models"]["base_url"]) + str(row["checkpoint"]),
+                approx_mb=int(row["approx_mb"]),
+            )
+            for row in raw["smoke_models"]["rows"]
+        ),
+        default_smoke_model=str(raw["smoke_models"]["default"]),
         pins=tuple(
             Pin(
                 name=str(row["name"]),

@@ -102,6 +102,41 @@ def probe_python(executable: str, *, timeout: float, environ: Mapping[str, str])
     return dict(step.data)
 
 
+def run_marked(
+    executable: str,
+    script: str,
+    args: Sequence[str],
+    *,
+    step_timeout: float,
+    total_timeout: float,
+    env: Mapping[str, str],
+) -> tuple[list[str], dict[str, StepResult], str | None]:
+    """Run a marker-protocol script (see target_script.py) in the target interpreter. Returns
+    the steps that began, those that finished, and the one that killed or hung the process
+    (recorded as crashed in the finished ones too), if any."""
+    try:
+        run = shell.run(
+            [executable, "-c", script, *args],
+            timeout=total_timeout,
+            idle_timeout=step_timeout,
+            env=env,
+        )
+    except shell.CommandNotFound as exc:
+        raise UsageError(f"--python {executable}: {exc.reason}") from None
+    begun, finished = _parse(run.stdout)
+    if not begun:
+        raise _not_python(executable, run)
+    culprit = next((name for name in begun if name not in finished), None)
+    if culprit is None and not run.ok:
+        culprit = begun[-1] if begun[-1] not in finished else None
+    if culprit is not None:
+        how = _describe_death(run, step_timeout)
+        finished[culprit] = StepResult(
+            name=culprit, ok=False, error=how, crashed=how, stderr=run.stderr_tail
+        )
+    return begun, finished, culprit
+
+
 def _run_group(
     executable: str,
     script: str,
@@ -112,31 +147,21 @@ def _run_group(
     results: dict[str, StepResult] = {}
     remaining = list(steps)
     while remaining:
-        try:
-            run = shell.run(
-                [executable, "-c", script, *remaining],
-                timeout=step_timeout * len(remaining) + 5,
-                idle_timeout=step_timeout,
-                env=env,
-            )
-        except shell.CommandNotFound as exc:
-            raise UsageError(f"--python {executable}: {exc.reason}") from None
-        begun, finished = _parse(run.stdout)
-        results.update(finished)
-        if not begun:
-            raise _not_python(executable, run)
-        culprit = next((name for name in begun if name not in finished), None)
-        if culprit is None:
-            if run.ok:
-                break
-            culprit = next(name for name in remaining if name not in results)
-        results[culprit] = StepResult(
-            name=culprit,
-            ok=False,
-            error=_describe_death(run, step_timeout),
-            crashed=_describe_death(run, step_timeout),
-            stderr=run.stderr_tail,
+        _begun, finished, culprit = run_marked(
+            executable,
+            script,
+            remaining,
+            step_timeout=step_timeout,
+            total_timeout=step_timeout * len(remaining) + 5,
+            env=env,
         )
+        results.update(finished)
+        left = [name for name in remaining if name not in results]
+        if culprit is None and left:
+            # The process ended without starting the rest: count the next one as the culprit.
+            results[left[0]] = StepResult(
+                name=left[0], ok=False, error="the probe stopped before this step"
+            )
         remaining = [name for name in remaining if name not in results]
     return results
 

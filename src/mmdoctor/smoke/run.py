@@ -1,0 +1,323 @@
+"""`mmdoctor smoke-test`: check the inputs, fetch the weights, run the stages in the target.
+
+The stages (smoke/target_smoke.py) run inside the target interpreter in one subprocess with a
+per-stage timeout; a segfault or a hung CUDA call is a failed stage with advice.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmdoctor.environment import StepResult
+from mmdoctor.errors import UsageError
+from mmdoctor.matrix import Matrix, SmokeModel
+
+STAGES = ("torch", "ops", "detector", "inference", "timing")
+STAGE_TITLES = {
+    "torch": "torch on the device",
+    "ops": "mmcv compiled ops (nms, roi_align) against a reference",
+    "detector": "build the detector from mmdet's config",
+    "inference": "detect objects in the image",
+    "timing": "latency and throughput",
+}
+SHIPPED_IMAGE = Path(__file__).with_name("data") / "astronaut.jpg"
+# What the zoo models must find on the shipped image (a public-domain NASA portrait).
+SHIPPED_IMAGE_EXPECTS = {"classes": ["person"], "score": 0.5}
+IMAGE_MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"BM": "BMP"}
+
+
+@dataclass(frozen=True)
+class SmokeOptions:
+    python: str | None
+    device: str | None  # None: cuda:0 when a GPU is visible, else cpu
+    model: str | None
+    image: str | None
+    weights: str  # "zoo" or "none"
+    checkpoint: str | None  # a path or URL instead of the zoo's
+    score_thr: float
+    out: str | None
+    runs: int | None
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    title: str
+    status: str  # ok, fail, skip
+    summary: str
+    seconds: float | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    advice: str | None = None
+    known_failure: str | None = None
+
+
+@dataclass(frozen=True)
+class SmokeReport:
+    executable: str
+    device: str
+    model: SmokeModel
+    image: str
+    weights: str  # a one-line description of the weights used
+    notes: tuple[str, ...]
+    stages: tuple[Stage, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(stage.status == "ok" for stage in self.stages)
+
+
+def check_image(path: str | None) -> str:
+    """The image to use, verified to exist and to be a JPEG, PNG or BMP (exit 2 if not)."""
+    if path is None:
+        return str(SHIPPED_IMAGE)
+    image = Path(path).expanduser()
+    if not image.is_file():
+        raise UsageError(f"--image {path}: no such file")
+    with image.open("rb") as handle:
+        head = handle.read(8)
+    if not any(head.startswith(magic) for magic in IMAGE_MAGIC):
+        raise UsageError(f"--image {path}: not an image (expected a JPEG, PNG or BMP file)")
+    return str(image.resolve())
+
+
+def choose_model(matrix: Matrix, model_id: str | None) -> SmokeModel:
+    chosen = matrix.smoke_model(model_id or matrix.default_smoke_model)
+    if chosen is None:
+        known = ", ".join(m.id for m in matrix.smoke_models)
+        raise UsageError(f"--model {model_id}: unknown model (choose one of {known})")
+    return chosen
+
+
+def choose_device(device: str | None, gpu_count: int) -> tuple[str, list[str]]:
+    """The device and what to tell the user about the choice."""
+    notes: list[str] = []
+    if device is None:
+        if gpu_count:
+            return "cuda:0", notes
+        notes.append("no NVIDIA GPU is visible: running on the CPU (--device cpu)")
+        return "cpu", notes
+    if device == "cpu":
+        return device, notes
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        index = int(device[5:]) if ":" in device else 0
+        if index >= gpu_count:
+            seen = f"{gpu_count} GPU(s)" if gpu_count else "no NVIDIA GPU"
+            raise UsageError(f"--device {device}: this machine has {seen}")
+        return f"cuda:{index}", notes
+    raise UsageError(f"--device {device}: expected cpu, cuda or cuda:N")
+
+
+def settings(
+    *,
+    device: str,
+    model: SmokeModel,
+    checkpoint: str | None,
+    image: str,
+    expect: Mapping[str, Any] | None,
+    options: SmokeOptions,
+) -> dict[str, Any]:
+    return {
+        "device": device,
+        # Fresh inputs each run (the seed is reported, so a failure can be replayed).
+        "seed": random.SystemRandom().randrange(1, 2**31),
+        "configs": {str(line): path for line, path in model.configs.items()},
+        "checkpoint": checkpoint,
+        "image": image,
+        "score_thr": options.score_thr,
+        "out": str(Path(options.out).expanduser().resolve()) if options.out else None,
+        "runs": options.runs or (10 if device.startswith("cuda") else 3),
+        "expect": dict(expect) if expect else None,
+    }
+
+
+# Text in a failed stage -> (advice, known-failure id).
+STAGE_FAILURES: tuple[tuple[str, str, str | None], ...] = (
+    (
+        "no kernel image is available",
+        "torch or mmcv has no kernels for this GPU: rebuild mmcv with TORCH_CUDA_ARCH_LIST for "
+        "it, or install a build that covers it",
+        "no-kernel-image",
+    ),
+    (
+        "implementation for device cuda",
+        "mmcv's ops were compiled without CUDA: reinstall a CUDA build of mmcv (`mmdoctor "
+        "check` says how)",
+        "mmcv-ops-built-without-cuda",
+    ),
+    (
+        "No module named 'mmcv._ext'",
+        "mmcv has no compiled ops: install mmcv (not mmcv-lite) built for this torch",
+        "mmcv-ext-missing",
+    ),
+    (
+        "undefined symbol",
+        "mmcv was compiled against another torch: rebuild or reinstall it for this one",
+        "mmcv-ext-undefined-symbol",
+    ),
+    (
+        "Weights only load failed",
+        "torch >= 2.6 refused to unpickle the checkpoint: use a zoo checkpoint (its hash is "
+        "checked, then it is loaded fully) or one saved with tensors only",
+        "torch-load-weights-only",
+    ),
+    (
+        "is used but incompatible",
+        "mmdet rejects the installed mmcv: run `mmdoctor check` for the fix",
+        "mmcv-too-new-for-mmdet3",
+    ),
+    (
+        "torch.cuda.is_available() is False",
+        "torch cannot use the GPU: `mmdoctor check` says why (driver, CPU-only build)",
+        None,
+    ),
+    (
+        "CUDA out of memory",
+        "the GPU is out of memory: close what else uses it, or pick a smaller --model",
+        None,
+    ),
+)
+
+
+def stage_from(result: StepResult | None, stage_id: str) -> Stage:
+    title = STAGE_TITLES[stage_id]
+    if result is None:
+        return Stage(stage_id, title, "skip", "not run: an earlier stage failed")
+    data = dict(result.data)
+    if result.ok:
+        return Stage(stage_id, title, "ok", summarize(stage_id, data), result.seconds, data)
+    text = f"{result.error or ''}\n{result.traceback or ''}\n{result.stderr}"
+    advice, known = next(
+        ((a, k) for needle, a, k in STAGE_FAILURES if needle in text), (None, None)
+    )
+    summary = result.crashed or result.error or "failed"
+    details = {"traceback": result.traceback} if result.traceback else {}
+    return Stage(stage_id, title, "fail", summary, result.seconds, details, advice, known)
+
+
+def summarize(stage_id: str, data: Mapping[str, Any]) -> str:
+    if stage_id == "torch":
+        where = data.get("name") or "CPU"
+        return (
+            f"torch {data.get('torch')} on {data.get('device')} ({where}): matrix product "
+            f"matches the reference (max error {data.get('matmul_max_abs_error'):.2g})"
+        )
+    if stage_id == "ops":
+        return (
+            f"nms kept the same {data.get('nms_kept')} boxes as {data.get('nms_reference')}; "
+            f"roi_align within {data.get('roi_align_max_abs_error'):.2g} of "
+            f"{data.get('roi_align_reference')} (seed {data.get('seed')})"
+        )
+    if stage_id == "detector":
+        return (
+            f"mmdet {data.get('mmdet')}: {Path(str(data.get('config'))).name}, "
+            f"{data.get('parameters', 0) / 1e6:.1f} M parameters, {data.get('classes')} classes"
+        )
+    if stage_id == "inference":
+        shown = data.get("detections") or []
+        top = ", ".join(f"{d['class']} {d['score']:.2f}" for d in shown[:3])
+        return f"{len(shown)} detection(s) above the threshold" + (f": {top}" if top else "")
+    if stage_id == "timing":
+        memory = data.get("peak_memory_bytes") or 0
+        return (
+            f"median {data.get('median_seconds')} s per image over {data.get('runs')} run(s), "
+            f"{data.get('images_per_second')} images/s, peak memory {memory / 2**20:.0f} MiB "
+            f"({data.get('peak_memory_of')})"
+        )
+    return ""
+
+
+def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str]) -> SmokeReport:
+    from mmdoctor.probe.collect import TOOL_TIMEOUT
+    from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
+    from mmdoctor.probe.target import resolve_interpreter, run_marked
+    from mmdoctor.smoke.weights import fetch_checkpoint
+
+    model = choose_model(matrix, options.model)
+    image = check_image(options.image)
+    if options.out and not Path(options.out).expanduser().resolve().parent.is_dir():
+        raise UsageError(f"--out {options.out}: its folder does not exist")
+    if options.weights not in ("zoo", "none"):
+        raise UsageError(f"--weights {options.weights}: expected zoo or none")
+    executable, _how = resolve_interpreter(options.python, environ)
+    gpus = 0
+    if options.device != "cpu":
+        nvidia = probe_nvidia(
+            overrides=parse_overrides(environ),
+            timeout=TOOL_TIMEOUT,
+            max_cuda_for_driver=matrix.max_cuda_for_driver,
+        )
+        gpus = len(nvidia.gpus)
+    device, notes = choose_device(options.device, gpus)
+
+    env = {**environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    checkpoint_path: str | None = None
+    expect: Mapping[str, Any] | None = None
+    if options.weights == "none" and options.checkpoint is None:
+        weights = "none: random weights, a pipeline check only (no detections are judged)"
+    else:
+        source = options.checkpoint or model.checkpoint_url
+        fetched = fetch_checkpoint(
+            source,
+            expected_prefix=None if options.checkpoint else model.sha256_prefix,
+            environ=environ,
+            progress=_tty(),
+        )
+        checkpoint_path = str(fetched.path)
+        zoo = fetched.sha256.startswith(model.sha256_prefix)
+        weights = f"{fetched.source} (sha256 {fetched.sha256[:12]}…"
+        weights += (
+            ", the zoo's)"
+            if zoo
+            else (", verified by its name)" if fetched.verified else ", not verified)")
+        )
+        if fetched.verified:
+            # torch >= 2.6 defaults to weights_only loading, which mmengine <= 0.10.7 does not
+            # expect; a file whose hash matched is trusted with full unpickling, this run only.
+            env["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
+            notes.append(
+                "the checkpoint's sha256 matched, so it is loaded with full unpickling "
+                "(TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 for this run only)"
+            )
+        if zoo and options.image is None:
+            expect = SHIPPED_IMAGE_EXPECTS
+    script = (Path(__file__).with_name("target_smoke.py")).read_text(encoding="utf-8")
+    args = json.dumps(
+        settings(
+            device=device,
+            model=model,
+            checkpoint=checkpoint_path,
+            image=image,
+            expect=expect,
+            options=options,
+        )
+    )
+    _begun, finished, _culprit = run_marked(
+        executable,
+        script,
+        [args],
+        step_timeout=options.timeout,
+        total_timeout=options.timeout * len(STAGES) + 30,
+        env=env,
+    )
+    stages = tuple(stage_from(finished.get(stage_id), stage_id) for stage_id in STAGES)
+    return SmokeReport(
+        executable=executable,
+        device=device,
+        model=model,
+        image=image,
+        weights=weights,
+        notes=tuple(notes),
+        stages=stages,
+    )
+
+
+def _tty() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
