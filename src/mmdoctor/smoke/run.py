@@ -236,7 +236,7 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
     from mmdoctor.probe.collect import TOOL_TIMEOUT
     from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
     from mmdoctor.probe.target import resolve_interpreter, run_marked
-    from mmdoctor.smoke.weights import fetch_checkpoint
+    from mmdoctor.smoke.weights import DownloadError, fetch_checkpoint
 
     model = choose_model(matrix, options.model)
     image = check_image(options.image)
@@ -262,12 +262,20 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
         weights = "none: random weights, a pipeline check only (no detections are judged)"
     else:
         source = options.checkpoint or model.checkpoint_url
-        fetched = fetch_checkpoint(
-            source,
-            expected_prefix=None if options.checkpoint else model.sha256_prefix,
-            environ=environ,
-            progress=_tty(),
-        )
+        try:
+            fetched = fetch_checkpoint(
+                source,
+                expected_prefix=None if options.checkpoint else model.sha256_prefix,
+                environ=environ,
+                progress=_tty(),
+            )
+        except DownloadError as exc:
+            if options.checkpoint:
+                raise
+            raise DownloadError(
+                f"{exc}; without the model zoo, use --checkpoint PATH|URL (a copy or a mirror) "
+                "or --weights none for a pipeline check"
+            ) from None
         checkpoint_path = str(fetched.path)
         zoo = fetched.sha256.startswith(model.sha256_prefix)
         weights = f"{fetched.source} (sha256 {fetched.sha256[:12]}…"
