@@ -112,6 +112,56 @@ def test_a_checkpoint_is_downloaded_verified_cached_and_loaded(
     assert len(site.server.log) == requests  # the second run used the cache
 
 
+def test_an_interrupted_checkpoint_download_resumes(
+    mmdoctor, compiled_stack_venv, test_checkpoint: Path, site: Site
+):
+    name = test_checkpoint.name
+    data = test_checkpoint.read_bytes()
+    (site.root / name).write_bytes(data)
+    env = {**os.environ, **site.environ}
+    args = ["smoke-test", "--python", str(compiled_stack_venv), "--device", "cpu", *FAST]
+    site.server.cut_after = len(data) // 3  # the connection drops a third of the way in
+    first = mmdoctor(*args, "--checkpoint", f"{site.base}/{name}", env=env)
+    assert first.returncode == 4
+    assert "run again to resume" in first.stderr
+    assert (site.checkpoints / f"{name}.part").stat().st_size == len(data) // 3
+    site.server.cut_after = None
+    second = mmdoctor(*args, "--checkpoint", f"{site.base}/{name}", "--json", env=env)
+    assert second.returncode == 0, second.stdout
+    assert site.server.log[-1].range == f"bytes={len(data) // 3}-"
+    assert site.server.log[-1].sent == len(data) - len(data) // 3
+    assert (site.checkpoints / name).read_bytes() == data
+
+
+def test_with_real_weights_the_detections_are_judged(compiled_stack_venv, tmp_path):
+    """The zoo weights must find a person on the shipped image. These random weights cannot:
+    the same script, asked to expect a person above 0.99, fails its inference stage."""
+    from mmdoctor.matrix import load_matrix
+    from mmdoctor.probe.target import run_marked
+    from mmdoctor.smoke.run import SHIPPED_IMAGE, SmokeOptions, settings
+
+    model = load_matrix().smoke_model("yolov3-mobilenetv2")
+    options = SmokeOptions(
+        python=None, device="cpu", model=model.id, image=None, weights="none", checkpoint=None,
+        score_thr=0.3, out=None, runs=1, timeout=300,
+    )  # fmt: skip
+    script = (Path(__file__).parents[1] / "src/mmdoctor/smoke/target_smoke.py").read_text()
+    args = settings(
+        device="cpu", model=model, checkpoint=None, image=str(SHIPPED_IMAGE),
+        expect={"classes": ["person"], "score": 0.99}, options=options,
+    )  # fmt: skip
+    _begun, finished, culprit = run_marked(
+        str(compiled_stack_venv / "bin" / "python"), script, [json.dumps(args)],
+        step_timeout=300, total_timeout=900, env=dict(os.environ),
+    )  # fmt: skip
+    assert culprit is None
+    assert finished["detector"].ok
+    inference = finished["inference"]
+    assert not inference.ok
+    assert "expected a person above 0.99" in (inference.error or "")
+    assert "timing" not in finished  # the stages stop at the first failure
+
+
 def test_a_checkpoint_with_a_wrong_hash_is_refused(
     mmdoctor, compiled_stack_venv, test_checkpoint: Path, site: Site
 ):
