@@ -536,3 +536,90 @@ def smoke_test(
         return int(code)
 
     _guarded("smoke-test", fmt, body)
+
+
+@app.command()
+def diagnose(
+    log: Annotated[
+        str, typer.Argument(help="The log, traceback or pasted issue to read; - for stdin.")
+    ] = "-",
+    python: Annotated[
+        str | None,
+        typer.Option(
+            "--python",
+            help="Also run `check` on this interpreter to confirm or rule out what the log says.",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Every match.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Name the known failure behind a log, root cause first, with the fix.
+
+    Exit codes: 0 a known cause was found, 1 nothing known matched, 2 unreadable or binary input.
+    """
+    _State.debug = _State.debug or debug
+    fmt = Format.json if json_output else Format.text
+
+    def body() -> int:
+        from mmdoctor.diagnose import CONFIDENT, confirm_with_environment, decode_log, match_log
+        from mmdoctor.errors import UsageError
+        from mmdoctor.knowledge import load_knowledge
+
+        if log == "-":
+            data, source = sys.stdin.buffer.read(), "standard input"
+        else:
+            try:
+                data, source = Path(log).read_bytes(), log
+            except OSError as exc:
+                raise UsageError(f"{log}: cannot read it ({exc.strerror})") from None
+        matches = match_log(decode_log(data, source), load_knowledge())
+        if python is not None:
+            failing = _failing_known_failures(python)
+            matches = confirm_with_environment(matches, failing)
+        found = any(m.confidence >= CONFIDENT for m in matches)
+        code = ExitCode.OK if found else ExitCode.PROBLEMS
+        from mmdoctor.render import diagnose_out
+
+        if fmt == Format.json:
+            from mmdoctor.diagnose import bug_report_hint
+            from mmdoctor.render import json_out
+
+            print(
+                json_out.dumps(
+                    json_out.envelope(
+                        "diagnose",
+                        "found" if found else "unknown",
+                        code,
+                        source=source,
+                        matches=[diagnose_out.match_dict(m) for m in matches],
+                        hint=None if found else bug_report_hint(),
+                        errors=[],
+                    )
+                )
+            )
+        else:
+            from mmdoctor.render.human import make_console
+
+            diagnose_out.render_matches(
+                matches, console=make_console(), verbose=verbose, source=source
+            )
+        return int(code)
+
+    _guarded("diagnose", fmt, body)
+
+
+def _failing_known_failures(python: str) -> dict[str, str]:
+    """Known-failure id -> the failing check's summary, for `check` run on `python`."""
+    from mmdoctor.checks import all_checks
+    from mmdoctor.checks.model import Context, run_checks
+    from mmdoctor.matrix import load_matrix
+    from mmdoctor.probe.collect import collect_environment
+
+    matrix = load_matrix()
+    env = collect_environment(python=python, environ=os.environ, step_timeout=90.0, matrix=matrix)
+    return {
+        r.known_failure: f"{r.id}: {r.summary}"
+        for r in run_checks(Context(env, matrix), all_checks())
+        if r.known_failure and r.status.is_problem
+    }
