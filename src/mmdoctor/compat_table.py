@@ -8,7 +8,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor.matrix import Matrix, MmdetRelease, TorchRelease
-from mmdoctor.resolver import spec_text
+from mmdoctor.resolver import newest_compiling_mmcv, spec_text, wheels_for
 
 
 @dataclass(frozen=True)
@@ -75,15 +75,13 @@ def _rows_for(
         return []
     by_version: dict[tuple[str, Version], tuple[list[str], SpecifierSet, bool]] = {}
     for variant in variants:
-        best = None
-        for wheel_set in matrix.mmcv_wheels:
-            if wheel_set.package != head.mmcv_package or not wheel_set.has(variant, release.torch):
-                continue
-            for version in wheel_set.versions:
-                if version in head.mmcv and (best is None or version > best[0]):
-                    best = (version, wheel_set.python & release.python, wheel_set.verified)
-        if best is not None:
-            entry = by_version.setdefault((head.mmcv_package, best[0]), ([], best[1], best[2]))
+        found = list(wheels_for(matrix, head.mmcv_package, head.mmcv, variant, release.torch))
+        if found:
+            wheel_set, version = max(found, key=lambda pair: pair[1])
+            entry = by_version.setdefault(
+                (head.mmcv_package, version),
+                ([], wheel_set.python & release.python, wheel_set.verified),
+            )
             entry[0].append(variant)
     if by_version:
         return [
@@ -101,23 +99,17 @@ def _rows_for(
             )
         ]
     builds = matrix.source_builds
-    if builds is None:
+    compiling = newest_compiling_mmcv(matrix, head.mmcv_package, head.mmcv, release.version)
+    if builds is None or compiling is None:
         return []
-    versions = sorted(
-        {v for s in matrix.mmcv_wheels if s.package == head.mmcv_package for v in s.versions},
-        reverse=True,
-    )
-    for version in versions:
-        if version in head.mmcv and builds.compiles(head.mmcv_package, version, release.version):
-            return [
-                CompatRow(
-                    mmdet=_label(group),
-                    mmcv=f"{head.mmcv_package} {version}",
-                    torch=release.torch,
-                    variants=tuple(variants),
-                    python=spec_text(release.python & builds.python),
-                    how="source build",
-                    verified=release.verified,
-                )
-            ]
-    return []
+    return [
+        CompatRow(
+            mmdet=_label(group),
+            mmcv=f"{head.mmcv_package} {compiling}",
+            torch=release.torch,
+            variants=tuple(variants),
+            python=spec_text(release.python & builds.python),
+            how="source build",
+            verified=release.verified,
+        )
+    ]

@@ -14,6 +14,7 @@ the mmcv it would use, or rejected with one line saying why. The ranking, in ord
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from packaging.specifiers import SpecifierSet
@@ -23,6 +24,7 @@ from mmdoctor.errors import UsageError
 from mmdoctor.matrix import (
     CudaVariant,
     Matrix,
+    MmcvWheelSet,
     MmdetRelease,
     TorchRelease,
     minor,
@@ -304,13 +306,9 @@ def _choose_mmcv(
             f"{no_wheel}; a source build needs Python {spec_text(builds.python)} "
             f"({builds.python_note})"
         )
-    known = sorted(
-        {v for s in matrix.mmcv_wheels if s.package == package for v in s.versions if v in spec},
-        reverse=True,
-    )
-    for version in known:
-        if builds.compiles(package, version, release.version):
-            return MmcvChoice(package, version, prebuilt=False), ""
+    version = newest_compiling_mmcv(matrix, package, spec, release.version)
+    if version is not None:
+        return MmcvChoice(package, version, prebuilt=False), ""
     return None, (
         f"{no_wheel}, and no {package}{spec_text(spec)} compiles against torch {release.torch}"
     )
@@ -331,24 +329,44 @@ def find_prebuilt_mmcv(
     if os != "linux":
         return None  # the matrix holds the Linux wheel sets only
     best: MmcvChoice | None = None
-    for wheel_set in matrix.mmcv_wheels:
-        if wheel_set.package != package or not wheel_set.has(variant, torch_minor):
-            continue
+    for wheel_set, version in wheels_for(matrix, package, spec, variant, torch_minor):
         if python not in wheel_set.python:
             continue
-        for version in wheel_set.versions:
-            if version not in spec:
-                continue
-            choice = MmcvChoice(
-                wheel_set.package,
-                version,
-                prebuilt=True,
-                verified=wheel_set.verified,
-                python_verified=wheel_set.python_verified,
-            )
-            if best is None or (choice.verified, version) > (best.verified, best.version):
-                best = choice
+        choice = MmcvChoice(
+            wheel_set.package,
+            version,
+            prebuilt=True,
+            verified=wheel_set.verified,
+            python_verified=wheel_set.python_verified,
+        )
+        if best is None or (choice.verified, version) > (best.verified, best.version):
+            best = choice
     return best
+
+
+def wheels_for(
+    matrix: Matrix, package: str, spec: SpecifierSet, variant: str, torch_minor: str
+) -> Iterator[tuple[MmcvWheelSet, Version]]:
+    """Every (wheel set, version in `spec`) with a wheel folder for this variant and torch."""
+    for wheel_set in matrix.mmcv_wheels:
+        if wheel_set.package == package and wheel_set.has(variant, torch_minor):
+            for version in wheel_set.versions:
+                if version in spec:
+                    yield wheel_set, version
+
+
+def newest_compiling_mmcv(
+    matrix: Matrix, package: str, spec: SpecifierSet, torch: Version
+) -> Version | None:
+    """The newest `package` in `spec` whose sdist compiles against this torch, if any."""
+    builds = matrix.source_builds
+    if builds is None:
+        return None
+    known = {v for s in matrix.mmcv_wheels if s.package == package for v in s.versions}
+    for version in sorted((v for v in known if v in spec), reverse=True):
+        if builds.compiles(package, version, torch):
+            return version
+    return None
 
 
 # ------------------------------------------------------------------- ranking and advice
