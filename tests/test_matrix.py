@@ -98,6 +98,17 @@ def test_a_matrix_with_a_missing_key_is_a_clear_error(tmp_path: Path) -> None:
         load_matrix(str(broken))
 
 
+def test_a_bad_value_is_reported_with_its_line(tmp_path: Path) -> None:
+    text = MATRIX.read_text().replace(
+        '{cuda: "12.x", linux: "525.60.13"', '{cuda: "12.x", linux: "525.x"', 1
+    )
+    broken = tmp_path / "m.yaml"
+    broken.write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), start=1) if '"525.x"' in row)
+    with pytest.raises(MatrixError, match=rf"m\.yaml:{line}: Invalid version: '525\.x'"):
+        load_matrix(str(broken))
+
+
 def test_matrix_and_schema_ship_inside_the_wheel(tmp_path: Path) -> None:
     pytest.importorskip("hatchling")
     subprocess.run(

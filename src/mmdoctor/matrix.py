@@ -8,6 +8,7 @@ The JSON Schema next to it is enforced by the test suite; here a broken file giv
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,7 +243,7 @@ def load_matrix(path: str | None = None) -> Matrix:
     try:
         return _build(str(source), raw)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise MatrixError(f"{source}: {_describe(exc)}") from None
+        raise MatrixError(f"{source}{_line_of(text, exc)}: {_describe(exc)}") from None
 
 
 def default_matrix_path() -> Path:
@@ -251,6 +252,17 @@ def default_matrix_path() -> Path:
         return packaged
     # A source checkout (editable install): the file lives at the top of the repository.
     return Path(__file__).resolve().parents[2] / MATRIX_FILE
+
+
+def _line_of(text: str, exc: Exception) -> str:
+    """':LINE' of the first line holding the value an error quotes ('Invalid version: '11.x''),
+    so that a bad value in a hand-edited matrix is found at once; '' when there is none."""
+    quoted = re.findall(r"'([^']+)'", str(exc))
+    for value in quoted:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if value in line and not line.lstrip().startswith("#"):
+                return f":{number}"
+    return ""
 
 
 def _describe(exc: Exception) -> str:
