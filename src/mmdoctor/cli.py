@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -112,7 +112,7 @@ def _guarded(command: str, fmt: Format, body: Callable[[], int]) -> None:
     raise typer.Exit(code)
 
 
-def _fail(command: str, fmt: Format, code: ExitCode, message: str) -> None:
+def _fail(command: str, fmt: Format, code: ExitCode, message: str) -> NoReturn:
     from mmdoctor.render.redact import redact_credentials
 
     message = redact_credentials(message)
