@@ -284,13 +284,14 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
             if zoo
             else (", verified by its name)" if fetched.verified else ", not verified)")
         )
-        if fetched.verified:
+        if zoo:
             # torch >= 2.6 defaults to weights_only loading, which mmengine <= 0.10.7 does not
-            # expect; a file whose hash matched is trusted with full unpickling, this run only.
+            # expect. Only the zoo's own file (its sha256 matched) is trusted with full
+            # unpickling, and for this run only; any other file loads as torch decides.
             env["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
             notes.append(
-                "the checkpoint's sha256 matched, so it is loaded with full unpickling "
-                "(TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 for this run only)"
+                "the checkpoint's sha256 matches the model zoo's, so it is loaded with full "
+                "unpickling (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 for this run only)"
             )
         if zoo and options.image is None:
             expect = SHIPPED_IMAGE_EXPECTS
