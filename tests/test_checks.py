@@ -532,3 +532,35 @@ def test_system_interpreter_warns_and_python_313_warns() -> None:
     assert run("python.environment", env(kind="managed")).status is Status.WARN
     assert run("python.environment", env(python="3.13.0")).status is Status.WARN
     assert run("python.environment", env()).status is Status.OK
+
+
+@pytest.mark.parametrize(
+    ("nvcc", "gcc", "status"),
+    [
+        ("11.8", "12.2.0", Status.WARN),
+        ("12.1", "12.2.0", Status.OK),
+        ("13.0", "15.1.0", Status.OK),
+        ("12.8", "15.0.0", Status.WARN),
+        ("10.2", "8.4.0", Status.SKIP),
+    ],
+)
+def test_gcc_against_nvcc_limit(nvcc: str, gcc: str, status: Status) -> None:
+    environment = env(
+        steps=[torch_step("2.1.2+cu121", cuda="12.1")],
+        toolkit=ToolkitInfo(
+            nvcc_path="/usr/local/cuda/bin/nvcc", nvcc_version=nvcc, gcc_version=gcc
+        ),
+    )
+    result = run("cuda.gcc", environment)
+    assert result.status is status, result.summary
+    if status is Status.WARN:
+        assert result.known_failure == "nvcc-gcc-too-new"
+        assert result.advice is not None and result.advice.commands[0].startswith("export CC=gcc-")
+
+
+def test_gcc_check_skips_for_cpu_torch() -> None:
+    environment = env(
+        steps=[torch_step()],
+        toolkit=ToolkitInfo(nvcc_path="/x/nvcc", nvcc_version="11.8", gcc_version="14.1.0"),
+    )
+    assert run("cuda.gcc", environment).status is Status.SKIP

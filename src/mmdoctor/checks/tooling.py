@@ -133,6 +133,32 @@ def nvcc_matches(ctx: Context) -> Finding:
     return ok(f"nvcc {nvcc} and torch's CUDA {torch_cuda}{note}", f"gcc {toolkit.gcc_version}")
 
 
+@check("cuda.gcc", "host gcc accepted by nvcc (for source builds)")
+def gcc_for_nvcc(ctx: Context) -> Finding:
+    torch = torch_data(ctx)
+    toolkit = ctx.env.toolkit
+    if torch is not None and not torch.get("cuda"):
+        return skip("CPU-only torch: a source build compiles no CUDA code")
+    if not toolkit.nvcc_version or not toolkit.gcc_version:
+        return skip("no nvcc or no gcc to compare")
+    nvcc = Version(toolkit.nvcc_version)
+    gcc = parse_version(toolkit.gcc_version)
+    limit = ctx.matrix.max_gcc(nvcc)
+    if gcc is None or limit is None:
+        return skip(f"no known gcc limit for nvcc {nvcc}")
+    if gcc.major > limit:
+        return warn(
+            f"gcc {gcc} is newer than nvcc {nvcc} accepts (gcc <= {limit}): a source build of "
+            "mmcv's CUDA ops stops with 'unsupported GNU version'",
+            advice=advice(
+                f"Install gcc-{limit} and g++-{limit} and point the build at them:",
+                f"export CC=gcc-{limit} CXX=g++-{limit}",
+            ),
+            known_failure="nvcc-gcc-too-new",
+        )
+    return ok(f"gcc {gcc} <= {limit}, the newest nvcc {nvcc} accepts")
+
+
 @check("opencv.duplicates", "one OpenCV distribution")
 def opencv_duplicates(ctx: Context) -> Finding:
     found = [d for name in OPENCV_DISTS for d in ctx.env.target.installed(name)]
