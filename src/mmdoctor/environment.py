@@ -141,13 +141,6 @@ class TargetPython:
     def python_version(self) -> Version:
         return Version(self.version)
 
-    @property
-    def pip_command(self) -> str:
-        """The prefix of every advice command: pip of exactly this interpreter."""
-        from mmdoctor.shell import quote
-
-        return f"{quote(self.executable)} -m pip"
-
 
 @dataclass(frozen=True)
 class HostInfo:
