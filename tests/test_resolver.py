@@ -23,7 +23,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor.matrix import DriverVersion, load_matrix
-from mmdoctor.plan import build_plan
+from mmdoctor.plan import Sources, build_plan
 from mmdoctor.resolver import Candidate, Machine, Resolution, Wishes, resolve
 
 M = load_matrix()
@@ -613,5 +613,5 @@ def test_planned_find_link_is_what_mim_builds_after_the_plan(mim_python, tmp_pat
     cuda = str(M.cuda_variants[plan.variant].cuda)
     mim = mim_find_links(mim_python, tmp_path, f"{plan.torch_version}+{plan.variant}", cuda)
     assert plan.mmcv_find_links == mim["default"]
-    mirrored = build_plan(chosen, machine, M, executable=PY, mmcv_base_url=MIRROR)
+    mirrored = build_plan(chosen, machine, M, executable=PY, sources=Sources(mmcv_base_url=MIRROR))
     assert mirrored.mmcv_find_links == mim["mirror"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
@@ -16,6 +18,9 @@ from mmdoctor.environment import HostInfo
 from mmdoctor.errors import UsageError
 from mmdoctor.matrix import Matrix
 from mmdoctor.resolver import Machine, Wishes, resolve_input_check
+
+if TYPE_CHECKING:
+    from mmdoctor.plan import Sources
 
 _MINOR = re.compile(r"^\d+\.\d+$")
 _DRIVER = re.compile(r"^\d+(\.\d+){1,2}$")
@@ -164,3 +169,61 @@ def gather(
         gcc=Version(toolkit.gcc_version) if toolkit.gcc_version else None,
         sources=sources,
     )
+
+
+def make_sources(
+    *,
+    installer: str,
+    index_url: str | None,
+    torch_index_url: str | None,
+    mmcv_base_url: str | None,
+    find_links: Sequence[str],
+) -> Sources:
+    """Validate --installer and the mirrors. Plain http is refused except to this machine:
+    packages are code, and pip would run them."""
+    import shutil
+
+    from mmdoctor.plan import INSTALLERS, Sources
+
+    if installer not in INSTALLERS:
+        raise UsageError(f"--installer {installer!r}: expected one of {', '.join(INSTALLERS)}")
+    if installer == "uv" and shutil.which("uv") is None:
+        raise UsageError("--installer uv: uv is not installed (pip install uv), or use mim or pip")
+    for option, url in (
+        ("--index-url", index_url),
+        ("--torch-index-url", torch_index_url),
+        ("--mmcv-base-url", mmcv_base_url),
+    ):
+        if url is not None:
+            _check_url(option, url)
+    for link in find_links:
+        if "://" in link:
+            _check_url("--find-links", link)
+        elif not Path(link).expanduser().is_dir():
+            raise UsageError(f"--find-links {link}: not a folder or a URL")
+    return Sources(
+        index_url=index_url,
+        torch_index_url=torch_index_url,
+        find_links=tuple(
+            link if "://" in link else str(Path(link).expanduser().absolute())
+            for link in find_links
+        ),
+        mmcv_base_url=mmcv_base_url,
+    )
+
+
+def _check_url(option: str, url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from mmdoctor.render.redact import redact_credentials
+
+    parts = urlsplit(url)
+    shown = redact_credentials(url)
+    if parts.scheme not in ("https", "http", "file") or (
+        parts.scheme != "file" and not parts.hostname
+    ):
+        raise UsageError(f"{option} {shown}: expected an https:// URL")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise UsageError(
+            f"{option} {shown}: plain http is only accepted for this machine; use https"
+        )

@@ -1,7 +1,9 @@
 """Turn a resolver candidate into an install plan: packages, pins, exact steps, warnings.
 
 A plan is data. `mmdoctor install --dry-run` renders it; `--export` writes it as a pip
-requirements file; `install` (without --dry-run) will carry the steps out.
+requirements file; `install` (without --dry-run) carries the steps out (mmdoctor.install).
+The steps are the exact commands for the chosen installer and package sources, so what a dry
+run shows is what an install runs.
 """
 
 from __future__ import annotations
@@ -16,13 +18,30 @@ from mmdoctor.matrix import Matrix, Pin, minor
 from mmdoctor.resolver import Candidate, Machine, spec_text
 
 OPENMIM = "0.3.9"  # the last openmim release on PyPI
+INSTALLERS = ("mim", "pip", "uv")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where packages come from. None / empty: the defaults (PyPI, PyTorch's and OpenMMLab's
+    hosts, and whatever the user's own PIP_* settings add)."""
+
+    index_url: str | None = None  # a PyPI mirror
+    torch_index_url: str | None = None  # a mirror of PyTorch's per-variant index
+    find_links: tuple[str, ...] = ()  # extra folders or pages of wheels, for every step
+    mmcv_base_url: str | None = None  # a mirror of https://download.openmmlab.com/mmcv/dist
 
 
 @dataclass(frozen=True)
 class Step:
+    """One command. `kind` tells the executor what it is: "install" (run argv), "build" (argv
+    builds a wheel; the executor adds the output folder, caches the wheel and installs it) or
+    "check" (the post-install check, run in-process)."""
+
     description: str
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
+    kind: str = "install"
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,9 @@ class Plan:
     steps: tuple[Step, ...]
     warnings: tuple[str, ...]
     candidate: Candidate
+    installer: str = "mim"
+    sources: Sources = Sources()
+    blockers: tuple[str, ...] = ()  # toolchain problems that stop a source build (see warnings)
 
     @property
     def torch_requirement(self) -> str:
@@ -80,7 +102,8 @@ def build_plan(
     cpu_count: int | None = None,
     memory_bytes: int | None = None,
     gcc: Version | None = None,
-    mmcv_base_url: str | None = None,
+    installer: str = "mim",
+    sources: Sources = Sources(),
 ) -> Plan:
     torch = candidate.torch
     variant = candidate.variant
@@ -92,7 +115,7 @@ def build_plan(
     # The matrix pairs torchvision with the newest torch patch; for another patch, pip picks the
     # torchvision of the minor that pins exactly this torch.
     vision = torch.torchvision_latest if plan_torch == torch.latest else f"{torch.torchvision}.*"
-    mmcv_link = matrix.mmcv_find_link(variant, torch.torch, mmcv_base_url)
+    mmcv_link = matrix.mmcv_find_link(variant, torch.torch, sources.mmcv_base_url)
     steps = _steps(
         candidate,
         matrix,
@@ -106,6 +129,8 @@ def build_plan(
         machine=machine,
         cpu_count=cpu_count,
         memory_bytes=memory_bytes,
+        installer=installer,
+        sources=sources,
     )
     return Plan(
         python=f"{machine.python.major}.{machine.python.minor}",
@@ -113,7 +138,9 @@ def build_plan(
         os=machine.os,
         torch_version=plan_torch,
         variant=variant,
-        torch_index_url=None if find_links_era else matrix.torch_index(variant),
+        torch_index_url=None
+        if find_links_era
+        else (sources.torch_index_url or matrix.torch_index(variant)),
         torch_find_links=matrix.torch_find_links if find_links_era else None,
         torchvision_version=vision,
         mmcv_name=mmcv.package,
@@ -127,6 +154,9 @@ def build_plan(
         steps=steps,
         warnings=_warnings(candidate, machine, matrix, gcc),
         candidate=candidate,
+        installer=installer,
+        sources=sources,
+        blockers=tuple(toolchain_blockers(candidate, machine, matrix, gcc)),
     )
 
 
@@ -185,6 +215,54 @@ def max_jobs(cpu_count: int | None, memory_bytes: int | None) -> int:
     return cores
 
 
+class Commands:
+    """The install command lines for one installer, interpreter and set of package sources."""
+
+    def __init__(self, installer: str, executable: str, sources: Sources) -> None:
+        if installer not in INSTALLERS:
+            raise ValueError(f"unknown installer {installer!r}")
+        self.installer = installer
+        self.executable = executable
+        self.sources = sources
+
+    def _head(self, via_mim: bool) -> tuple[str, ...]:
+        if self.installer == "uv":
+            return ("uv", "pip", "install", "--python", self.executable)
+        if via_mim and self.installer == "mim":
+            return (self.executable, "-m", "mim", "install")
+        return (self.executable, "-m", "pip", "install")
+
+    def install(
+        self,
+        *requirements: str,
+        index_url: str | None = None,
+        find_links: tuple[str, ...] = (),
+        via_mim: bool = False,
+    ) -> tuple[str, ...]:
+        return (
+            *self._head(via_mim),
+            *requirements,
+            *self._options(index_url or self.sources.index_url, find_links),
+        )
+
+    def build_wheel(self, requirement: str, package: str) -> tuple[str, ...]:
+        """pip builds (uv's build isolation differs); the executor adds `-w FOLDER`."""
+        return (
+            self.executable,
+            *("-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-binary", package),
+            requirement,
+            *self._options(self.sources.index_url, ()),
+        )
+
+    def _options(self, index_url: str | None, find_links: tuple[str, ...]) -> tuple[str, ...]:
+        out: list[str] = []
+        if index_url:
+            out += ["--index-url", index_url]
+        for link in (*find_links, *self.sources.find_links):
+            out += ["--find-links", link]
+        return tuple(out)
+
+
 def _steps(
     candidate: Candidate,
     matrix: Matrix,
@@ -199,9 +277,10 @@ def _steps(
     machine: Machine,
     cpu_count: int | None,
     memory_bytes: int | None,
+    installer: str,
+    sources: Sources,
 ) -> tuple[Step, ...]:
-    pip = (executable, "-m", "pip", "install")
-    mim = (executable, "-m", "mim", "install")
+    commands = Commands(installer, executable, sources)
     torch = candidate.torch
     variant = candidate.variant
     mmcv = candidate.mmcv
@@ -215,7 +294,7 @@ def _steps(
         Step(
             "build tools first: the setuptools window this stack needs, so nothing later "
             "breaks mim or a build",
-            (*pip, *build_tools),
+            commands.install(*build_tools),
         )
     ]
     vision_pin = f"torchvision=={vision}"
@@ -226,12 +305,10 @@ def _steps(
             Step(
                 f"torch {torch_version} + torchvision {vision} ({variant}) from PyTorch's "
                 "find-links page",
-                (
-                    *pip,
+                commands.install(
                     f"torch=={torch_version}+{variant}",
                     vision_pin,
-                    "-f",
-                    matrix.torch_find_links,
+                    find_links=(matrix.torch_find_links,),
                 ),
             )
         )
@@ -239,19 +316,17 @@ def _steps(
         steps.append(
             Step(
                 f"torch {torch_version} + torchvision {vision} from the PyTorch {variant} index",
-                (
-                    *pip,
+                commands.install(
                     f"torch=={torch_version}",
                     vision_pin,
-                    "--index-url",
-                    matrix.torch_index(variant),
+                    index_url=sources.torch_index_url or matrix.torch_index(variant),
                 ),
             )
         )
     steps.append(
         Step(
             "openmim (its openxlab dependency pins setuptools~=60.2.0)",
-            (*pip, f"openmim=={OPENMIM}"),
+            commands.install(f"openmim=={OPENMIM}"),
         )
     )
     if setuptools:
@@ -259,15 +334,20 @@ def _steps(
             Step(
                 "the setuptools pin again, over openxlab's (pip warns about the conflict; "
                 "it is harmless)",
-                (*pip, *(p.requirement for p in setuptools)),
+                commands.install(*(p.requirement for p in setuptools)),
             )
         )
     spec = f"{mmcv.package}=={mmcv.version}"
+    # mim finds OpenMMLab's wheels itself (from MMCV_BASE_URL); pip and uv get the page.
+    mim_env = {"MMCV_BASE_URL": sources.mmcv_base_url} if sources.mmcv_base_url else {}
     if mmcv.prebuilt:
         steps.append(
             Step(
                 f"{spec} from OpenMMLab's wheels ({mmcv_link})",
-                (*mim, spec),
+                commands.install(
+                    spec, find_links=() if installer == "mim" else (mmcv_link,), via_mim=True
+                ),
+                mim_env if installer == "mim" else {},
             )
         )
     else:
@@ -278,26 +358,67 @@ def _steps(
         steps.append(
             Step(
                 f"{spec} built from its PyPI sdist (no prebuilt wheel for torch {torch.torch} "
-                f"{variant}): no build isolation, so the build sees torch and this setuptools",
-                (*pip, "--no-build-isolation", "--no-binary", mmcv.package, spec),
+                f"{variant}) without build isolation, so the build sees torch and this "
+                "setuptools; the wheel is cached and reused by the next install",
+                commands.build_wheel(spec, mmcv.package),
                 env,
+                kind="build",
             )
         )
     if engine is not None:
-        steps.append(Step(f"mmengine {engine}", (*mim, f"mmengine=={engine}")))
+        steps.append(
+            Step(
+                f"mmengine {engine}",
+                commands.install(f"mmengine=={engine}", via_mim=True),
+                mim_env if installer == "mim" else {},
+            )
+        )
     steps.append(
-        Step(f"mmdet {candidate.mmdet.version}", (*mim, f"mmdet=={candidate.mmdet.version}"))
+        Step(
+            f"mmdet {candidate.mmdet.version}",
+            commands.install(f"mmdet=={candidate.mmdet.version}", via_mim=True),
+            mim_env if installer == "mim" else {},
+        )
     )
     if later_pins:
         steps.append(
             Step(
                 "pins for this stack: "
                 + "; ".join(f"{p.requirement} ({p.reason})" for p in later_pins),
-                (*pip, *(p.requirement for p in later_pins)),
+                commands.install(*(p.requirement for p in later_pins)),
             )
         )
-    steps.append(Step("check the result", ("mmdoctor", "check", "--python", executable)))
+    steps.append(
+        Step("check the result", ("mmdoctor", "check", "--python", executable), kind="check")
+    )
     return tuple(steps)
+
+
+def toolchain_blockers(
+    candidate: Candidate, machine: Machine, matrix: Matrix, gcc: Version | None
+) -> list[str]:
+    """What stops a CUDA source build on this machine before it starts: install checks these
+    first and stops with the fix instead of failing twenty minutes into a build."""
+    if candidate.mmcv.prebuilt or candidate.variant == "cpu":
+        return []
+    cuda = matrix.cuda_variants[candidate.variant].cuda
+    if machine.nvcc is None:
+        return [
+            f"the source build compiles CUDA ops and needs nvcc {cuda.major}.x "
+            "(CUDA_HOME or PATH); none was found"
+        ]
+    if machine.nvcc.major != cuda.major:
+        return [
+            f"nvcc {machine.nvcc} does not match torch's CUDA {cuda}: install the CUDA "
+            f"{cuda.major}.x toolkit and point CUDA_HOME at it before the build"
+        ]
+    limit = matrix.max_gcc(machine.nvcc)
+    if gcc is not None and limit is not None and gcc.major > limit:
+        return [
+            f"gcc {gcc} is newer than nvcc {machine.nvcc} accepts (<= {limit}): "
+            f"install gcc-{limit} and set CC/CXX to it"
+        ]
+    return []
 
 
 def _warnings(
@@ -314,24 +435,7 @@ def _warnings(
             f"no prebuilt {mmcv.package} for torch {torch.torch} ({variant}): source build of "
             f"{mmcv.package} {mmcv.version}, about {minutes} min on 2 cores"
         )
-        if cuda is not None:
-            if machine.nvcc is None:
-                out.append(
-                    f"the source build compiles CUDA ops and needs nvcc {cuda.major}.x "
-                    "(CUDA_HOME or PATH); none was found"
-                )
-            elif machine.nvcc.major != cuda.major:
-                out.append(
-                    f"nvcc {machine.nvcc} does not match torch's CUDA {cuda}: install the CUDA "
-                    f"{cuda.major}.x toolkit and point CUDA_HOME at it before the build"
-                )
-            elif gcc is not None:
-                limit = matrix.max_gcc(machine.nvcc)
-                if limit is not None and gcc.major > limit:
-                    out.append(
-                        f"gcc {gcc} is newer than nvcc {machine.nvcc} accepts (<= {limit}): "
-                        f"install gcc-{limit} and set CC/CXX to it"
-                    )
+        out += toolchain_blockers(candidate, machine, matrix, gcc)
     if cuda is not None and machine.driver is not None:
         native = matrix.max_cuda_for_driver(str(machine.driver))
         if native is not None and Version(native) < cuda:

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -49,10 +49,12 @@ def run(
     env: Mapping[str, str] | None = None,
     extra_env: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> CommandResult:
     """Run argv to completion. It is killed, with what it started, after `timeout` seconds in
     all, or after `idle_timeout` seconds without a line on stdout (a hung step of a chatty
-    program)."""
+    program), or when mmdoctor itself is interrupted (the KeyboardInterrupt goes on up).
+    `on_line` sees every line of stdout and stderr as it arrives (a log, a progress line)."""
     full_env = dict(os.environ if env is None else env)
     if extra_env:
         full_env.update(extra_env)
@@ -78,27 +80,32 @@ def run(
     err: list[bytes] = []
     last_line = [started]
     readers = [
-        threading.Thread(target=_pump, args=(proc.stdout, out, last_line), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, err, None), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stdout, out, last_line, on_line), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, err, None, on_line), daemon=True),
     ]
     for reader in readers:
         reader.start()
     timed_out = False
-    while True:
-        now = time.monotonic()
-        left = timeout - (now - started)
-        if idle_timeout is not None:
-            left = min(left, idle_timeout - (now - last_line[0]))
-        if left <= 0:
-            timed_out = True
-            _kill_group(proc)
-            proc.wait()
-            break
-        try:
-            proc.wait(timeout=left)
-            break
-        except subprocess.TimeoutExpired:
-            continue  # re-measure: a line may have arrived meanwhile
+    try:
+        while True:
+            now = time.monotonic()
+            left = timeout - (now - started)
+            if idle_timeout is not None:
+                left = min(left, idle_timeout - (now - last_line[0]))
+            if left <= 0:
+                timed_out = True
+                _kill_group(proc)
+                proc.wait()
+                break
+            try:
+                proc.wait(timeout=left)
+                break
+            except subprocess.TimeoutExpired:
+                continue  # re-measure: a line may have arrived meanwhile
+    except BaseException:  # Ctrl-C: the child runs in its own session and would live on
+        _kill_group(proc)
+        proc.wait()
+        raise
     for reader in readers:
         reader.join(timeout=5)
     return CommandResult(
@@ -111,13 +118,20 @@ def run(
     )
 
 
-def _pump(stream: IO[bytes] | None, sink: list[bytes], last_line: list[float] | None) -> None:
+def _pump(
+    stream: IO[bytes] | None,
+    sink: list[bytes],
+    last_line: list[float] | None,
+    on_line: Callable[[str], None] | None,
+) -> None:
     if stream is None:
         return
     for line in iter(stream.readline, b""):
         sink.append(line)
         if last_line is not None:
             last_line[0] = time.monotonic()
+        if on_line is not None:
+            on_line(line.decode("utf-8", "replace").rstrip("\r\n"))
     stream.close()
 
 

@@ -67,8 +67,8 @@ def render_plan(
     )
     table.add_row(plan.mmcv_name, plan.mmcv_version, mmcv_from)
     if plan.mmengine_version:
-        table.add_row("mmengine", plan.mmengine_version, "PyPI (via mim)")
-    table.add_row("mmdet", plan.mmdet_version, "PyPI (via mim)")
+        table.add_row("mmengine", plan.mmengine_version, f"PyPI (via {plan.installer})")
+    table.add_row("mmdet", plan.mmdet_version, f"PyPI (via {plan.installer})")
     console.print(table)
     if plan.pins:
         console.print(Text("Pins:", style="bold"))
