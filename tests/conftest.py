@@ -13,13 +13,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fakes.https_server import plain_site, site, tls  # noqa: F401  (fixtures)
 from fakes.nvml import build_fake_nvml
+from fakes.simple_index import IndexBuildError, SimpleIndex, ensure_index_files
 from fakes.wheels import BROKEN_PACKAGES, make_wheel
 from hypothesis import settings
 
@@ -96,9 +97,24 @@ def cuda_torch_venv() -> Path:
 
 
 @pytest.fixture(scope="session")
-def compiled_stack_venv() -> Path:
+def mmcv_wheel(built_install: tuple[Path, Run]) -> Path:
+    """mmcv 2.1.0 built from its sdist against torch 2.13 CPU by the end-to-end install."""
+    from installing import cached_mmcv_wheels
+
+    wheels = cached_mmcv_wheels()
+    if not wheels:
+        run = built_install[1]
+        pytest.fail(
+            f"the end-to-end install built no mmcv: {run.stdout[-2000:]}{run.stderr[-2000:]}"
+        )
+    return wheels[0]
+
+
+@pytest.fixture(scope="session")
+def compiled_stack_venv(mmcv_wheel: Path) -> Path:
     """The broken stack, repaired by running exactly the commands `mmdoctor check` advises for
-    it: a real source build of mmcv 2.1.0 against torch 2.13 CPU (about 12 minutes, once)."""
+    it. The advice ends in a source build of mmcv 2.1.0; pip is offered the wheel that the
+    end-to-end install built from the same sdist (PIP_FIND_LINKS), so it is not built twice."""
     home = _venv("stack-for-repair", STACK)
     repaired = home / ".repaired"
     if repaired.is_file():
@@ -106,11 +122,40 @@ def compiled_stack_venv() -> Path:
     run = run_mmdoctor("check", "--python", str(home), "--only", "mmdet", "--json")
     finding = next(c for c in run.json()["checks"] if c["id"] == "mmdet.compat")
     assert finding["status"] == "fail", finding
+    env = {
+        **os.environ,
+        "PIP_FIND_LINKS": f"{mmcv_wheel.parent} {os.environ.get('PIP_FIND_LINKS', '')}",
+    }
     for command in finding["advice"]["commands"]:
         # The advice is written for a POSIX shell (VAR=value prefixes): run it as a user would.
-        subprocess.run(["bash", "-ec", command], check=True, timeout=3600)
+        subprocess.run(["bash", "-ec", command], check=True, timeout=3600, env=env)
     repaired.write_text("\n".join(finding["advice"]["commands"]) + "\n")
     return home
+
+
+@pytest.fixture(scope="session")
+def built_install(
+    local_index: SimpleIndex, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Run]:
+    """The end-to-end install with the default installer (mim): on a fresh machine this builds
+    mmcv 2.1.0 from its PyPI sdist against torch 2.13 CPU (about 12-20 min on 2 cores) and keeps
+    the wheel in the build cache that later installs (and the fixtures above) reuse."""
+    from installing import PLAN, install_environ, sources
+
+    work = tmp_path_factory.mktemp("e2e")
+    venv = work / "venv"  # created by mmdoctor
+    run = run_mmdoctor(
+        "install",
+        *PLAN,
+        "--venv",
+        str(venv),
+        "--yes",
+        *sources(local_index),
+        "--json",
+        env=install_environ(work),
+        timeout=5400,
+    )
+    return venv, run
 
 
 @pytest.fixture(scope="session")
@@ -170,3 +215,45 @@ def run_mmdoctor(
 @pytest.fixture
 def mmdoctor():
     return run_mmdoctor
+
+
+# --- a local package index ------------------------------------------------------------------
+
+INDEX_FILES = REPO / ".cache" / "test-index" / "files"
+
+
+@pytest.fixture(scope="session")
+def index_files() -> Path:
+    """Real wheels and sdists for the whole install stack (torch 2.13.0 CPU, torchvision, openmim,
+    mmengine, mmdet, the mmcv 2.1.0 sdist, ensurepip's pip and setuptools), fetched once with
+    real `pip download` runs (about 400 MB) and reused until the spec changes."""
+    try:
+        return ensure_index_files(INDEX_FILES, sys.executable)
+    except IndexBuildError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def local_index(index_files: Path) -> Iterator[SimpleIndex]:
+    """A PEP 503 index over `index_files` on 127.0.0.1: pass `.url` as --index-url."""
+    with SimpleIndex(index_files) as served:
+        yield served
+
+
+@pytest.fixture
+def index(local_index: SimpleIndex) -> Iterator[SimpleIndex]:
+    """The session's index with no faults and an empty request log, left that way after."""
+    local_index.clear_faults()
+    local_index.clear_requests()
+    yield local_index
+    local_index.clear_faults()
+    local_index.clear_requests()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything that needs the mmcv built by the end-to-end install is `e2e`, so that
+    `pytest -m "not e2e"` is the fast suite."""
+    needs_build = {"built_install", "mmcv_wheel", "compiled_stack_venv"}
+    for item in items:
+        if needs_build & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

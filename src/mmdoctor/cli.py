@@ -10,14 +10,20 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
 from mmdoctor import __version__
 from mmdoctor.errors import ExitCode, MmdoctorError
+
+if TYPE_CHECKING:
+    from mmdoctor.install.target import InstallTarget
+    from mmdoctor.matrix import Matrix
+    from mmdoctor.plan import Plan
 
 app = typer.Typer(
     name="mmdoctor",
@@ -239,9 +245,33 @@ def main() -> None:
     app(prog_name="mmdoctor")
 
 
+InstallerOption = Annotated[
+    str, typer.Option("--installer", help="mim (default), pip or uv (uv only when installed).")
+]
+IndexUrlOption = Annotated[
+    str | None,
+    typer.Option("--index-url", help="A PyPI mirror for everything but torch.", show_default=False),
+]
+FindLinksOption = Annotated[
+    list[str] | None,
+    typer.Option("--find-links", help="A folder or page of wheels, for every step (repeatable)."),
+]
+
+
 @app.command()
 def install(
     python: PythonOption = None,
+    venv: Annotated[
+        Path | None,
+        typer.Option("--venv", help="Install into this virtual environment; created if missing."),
+    ] = None,
+    system: Annotated[
+        bool,
+        typer.Option(
+            "--system", help="Allow a system or externally managed (PEP 668) interpreter."
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before installing.")] = False,
     cuda: CudaOption = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="A CPU-only stack.")] = False,
     torch: TorchOption = None,
@@ -253,6 +283,34 @@ def install(
             help="Whether a plan may build mmcv from source where no wheel exists.",
         ),
     ] = True,
+    installer: InstallerOption = "mim",
+    keep_on_check_failure: Annotated[
+        bool,
+        typer.Option(
+            "--keep-on-check-failure",
+            help="When the final check finds problems, keep what was installed (exit 1) instead "
+            "of rolling back; `mmdoctor rollback` still undoes it.",
+        ),
+    ] = False,
+    index_url: IndexUrlOption = None,
+    torch_index_url: Annotated[
+        str | None,
+        typer.Option(
+            "--torch-index-url",
+            help="A mirror of PyTorch's index for this variant (e.g. .../whl/cu121).",
+            show_default=False,
+        ),
+    ] = None,
+    mmcv_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--mmcv-base-url",
+            envvar="MMCV_BASE_URL",
+            help="A mirror of https://download.openmmlab.com (what mim calls MMCV_BASE_URL).",
+            show_default=False,
+        ),
+    ] = None,
+    find_links: FindLinksOption = None,
     driver: Annotated[
         str | None, typer.Option("--driver", help="What-if driver version, such as 470.82.01.")
     ] = None,
@@ -285,13 +343,17 @@ def install(
     matrix: MatrixOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Pick the torch + torchvision + mmcv + mmdet (+ mmengine) stack that fits this machine.
+    """Pick the torch + torchvision + mmcv + mmdet (+ mmengine) stack that fits this machine,
+    show the plan, and install it: snapshot first, every step logged, rolled back on failure.
 
     With --dry-run: show the plan (packages, pins, the exact commands) and change nothing.
-    Exit codes: 0 a plan, 1 no stack fits, 2 bad input, 4 could not run.
+    Exit codes: 0 installed (or planned), 1 no stack fits, 2 bad input or refused target,
+    3 failed and rolled back, 4 could not run (or could not restore: see the log); with
+    --keep-on-check-failure, 1 when the final check found problems.
     """
     _State.debug = _State.debug or debug
     fmt = Format.json if json_output else Format.text
+    planning = dry_run or export is not None
 
     def body() -> int:
         from mmdoctor import machine as machines
@@ -300,6 +362,23 @@ def install(
         from mmdoctor.plan import build_plan, export_requirements
         from mmdoctor.resolver import resolve
 
+        sources = machines.make_sources(
+            installer=installer,
+            index_url=index_url,
+            torch_index_url=torch_index_url,
+            mmcv_base_url=mmcv_base_url,
+            find_links=find_links or [],
+        )
+        target = None
+        if not planning:
+            from mmdoctor.render.install_out import is_terminal
+
+            if not yes and not is_terminal():
+                raise UsageError(
+                    "install changes an environment and there is no terminal to ask on: add "
+                    "--yes (or --dry-run to only plan)"
+                )
+            target = _install_target(python, venv, system, timeout)
         loaded = load_matrix(str(matrix) if matrix else None)
         wishes = machines.make_wishes(
             loaded,
@@ -311,7 +390,7 @@ def install(
         )
         context = machines.gather(
             loaded,
-            python=python,
+            python=target.executable if target else python,
             environ=os.environ,
             driver=driver,
             gpu_cc=gpu_cc or [],
@@ -319,11 +398,6 @@ def install(
             os_name=os_name,
             timeout=timeout,
         )
-        if not dry_run and export is None:
-            raise UsageError(
-                "install can only plan for now: add --dry-run (or --export FILE); carrying "
-                "the plan out is the next piece of work"
-            )
         resolution = resolve(context.machine, wishes, loaded)
         plan = None
         if resolution.chosen is not None:
@@ -335,18 +409,348 @@ def install(
                 cpu_count=context.host.cpu_count,
                 memory_bytes=context.host.memory_total_bytes,
                 gcc=context.gcc,
-                mmcv_base_url=os.environ.get("MMCV_BASE_URL"),
+                installer=installer,
+                sources=sources,
             )
-        code = 0 if plan is not None else 1
-        if export is not None and plan is not None:
-            try:
-                export.write_text(export_requirements(plan, loaded, __version__), encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(f"--export {export}: {exc.strerror}") from None
-        _render_plan(resolution, plan, context, fmt, verbose, exported=export)
-        return code
+        if planning or plan is None or target is None:
+            if export is not None and plan is not None:
+                try:
+                    text = export_requirements(plan, loaded, __version__)
+                    export.write_text(text, encoding="utf-8")
+                except OSError as exc:
+                    raise UsageError(f"--export {export}: {exc.strerror}") from None
+            _render_plan(resolution, plan, context, fmt, verbose, exported=export)
+            return 0 if plan is not None else 1
+        if fmt == Format.text:
+            _render_plan(resolution, plan, context, fmt, verbose, exported=None, dry_run=False)
+        if plan.blockers:
+            _fail(
+                "install",
+                fmt,
+                ExitCode.PROBLEMS,
+                "the source build cannot start here: " + "; ".join(plan.blockers),
+            )
+        if not yes and not typer.confirm(f"Install this into {target.prefix}?", default=False):
+            _fail("install", fmt, ExitCode.USAGE, "not confirmed: nothing was changed")
+        return _carry_out(plan, target, fmt, loaded, timeout, system, keep_on_check_failure)
 
     _guarded("install", fmt, body)
+
+
+def _install_target(
+    python: str | None, venv: Path | None, system: bool, timeout: float
+) -> InstallTarget:
+    from mmdoctor.install.target import choose_target
+
+    return choose_target(
+        python=python,
+        venv=str(venv) if venv is not None else None,
+        system=system,
+        environ=os.environ,
+        timeout=timeout,
+    )
+
+
+def _carry_out(
+    plan: Plan,
+    target: InstallTarget,
+    fmt: Format,
+    matrix: Matrix,
+    timeout: float,
+    system: bool,
+    keep: bool,
+) -> int:
+    from mmdoctor.install.execute import execute, restore_options, source_builder
+    from mmdoctor.install.state import EnvState
+    from mmdoctor.render.install_out import StepProgress, outcome_dict, render_outcome
+
+    checked: list[object] = []
+
+    def run_check() -> str:
+        from mmdoctor.checks import all_checks
+        from mmdoctor.checks.model import Context, run_checks
+        from mmdoctor.probe.collect import collect_environment
+        from mmdoctor.report import CheckReport
+
+        env = collect_environment(
+            python=target.executable, environ=os.environ, step_timeout=timeout, matrix=matrix
+        )
+        context = Context(env, matrix, cpu_only=plan.variant == "cpu")
+        report = CheckReport("check", env, tuple(run_checks(context, all_checks())))
+        checked.append(report)
+        return report.status
+
+    extra_env = {"PIP_BREAK_SYSTEM_PACKAGES": "1"} if system and target.externally_managed else {}
+    outcome = execute(
+        plan.steps,
+        target,
+        EnvState(target.prefix),
+        StepProgress(),
+        job="install",
+        run_check=run_check,
+        restore_options=restore_options(plan),
+        builder=source_builder(plan, target),
+        extra_env=extra_env,
+        keep_on_check_failure=keep,
+    )
+    from mmdoctor.report import CheckReport
+
+    final = checked[-1] if checked else None
+    if isinstance(final, CheckReport) and final.exit_code != ExitCode.OK:
+        problems = [r for r in final.results if r.status.is_problem]
+        outcome = replace(
+            outcome,
+            failure_lines=tuple(f"{r.id}: {r.summary}" for r in problems),
+            known_failures=tuple(r.known_failure for r in problems if r.known_failure),
+        )
+    if fmt == Format.json:
+        from mmdoctor.render import json_out
+
+        doc = json_out.envelope(
+            "install",
+            outcome.status,
+            outcome.exit_code,
+            target=target.executable,
+            plan=None,
+            **outcome_dict(outcome),
+            errors=[outcome.failure] if outcome.failure else [],
+        )
+        from mmdoctor.render.plan_out import plan_dict
+
+        doc["plan"] = plan_dict(plan)
+        print(json_out.dumps(doc))
+    else:
+        from mmdoctor.render.human import make_console, render_check_report
+
+        console = make_console()
+        for report in checked:
+            assert isinstance(report, CheckReport)
+            if report.status != "healthy":
+                render_check_report(report, verbose=False, console=console)
+        render_outcome(outcome, console)
+    return int(outcome.exit_code)
+
+
+@app.command()
+def fix(
+    python: PythonOption = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Fix only this check id, id prefix or known-failure id (repeatable)."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be done and change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before fixing.")] = False,
+    system: Annotated[
+        bool, typer.Option("--system", help="Allow a system or externally managed interpreter.")
+    ] = False,
+    cpu_only: Annotated[
+        bool,
+        typer.Option(
+            "--cpu-only",
+            envvar="MMDOCTOR_CPU_ONLY",
+            help="This machine is meant to run on the CPU: a missing driver is not a problem.",
+        ),
+    ] = False,
+    index_url: IndexUrlOption = None,
+    find_links: FindLinksOption = None,
+    json_output: JsonOption = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1.0, help="Seconds one probe step may take.")
+    ] = 90.0,
+    matrix: MatrixOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Apply the fixes for what `check` finds: show them, ask (or --yes), snapshot, apply,
+    check again, and roll back if the fix did not hold.
+
+    Exit codes: 0 fixed (or nothing to fix), 1 problems left that mmdoctor cannot fix itself,
+    2 bad input or refused target, 3 the fix did not hold and was rolled back, 4 could not run.
+    """
+    _State.debug = _State.debug or debug
+    fmt = Format.json if json_output else Format.text
+
+    def body() -> int:
+        from mmdoctor.checks import all_checks
+        from mmdoctor.checks.model import Context, run_checks
+        from mmdoctor.errors import UsageError
+        from mmdoctor.fix import plan_fixes, problems_left
+        from mmdoctor.install.execute import execute
+        from mmdoctor.install.state import EnvState
+        from mmdoctor.knowledge import load_knowledge
+        from mmdoctor.matrix import load_matrix
+        from mmdoctor.probe.collect import collect_environment
+        from mmdoctor.probe.target import resolve_interpreter
+        from mmdoctor.render import install_out
+        from mmdoctor.report import CheckReport
+
+        checks = all_checks()
+        known_ids = {f.id for f in load_knowledge().failures}
+        for wanted in only or []:
+            if not any(c.id == wanted or c.id.startswith(wanted + ".") for c in checks) and (
+                wanted not in known_ids
+            ):
+                raise UsageError(f"--only {wanted}: no such check or known failure")
+        if not dry_run and not yes and not install_out.is_terminal():
+            raise UsageError(
+                "fix changes an environment and there is no terminal to ask on: add --yes "
+                "(or --dry-run to only look)"
+            )
+        if dry_run:
+            executable = resolve_interpreter(python, os.environ)[0]
+        else:
+            executable = _install_target(python, None, system, timeout).executable
+        loaded = load_matrix(str(matrix) if matrix else None)
+
+        def probe() -> CheckReport:
+            env = collect_environment(
+                python=executable, environ=os.environ, step_timeout=timeout, matrix=loaded
+            )
+            context = Context(env, loaded, cpu_only=cpu_only)
+            return CheckReport("fix", env, tuple(run_checks(context, checks)))
+
+        before = _with_progress(fmt, probe)
+        plan = plan_fixes(before.results, executable, only or [])
+        nothing = not plan.steps
+        if fmt == Format.text:
+            from mmdoctor.render.human import make_console
+
+            console = make_console()
+            install_out.render_fix_plan(plan, console)
+            if nothing:
+                console.print("Nothing for mmdoctor to fix here.")
+        if nothing or dry_run:
+            code = ExitCode.PROBLEMS if plan.manual else ExitCode.OK
+            if fmt == Format.json:
+                from mmdoctor.render import json_out
+
+                print(
+                    json_out.dumps(
+                        json_out.envelope(
+                            "fix",
+                            "nothing-to-fix" if nothing else "planned",
+                            code,
+                            target=executable,
+                            plan=install_out.fix_plan_dict(plan),
+                            errors=[],
+                        )
+                    )
+                )
+            return int(code)
+        if not yes and not typer.confirm(f"Apply these fixes to {executable}?", default=False):
+            _fail("fix", fmt, ExitCode.USAGE, "not confirmed: nothing was changed")
+        target = _install_target(executable, None, system, timeout)
+        left: list[str] = []
+
+        def run_check() -> str:
+            after = probe()
+            left[:] = problems_left(before.results, after.results, plan.fixing)
+            if left:
+                return "problems"
+            # what was fixed holds; checks that failed before and were not fixed may remain
+            return "other problems remain" if after.status == "problems" else after.status
+
+        options: list[str] = ["--index-url", index_url] if index_url else []
+        for link in find_links or []:
+            options += ["--find-links", link]
+        outcome = execute(
+            plan.steps,
+            target,
+            EnvState(target.prefix),
+            install_out.StepProgress(),
+            job="fix",
+            run_check=run_check,
+            restore_options=tuple(options),
+            success="fixed",
+        )
+        if left:
+            outcome = replace(outcome, failure_lines=tuple(left))
+        if fmt == Format.json:
+            from mmdoctor.render import json_out
+
+            doc = json_out.envelope(
+                "fix",
+                outcome.status,
+                outcome.exit_code,
+                target=target.executable,
+                plan=install_out.fix_plan_dict(plan),
+                **install_out.outcome_dict(outcome),
+                errors=[outcome.failure] if outcome.failure else [],
+            )
+            print(json_out.dumps(doc))
+        else:
+            from mmdoctor.render.human import make_console
+
+            install_out.render_outcome(outcome, make_console())
+        return int(outcome.exit_code)
+
+    _guarded("fix", fmt, body)
+
+
+@app.command()
+def rollback(
+    python: PythonOption = None,
+    venv: Annotated[
+        Path | None, typer.Option("--venv", help="The virtual environment to restore.")
+    ] = None,
+    system: Annotated[bool, typer.Option("--system", help="Allow a system interpreter.")] = False,
+    index_url: IndexUrlOption = None,
+    find_links: FindLinksOption = None,
+    json_output: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Put an environment back as it was before the last `mmdoctor install` (or fix) into it.
+
+    Exit codes: 0 restored, 1 no snapshot to restore, 2 bad input, 4 could not restore exactly.
+    """
+    _State.debug = _State.debug or debug
+    fmt = Format.json if json_output else Format.text
+
+    def body() -> int:
+        from mmdoctor.errors import UsageError
+        from mmdoctor.install import execute
+        from mmdoctor.install.state import EnvState
+        from mmdoctor.render.install_out import StepProgress, render_restore, restore_dict
+
+        if venv is not None and not venv.exists():
+            raise UsageError(f"--venv {venv}: no such directory")
+        target = _install_target(python, venv, system, 60.0)
+        options: list[str] = ["--index-url", index_url] if index_url else []
+        for link in find_links or []:
+            options += ["--find-links", link]
+        restored, folder, log = execute.rollback(
+            target, EnvState(target.prefix), StepProgress(), source_options=tuple(options)
+        )
+        code = ExitCode.OK if restored.ok else ExitCode.CANNOT_RUN
+        if fmt == Format.json:
+            from mmdoctor.render import json_out
+
+            print(
+                json_out.dumps(
+                    json_out.envelope(
+                        "rollback",
+                        "restored" if restored.ok else "not-restored",
+                        code,
+                        target=target.executable,
+                        snapshot=str(folder),
+                        log=str(log),
+                        restore=restore_dict(restored),
+                        errors=[],
+                    )
+                )
+            )
+        else:
+            from mmdoctor.render.human import make_console
+
+            console = make_console()
+            render_restore(restored, console)
+            console.print(f"Snapshot: {folder}\nLog: {log}")
+        return int(code)
+
+    _guarded("rollback", fmt, body)
 
 
 def _render_plan(
@@ -356,6 +760,7 @@ def _render_plan(
     fmt: Format,
     verbose: bool,
     exported: Path | None,
+    dry_run: bool = True,
 ) -> None:
     from mmdoctor.machine import PlanningContext
     from mmdoctor.plan import Plan
@@ -385,7 +790,9 @@ def _render_plan(
     from mmdoctor.render.human import make_console
 
     console = make_console()
-    plan_out.render_plan(resolution, plan, context, verbose=verbose, console=console)
+    plan_out.render_plan(
+        resolution, plan, context, verbose=verbose, console=console, dry_run=dry_run
+    )
     if exported is not None and plan is not None:
         console.print(
             f"Wrote {exported}: `python -m pip install -r {exported}` installs this plan."

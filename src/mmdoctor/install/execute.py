@@ -1,0 +1,330 @@
+"""Carry a plan out: lock, snapshot, run each step, check the result; on any failure (or
+Ctrl-C) put the environment back as it was.
+
+Plain module: it takes the plan and the target and returns an InstallOutcome; the CLI renders.
+"""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from mmdoctor import shell
+from mmdoctor.errors import ExitCode, MmdoctorError
+from mmdoctor.install import snapshot as snapshots
+from mmdoctor.install import wheel_cache
+from mmdoctor.install.runner import Runner
+from mmdoctor.install.state import EnvState, Log
+from mmdoctor.install.target import InstallTarget
+from mmdoctor.plan import Commands, Plan, Step
+
+FAILURE_LINES = 8
+
+
+class Progress(Protocol):
+    def step_started(self, number: int, total: int, step: Step) -> None: ...
+    def line(self, text: str) -> None: ...
+    def step_done(self, record: StepRecord, total: int) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    number: int
+    description: str
+    command: str
+    seconds: float
+    ok: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    status: str  # "installed" (or "fixed"), "kept-with-problems", "rolled-back", "not-restored"
+    steps: tuple[StepRecord, ...]
+    failure: str | None  # one line: what went wrong
+    failure_lines: tuple[str, ...]  # the output lines that explain it
+    known_failures: tuple[str, ...]  # ids from the knowledge base that match those lines
+    restore: snapshots.Restore | None
+    log_path: Path
+    snapshot_path: Path
+    check_status: str | None  # the post-install check: "healthy", "warnings", "problems"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.status == "kept-with-problems":
+            return ExitCode.PROBLEMS
+        if self.status not in ("rolled-back", "not-restored"):
+            return ExitCode.OK
+        if self.status == "rolled-back":
+            return ExitCode.ROLLED_BACK
+        return ExitCode.CANNOT_RUN
+
+
+class NoSnapshot(MmdoctorError):
+    exit_code = ExitCode.PROBLEMS
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+def restore_options(plan: Plan) -> tuple[str, ...]:
+    """The package sources the install used, as pip options, for reinstalling on rollback."""
+    options: list[str] = []
+    if plan.sources.index_url:
+        options += ["--index-url", plan.sources.index_url]
+    if plan.torch_index_url:
+        options += ["--extra-index-url", plan.torch_index_url]
+    if plan.torch_find_links:
+        options += ["--find-links", plan.torch_find_links]
+    for link in plan.sources.find_links:
+        options += ["--find-links", link]
+    return tuple(options)
+
+
+Builder = Callable[[Runner, Step], str]
+
+
+def execute(
+    steps: tuple[Step, ...],
+    target: InstallTarget,
+    state: EnvState,
+    progress: Progress,
+    *,
+    job: str,
+    run_check: Callable[[], str],
+    restore_options: tuple[str, ...],
+    builder: Builder | None = None,
+    extra_env: dict[str, str] | None = None,
+    success: str = "installed",
+    keep_on_check_failure: bool = False,
+) -> InstallOutcome:
+    """Lock, snapshot, run `steps`; on a failure restore the snapshot. `run_check` probes the
+    target and returns the check's status word (the CLI owns check); `builder` carries out
+    "build" steps (install's source build). With `keep_on_check_failure`, problems found by
+    the final check leave the result in place (exit 1; `mmdoctor rollback` still undoes it)."""
+    with state.lock(job):
+        stamp = state.stamp()
+        log = Log(state.root / "logs" / f"{stamp}-{job}.log")
+        try:
+            runner = Runner(log, extra_env=extra_env, on_line=progress.line)
+            log.write(f"mmdoctor {job} in {target.executable} ({target.prefix})")
+            snap = snapshots.take(runner, target.executable, state.snapshot_dir(stamp))
+            state.set_latest(stamp)
+            records, failure, output, check_status = _run(
+                steps, runner, progress, run_check, builder
+            )
+            kept = keep_on_check_failure and failure is not None and check_status == "problems"
+            if failure is None or kept:
+                status = "kept-with-problems" if kept else success
+                return InstallOutcome(
+                    status, records, failure, (), (), None, log.path, snap.folder, check_status
+                )
+            log.write(f"! {failure}: restoring the snapshot {snap.folder}")
+            progress.note(f"{failure}: restoring the environment as it was…")
+            with _no_interrupts():  # a second Ctrl-C must not leave a half-restored environment
+                restored = snapshots.restore(
+                    runner,
+                    target.executable,
+                    snap,
+                    source_options=restore_options,
+                    bundled_wheels=target.bundled_wheels,
+                )
+            log.write(
+                "= restored exactly" if restored.ok else f"! not restored: {restored.differences}"
+            )
+            return InstallOutcome(
+                "rolled-back" if restored.ok else "not-restored",
+                records,
+                failure,
+                explaining_lines(output),
+                _known(output),
+                restored,
+                log.path,
+                snap.folder,
+                check_status,
+            )
+        finally:
+            log.close()
+
+
+def _run(
+    steps: tuple[Step, ...],
+    runner: Runner,
+    progress: Progress,
+    run_check: Callable[[], str],
+    builder: Builder | None,
+) -> tuple[tuple[StepRecord, ...], str | None, str, str | None]:
+    """Run the steps in order, stopping at the first failure (or Ctrl-C)."""
+    records: list[StepRecord] = []
+    total = len(steps)
+    check_status: str | None = None
+    for number, step in enumerate(steps, start=1):
+        progress.step_started(number, total, step)
+        started = time.monotonic()
+        note = ""
+        try:
+            if step.kind == "check":
+                check_status = run_check()
+                note = check_status
+                if check_status == "problems":
+                    raise StepFailed("the check afterwards found problems")
+            elif step.kind == "build":
+                assert builder is not None, "a build step needs a builder"
+                note = builder(runner, step)
+            else:
+                _run_step(runner, step)
+        except (StepFailed, MmdoctorError, shell.CommandNotFound, KeyboardInterrupt) as exc:
+            failure = (
+                "interrupted (Ctrl-C)"
+                if isinstance(exc, KeyboardInterrupt)
+                else f"step {number}: {exc}"
+            )
+            output = exc.output if isinstance(exc, StepFailed) else ""
+            records.append(
+                StepRecord(number, step.description, _shown(step), _since(started), False, failure)
+            )
+            progress.step_done(records[-1], total)
+            return tuple(records), failure, output, check_status
+        records.append(
+            StepRecord(number, step.description, _shown(step), _since(started), True, note)
+        )
+        progress.step_done(records[-1], total)
+    return tuple(records), None, "", check_status
+
+
+def _run_step(runner: Runner, step: Step) -> None:
+    result = runner.run(step.argv, env=step.env)
+    if not result.ok:
+        raise StepFailed(_why(result), result.stdout + result.stderr_tail)
+
+
+def _why(result: shell.CommandResult) -> str:
+    tool = Path(result.argv[0]).name
+    if len(result.argv) > 2 and result.argv[1] == "-m":
+        tool = result.argv[2]
+    if result.timed_out:
+        return f"{tool} did not finish in time"
+    return f"{tool} failed (exit {result.returncode})"
+
+
+def source_builder(plan: Plan, target: InstallTarget) -> Builder:
+    return lambda runner, step: _build_and_install(plan, target, runner, step)
+
+
+def _build_and_install(plan: Plan, target: InstallTarget, runner: Runner, step: Step) -> str:
+    """Reuse a wheel built before for this exact torch / CUDA / Python / arch list, or build
+    one (pip wheel, no build isolation) and keep it; then install it with the installer."""
+    key = _build_key(plan, target, runner, step)
+    root = wheel_cache.wheel_cache_dir()
+    wheel = wheel_cache.find(root, key)
+    note = f"reused the cached wheel {wheel}" if wheel else ""
+    if wheel is None:
+        with tempfile.TemporaryDirectory(prefix="mmdoctor-build-") as folder:
+            result = runner.run([*step.argv, "--wheel-dir", folder], env=step.env)
+            built = sorted(Path(folder).glob("*.whl"))
+            if not result.ok or not built:
+                raise StepFailed(_why(result), result.stdout + result.stderr_tail)
+            wheel = wheel_cache.store(root, key, built[0])
+        note = f"built and cached {wheel}"
+    commands = Commands(
+        "pip" if plan.installer == "mim" else plan.installer, target.executable, plan.sources
+    )
+    result = runner.run(commands.install(str(wheel)))
+    if not result.ok:
+        raise StepFailed(_why(result), result.stdout + result.stderr_tail)
+    return note
+
+
+_TORCH_FACTS = "import torch; print(torch.__version__); print(torch.version.cuda or 'cpu')"
+
+
+def _build_key(
+    plan: Plan, target: InstallTarget, runner: Runner, step: Step
+) -> wheel_cache.BuildKey:
+    result = runner.run([target.executable, "-c", _TORCH_FACTS], timeout=300, quiet=True)
+    lines = result.stdout.strip().splitlines()
+    if not result.ok or len(lines) < 2:
+        raise StepFailed(
+            "torch does not import, so mmcv cannot be built against it", result.stderr_tail
+        )
+    return wheel_cache.BuildKey(
+        package=plan.mmcv_name,
+        version=plan.mmcv_version,
+        torch=lines[-2],
+        cuda=lines[-1],
+        python_tag=target.python_tag,
+        arch_list=step.env.get("TORCH_CUDA_ARCH_LIST", ""),
+    )
+
+
+def explaining_lines(output: str) -> tuple[str, ...]:
+    """The few lines of a failed command's output that say why: errors first, else the end."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    wanted = ("error", "exception", "failed", "no matching distribution", "conflict", "hash")
+    errors = [line for line in lines if any(w in line.lower() for w in wanted)]
+    chosen = errors[-FAILURE_LINES:] if errors else lines[-FAILURE_LINES:]
+    return tuple(chosen)
+
+
+def _known(output: str) -> tuple[str, ...]:
+    if not output.strip():
+        return ()
+    from mmdoctor.diagnose import clean, match_log
+    from mmdoctor.knowledge import load_knowledge
+
+    matches = match_log(clean(output), load_knowledge())
+    return tuple(m.failure.id for m in matches if m.confidence >= 0.5)
+
+
+def _shown(step: Step) -> str:
+    from mmdoctor.render.plan_out import command_line
+
+    return command_line(step.argv, dict(step.env))
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 1)
+
+
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def rollback(
+    target: InstallTarget, state: EnvState, progress: Progress, *, source_options: tuple[str, ...]
+) -> tuple[snapshots.Restore, Path, Path]:
+    """`mmdoctor rollback`: restore the last snapshot taken before an install or fix."""
+    with state.lock("rollback"):
+        folder = state.latest_snapshot()
+        if folder is None:
+            raise NoSnapshot(f"no snapshot of {target.prefix} to roll back to")
+        snap = snapshots.load(folder)
+        log = Log(state.root / "logs" / f"{state.stamp()}-rollback.log")
+        try:
+            runner = Runner(log, on_line=progress.line)
+            with _no_interrupts():
+                restored = snapshots.restore(
+                    runner,
+                    target.executable,
+                    snap,
+                    source_options=source_options,
+                    bundled_wheels=target.bundled_wheels,
+                )
+        finally:
+            log.close()
+        return restored, folder, log.path

@@ -1,0 +1,65 @@
+"""Run the commands of an install, fix or rollback: through shell.run, into the log, with each
+line passed on to whoever shows progress."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+
+from mmdoctor import shell
+from mmdoctor.install.state import Log
+from mmdoctor.render.plan_out import command_line
+
+STEP_TIMEOUT = 3 * 3600.0  # a CUDA build of mmcv on a small machine can take hours
+IDLE_TIMEOUT = 1800.0  # but not half an hour without a line of output
+
+
+class Runner:
+    def __init__(
+        self,
+        log: Log,
+        *,
+        extra_env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> None:
+        self.log = log
+        self.on_line = on_line
+        # mmdoctor reads pip's output and shows its own progress; the user's PIP_* stay.
+        self.env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONUNBUFFERED": "1"}
+        self.env.update(extra_env or {})
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: float = STEP_TIMEOUT,
+        quiet: bool = False,
+    ) -> shell.CommandResult:
+        """`quiet`: log the command and its outcome, not its output (pip freeze, pip inspect)."""
+        self.log.write(f"$ {command_line(tuple(argv), dict(env or {}))}")
+
+        def line(text: str) -> None:
+            if not quiet:
+                self.log.write(text)
+            if self.on_line is not None and not quiet:
+                self.on_line(text)
+
+        try:
+            result = shell.run(
+                argv,
+                timeout=timeout,
+                idle_timeout=IDLE_TIMEOUT,
+                env=self.env,
+                extra_env=env,
+                on_line=line,
+            )
+        except shell.CommandNotFound as exc:
+            self.log.write(f"! {exc}")
+            raise
+        except KeyboardInterrupt:
+            self.log.write("! interrupted (Ctrl-C): the command was stopped")
+            raise
+        outcome = "timed out" if result.timed_out else f"exit {result.returncode}"
+        self.log.write(f"= {outcome} after {result.seconds:.1f} s")
+        return result

@@ -1,0 +1,154 @@
+"""The environment an install (or a fix, or a rollback) writes to, and the refusals.
+
+mmdoctor only writes where the user pointed: `--venv DIR` (created if missing), `--python PATH`,
+or the active virtual / conda environment. A system or externally managed (PEP 668) interpreter
+is refused unless `--system` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmdoctor import shell
+from mmdoctor.errors import MmdoctorError, UsageError
+
+# Run inside the target: where it lives, whether it is a venv, whether it may be written to.
+_FACTS = """
+import json, os, sys, sysconfig
+stdlib = sysconfig.get_path("stdlib")
+try:
+    import pip
+    pip_version = pip.__version__
+except Exception:
+    pip_version = None
+try:
+    import ensurepip
+    bundled = os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")
+except Exception:
+    bundled = None
+print(json.dumps({
+    "prefix": sys.prefix,
+    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+    "version": "%d.%d.%d" % sys.version_info[:3],
+    "tag": "cp%d%d" % sys.version_info[:2],
+    "marker": os.path.isfile(os.path.join(stdlib, "EXTERNALLY-MANAGED")),
+    "conda": os.path.isdir(os.path.join(sys.prefix, "conda-meta")),
+    "pip": pip_version,
+    "bundled": bundled if bundled and os.path.isdir(bundled) else None,
+}))
+"""
+
+
+@dataclass(frozen=True)
+class InstallTarget:
+    executable: str
+    prefix: str
+    version: str  # "3.11.7"
+    python_tag: str  # "cp311", for the wheel cache key
+    is_venv: bool  # a virtual or conda environment, not the system's interpreter
+    externally_managed: bool  # PEP 668 marker on a system interpreter
+    pip_version: str | None
+    bundled_wheels: str | None  # ensurepip's wheels: restore a fresh venv's pip offline
+    created: bool  # mmdoctor created it just now (--venv DIR that did not exist)
+
+
+def choose_target(
+    *,
+    python: str | None,
+    venv: str | None,
+    system: bool,
+    environ: Mapping[str, str],
+    timeout: float = 60.0,
+) -> InstallTarget:
+    """Find (or, for --venv, create) the target and refuse the ones mmdoctor must not touch."""
+    from mmdoctor.probe.target import resolve_interpreter
+
+    created = False
+    if venv is not None:
+        folder = Path(venv).expanduser().absolute()
+        executable = _interpreter_in(folder)
+        if executable is None:
+            if folder.exists() and any(folder.iterdir()):
+                raise UsageError(f"--venv {venv}: exists but is not a virtual environment")
+            base = resolve_interpreter(python, {})[0] if python else sys.executable
+            _create_venv(base, folder)
+            created = True
+            executable = _interpreter_in(folder)
+            if executable is None:
+                raise MmdoctorError(f"--venv {venv}: created, but it has no bin/python")
+    elif python is not None:
+        executable = resolve_interpreter(python, environ)[0]
+    else:
+        for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+            prefix = environ.get(variable)
+            found = _interpreter_in(Path(prefix)) if prefix else None
+            if found is not None:
+                executable = found
+                break
+        else:
+            raise UsageError(
+                "no target environment: pass --venv DIR (created if missing) or --python PATH, "
+                "or activate a virtual environment"
+            )
+    target = probe_install_target(executable, timeout=timeout, created=created)
+    if target.externally_managed and not system:
+        raise UsageError(
+            f"{target.executable} is externally managed (PEP 668): mmdoctor will not install "
+            "into it; use --venv DIR, or --system to insist"
+        )
+    if not target.is_venv and not system:
+        raise UsageError(
+            f"{target.executable} is a system interpreter, not a virtual environment: mmdoctor "
+            "will not install into it; use --venv DIR, or --system to insist"
+        )
+    if target.pip_version is None:
+        ensurepip = shell.join([target.executable, "-m", "ensurepip"])
+        raise UsageError(f"{target.executable} has no pip: run `{ensurepip}` first")
+    return target
+
+
+def probe_install_target(
+    executable: str, *, timeout: float, created: bool = False
+) -> InstallTarget:
+    try:
+        result = shell.run([executable, "-I", "-c", _FACTS], timeout=timeout)
+    except shell.CommandNotFound as exc:
+        raise UsageError(f"{executable}: {exc.reason}") from None
+    if not result.ok:
+        tail = result.stderr_tail.strip().splitlines()[-1:] or ["no output"]
+        raise UsageError(f"{executable}: not a working Python ({tail[0]})")
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    is_venv = facts["prefix"] != facts["base_prefix"] or bool(facts["conda"])
+    return InstallTarget(
+        executable=executable,
+        prefix=facts["prefix"],
+        version=facts["version"],
+        python_tag=facts["tag"],
+        is_venv=is_venv,
+        externally_managed=bool(facts["marker"]) and not is_venv,
+        pip_version=facts["pip"],
+        bundled_wheels=facts["bundled"],
+        created=created,
+    )
+
+
+def _interpreter_in(folder: Path) -> str | None:
+    for candidate in ("bin/python", "Scripts/python.exe"):
+        path = folder / candidate
+        if path.is_file():
+            return str(path)
+    return None
+
+
+def _create_venv(base: str, folder: Path) -> None:
+    try:
+        result = shell.run([base, "-m", "venv", str(folder)], timeout=300)
+    except shell.CommandNotFound as exc:
+        raise UsageError(f"{base}: {exc.reason}") from None
+    if not result.ok:
+        tail = result.stderr_tail.strip().splitlines()[-1:] or ["no output"]
+        raise MmdoctorError(f"could not create the venv {folder}: {tail[0]}")

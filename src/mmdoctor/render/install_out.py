@@ -1,0 +1,188 @@
+"""What `install` and `rollback` show: a line per step on stderr (with a live spinner, the
+elapsed time and pip's latest line on a terminal), then the outcome."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from mmdoctor.fix import FixPlan
+from mmdoctor.install.execute import InstallOutcome, StepRecord
+from mmdoctor.install.snapshot import Restore
+from mmdoctor.plan import Step
+from mmdoctor.render.plan_out import command_line
+from mmdoctor.render.redact import redact_credentials
+
+
+class StepProgress:
+    """Implements execute.Progress. Plain lines when stderr is not a terminal (logs, CI)."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.live = self.console.is_terminal
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._started = time.monotonic()
+
+    def step_started(self, number: int, total: int, step: Step) -> None:
+        title = f"[{number}/{total}] {step.description}"
+        if not self.live:
+            self.console.print(Text(f"{title} …"))
+            return
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[last]}"),
+            console=self.console,
+            transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task(_short(title, 70), total=None, last="")
+
+    def line(self, text: str) -> None:
+        if self._bar is not None and self._task is not None and text.strip():
+            self._bar.update(self._task, last=_short(redact_credentials(text.strip()), 60))
+
+    def step_done(self, record: StepRecord, total: int) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        mark, style = ("✓", "green") if record.ok else ("✗", "red")
+        elapsed = time.monotonic() - self._started
+        text = Text(f"{mark} [{record.number}/{total}] {record.description}", style=style)
+        text.append(f"  {record.seconds:.1f} s (total {elapsed:.0f} s)", style="dim")
+        self.console.print(text)
+        if record.note and record.ok:
+            self.console.print(Text(f"    {record.note}", style="dim"))
+
+    def note(self, text: str) -> None:
+        self.console.print(Text(text, style="yellow"))
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_outcome(outcome: InstallOutcome, console: Console) -> None:
+    if outcome.status in ("installed", "fixed"):
+        console.print(
+            Text(
+                f"{outcome.status.capitalize()}. The check says: {outcome.check_status}.",
+                style="bold green",
+            )
+        )
+        console.print(Text(f"Log: {outcome.log_path}", style="dim"))
+        console.print(
+            Text("`mmdoctor rollback` puts the environment back as it was before.", style="dim")
+        )
+        return
+    if outcome.status == "kept-with-problems":
+        console.print(
+            Text(
+                "Installed, but the check found the problems above. Kept as asked "
+                "(--keep-on-check-failure); `mmdoctor rollback` undoes the install.",
+                style="bold yellow",
+            )
+        )
+        console.print(Text(f"Log: {outcome.log_path}", style="dim"))
+        return
+    job = "Fix" if outcome.log_path.name.endswith("-fix.log") else "Install"
+    console.print(Text(f"{job} failed: {outcome.failure}", style="bold red"))
+    for line in outcome.failure_lines:
+        console.print(Text(f"  | {redact_credentials(line)}"))
+    for known in outcome.known_failures:
+        console.print(Text(f"  known failure: {known} (mmdoctor diagnose {outcome.log_path})"))
+    if outcome.restore is not None:
+        render_restore(outcome.restore, console)
+    console.print(Text(f"Log: {outcome.log_path}", style="dim"))
+
+
+def render_restore(restore: Restore, console: Console) -> None:
+    if restore.ok:
+        console.print(
+            Text(
+                "Rolled back: the environment is as it was (pip freeze matches the snapshot).",
+                style="yellow",
+            )
+        )
+        return
+    console.print(
+        Text("The environment could NOT be fully restored. Still different:", style="bold red")
+    )
+    for line in restore.differences:
+        console.print(Text(f"  {line}"))
+
+
+def restore_dict(restore: Restore | None) -> dict[str, Any] | None:
+    if restore is None:
+        return None
+    return {
+        "ok": restore.ok,
+        "removed": list(restore.removed),
+        "reinstalled": list(restore.reinstalled),
+        "differences": list(restore.differences),
+    }
+
+
+def outcome_dict(outcome: InstallOutcome) -> dict[str, Any]:
+    return {
+        "steps": [
+            {
+                "number": r.number,
+                "description": r.description,
+                "command": r.command,
+                "seconds": r.seconds,
+                "ok": r.ok,
+                "note": r.note,
+            }
+            for r in outcome.steps
+        ],
+        "failure": outcome.failure,
+        "failure_lines": [redact_credentials(line) for line in outcome.failure_lines],
+        "known_failures": list(outcome.known_failures),
+        "restore": restore_dict(outcome.restore),
+        "check": outcome.check_status,
+        "log": str(outcome.log_path),
+        "snapshot": str(outcome.snapshot_path),
+    }
+
+
+def is_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def render_fix_plan(plan: FixPlan, console: Console) -> None:
+    console.print(Text("mmdoctor fix", style="bold"))
+    if plan.fixing:
+        console.print(Text("Fixing:", style="bold"))
+        for result in plan.fixing:
+            known = f" [{result.known_failure}]" if result.known_failure else ""
+            console.print(Text(f"  ✗ {result.id}: {result.summary}{known}"))
+        console.print(Text("Steps:", style="bold"))
+        for number, step in enumerate(plan.steps, start=1):
+            console.print(Text(f"  {number}. {step.description}"))
+            console.print(Text(f"     $ {command_line(step.argv, dict(step.env))}", style="cyan"))
+    if plan.manual:
+        console.print(Text("Not done by mmdoctor (do these yourself):", style="bold yellow"))
+        for line in plan.manual:
+            console.print(Text(f"  {line}"))
+
+
+def fix_plan_dict(plan: FixPlan) -> dict[str, Any]:
+    return {
+        "fixing": [
+            {"id": r.id, "summary": r.summary, "known_failure": r.known_failure}
+            for r in plan.fixing
+        ],
+        "steps": [
+            {"description": s.description, "argv": list(s.argv), "env": dict(s.env)}
+            for s in plan.steps
+        ],
+        "manual": list(plan.manual),
+    }

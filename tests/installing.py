@@ -1,0 +1,82 @@
+"""Helpers shared by the install and fix tests: fresh venvs, `pip freeze`, the environment
+that makes the local index the only package source, and the install command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import BASE_PYTHON, REPO, Run, run_mmdoctor
+from fakes.simple_index import SimpleIndex, isolated_pip_env
+
+WHEEL_CACHE = REPO / ".cache" / "test-mmdoctor-cache"  # the built mmcv survives between runs
+PLAN = ["--cpu", "--torch", "2.13.0", "--mmdet", "3", "--allow-source-build"]
+
+
+def make_venv(folder: Path) -> Path:
+    subprocess.run([BASE_PYTHON, "-m", "venv", str(folder)], check=True, timeout=300)
+    return folder
+
+
+def freeze(venv: Path, *options: str) -> str:
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "freeze", *options],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=install_environ(venv.parent),
+        timeout=300,
+    ).stdout
+
+
+def install_environ(work: Path, **extra: str) -> dict[str, str]:
+    env = isolated_pip_env()  # only the test index, never this machine's wheel folders
+    env.pop("VIRTUAL_ENV", None)
+    env.update(
+        MMDOCTOR_STATE_DIR=str(work / "state"),
+        MMDOCTOR_CACHE_DIR=str(WHEEL_CACHE),
+        # uv (a test dependency) lives next to the interpreter running the tests
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+        NO_COLOR="1",
+    )
+    env.update(extra)
+    return env
+
+
+def sources(index: SimpleIndex) -> list[str]:
+    base = index.url.removesuffix("/simple")
+    return [
+        "--index-url",
+        index.url,
+        "--torch-index-url",
+        index.url,
+        "--mmcv-base-url",
+        base,  # nothing under /mmcv/dist: mim's find-links page is a 404, as a mirror's may be
+    ]
+
+
+def install(venv: Path, index: SimpleIndex, *args: str, env: dict[str, str] | None = None) -> Run:
+    return run_mmdoctor(
+        "install",
+        *PLAN,
+        "--venv",
+        str(venv),
+        "--yes",
+        *sources(index),
+        *args,
+        env=env or install_environ(venv.parent),
+        timeout=3600,
+    )
+
+
+def assert_restored(venv: Path, before: str, before_all: str, run: Run) -> None:
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert freeze(venv) == before
+    assert freeze(venv, "--all") == before_all
+    assert "Rolled back: the environment is as it was" in run.stdout
+
+
+def cached_mmcv_wheels() -> list[Path]:
+    return sorted((WHEEL_CACHE / "wheels").glob("mmcv-2.1.0-torch2.13.0+cpu-cpu-*/*.whl"))
