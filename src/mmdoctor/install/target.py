@@ -53,7 +53,6 @@ class InstallTarget:
     externally_managed: bool  # PEP 668 marker on a system interpreter
     pip_version: str | None
     bundled_wheels: str | None  # ensurepip's wheels: restore a fresh venv's pip offline
-    created: bool  # mmdoctor created it just now (--venv DIR that did not exist)
 
 
 def choose_target(
@@ -67,7 +66,6 @@ def choose_target(
     """Find (or, for --venv, create) the target and refuse the ones mmdoctor must not touch."""
     from mmdoctor.probe.target import resolve_interpreter
 
-    created = False
     if venv is not None:
         folder = Path(venv).expanduser().absolute()
         executable = _interpreter_in(folder)
@@ -76,7 +74,6 @@ def choose_target(
                 raise UsageError(f"--venv {venv}: exists but is not a virtual environment")
             base = resolve_interpreter(python, {})[0] if python else sys.executable
             _create_venv(base, folder)
-            created = True
             executable = _interpreter_in(folder)
             if executable is None:
                 raise MmdoctorError(f"--venv {venv}: created, but it has no bin/python")
@@ -94,7 +91,7 @@ def choose_target(
                 "no target environment: pass --venv DIR (created if missing) or --python PATH, "
                 "or activate a virtual environment"
             )
-    target = probe_install_target(executable, timeout=timeout, created=created)
+    target = probe_install_target(executable, timeout=timeout)
     if target.externally_managed and not system:
         raise UsageError(
             f"{target.executable} is externally managed (PEP 668): mmdoctor will not install "
@@ -111,9 +108,7 @@ def choose_target(
     return target
 
 
-def probe_install_target(
-    executable: str, *, timeout: float, created: bool = False
-) -> InstallTarget:
+def probe_install_target(executable: str, *, timeout: float) -> InstallTarget:
     try:
         result = shell.run([executable, "-I", "-c", _FACTS], timeout=timeout)
     except shell.CommandNotFound as exc:
@@ -132,7 +127,6 @@ def probe_install_target(
         externally_managed=bool(facts["marker"]) and not is_venv,
         pip_version=facts["pip"],
         bundled_wheels=facts["bundled"],
-        created=created,
     )
 
 
