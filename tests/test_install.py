@@ -254,3 +254,42 @@ def test_pip_and_uv_reuse_the_cached_build_and_rollback_undoes_the_install(
     assert back.returncode == 0, back.stdout + back.stderr
     assert back.json()["restore"]["ok"] is True
     assert freeze(venv) == before and freeze(venv, "--all") == before_all
+
+
+def test_a_cuda_source_build_that_cannot_start_stops_before_any_change(fresh, index) -> None:
+    """torch 2.13 cu126 has no prebuilt mmcv; this machine's nvcc is 13.0, not 12.x."""
+    venv, before, _ = fresh
+    run = run_mmdoctor(
+        "install",
+        "--venv",
+        str(venv),
+        "--yes",
+        "--cuda",
+        "12.6",
+        "--torch",
+        "2.13.0",
+        "--mmdet",
+        "3",
+        "--driver",
+        "580.95.05",
+        "--gpu-cc",
+        "8.6",
+        *sources(index),
+        env=install_environ(venv.parent),
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "the source build cannot start here: nvcc 13.0 does not match torch's CUDA 12.6" in (
+        run.stderr
+    )
+    assert freeze(venv) == before
+    assert not (venv.parent / "state" / "envs").exists()  # not even a snapshot was needed
+
+
+def test_the_log_never_holds_credentials(tmp_path: Path) -> None:
+    from mmdoctor.install.state import Log
+
+    log = Log(tmp_path / "x.log")
+    log.write("Looking in indexes: https://build:s3cret-token@mirror.example.com/simple")
+    log.close()
+    text = (tmp_path / "x.log").read_text()
+    assert "s3cret" not in text and "https://***@mirror.example.com/simple" in text

@@ -109,6 +109,8 @@ def _guarded(command: str, fmt: Format, body: Callable[[], int]) -> None:
     else exit 4; tracebacks only with --debug."""
     try:
         code = body()
+    except typer.Exit:  # the body already said why (_fail)
+        raise
     except MmdoctorError as exc:
         _fail(command, fmt, exc.exit_code, str(exc))
     except KeyboardInterrupt:
