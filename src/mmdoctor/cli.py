@@ -85,6 +85,14 @@ PythonOption = Annotated[
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+CpuOnlyOption = Annotated[
+    bool,
+    typer.Option(
+        "--cpu-only",
+        envvar="MMDOCTOR_CPU_ONLY",
+        help="This machine is meant to run on the CPU: a missing driver is not a problem.",
+    ),
+]
 MatrixOption = Annotated[
     Path | None,
     typer.Option("--matrix", help="Use this compatibility matrix instead of the shipped one."),
@@ -146,14 +154,7 @@ def check(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Show every check and the environment.")
     ] = False,
-    cpu_only: Annotated[
-        bool,
-        typer.Option(
-            "--cpu-only",
-            envvar="MMDOCTOR_CPU_ONLY",
-            help="This machine is meant to run on the CPU: a missing driver is not a problem.",
-        ),
-    ] = False,
+    cpu_only: CpuOnlyOption = False,
     only: Annotated[
         list[str] | None,
         typer.Option("--only", help="Run only checks with this id or id prefix (repeatable)."),
@@ -465,14 +466,14 @@ def _carry_out(
     from mmdoctor.install.execute import execute, restore_options, source_builder
     from mmdoctor.install.state import EnvState
     from mmdoctor.render.install_out import StepProgress, outcome_dict, render_outcome
+    from mmdoctor.report import CheckReport
 
-    checked: list[object] = []
+    checked: list[CheckReport] = []
 
     def run_check() -> str:
         from mmdoctor.checks import all_checks
         from mmdoctor.checks.model import Context, run_checks
         from mmdoctor.probe.collect import collect_environment
-        from mmdoctor.report import CheckReport
 
         env = collect_environment(
             python=target.executable, environ=os.environ, step_timeout=timeout, matrix=matrix
@@ -495,10 +496,8 @@ def _carry_out(
         extra_env=extra_env,
         keep_on_check_failure=keep,
     )
-    from mmdoctor.report import CheckReport
-
     final = checked[-1] if checked else None
-    if isinstance(final, CheckReport) and final.exit_code != ExitCode.OK:
+    if final is not None and final.exit_code != ExitCode.OK:
         problems = [r for r in final.results if r.status.is_problem]
         outcome = replace(
             outcome,
@@ -507,26 +506,23 @@ def _carry_out(
         )
     if fmt == Format.json:
         from mmdoctor.render import json_out
+        from mmdoctor.render.plan_out import plan_dict
 
         doc = json_out.envelope(
             "install",
             outcome.status,
             outcome.exit_code,
             target=target.executable,
-            plan=None,
+            plan=plan_dict(plan),
             **outcome_dict(outcome),
             errors=[outcome.failure] if outcome.failure else [],
         )
-        from mmdoctor.render.plan_out import plan_dict
-
-        doc["plan"] = plan_dict(plan)
         print(json_out.dumps(doc))
     else:
         from mmdoctor.render.human import make_console, render_check_report
 
         console = make_console()
         for report in checked:
-            assert isinstance(report, CheckReport)
             if report.status != "healthy":
                 render_check_report(report, verbose=False, console=console)
         render_outcome(outcome, console)
@@ -549,14 +545,7 @@ def fix(
     system: Annotated[
         bool, typer.Option("--system", help="Allow a system or externally managed interpreter.")
     ] = False,
-    cpu_only: Annotated[
-        bool,
-        typer.Option(
-            "--cpu-only",
-            envvar="MMDOCTOR_CPU_ONLY",
-            help="This machine is meant to run on the CPU: a missing driver is not a problem.",
-        ),
-    ] = False,
+    cpu_only: CpuOnlyOption = False,
     index_url: IndexUrlOption = None,
     find_links: FindLinksOption = None,
     json_output: JsonOption = False,

@@ -131,14 +131,7 @@ def execute(
                 )
             log.write(f"! {failure}: restoring the snapshot {snap.folder}")
             progress.note(f"{failure}: restoring the environment as it was…")
-            with _no_interrupts():  # a second Ctrl-C must not leave a half-restored environment
-                restored = snapshots.restore(
-                    runner,
-                    target.executable,
-                    snap,
-                    source_options=restore_options,
-                    bundled_wheels=target.bundled_wheels,
-                )
+            restored = _restore(runner, target, snap, restore_options)
             log.write(
                 "= restored exactly" if restored.ok else f"! not restored: {restored.differences}"
             )
@@ -312,6 +305,22 @@ def _since(started: float) -> float:
     return round(time.monotonic() - started, 1)
 
 
+def _restore(
+    runner: Runner,
+    target: InstallTarget,
+    snap: snapshots.Snapshot,
+    source_options: tuple[str, ...],
+) -> snapshots.Restore:
+    with _no_interrupts():  # a second Ctrl-C must not leave a half-restored environment
+        return snapshots.restore(
+            runner,
+            target.executable,
+            snap,
+            source_options=source_options,
+            bundled_wheels=target.bundled_wheels,
+        )
+
+
 @contextmanager
 def _no_interrupts() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -332,15 +341,7 @@ def rollback(
         snap = snapshots.load(folder)
         log = Log(state.root / "logs" / f"{state.stamp()}-rollback.log")
         try:
-            runner = Runner(log, on_line=progress.line)
-            with _no_interrupts():
-                restored = snapshots.restore(
-                    runner,
-                    target.executable,
-                    snap,
-                    source_options=source_options,
-                    bundled_wheels=target.bundled_wheels,
-                )
+            restored = _restore(Runner(log, on_line=progress.line), target, snap, source_options)
         finally:
             log.close()
         return restored, folder, log.path

@@ -33,7 +33,6 @@ except Exception:
 print(json.dumps({
     "prefix": sys.prefix,
     "base_prefix": getattr(sys, "base_prefix", sys.prefix),
-    "version": "%d.%d.%d" % sys.version_info[:3],
     "tag": "cp%d%d" % sys.version_info[:2],
     "marker": os.path.isfile(os.path.join(stdlib, "EXTERNALLY-MANAGED")),
     "conda": os.path.isdir(os.path.join(sys.prefix, "conda-meta")),
@@ -47,7 +46,6 @@ print(json.dumps({
 class InstallTarget:
     executable: str
     prefix: str
-    version: str  # "3.11.7"
     python_tag: str  # "cp311", for the wheel cache key
     is_venv: bool  # a virtual or conda environment, not the system's interpreter
     externally_managed: bool  # PEP 668 marker on a system interpreter
@@ -121,7 +119,6 @@ def probe_install_target(executable: str, *, timeout: float) -> InstallTarget:
     return InstallTarget(
         executable=executable,
         prefix=facts["prefix"],
-        version=facts["version"],
         python_tag=facts["tag"],
         is_venv=is_venv,
         externally_managed=bool(facts["marker"]) and not is_venv,

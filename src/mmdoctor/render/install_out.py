@@ -15,7 +15,7 @@ from mmdoctor.fix import FixPlan
 from mmdoctor.install.execute import InstallOutcome, StepRecord
 from mmdoctor.install.snapshot import Restore
 from mmdoctor.plan import Step
-from mmdoctor.render.plan_out import command_line
+from mmdoctor.render.plan_out import render_steps, steps_list
 from mmdoctor.render.redact import redact_credentials
 
 
@@ -164,10 +164,7 @@ def render_fix_plan(plan: FixPlan, console: Console) -> None:
         for result in plan.fixing:
             known = f" [{result.known_failure}]" if result.known_failure else ""
             console.print(Text(f"  ✗ {result.id}: {result.summary}{known}"))
-        console.print(Text("Steps:", style="bold"))
-        for number, step in enumerate(plan.steps, start=1):
-            console.print(Text(f"  {number}. {step.description}"))
-            console.print(Text(f"     $ {command_line(step.argv, dict(step.env))}", style="cyan"))
+        render_steps(plan.steps, console)
     if plan.manual:
         console.print(Text("Not done by mmdoctor (do these yourself):", style="bold yellow"))
         for line in plan.manual:
@@ -180,9 +177,6 @@ def fix_plan_dict(plan: FixPlan) -> dict[str, Any]:
             {"id": r.id, "summary": r.summary, "known_failure": r.known_failure}
             for r in plan.fixing
         ],
-        "steps": [
-            {"description": s.description, "argv": list(s.argv), "env": dict(s.env)}
-            for s in plan.steps
-        ],
+        "steps": steps_list(plan.steps),
         "manual": list(plan.manual),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -11,7 +12,7 @@ from rich.text import Text
 from mmdoctor import shell
 from mmdoctor.compat_table import CompatRow
 from mmdoctor.machine import PlanningContext
-from mmdoctor.plan import Plan
+from mmdoctor.plan import Plan, Step
 from mmdoctor.render.redact import redact_credentials
 from mmdoctor.resolver import Resolution
 
@@ -74,10 +75,7 @@ def render_plan(
         console.print(Text("Pins:", style="bold"))
         for pin in plan.pins:
             console.print(Text(f"  {pin.requirement}: {pin.reason}"))
-    console.print(Text("Steps:", style="bold"))
-    for number, step in enumerate(plan.steps, start=1):
-        console.print(Text(f"  {number}. {step.description}"))
-        console.print(Text(f"     $ {command_line(step.argv, dict(step.env))}", style="cyan"))
+    render_steps(plan.steps, console)
     if plan.warnings:
         console.print(Text("Warnings:", style="bold yellow"))
         for warning in plan.warnings:
@@ -88,6 +86,18 @@ def render_plan(
             console.print(Text(f"  - {alternative.describe()}", style="dim"))
     if dry_run:
         console.print(Text("Dry run: nothing was changed.", style="dim"))
+
+
+def render_steps(steps: Sequence[Step], console: Console) -> None:
+    """Numbered steps with the exact command of each (install's plan, fix's plan)."""
+    console.print(Text("Steps:", style="bold"))
+    for number, step in enumerate(steps, start=1):
+        console.print(Text(f"  {number}. {step.description}"))
+        console.print(Text(f"     $ {command_line(step.argv, dict(step.env))}", style="cyan"))
+
+
+def steps_list(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    return [{"description": s.description, "argv": list(s.argv), "env": dict(s.env)} for s in steps]
 
 
 def _render_no_plan(resolution: Resolution, *, console: Console, verbose: bool) -> None:
@@ -139,10 +149,7 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
             {"name": p.name, "spec": p.spec, "reason": p.reason, "known_failure": p.known_failure}
             for p in plan.pins
         ],
-        "steps": [
-            {"description": s.description, "argv": list(s.argv), "env": dict(s.env)}
-            for s in plan.steps
-        ],
+        "steps": steps_list(plan.steps),
         "warnings": list(plan.warnings),
     }
 
