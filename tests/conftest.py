@@ -21,7 +21,7 @@ import pytest
 from fakes.https_server import plain_site, site, tls  # noqa: F401  (fixtures)
 from fakes.nvml import build_fake_nvml
 from fakes.simple_index import IndexBuildError, SimpleIndex, ensure_index_files
-from fakes.wheels import BROKEN_PACKAGES, make_wheel
+from fakes.wheels import BROKEN_PACKAGES, EXT_INFO_CRASH_PACKAGES, make_wheel
 from hypothesis import settings
 
 # In CI the property tests replay the same examples every run, so a landing never depends on
@@ -171,6 +171,16 @@ def broken_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for (name, version), files in BROKEN_PACKAGES.items()
     ]
     return _venv("broken", [], wheels)
+
+
+@pytest.fixture(scope="session")
+def ext_info_crash_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ext-info-crash-wheels")
+    wheels = [
+        make_wheel(folder, name, version, files)
+        for (name, version), files in EXT_INFO_CRASH_PACKAGES.items()
+    ]
+    return _venv("ext-info-crash", [], wheels)
 
 
 @pytest.fixture(scope="session")

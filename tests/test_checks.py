@@ -350,7 +350,8 @@ def test_mmcv_ops_without_cuda_on_gpu_machine_fails() -> None:
         dists={"mmcv": "2.1.0"},
         steps=[
             torch_step("2.1.2+cu121", cuda="12.1"),
-            ok_step("mmcv_ext", compiling_cuda="not available", compiler="GCC 12.2"),
+            ok_step("mmcv_ext", file="_ext.so"),
+            ok_step("mmcv_ext_info", compiling_cuda="not available", compiler="GCC 12.2"),
         ],
     )
     result = run("mmcv.cuda", environment)
@@ -365,10 +366,31 @@ def test_mmcv_cuda_vs_torch_cuda(built: str, status: Status) -> None:
         dists={"mmcv": "2.1.0"},
         steps=[
             torch_step("2.1.2+cu121", cuda="12.1"),
-            ok_step("mmcv_ext", compiling_cuda=built, compiler="GCC"),
+            ok_step("mmcv_ext", file="_ext.so"),
+            ok_step("mmcv_ext_info", compiling_cuda=built, compiler="GCC"),
         ],
     )
     assert run("mmcv.cuda", environment).status is status
+
+
+def test_a_crash_in_mmcv_build_info_is_a_warning_not_broken_ops() -> None:
+    # What an mmcv 2.1.0 build against torch 2.11.0+cu130 did on an H200 (docs/gpu-run.md).
+    how = "the interpreter was killed by SIGSEGV at `data[key] = func()`"
+    environment = env(
+        nvidia_info=nvidia("580.159.04", "13.0", "9.0"),
+        dists={"mmcv": "2.1.0"},
+        steps=[
+            torch_step("2.11.0+cu130", cuda="13.0"),
+            ok_step("mmcv_ext", file="_ext.so"),
+            failed_step("mmcv_ext_info", how, crashed=how),
+        ],
+    )
+    ops = run("mmcv.ops", environment)
+    assert ops.status is Status.OK and ops.summary == "mmcv._ext loads"
+    cuda = run("mmcv.cuda", environment)
+    assert cuda.status is Status.WARN and "SIGSEGV" in cuda.summary
+    assert cuda.known_failure == "mmcv-ext-build-info-crash"
+    assert cuda.advice is not None and "smoke-test" in cuda.advice.commands[0]
 
 
 def test_mmdet_assertion_becomes_a_fix_inside_its_range() -> None:

@@ -17,7 +17,7 @@ from mmdoctor.probe.nvidia import (
     parse_overrides,
     parse_proc_version,
 )
-from mmdoctor.probe.target import probe_target, resolve_interpreter
+from mmdoctor.probe.target import crash_site, probe_target, resolve_interpreter
 from mmdoctor.probe.toolkit import find_nvcc, parse_nvcc_version
 
 
@@ -62,7 +62,10 @@ def test_broken_packages_become_findings_not_crashes(broken_venv: Path) -> None:
     target = probe(broken_venv / "bin" / "python", step_timeout=4)
     ext = target.step("mmcv_ext")
     assert ext is not None and not ext.ok
-    assert ext.crashed == "the interpreter was killed by SIGSEGV"
+    # faulthandler in the probe names the frame that died: the fake extension's line 2.
+    assert ext.crashed is not None
+    assert ext.crashed.startswith("the interpreter was killed by SIGSEGV at ")
+    assert ext.crashed.endswith("mmcv/_ext.py:2 (<module>)")
     engine = target.step("mmengine")
     assert engine is not None and engine.crashed == "did not finish within 4 s (killed)"
     # The steps after the crash and the hang still ran, in a fresh process.
@@ -188,3 +191,24 @@ def test_nvcc_on_this_machine() -> None:
 def test_cuda_home_without_nvcc(tmp_path: Path) -> None:
     nvcc, home = find_nvcc({"CUDA_HOME": str(tmp_path), "PATH": ""})
     assert nvcc is None and home == str(tmp_path)
+
+
+def test_a_crash_in_the_build_info_call_leaves_the_ops_import_standing(
+    ext_info_crash_venv: Path,
+) -> None:
+    target = probe(ext_info_crash_venv / "bin" / "python")
+    assert target.imported("mmcv_ext") is not None
+    info = target.step("mmcv_ext_info")
+    assert info is not None and info.crashed is not None
+    assert info.crashed.startswith("the interpreter was killed by SIGSEGV at ")
+    assert "mmcv/_ext.py:9 (get_compiling_cuda_version)" in info.crashed
+
+
+def test_a_crash_inside_the_probe_script_names_the_statement() -> None:
+    script = "import sys\nx = 1\nimport mmcv._ext as ext; ext.boom()\n"
+    stderr = (
+        "Fatal Python error: Segmentation fault\n\nCurrent thread 0x1 (most recent call first):\n"
+        '  File "<string>", line 3 in step_mmcv_ext\n  File "<string>", line 9 in run_step\n'
+    )
+    assert crash_site(stderr, script) == "`import mmcv._ext as ext; ext.boom()`"
+    assert crash_site("Segmentation fault (core dumped)\n", script) is None

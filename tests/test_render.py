@@ -6,8 +6,10 @@ import sys
 import time
 
 import pytest
+from builders import SITE, env
 
 from mmdoctor import shell
+from mmdoctor.render.facts import environment_rows
 from mmdoctor.render.redact import redact_credentials, redact_report
 
 
@@ -57,3 +59,10 @@ def test_run_kills_when_output_stops() -> None:
 def test_missing_program() -> None:
     with pytest.raises(shell.CommandNotFound, match="no such file"):
         shell.run(["/nonexistent/program"], timeout=5)
+
+
+def test_a_shadowed_distribution_is_marked_as_such() -> None:
+    # Seen on the H200 run: setuptools 80.9.0 on PYTHONPATH in front of the venv's 81.0.0.
+    environment = env(dists=[("setuptools", "80.9.0"), ("setuptools", "81.0.0")])
+    rows = [row for row in environment_rows(environment) if row[0] == "setuptools"]
+    assert rows == [("setuptools", "80.9.0"), ("setuptools", f"81.0.0 (shadowed, in {SITE})")]

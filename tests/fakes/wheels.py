@@ -57,3 +57,17 @@ BROKEN_PACKAGES = {
     },
     ("opencv-python-headless", "4.9.0.80"): {"cv2_headless_marker.py": ""},
 }
+
+
+# mmcv whose ops load but whose build-info call kills the interpreter, as an mmcv 2.1.0 build
+# against torch 2.11.0+cu130 did on an H200 (docs/gpu-run.md).
+EXT_INFO_CRASH_PACKAGES = {
+    ("mmcv", "2.1.0"): {
+        "mmcv/__init__.py": "__version__ = '2.1.0'\n",
+        "mmcv/_ext.py": (
+            "import os, signal\n\n\ndef nms(*args):\n    return []\n\n\n"
+            "def get_compiling_cuda_version():\n    os.kill(os.getpid(), signal.SIGSEGV)\n\n\n"
+            "def get_compiler_version():\n    return 'GCC 13.3'\n"
+        ),
+    },
+}

@@ -8,6 +8,7 @@ hangs its process is recorded as crashed, and the group starts again after it.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,17 @@ from mmdoctor.errors import MmdoctorError, ProbeError, UsageError
 
 MARKER = "@@MMDOCTOR "
 LIGHT_STEPS = ("python", "distutils", "setuptools", "pkg_resources", "numpy", "cv2", "mim")
-STACK_STEPS = ("torch", "torchvision", "mmcv", "mmcv_ext", "mmengine", "mmdet_bounds", "mmdet")
+# mmcv_ext_info last: when it kills the interpreter, no later step has to run again.
+STACK_STEPS = (
+    "torch",
+    "torchvision",
+    "mmcv",
+    "mmcv_ext",
+    "mmengine",
+    "mmdet_bounds",
+    "mmdet",
+    "mmcv_ext_info",
+)
 
 
 def resolve_interpreter(python: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
@@ -131,6 +142,9 @@ def run_marked(
         culprit = begun[-1] if begun[-1] not in finished else None
     if culprit is not None:
         how = _describe_death(run, step_timeout)
+        where = crash_site(run.stderr_tail, script)
+        if where and not run.timed_out:
+            how = f"{how} at {where}"
         finished[culprit] = StepResult(
             name=culprit, ok=False, error=how, crashed=how, stderr=run.stderr_tail
         )
@@ -203,6 +217,24 @@ def _describe_death(run: shell.CommandResult, step_timeout: float) -> str:
         except ValueError:
             return f"the interpreter was killed by signal {-code}"
     return f"the interpreter exited with status {code} in the middle of this step"
+
+
+# faulthandler's frames, innermost first: File "<string>", line 266 in step_mmcv_ext
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)', re.M)
+
+
+def crash_site(stderr: str, script: str) -> str | None:
+    """The innermost Python frame of a fatal crash, from faulthandler's report: a library's file
+    and line, or, inside the probe script (run as `-c`, so named <string>), the statement."""
+    frame = _FRAME.search(stderr)
+    if frame is None:
+        return None
+    file, number = frame["file"], int(frame["line"])
+    if file == "<string>":
+        lines = script.splitlines()
+        statement = lines[number - 1].strip() if 0 < number <= len(lines) else frame["func"]
+        return f"`{statement}`"
+    return f"{file}:{number} ({frame['func']})"
 
 
 def _not_python(executable: str, run: shell.CommandResult) -> MmdoctorError:

@@ -21,6 +21,13 @@ if MYPY:  # typing is not imported at run time: the probe stays tiny and 3.7-saf
 
 MARKER = "@@MMDOCTOR "
 
+try:  # a step that kills the interpreter (SIGSEGV in a compiled extension) then says where
+    import faulthandler
+
+    faulthandler.enable(sys.__stderr__ or sys.stderr)
+except Exception:  # no usable stderr: the crash is still reported, without the place
+    pass
+
 
 def emit(obj):
     # type: (Dict[str, Any]) -> None
@@ -257,18 +264,30 @@ def step_mmcv_ext():
         pass  # then loading the extension says what is missing
 
     ext = importlib.import_module("mmcv._ext")
+    return {"file": getattr(ext, "__file__", None)}
+
+
+def step_mmcv_ext_info():
+    # type: () -> Dict[str, Any]
+    # A step of its own: these two calls have killed interpreters whose ops work (mmcv#1292; an
+    # mmcv 2.1.0 build against torch 2.11 + CUDA 13.0, docs/gpu-run.md). Asking the extension
+    # costs far less than importing mmcv.ops for the same answer.
+    import importlib
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+
+    ext = importlib.import_module("mmcv._ext")
     data = {"compiling_cuda": None, "compiler": None}  # type: Dict[str, Any]
-    # Ask the extension itself: importing mmcv.ops for the same answer costs most of a second.
     for key, name in (
         ("compiling_cuda", "get_compiling_cuda_version"),
         ("compiler", "get_compiler_version"),
     ):
         func = getattr(ext, name, None)
         if func is not None:
-            try:
-                data[key] = func()
-            except Exception as exc:
-                data["ops_error"] = short_error(exc)
+            data[key] = func()
     return data
 
 
@@ -323,6 +342,7 @@ STEPS = {  # type: Dict[str, Callable[[], Dict[str, Any]]]
     "torchvision": step_torchvision,
     "mmcv": step_mmcv,
     "mmcv_ext": step_mmcv_ext,
+    "mmcv_ext_info": step_mmcv_ext_info,
     "mmengine": step_mmengine,
     "mmdet_bounds": step_mmdet_bounds,
     "mmdet": step_mmdet,
@@ -360,6 +380,7 @@ def _top_module(step):
     return {
         "distutils": "setuptools",
         "mmcv_ext": "mmcv",
+        "mmcv_ext_info": "mmcv",
         "mmdet_bounds": "mmdet",
         "cv2": "cv2",
     }.get(step, step)

@@ -46,9 +46,11 @@ def environment_rows(env: Environment) -> list[tuple[str, str]]:
     rows.append(("gcc", toolkit.gcc_version or "not found"))
     torch = target.imported("torch")
     for name in PACKAGES:
-        for dist in target.installed(name):
+        for position, dist in enumerate(target.installed(name)):
             value = dist.version or "?"
             if name == "torch" and torch:
                 value += f" (CUDA {torch['cuda']})" if torch.get("cuda") else " (CPU)"
+            if position:  # the first one on sys.path is the one imported
+                value += f" (shadowed, in {dist.location})"
             rows.append((dist.name, value))
     return rows
