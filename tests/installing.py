@@ -12,6 +12,8 @@ from conftest import BASE_PYTHON, REPO, Run, run_mmdoctor
 from fakes.simple_index import SimpleIndex, isolated_pip_env
 
 WHEEL_CACHE = REPO / ".cache" / "test-mmdoctor-cache"  # the built mmcv survives between runs
+# uv's cache inside the checkout, not the user's ~/.cache/uv: it goes with the clone.
+UV_CACHE = REPO / ".cache" / "test-uv-cache"
 PLAN = ["--cpu", "--torch", "2.13.0", "--mmdet", "3", "--allow-source-build"]
 
 
@@ -37,6 +39,7 @@ def install_environ(work: Path, **extra: str) -> dict[str, str]:
     env.update(
         MMDOCTOR_STATE_DIR=str(work / "state"),
         MMDOCTOR_CACHE_DIR=str(WHEEL_CACHE),
+        UV_CACHE_DIR=str(UV_CACHE),
         # uv (a test dependency) lives next to the interpreter running the tests
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         NO_COLOR="1",
