@@ -7,7 +7,16 @@ from builders import env, failed_step, nvidia, ok_step, torch_step
 from packaging.version import Version
 
 from mmdoctor.checks import all_checks
-from mmdoctor.checks.model import REGISTRY, Check, CheckResult, Context, Finding, Status, run_one
+from mmdoctor.checks.model import (
+    REGISTRY,
+    Advice,
+    Check,
+    CheckResult,
+    Context,
+    Finding,
+    Status,
+    run_one,
+)
 from mmdoctor.checks.torch import arch_support, parse_arch
 from mmdoctor.environment import Environment, NvidiaInfo, NvmlError, ToolkitInfo
 from mmdoctor.matrix import load_matrix
@@ -441,7 +450,7 @@ def test_mmcv_fix_uses_the_prebuilt_wheel_where_one_exists() -> None:
         "/venv/bin/python -m pip uninstall -y mmcv",
         '/venv/bin/python -m mim install --no-cache-dir "mmcv>=2.0.0rc4,<2.2.0"',
     )
-    assert "prebuilt wheels" in result.advice.text
+    assert any("prebuilt wheels" in detail for detail in result.details)
 
 
 @pytest.mark.parametrize(
@@ -461,7 +470,7 @@ def test_mmcv_fix_is_a_working_source_build_without_a_wheel(
         "/venv/bin/python -m pip install setuptools==80.9.0 wheel ninja psutil",
         f'MMCV_WITH_OPS=1 {force}/venv/bin/python -m pip install --no-build-isolation --no-cache-dir "mmcv>=2.0.0rc4,<2.2.0"',
     )
-    assert "build it from source" in result.advice.text
+    assert any("build it from source" in detail for detail in result.details)
 
 
 def test_mmdet2_with_mmcv2_is_a_major_mismatch() -> None:
@@ -586,3 +595,67 @@ def test_gcc_check_skips_for_cpu_torch() -> None:
         toolkit=ToolkitInfo(nvcc_path="/x/nvcc", nvcc_version="11.8", gcc_version="14.1.0"),
     )
     assert run("cuda.gcc", environment).status is Status.SKIP
+
+
+# --- each known failure is explained in one place: known_failures.yaml ---------------------
+
+KNOWN_CASES = [
+    # (check, environment): findings that name a known failure, from several checks
+    ("mmcv.ops", env(dists={"mmcv-lite": "2.2.0", "mmdet": "3.3.0"})),
+    ("numpy.abi", env(dists={"numpy": "2.4.6"}, steps=[torch_step("2.1.2+cu121", cuda="12.1")])),
+    ("nvidia.driver", env(nvidia_info=NvidiaInfo(nvml_error=NvmlError("library_not_found", "x")))),
+    (
+        "opencv.duplicates",
+        env(dists={"opencv-python": "4.9.0.80", "opencv-python-headless": "4.9"}),
+    ),
+]
+
+
+@pytest.mark.parametrize(("check_id", "environment"), KNOWN_CASES)
+def test_the_fix_text_and_cause_of_a_known_failure_come_from_the_knowledge_base(
+    check_id: str, environment: Environment
+) -> None:
+    from mmdoctor.knowledge import load_knowledge
+
+    result = run(check_id, environment)
+    assert result.known_failure is not None
+    entry = load_knowledge().get(result.known_failure)
+    assert entry is not None
+    assert result.advice is not None and result.advice.text == entry.fix_text
+    assert result.cause == entry.root_cause
+
+
+def test_commands_come_from_the_check_and_else_from_the_entry_when_complete() -> None:
+    # numpy.abi knows the command for this interpreter; no-nvidia-driver has none anywhere.
+    numpy = run("numpy.abi", KNOWN_CASES[1][1])
+    assert numpy.advice is not None
+    assert numpy.advice.commands == ('/venv/bin/python -m pip install "numpy<2"',)
+    driver = run("nvidia.driver", KNOWN_CASES[2][1])
+    assert driver.advice is not None and driver.advice.commands == ()
+
+
+def test_the_entry_commands_are_used_only_without_placeholders() -> None:
+    from mmdoctor.checks.model import knowledge_commands
+    from mmdoctor.knowledge import load_knowledge
+
+    knowledge = load_knowledge()
+    numpy = knowledge.get("numpy2-abi")
+    mmcv = knowledge.get("mmcv-ext-missing")
+    assert numpy is not None and mmcv is not None
+    assert knowledge_commands(numpy, "/v/bin/python") == ('/v/bin/python -m pip install "numpy<2"',)
+    assert knowledge_commands(mmcv, "/v/bin/python") == ()  # <mmcv_version>, <cuda_tag>
+
+
+def test_a_hand_written_fix_next_to_a_known_failure_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"comes from known_failures\.yaml"):
+        Finding(Status.FAIL, "x", advice=Advice("my own words", ()), known_failure="numpy2-abi")
+
+
+def test_a_check_naming_an_unknown_failure_is_reported_as_a_crash() -> None:
+    bogus = Check(
+        "test.bogus", "bogus", lambda ctx: Finding(Status.FAIL, "x", known_failure="nope")
+    )
+    result = run_one(Context(env(), load_matrix()), bogus)
+    assert (
+        result.status is Status.CRASH and "'nope' is not in known_failures.yaml" in result.summary
+    )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from builders import SITE, env
 
 from mmdoctor import shell
 from mmdoctor.render.facts import environment_rows
+from mmdoctor.render.human import make_console
 from mmdoctor.render.redact import redact_credentials, redact_report
 
 
@@ -66,3 +69,30 @@ def test_a_shadowed_distribution_is_marked_as_such() -> None:
     environment = env(dists=[("setuptools", "80.9.0"), ("setuptools", "81.0.0")])
     rows = [row for row in environment_rows(environment) if row[0] == "setuptools"]
     assert rows == [("setuptools", "80.9.0"), ("setuptools", f"81.0.0 (shadowed, in {SITE})")]
+
+
+def test_a_failed_install_explains_matched_failures_from_the_knowledge_base(
+    tmp_path: Path,
+) -> None:
+    from mmdoctor.install.execute import InstallOutcome
+    from mmdoctor.knowledge import load_knowledge
+    from mmdoctor.render.install_out import render_outcome
+
+    outcome = InstallOutcome(
+        status="rolled-back",
+        steps=(),
+        failure="step 3 failed (exit 1)",
+        failure_lines=("ModuleNotFoundError: No module named 'pkg_resources'",),
+        known_failures=("pkg-resources-removed-mmcv-build",),
+        restore=None,
+        log_path=tmp_path / "install.log",
+        snapshot_path=tmp_path / "snapshot",
+        check_status=None,
+    )
+    out = io.StringIO()
+    render_outcome(outcome, make_console(out))
+    entry = load_knowledge().get("pkg-resources-removed-mmcv-build")
+    assert entry is not None
+    text = out.getvalue()
+    assert f"Known failure pkg-resources-removed-mmcv-build: {entry.title}" in text
+    assert f"Fix: {entry.fix_text}" in text

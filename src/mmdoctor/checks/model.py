@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from enum import Enum
 
 from mmdoctor import shell
 from mmdoctor.environment import Environment
+from mmdoctor.knowledge import Failure, load_knowledge
 from mmdoctor.matrix import Matrix
 
 
@@ -32,13 +34,24 @@ class Advice:
 
 @dataclass(frozen=True)
 class Finding:
-    """What a check function returns; the runner adds the check's id and title."""
+    """What a check function returns; the runner adds the check's id and title.
+
+    A finding that names a known failure carries only the commands for this environment: what
+    the failure is and how it is fixed are read from known_failures.yaml, the one place each
+    failure is explained (diagnose, install and the docs page read the same entry)."""
 
     status: Status
     summary: str
     details: tuple[str, ...] = ()
     advice: Advice | None = None
     known_failure: str | None = None  # an id from the known-failures knowledge base
+
+    def __post_init__(self) -> None:
+        if self.known_failure and self.advice is not None and self.advice.text:
+            raise ValueError(
+                f"{self.known_failure}: the fix text of a known failure comes from "
+                "known_failures.yaml; pass only the commands"
+            )
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,7 @@ class CheckResult:
     details: tuple[str, ...] = ()
     advice: Advice | None = None
     known_failure: str | None = None
+    cause: str | None = None  # the known failure's root cause, from the knowledge base
     traceback: str | None = None
 
 
@@ -103,6 +117,7 @@ def run_checks(ctx: Context, checks: Iterable[Check]) -> list[CheckResult]:
 def run_one(ctx: Context, item: Check) -> CheckResult:
     try:
         finding = item.func(ctx)
+        failure = _known(finding.known_failure)
     except Exception as exc:  # a broken check must not stop the others
         return CheckResult(
             id=item.id,
@@ -112,15 +127,41 @@ def run_one(ctx: Context, item: Check) -> CheckResult:
             details=("This is a bug in mmdoctor; please report it with `--debug` output.",),
             traceback=traceback.format_exc(),
         )
+    advice = finding.advice
+    if failure is not None:
+        commands = advice.commands if advice else ()
+        advice = Advice(failure.fix_text, commands or knowledge_commands(failure, ctx.python))
     return CheckResult(
         id=item.id,
         title=item.title,
         status=finding.status,
         summary=finding.summary,
         details=finding.details,
-        advice=finding.advice,
+        advice=advice,
         known_failure=finding.known_failure,
+        cause=failure.root_cause if failure else None,
     )
+
+
+def _known(failure_id: str | None) -> Failure | None:
+    if failure_id is None:
+        return None
+    failure = load_knowledge().get(failure_id)  # parsed once, on the first check that names one
+    if failure is None:
+        raise ValueError(f"known failure {failure_id!r} is not in known_failures.yaml")
+    return failure
+
+
+PLACEHOLDER = re.compile(r"<[a-z_]+>")  # <mmcv_version>, <cuda_tag>: see known_failures.yaml
+
+
+def knowledge_commands(failure: Failure, python: str) -> tuple[str, ...]:
+    """The knowledge base's commands for `python`, when they need no value filled in (a
+    `<placeholder>`): a check that knows the values passes its own commands instead."""
+    commands = failure.fix_commands
+    if any(PLACEHOLDER.search(command) for command in commands):
+        return ()
+    return tuple(re.sub(r"^python(?= )", python, command) for command in commands)
 
 
 def ok(summary: str, *details: str) -> Finding:
@@ -136,8 +177,9 @@ def warn(
     *details: str,
     advice: Advice | None = None,
     known_failure: str | None = None,
+    commands: Sequence[str] = (),
 ) -> Finding:
-    return Finding(Status.WARN, summary, tuple(details), advice, known_failure)
+    return Finding(Status.WARN, summary, tuple(details), _advice(advice, commands), known_failure)
 
 
 def fail(
@@ -145,8 +187,14 @@ def fail(
     *details: str,
     advice: Advice | None = None,
     known_failure: str | None = None,
+    commands: Sequence[str] = (),
 ) -> Finding:
-    return Finding(Status.FAIL, summary, tuple(details), advice, known_failure)
+    return Finding(Status.FAIL, summary, tuple(details), _advice(advice, commands), known_failure)
+
+
+def _advice(advice: Advice | None, commands: Sequence[str]) -> Advice | None:
+    # `commands` go with a known failure, whose fix text the runner reads from the knowledge base
+    return Advice("", tuple(commands)) if commands else advice
 
 
 def advice(text: str, *commands: str) -> Advice:

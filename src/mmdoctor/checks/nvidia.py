@@ -11,25 +11,24 @@ CPU_ONLY_NOTE = (
     "`mmdoctor smoke-test --device cpu` to prove the stack."
 )
 
-# NVML failure kind -> (summary, advice text, known-failure id). Codes from nvml.h.
-NVML_FAILURES = {
+# NVML failure kind -> (summary, advice text, known-failure id). Codes from nvml.h. With a
+# known failure, the fix comes from known_failures.yaml and the text here is a detail only.
+NVML_FAILURES: dict[str, tuple[str, str | None, str | None]] = {
     "library_not_found": (
         "no NVIDIA driver: the NVML library (libnvidia-ml.so.1) is not installed or not visible",
-        "Install the NVIDIA driver for your GPU, or, in a container, start it with GPU access "
-        "(`docker run --gpus all ...`, NVIDIA Container Toolkit, capability `utility`).",
+        None,
         "no-nvidia-driver",
     ),
     "driver_not_loaded": (
         "the NVIDIA driver is installed but its kernel module is not loaded",
-        "Load the module (`sudo modprobe nvidia`) or reboot; if that fails, `sudo dmesg | grep "
-        "-i nvidia` tells why (Secure Boot blocks unsigned modules).",
+        "`sudo modprobe nvidia` loads the module; if it fails, `sudo dmesg | grep -i nvidia` "
+        "tells why (Secure Boot blocks unsigned modules).",
         "no-nvidia-driver",
     ),
     "lib_rm_version_mismatch": (
         "driver/library version mismatch: the driver was upgraded but the old kernel module "
         "is still loaded",
-        "Reboot (or unload and reload the nvidia kernel modules). In a container, do not "
-        "install driver packages in the image: the NVIDIA runtime injects the host's.",
+        None,
         "nvml-driver-library-mismatch",
     ),
     "no_permission": (
@@ -93,9 +92,11 @@ def driver_present(ctx: Context) -> Finding:
                 ),
             )
         details.append(CPU_ONLY_NOTE)
+    if known:
+        return fail(summary, *details, *([text] if text else []), known_failure=known)
     if error.kind == "bindings_missing" and nvidia.has_driver:
-        return warn(summary, *details, advice=advice(text))
-    return fail(summary, *details, advice=advice(text), known_failure=known)
+        return warn(summary, *details, advice=advice(text or ""))
+    return fail(summary, *details, advice=advice(text or ""))
 
 
 @check("nvidia.gpus", "GPUs visible to the driver")
@@ -109,7 +110,7 @@ def gpus_visible(ctx: Context) -> Finding:
             f"{len(nvidia.gpu_errors)} GPU(s) could not be read",
             *nvidia.gpu_errors,
             *lines,
-            advice=advice(NVML_FAILURES["gpu_is_lost"][1]),
+            advice=advice(NVML_FAILURES["gpu_is_lost"][1] or ""),
         )
     if not nvidia.gpus:
         if nvidia.source and "nvidia-smi" not in nvidia.source and nvidia.nvml_error:

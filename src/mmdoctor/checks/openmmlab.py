@@ -120,8 +120,8 @@ def one_mmcv(ctx: Context) -> Finding:
         f"{len(dists)} mmcv distributions share the module `mmcv`: {listing}",
         "They overwrite each other's files, so what `import mmcv` loads is an accident.",
         *[f"{d.name} {d.version} in {d.location}" for d in dists],
-        advice=advice(
-            f"Remove them all; {install_note(ctx, wanted, spec)}:",
+        f"{install_note(ctx, wanted, spec)}.",
+        commands=(
             f"{ctx.pip} uninstall -y {' '.join(sorted({d.name for d in dists}))}",
             *mmcv_install(ctx, wanted, spec),
         ),
@@ -145,16 +145,22 @@ def mmcv_ops(ctx: Context) -> Finding:
         wanted = wanted_mmcv(ctx)
         text = f"{names} has no compiled ops"
         spec = mmdet_spec(ctx, wanted)
-        hint = advice(
-            f"Replace it with {wanted}, which has the ops. {install_note(ctx, wanted, spec)}:",
+        note = f"{wanted} has the ops. {install_note(ctx, wanted, spec)}."
+        commands = (
             f"{ctx.pip} uninstall -y {' '.join(d.name for d in dists)}",
             *mmcv_install(ctx, wanted, spec),
         )
         if target.version_of("mmdet"):
             return fail(
-                text + ", and mmdet needs them", advice=hint, known_failure="mmcv-ext-missing"
+                text + ", and mmdet needs them",
+                note,
+                commands=commands,
+                known_failure="mmcv-ext-missing",
             )
-        return warn(text + " (fine unless you use mmcv.ops)", advice=hint)
+        return warn(
+            text + " (fine unless you use mmcv.ops)",
+            advice=advice(f"Replace it with {wanted}, which has the ops:", *commands),
+        )
     data = target.imported("mmcv_ext")
     step = target.step("mmcv_ext")
     if data is not None:
@@ -173,12 +179,8 @@ def mmcv_ops(ctx: Context) -> Finding:
         step_failure(step, "import mmcv._ext"),
         *([step.traceback] if step is not None and step.traceback else []),
         *([f"torch here: {torch['version']} (CUDA {torch['cuda'] or 'none'})"] if torch else []),
-        advice=advice(
-            f"Reinstall {name} built for exactly this torch and CUDA (no cached wheel). "
-            f"{install_note(ctx, name, f'{name}=={version}')}:",
-            f"{ctx.pip} uninstall -y {name}",
-            *mmcv_install(ctx, name, f"{name}=={version}"),
-        ),
+        f"{install_note(ctx, name, f'{name}=={version}')}.",
+        commands=(f"{ctx.pip} uninstall -y {name}", *mmcv_install(ctx, name, f"{name}=={version}")),
         known_failure=known,
     )
 
@@ -193,16 +195,14 @@ def mmcv_cuda(ctx: Context) -> Finding:
     if info is None:
         # The ops load; only mmcv's own build-info calls failed, which mmcv.utils.collect_env()
         # makes too. Whether the ops run is smoke-test's question.
-        return warn(
-            step_failure(step, "mmcv._ext.get_compiling_cuda_version()"),
-            "mmcv._ext loads, so the CUDA it was built for could not be compared with torch's.",
-            "Whatever asks mmcv for its build info (mmcv.utils.collect_env()) fails the same way.",
-            advice=advice(
-                "Run the ops on the device to see whether they work:",
-                f"mmdoctor smoke-test --python {ctx.python}",
-            ),
-            known_failure="mmcv-ext-build-info-crash" if step and step.crashed else None,
-        )
+        summary = step_failure(step, "mmcv._ext.get_compiling_cuda_version()")
+        detail = "mmcv._ext loads, but the CUDA it was built for cannot be compared with torch's."
+        smoke = f"mmdoctor smoke-test --python {ctx.python}"
+        if step is not None and step.crashed:
+            return warn(
+                summary, detail, commands=(smoke,), known_failure="mmcv-ext-build-info-crash"
+            )
+        return warn(summary, detail, advice=advice("See whether the ops run:", smoke))
     built = info.get("compiling_cuda")
     torch_cuda = torch.get("cuda")
     if not built or built == "not available":
@@ -210,10 +210,7 @@ def mmcv_cuda(ctx: Context) -> Finding:
             return fail(
                 "mmcv's ops were compiled without CUDA, but torch and this machine have it",
                 "On the GPU they fail with 'nms_impl: implementation for device cuda:0 not found'.",
-                advice=advice(
-                    "Install an mmcv built with CUDA (a prebuilt wheel, or a source build with "
-                    "FORCE_CUDA=1 and nvcc); `mmdoctor install` does either."
-                ),
+                "`mmdoctor install` installs a CUDA build (a prebuilt wheel or a source build).",
                 known_failure="mmcv-ops-built-without-cuda",
             )
         return ok("mmcv's ops are CPU-only, like torch here")
@@ -223,9 +220,7 @@ def mmcv_cuda(ctx: Context) -> Finding:
     if built_v.major != torch_v.major:
         return fail(
             f"mmcv's ops were built for CUDA {built}, torch for CUDA {torch_cuda}",
-            advice=advice(
-                "Reinstall mmcv from the wheel set of torch's CUDA (`mim install` does it)."
-            ),
+            "`mim install` picks the wheel set of torch's CUDA.",
             known_failure="mmcv-ext-libcudart-missing",
         )
     if built_v != torch_v:
@@ -258,10 +253,7 @@ def mmdet_compat(ctx: Context) -> Finding:
     if "MMEngine==" in error and "is used but incompatible" in error:
         return fail(
             f"mmdet {mmdet_version} rejects mmengine: {error.split(': ', 1)[-1]}",
-            advice=advice(
-                "Install an mmengine inside mmdet's range:",
-                f'{ctx.pip} install "mmengine{engine_req or ">=0.7.1,<1.0.0"}"',
-            ),
+            commands=(f'{ctx.pip} install "mmengine{engine_req or ">=0.7.1,<1.0.0"}"',),
             known_failure="mmengine-version-incompat",
         )
     if "is used but incompatible" in error:
@@ -276,9 +268,8 @@ def mmdet_compat(ctx: Context) -> Finding:
             f"mmdet {mmdet_version} rejects mmcv: {error.split(': ', 1)[-1]}",
             "Do not edit the assertion in mmdet/__init__.py: install an mmcv inside the range "
             "(for mmdet 3.x with torch >= 2.2 that is a source build of mmcv 2.1.0).",
-            advice=advice(
-                f"Install {wanted} inside mmdet's range. "
-                f"{install_note(ctx, wanted, mmdet_spec(ctx, wanted))}:",
+            f"{install_note(ctx, wanted, mmdet_spec(ctx, wanted))}.",
+            commands=(
                 f"{ctx.pip} uninstall -y {' '.join(d.name for d in mmcv_dists(ctx)) or wanted}",
                 *mmcv_install(ctx, wanted, mmdet_spec(ctx, wanted)),
             ),
@@ -307,10 +298,7 @@ def mmengine_weights_only(ctx: Context) -> Finding:
             "Checkpoints that hold only tensors load; model zoo checkpoints with pickled "
             "metadata fail with 'Weights only load failed'.",
             "`mmdoctor smoke-test` handles this for zoo checkpoints whose hash it verified.",
-            advice=advice(
-                "For checkpoints you trust, allow full unpickling for that one run:",
-                f"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 {ctx.python} your_script.py",
-            ),
+            commands=(f"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 {ctx.python} your_script.py",),
             known_failure="torch-load-weights-only",
         )
     return ok(f"mmengine {engine} and torch {torch_v} load checkpoints")

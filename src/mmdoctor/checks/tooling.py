@@ -39,7 +39,6 @@ def python_environment(ctx: Context) -> Finding:
             line,
             "OpenMMLab has no mmcv wheels for Python 3.13+, and mmcv's setup.py fails to build "
             "there (KeyError: '__version__').",
-            advice=advice("Use Python 3.10 or 3.11 for an mmcv / mmdet stack."),
             known_failure="py313-setup-version-keyerror",
         )
     return ok(line)
@@ -63,10 +62,7 @@ def setuptools_window(ctx: Context) -> Finding:
                 f"setuptools here: {setuptools or 'not installed'}. openmim imports "
                 f"pkg_resources, which setuptools {facts.fact('setuptools_without_pkg_resources')} "
                 "removed; setuptools older than Python 3.12 support breaks it too.",
-                advice=advice(
-                    "Install a setuptools that still has pkg_resources:",
-                    f"{ctx.pip} install setuptools=={good}",
-                ),
+                commands=(f"{ctx.pip} install setuptools=={good}",),
                 known_failure=known,
             )
         return fail(
@@ -83,8 +79,7 @@ def setuptools_window(ctx: Context) -> Finding:
                 "no longer imports",
                 "`from torch.utils.tensorboard import SummaryWriter` (and mmcv's "
                 "TensorboardLoggerHook) fail with: module 'distutils' has no attribute 'version'.",
-                advice=advice(
-                    "Pin the last setuptools that works with this torch:",
+                commands=(
                     f"{ctx.pip} install setuptools=={facts.fact('setuptools_for_old_torch')}",
                 ),
                 known_failure="distutils-no-version",
@@ -96,10 +91,7 @@ def setuptools_window(ctx: Context) -> Finding:
         return warn(
             f"setuptools {setuptools} has no pkg_resources: a source build of mmcv "
             "(and openmim, once installed) will fail",
-            advice=advice(
-                "Before installing openmim or building mmcv:",
-                f"{ctx.pip} install setuptools=={good}",
-            ),
+            commands=(f"{ctx.pip} install setuptools=={good}",),
             known_failure="pkg-resources-removed-mmcv-build",
         )
     return ok(f"setuptools {setuptools} (pkg_resources available)")
@@ -123,10 +115,8 @@ def nvcc_matches(ctx: Context) -> Finding:
             f"nvcc {nvcc} ({toolkit.nvcc_path}) and torch's CUDA {torch_cuda} differ in major "
             "version: a source build of mmcv would stop with "
             "'The detected CUDA version mismatches'",
-            advice=advice(
-                f"Install the CUDA {torch_cuda.major}.x toolkit and point CUDA_HOME at it "
-                "before any source build.",
-            ),
+            f"A source build needs the CUDA {torch_cuda.major}.x toolkit, with CUDA_HOME "
+            "pointing at it.",
             known_failure="cuda-version-mismatch-build",
         )
     note = "" if nvcc == torch_cuda else " (same major: builds work, torch warns)"
@@ -150,10 +140,8 @@ def gcc_for_nvcc(ctx: Context) -> Finding:
         return warn(
             f"gcc {gcc} is newer than nvcc {nvcc} accepts (gcc <= {limit}): a source build of "
             "mmcv's CUDA ops stops with 'unsupported GNU version'",
-            advice=advice(
-                f"Install gcc-{limit} and g++-{limit} and point the build at them:",
-                f"export CC=gcc-{limit} CXX=g++-{limit}",
-            ),
+            f"Install gcc-{limit} and g++-{limit} for the build.",
+            commands=(f"export CC=gcc-{limit} CXX=g++-{limit}",),
             known_failure="nvcc-gcc-too-new",
         )
     return ok(f"gcc {gcc} <= {limit}, the newest nvcc {nvcc} accepts")
@@ -169,8 +157,8 @@ def opencv_duplicates(ctx: Context) -> Finding:
         return ok(listing)
     return fail(
         f"{len(found)} OpenCV distributions share the module cv2: {listing}",
-        advice=advice(
-            "Remove them all and keep one (headless suits servers):",
+        "Keep one; headless suits servers.",
+        commands=(
             f"{ctx.pip} uninstall -y {' '.join(sorted({d.name for d in found}))}",
             f"{ctx.pip} install opencv-python-headless",
         ),
@@ -192,8 +180,7 @@ def opencv_imports(ctx: Context) -> Finding:
     if known == "libgl-missing":
         return fail(
             "cv2 cannot load libGL.so.1 (opencv-python is the desktop build)",
-            advice=advice(
-                "Use the headless build (no system libraries needed), or install libGL:",
+            commands=(
                 f"{ctx.pip} uninstall -y opencv-python && {ctx.pip} install opencv-python-headless",
                 "sudo apt-get install -y libgl1 libglib2.0-0",
             ),

@@ -100,9 +100,11 @@ def torch_imports(ctx: Context) -> Finding:
         return fail(
             "import torch fails: this torch was built for NumPy 1.x and NumPy 2 is installed",
             *details,
-            advice=advice("Install a NumPy 1.x:", f'{ctx.pip} install "numpy<2"'),
+            commands=(f'{ctx.pip} install "numpy<2"',),
             known_failure=known,
         )
+    if known:
+        return fail(step_failure(step, "import torch"), *details, known_failure=known)
     return fail(
         step_failure(step, "import torch"),
         *details,
@@ -110,7 +112,6 @@ def torch_imports(ctx: Context) -> Finding:
             "Reinstall torch; if it keeps failing, run `mmdoctor diagnose` on the error.",
             f"{ctx.pip} install --force-reinstall --no-deps torch=={_version(ctx, 'torch')}",
         ),
-        known_failure=known,
     )
 
 
@@ -141,8 +142,7 @@ def cpu_only_torch(ctx: Context) -> Finding:
             f"{len(gpus)} NVIDIA GPU(s)",
             "mim will then fetch (or build) a CPU-only mmcv too, and `cuda:0` fails with "
             "'Torch not compiled with CUDA enabled'.",
-            advice=advice(
-                "Reinstall torch and torchvision from a CUDA index, then reinstall mmcv:",
+            commands=(
                 f"{ctx.pip} install --force-reinstall torch=={_base(data['version'])} "
                 f"torchvision --index-url {torch_install_hint(ctx)}",
             ),
@@ -174,9 +174,7 @@ def driver_for_torch(ctx: Context) -> Finding:
             + (f" (CUDA <= {nvidia.cuda_driver_version})" if nvidia.cuda_driver_version else ""),
             "torch will report cuda.is_available() == False or 'The NVIDIA driver on your "
             "system is too old'.",
-            advice=advice(
-                f"Upgrade the NVIDIA driver to {needed} or newer, or install a torch built for "
-                "the CUDA this driver supports:",
+            commands=(
                 f"{ctx.pip} install --force-reinstall torch torchvision "
                 f"--index-url {torch_install_hint(ctx)}",
             ),
@@ -248,10 +246,9 @@ def gpu_arch(ctx: Context) -> Finding:
             f"torch {data['version']} has no kernels for {names}",
             f"torch was built for: {built}",
             "A cubin runs only on its own major architecture with an equal or newer minor; "
-            "PTX (compute_XY) can be JIT-compiled for newer GPUs.",
-            advice=advice(
-                "Install a torch variant built for this GPU (Blackwell needs cu128 or newer; "
-                "Maxwell/Pascal/Volta need cu126 or older):",
+            "PTX (compute_XY) can be JIT-compiled for newer GPUs. Blackwell needs cu128 or "
+            "newer; Maxwell/Pascal/Volta need cu126 or older.",
+            commands=(
                 f"{ctx.pip} install --force-reinstall torch torchvision "
                 f"--index-url {torch_install_hint(ctx)}",
             ),
@@ -314,8 +311,7 @@ def torchvision_matches(ctx: Context) -> Finding:
             return fail(
                 f"torchvision {vision_installed} does not belong to torch {torch_raw}: "
                 f"torch {release.torch} goes with torchvision {release.torchvision}",
-                advice=advice(
-                    "Install the torchvision of this torch, from the same index:",
+                commands=(
                     f'{ctx.pip} install "torchvision=={release.torchvision}.*" '
                     f"--index-url {fix_index}",
                 ),
@@ -324,18 +320,27 @@ def torchvision_matches(ctx: Context) -> Finding:
     step = target.step("torchvision")
     data = target.imported("torchvision")
     if data is None:
-        text = f"{step.error if step else ''}"
+        known = known_import_failure(f"{step.error if step else ''}")
+        command = (
+            f"{ctx.pip} install --force-reinstall torch=={_base(torch_raw)} "
+            f'"torchvision=={release.torchvision}.*" --index-url {fix_index}'
+            if release
+            else f"{ctx.pip} install --force-reinstall torchvision --index-url {fix_index}"
+        )
+        traceback = [step.traceback] if step is not None and step.traceback else []
+        if known:
+            return fail(
+                step_failure(step, "import torchvision"),
+                *traceback,
+                commands=(command,),
+                known_failure=known,
+            )
         return fail(
             step_failure(step, "import torchvision"),
-            *([step.traceback] if step is not None and step.traceback else []),
+            *traceback,
             advice=advice(
-                "torch and torchvision must come from the same index and release:",
-                f"{ctx.pip} install --force-reinstall torch=={_base(torch_raw)} "
-                f'"torchvision=={release.torchvision}.*" --index-url {fix_index}'
-                if release
-                else f"{ctx.pip} install --force-reinstall torchvision --index-url {fix_index}",
+                "torch and torchvision must come from the same index and release:", command
             ),
-            known_failure=known_import_failure(text),
         )
     torch_cuda = (torch_data(ctx) or {}).get("cuda")
     vision_cuda = cuda_text(data.get("cuda"))
@@ -343,8 +348,7 @@ def torchvision_matches(ctx: Context) -> Finding:
         return fail(
             f"torchvision was built for CUDA {vision_cuda or 'none (CPU)'}, "
             f"torch for CUDA {torch_cuda or 'none (CPU)'}",
-            advice=advice(
-                "Reinstall torchvision from torch's index:",
+            commands=(
                 f"{ctx.pip} install --force-reinstall --no-deps torchvision=={vision_installed} "
                 f"--index-url {fix_index}",
             ),
@@ -391,15 +395,12 @@ def numpy_abi(ctx: Context) -> Finding:
         for name, step in target.steps.items()
         if NUMPY_ABI_MESSAGE in f"{step.error or ''}{step.stderr}"
     ]
-    fix = advice(
-        "Install a NumPy 1.x (or upgrade the packages built for it):",
-        f'{ctx.pip} install "numpy<2"',
-    )
+    fix = (f'{ctx.pip} install "numpy<2"',)
     if broken:
         return fail(
             f"numpy {numpy_installed}: {', '.join(broken)} was compiled for NumPy 1.x",
             "NumPy printed: 'A module that was compiled using NumPy 1.x cannot be run in NumPy 2'.",
-            advice=fix,
+            commands=fix,
             known_failure="numpy2-abi",
         )
     numpy_v = parse_version(numpy_installed)
@@ -409,7 +410,7 @@ def numpy_abi(ctx: Context) -> Finding:
         return fail(
             f"numpy {numpy_installed} with torch {torch_v}: torch before {first} was built "
             "for NumPy 1.x",
-            advice=fix,
+            commands=fix,
             known_failure="numpy2-abi",
         )
     return ok(f"numpy {numpy_installed}")

@@ -92,6 +92,8 @@ def _render_result(
     for detail in result.details:
         for i, text in enumerate(redact_credentials(detail).splitlines()):
             console.print(Text(f"    {detail_mark if i == 0 else ' '} {text}", style="dim"))
+    if result.cause:
+        console.print(Text(f"    Why: {result.cause}", style="dim"))
     if result.advice is not None:
         console.print(Text(f"    Fix: {redact_credentials(result.advice.text)}", style="cyan"))
         for command in result.advice.commands:

@@ -96,8 +96,18 @@ def render_outcome(outcome: InstallOutcome, console: Console) -> None:
     console.print(Text(f"{job} failed: {outcome.failure}", style="bold red"))
     for line in outcome.failure_lines:
         console.print(Text(f"  | {redact_credentials(line)}"))
+    if outcome.known_failures:
+        from mmdoctor.knowledge import load_knowledge
+
+        knowledge = load_knowledge()
     for known in outcome.known_failures:
-        console.print(Text(f"  known failure: {known} (mmdoctor diagnose {outcome.log_path})"))
+        failure = knowledge.get(known)
+        title = f": {failure.title}" if failure else ""
+        console.print(Text(f"  Known failure {known}{title}", style="bold"))
+        if failure:
+            console.print(Text(f"    Fix: {failure.fix_text}", style="cyan"))
+    if outcome.known_failures:
+        console.print(Text(f"  (`mmdoctor diagnose {outcome.log_path}` shows the whole chain)"))
     if outcome.restore is not None:
         render_restore(outcome.restore, console)
     console.print(Text(f"Log: {outcome.log_path}", style="dim"))

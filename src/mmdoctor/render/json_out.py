@@ -33,6 +33,7 @@ def check_report(report: CheckReport) -> str:
             "details": list(r.details),
             "advice": asdict(r.advice) if r.advice else None,
             "known_failure": r.known_failure,
+            "cause": r.cause,
         }
         for r in report.results
     ]

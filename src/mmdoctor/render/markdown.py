@@ -43,6 +43,8 @@ def check_report(report: CheckReport, *, home: str | None = None) -> str:
         for result in problems:
             out += ["", f"#### {MARKS[result.status]}: {result.title}", "", result.summary]
             out += [f"- {line}" for detail in result.details for line in detail.splitlines()[:1]]
+            if result.cause:
+                out += ["", f"**Why:** {result.cause}"]
             if result.advice is not None:
                 out += ["", f"**Fix:** {result.advice.text}"]
                 if result.advice.commands:
