@@ -272,4 +272,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_report_header() -> str:
     # Out of disk, the suite fails in set-up with ENOSPC far from the cause: say it up front.
     free = shutil.disk_usage(CACHE.parent if CACHE.parent.exists() else REPO).free / 2**30
-    return f"mmdoctor: {free:.0f} GiB free for the test environments (a full run uses about 20)"
+    return f"mmdoctor: {free:.0f} GiB free for the test environments (a first run uses about 12)"
