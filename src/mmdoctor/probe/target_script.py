@@ -254,17 +254,20 @@ def step_mmcv():
     return {"version": getattr(mmcv, "__version__", None), "file": mmcv.__file__}
 
 
-def step_mmcv_ext():
-    # type: () -> Dict[str, Any]
+def _load_ext():
+    # type: () -> Any
     import importlib
 
     try:
         import torch  # noqa: F401  (the extension links against torch's libraries)
     except ImportError:
         pass  # then loading the extension says what is missing
+    return importlib.import_module("mmcv._ext")
 
-    ext = importlib.import_module("mmcv._ext")
-    return {"file": getattr(ext, "__file__", None)}
+
+def step_mmcv_ext():
+    # type: () -> Dict[str, Any]
+    return {"file": getattr(_load_ext(), "__file__", None)}
 
 
 def step_mmcv_ext_info():
@@ -272,14 +275,7 @@ def step_mmcv_ext_info():
     # A step of its own: these two calls have killed interpreters whose ops work (mmcv#1292; an
     # mmcv 2.1.0 build against torch 2.11 + CUDA 13.0, docs/gpu-run.md). Asking the extension
     # costs far less than importing mmcv.ops for the same answer.
-    import importlib
-
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        pass
-
-    ext = importlib.import_module("mmcv._ext")
+    ext = _load_ext()
     data = {"compiling_cuda": None, "compiler": None}  # type: Dict[str, Any]
     for key, name in (
         ("compiling_cuda", "get_compiling_cuda_version"),

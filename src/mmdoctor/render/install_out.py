@@ -96,17 +96,16 @@ def render_outcome(outcome: InstallOutcome, console: Console) -> None:
     console.print(Text(f"{job} failed: {outcome.failure}", style="bold red"))
     for line in outcome.failure_lines:
         console.print(Text(f"  | {redact_credentials(line)}"))
-    if outcome.known_failures:
+    if outcome.known_failures:  # explained by the knowledge base, as check's findings are
         from mmdoctor.knowledge import load_knowledge
 
         knowledge = load_knowledge()
-    for known in outcome.known_failures:
-        failure = knowledge.get(known)
-        title = f": {failure.title}" if failure else ""
-        console.print(Text(f"  Known failure {known}{title}", style="bold"))
-        if failure:
-            console.print(Text(f"    Fix: {failure.fix_text}", style="cyan"))
-    if outcome.known_failures:
+        for known in outcome.known_failures:
+            failure = knowledge.get(known)
+            title = f": {failure.title}" if failure else ""
+            console.print(Text(f"  Known failure {known}{title}", style="bold"))
+            if failure:
+                console.print(Text(f"    Fix: {failure.fix_text}", style="cyan"))
         console.print(Text(f"  (`mmdoctor diagnose {outcome.log_path}` shows the whole chain)"))
     if outcome.restore is not None:
         render_restore(outcome.restore, console)
