@@ -566,7 +566,7 @@ def fix(
 
     def body() -> int:
         from mmdoctor.checks import all_checks
-        from mmdoctor.checks.model import Context, run_checks
+        from mmdoctor.checks.model import Context, run_checks, select
         from mmdoctor.errors import UsageError
         from mmdoctor.fix import plan_fixes, problems_left
         from mmdoctor.install.execute import execute
@@ -581,9 +581,7 @@ def fix(
         checks = all_checks()
         known_ids = {f.id for f in load_knowledge().failures}
         for wanted in only or []:
-            if not any(c.id == wanted or c.id.startswith(wanted + ".") for c in checks) and (
-                wanted not in known_ids
-            ):
+            if not select(checks, [wanted]) and wanted not in known_ids:
                 raise UsageError(f"--only {wanted}: no such check or known failure")
         if not dry_run and not yes and not install_out.is_terminal():
             raise UsageError(

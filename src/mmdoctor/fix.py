@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmdoctor.checks.model import CheckResult, Status
+from mmdoctor.checks.model import CheckResult, Status, id_matches
 from mmdoctor.plan import Step
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -33,10 +33,7 @@ def selected(results: Iterable[CheckResult], only: Sequence[str]) -> list[CheckR
     for result in results:
         if result.status != Status.FAIL or result.advice is None:
             continue
-        if only and not any(
-            result.id == o or result.id.startswith(o + ".") or result.known_failure == o
-            for o in only
-        ):
+        if only and not any(id_matches(result.id, o) or result.known_failure == o for o in only):
             continue
         out.append(result)
     return out

@@ -205,4 +205,9 @@ def select(checks: Sequence[Check], only: Sequence[str]) -> list[Check]:
     """The checks whose id equals or starts with one of `only` ("torch" selects torch.*)."""
     if not only:
         return list(checks)
-    return [c for c in checks if any(c.id == o or c.id.startswith(o + ".") for o in only)]
+    return [c for c in checks if any(id_matches(c.id, o) for o in only)]
+
+
+def id_matches(check_id: str, wanted: str) -> bool:
+    """`wanted` is the check's id or an id prefix ("torch" matches torch.driver)."""
+    return check_id == wanted or check_id.startswith(wanted + ".")
