@@ -569,7 +569,7 @@ def fix(
         from mmdoctor.checks.model import Context, run_checks, select
         from mmdoctor.errors import UsageError
         from mmdoctor.fix import plan_fixes, problems_left
-        from mmdoctor.install.execute import execute
+        from mmdoctor.install.execute import execute, source_options
         from mmdoctor.install.state import EnvState
         from mmdoctor.knowledge import load_knowledge
         from mmdoctor.matrix import load_matrix
@@ -642,9 +642,6 @@ def fix(
             # what was fixed holds; checks that failed before and were not fixed may remain
             return "other problems remain" if after.status == "problems" else after.status
 
-        options: list[str] = ["--index-url", index_url] if index_url else []
-        for link in find_links or []:
-            options += ["--find-links", link]
         outcome = execute(
             plan.steps,
             target,
@@ -652,7 +649,7 @@ def fix(
             install_out.StepProgress(),
             job="fix",
             run_check=run_check,
-            restore_options=tuple(options),
+            restore_options=source_options(index_url, find_links or []),
             success="fixed",
         )
         if left:
@@ -707,11 +704,11 @@ def rollback(
         if venv is not None and not venv.exists():
             raise UsageError(f"--venv {venv}: no such directory")
         target = _install_target(python, venv, system, 60.0)
-        options: list[str] = ["--index-url", index_url] if index_url else []
-        for link in find_links or []:
-            options += ["--find-links", link]
         restored, folder, log = execute.rollback(
-            target, EnvState(target.prefix), StepProgress(), source_options=tuple(options)
+            target,
+            EnvState(target.prefix),
+            StepProgress(),
+            source_options=execute.source_options(index_url, find_links or []),
         )
         code = ExitCode.OK if restored.ok else ExitCode.CANNOT_RUN
         if fmt == Format.json:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,17 +77,21 @@ class StepFailed(Exception):
         self.output = output
 
 
+def source_options(index_url: str | None, find_links: Sequence[str]) -> tuple[str, ...]:
+    """--index-url and --find-links as pip options, for reinstalling on rollback."""
+    options: list[str] = ["--index-url", index_url] if index_url else []
+    for link in find_links:
+        options += ["--find-links", link]
+    return tuple(options)
+
+
 def restore_options(plan: Plan) -> tuple[str, ...]:
-    """The package sources the install used, as pip options, for reinstalling on rollback."""
-    options: list[str] = []
-    if plan.sources.index_url:
-        options += ["--index-url", plan.sources.index_url]
+    """The package sources the install used, torch's included, as pip options."""
+    options = list(source_options(plan.sources.index_url, plan.sources.find_links))
     if plan.torch_index_url:
         options += ["--extra-index-url", plan.torch_index_url]
     if plan.torch_find_links:
         options += ["--find-links", plan.torch_find_links]
-    for link in plan.sources.find_links:
-        options += ["--find-links", link]
     return tuple(options)
 
 
