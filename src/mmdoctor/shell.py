@@ -31,6 +31,12 @@ class CommandResult:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    @property
+    def last_error_line(self) -> str:
+        """The last line of stderr with text on it, "" if none: usually what went wrong."""
+        lines = (line.rstrip() for line in reversed(self.stderr_tail.splitlines()))
+        return next((line for line in lines if line.strip()), "")
+
 
 class CommandNotFound(Exception):
     """The program does not exist or cannot be executed (ENOENT, EACCES, ENOEXEC)."""

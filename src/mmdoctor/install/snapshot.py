@@ -48,14 +48,16 @@ class SnapshotError(MmdoctorError):
 def freeze(runner: Runner, executable: str) -> str:
     result = runner.run([executable, "-m", "pip", "freeze", "--all"], timeout=300, quiet=True)
     if not result.ok:
-        raise SnapshotError(f"`pip freeze` failed in {executable}: {_last(result.stderr_tail)}")
+        why = result.last_error_line or "no output"
+        raise SnapshotError(f"`pip freeze` failed in {executable}: {why}")
     return result.stdout
 
 
 def inspect(runner: Runner, executable: str) -> dict[str, Dist]:
     result = runner.run([executable, "-m", "pip", "inspect"], timeout=300, quiet=True)
     if not result.ok:
-        raise SnapshotError(f"`pip inspect` failed in {executable}: {_last(result.stderr_tail)}")
+        why = result.last_error_line or "no output"
+        raise SnapshotError(f"`pip inspect` failed in {executable}: {why}")
     dists: dict[str, Dist] = {}
     for item in json.loads(result.stdout)["installed"]:
         meta = item["metadata"]
@@ -140,8 +142,3 @@ def _differences(before: str, after: str) -> tuple[str, ...]:
     return tuple(
         [f"- {line}" for line in sorted(old - new)] + [f"+ {line}" for line in sorted(new - old)]
     )
-
-
-def _last(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"

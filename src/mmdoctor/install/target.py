@@ -112,8 +112,9 @@ def probe_install_target(executable: str, *, timeout: float) -> InstallTarget:
     except shell.CommandNotFound as exc:
         raise UsageError(f"{executable}: {exc.reason}") from None
     if not result.ok:
-        tail = result.stderr_tail.strip().splitlines()[-1:] or ["no output"]
-        raise UsageError(f"{executable}: not a working Python ({tail[0]})")
+        raise UsageError(
+            f"{executable}: not a working Python ({result.last_error_line or 'no output'})"
+        )
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     is_venv = facts["prefix"] != facts["base_prefix"] or bool(facts["conda"])
     return InstallTarget(
@@ -141,5 +142,5 @@ def _create_venv(base: str, folder: Path) -> None:
     except shell.CommandNotFound as exc:
         raise UsageError(f"{base}: {exc.reason}") from None
     if not result.ok:
-        tail = result.stderr_tail.strip().splitlines()[-1:] or ["no output"]
-        raise MmdoctorError(f"could not create the venv {folder}: {tail[0]}")
+        why = result.last_error_line or "no output"
+        raise MmdoctorError(f"could not create the venv {folder}: {why}")

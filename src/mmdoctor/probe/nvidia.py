@@ -146,8 +146,7 @@ def _read_nvml(timeout: float) -> dict[str, Any]:
         except ValueError:
             pass
     reason = "timed out" if run.timed_out else f"exit status {run.returncode}"
-    tail = run.stderr_tail.strip().splitlines()[-1:] or [""]
-    return _failed(f"the NVML probe failed ({reason}) {tail[0]}".strip())
+    return _failed(f"the NVML probe failed ({reason}) {run.last_error_line}".strip())
 
 
 def _failed(message: str) -> dict[str, Any]:

@@ -238,7 +238,7 @@ def crash_site(stderr: str, script: str) -> str | None:
 
 
 def _not_python(executable: str, run: shell.CommandResult) -> MmdoctorError:
-    last = next((ln for ln in reversed(run.stderr_tail.splitlines()) if ln.strip()), "")
+    last = run.last_error_line
     hint = f": {last.strip()[:200]}" if last else ""
     if run.timed_out:
         return ProbeError(f"{executable}: the probe did not answer within the timeout")
