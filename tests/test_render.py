@@ -79,6 +79,7 @@ def test_a_failed_install_explains_matched_failures_from_the_knowledge_base(
     from mmdoctor.render.install_out import render_outcome
 
     outcome = InstallOutcome(
+        job="install",
         status="rolled-back",
         steps=(),
         failure="step 3 failed (exit 1)",

@@ -339,7 +339,8 @@ def _steps(
         )
     spec = f"{mmcv.package}=={mmcv.version}"
     # mim finds OpenMMLab's wheels itself (from MMCV_BASE_URL); pip and uv get the page.
-    mim_env = {"MMCV_BASE_URL": sources.mmcv_base_url} if sources.mmcv_base_url else {}
+    mirror = sources.mmcv_base_url if installer == "mim" else None
+    mim_env = {"MMCV_BASE_URL": mirror} if mirror else {}
     if mmcv.prebuilt:
         steps.append(
             Step(
@@ -347,7 +348,7 @@ def _steps(
                 commands.install(
                     spec, find_links=() if installer == "mim" else (mmcv_link,), via_mim=True
                 ),
-                mim_env if installer == "mim" else {},
+                mim_env,
             )
         )
     else:
@@ -370,14 +371,14 @@ def _steps(
             Step(
                 f"mmengine {engine}",
                 commands.install(f"mmengine=={engine}", via_mim=True),
-                mim_env if installer == "mim" else {},
+                mim_env,
             )
         )
     steps.append(
         Step(
             f"mmdet {candidate.mmdet.version}",
             commands.install(f"mmdet=={candidate.mmdet.version}", via_mim=True),
-            mim_env if installer == "mim" else {},
+            mim_env,
         )
     )
     if later_pins:

@@ -46,6 +46,7 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class InstallOutcome:
+    job: str  # "install" or "fix"
     status: str  # "installed" (or "fixed"), "kept-with-problems", "rolled-back", "not-restored"
     steps: tuple[StepRecord, ...]
     failure: str | None  # one line: what went wrong
@@ -131,7 +132,7 @@ def execute(
             if failure is None or kept:
                 status = "kept-with-problems" if kept else success
                 return InstallOutcome(
-                    status, records, failure, (), (), None, log.path, snap.folder, check_status
+                    job, status, records, failure, (), (), None, log.path, snap.folder, check_status
                 )
             log.write(f"! {failure}: restoring the snapshot {snap.folder}")
             progress.note(f"{failure}: restoring the environment as it was…")
@@ -140,6 +141,7 @@ def execute(
                 "= restored exactly" if restored.ok else f"! not restored: {restored.differences}"
             )
             return InstallOutcome(
+                job,
                 "rolled-back" if restored.ok else "not-restored",
                 records,
                 failure,
@@ -200,7 +202,10 @@ def _run(
 
 
 def _run_step(runner: Runner, step: Step) -> None:
-    result = runner.run(step.argv, env=step.env)
+    _require_ok(runner.run(step.argv, env=step.env))
+
+
+def _require_ok(result: shell.CommandResult) -> None:
     if not result.ok:
         raise StepFailed(_why(result), result.stdout + result.stderr_tail)
 
@@ -236,9 +241,7 @@ def _build_and_install(plan: Plan, target: InstallTarget, runner: Runner, step: 
     commands = Commands(
         "pip" if plan.installer == "mim" else plan.installer, target.executable, plan.sources
     )
-    result = runner.run(commands.install(str(wheel)))
-    if not result.ok:
-        raise StepFailed(_why(result), result.stdout + result.stderr_tail)
+    _require_ok(runner.run(commands.install(str(wheel))))
     return note
 
 

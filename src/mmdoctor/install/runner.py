@@ -40,9 +40,8 @@ class Runner:
         self.log.write(f"$ {command_line(tuple(argv), dict(env or {}))}")
 
         def line(text: str) -> None:
-            if not quiet:
-                self.log.write(text)
-            if self.on_line is not None and not quiet:
+            self.log.write(text)
+            if self.on_line is not None:
                 self.on_line(text)
 
         try:
@@ -52,7 +51,7 @@ class Runner:
                 idle_timeout=IDLE_TIMEOUT,
                 env=self.env,
                 extra_env=env,
-                on_line=line,
+                on_line=None if quiet else line,
             )
         except shell.CommandNotFound as exc:
             self.log.write(f"! {exc}")

@@ -92,8 +92,7 @@ def render_outcome(outcome: InstallOutcome, console: Console) -> None:
         )
         console.print(Text(f"Log: {outcome.log_path}", style="dim"))
         return
-    job = "Fix" if outcome.log_path.name.endswith("-fix.log") else "Install"
-    console.print(Text(f"{job} failed: {outcome.failure}", style="bold red"))
+    console.print(Text(f"{outcome.job.capitalize()} failed: {outcome.failure}", style="bold red"))
     for line in outcome.failure_lines:
         console.print(Text(f"  | {redact_credentials(line)}"))
     if outcome.known_failures:  # explained by the knowledge base, as check's findings are
