@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -21,9 +21,11 @@ from mmdoctor import __version__
 from mmdoctor.errors import ExitCode, MmdoctorError
 
 if TYPE_CHECKING:
+    from mmdoctor.install.execute import InstallOutcome
     from mmdoctor.install.target import InstallTarget
     from mmdoctor.matrix import Matrix
     from mmdoctor.plan import Plan
+    from mmdoctor.report import CheckReport
 
 app = typer.Typer(
     name="mmdoctor",
@@ -465,7 +467,7 @@ def _carry_out(
 ) -> int:
     from mmdoctor.install.execute import execute, restore_options, source_builder
     from mmdoctor.install.state import EnvState
-    from mmdoctor.render.install_out import StepProgress, outcome_dict, render_outcome
+    from mmdoctor.render.install_out import StepProgress
     from mmdoctor.report import CheckReport
 
     checked: list[CheckReport] = []
@@ -504,29 +506,44 @@ def _carry_out(
             failure_lines=tuple(f"{r.id}: {r.summary}" for r in problems),
             known_failures=tuple(r.known_failure for r in problems if r.known_failure),
         )
+    from mmdoctor.render.plan_out import plan_dict
+
+    _emit_outcome(outcome, fmt, target, plan_dict(plan), checked)
+    return int(outcome.exit_code)
+
+
+def _emit_outcome(
+    outcome: InstallOutcome,
+    fmt: Format,
+    target: InstallTarget,
+    plan_doc: dict[str, object],
+    reports: Sequence[CheckReport] = (),
+) -> None:
+    """What install and fix print when they are done: the JSON envelope, or the unhealthy
+    check reports then the outcome."""
     if fmt == Format.json:
         from mmdoctor.render import json_out
-        from mmdoctor.render.plan_out import plan_dict
+        from mmdoctor.render.install_out import outcome_dict
 
         doc = json_out.envelope(
-            "install",
+            outcome.job,
             outcome.status,
             outcome.exit_code,
             target=target.executable,
-            plan=plan_dict(plan),
+            plan=plan_doc,
             **outcome_dict(outcome),
             errors=[outcome.failure] if outcome.failure else [],
         )
         print(json_out.dumps(doc))
-    else:
-        from mmdoctor.render.human import make_console, render_check_report
+        return
+    from mmdoctor.render.human import make_console, render_check_report
+    from mmdoctor.render.install_out import render_outcome
 
-        console = make_console()
-        for report in checked:
-            if report.status != "healthy":
-                render_check_report(report, verbose=False, console=console)
-        render_outcome(outcome, console)
-    return int(outcome.exit_code)
+    console = make_console()
+    for report in reports:
+        if report.status != "healthy":
+            render_check_report(report, verbose=False, console=console)
+    render_outcome(outcome, console)
 
 
 @app.command()
@@ -654,23 +671,7 @@ def fix(
         )
         if left:
             outcome = replace(outcome, failure_lines=tuple(left))
-        if fmt == Format.json:
-            from mmdoctor.render import json_out
-
-            doc = json_out.envelope(
-                "fix",
-                outcome.status,
-                outcome.exit_code,
-                target=target.executable,
-                plan=install_out.fix_plan_dict(plan),
-                **install_out.outcome_dict(outcome),
-                errors=[outcome.failure] if outcome.failure else [],
-            )
-            print(json_out.dumps(doc))
-        else:
-            from mmdoctor.render.human import make_console
-
-            install_out.render_outcome(outcome, make_console())
+        _emit_outcome(outcome, fmt, target, install_out.fix_plan_dict(plan))
         return int(outcome.exit_code)
 
     _guarded("fix", fmt, body)
