@@ -163,24 +163,25 @@ def mim_venv() -> Path:
     return _venv("mim", MIM)
 
 
+def _fake_venv(
+    name: str, packages: dict[tuple[str, str], dict[str, str]], factory: pytest.TempPathFactory
+) -> Path:
+    """A cached venv holding only these fake packages, as wheels built here."""
+    folder = factory.mktemp(f"{name}-wheels")
+    wheels = [
+        make_wheel(folder, dist, version, files) for (dist, version), files in packages.items()
+    ]
+    return _venv(name, [], wheels)
+
+
 @pytest.fixture(scope="session")
 def broken_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("broken-wheels")
-    wheels = [
-        make_wheel(folder, name, version, files)
-        for (name, version), files in BROKEN_PACKAGES.items()
-    ]
-    return _venv("broken", [], wheels)
+    return _fake_venv("broken", BROKEN_PACKAGES, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def ext_info_crash_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("ext-info-crash-wheels")
-    wheels = [
-        make_wheel(folder, name, version, files)
-        for (name, version), files in EXT_INFO_CRASH_PACKAGES.items()
-    ]
-    return _venv("ext-info-crash", [], wheels)
+    return _fake_venv("ext-info-crash", EXT_INFO_CRASH_PACKAGES, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
