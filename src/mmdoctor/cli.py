@@ -525,7 +525,7 @@ def _emit_outcome(
         from mmdoctor.render import json_out
         from mmdoctor.render.install_out import outcome_dict
 
-        doc = json_out.envelope(
+        json_out.emit(
             outcome.job,
             outcome.status,
             outcome.exit_code,
@@ -534,7 +534,6 @@ def _emit_outcome(
             **outcome_dict(outcome),
             errors=[outcome.failure] if outcome.failure else [],
         )
-        print(json_out.dumps(doc))
         return
     from mmdoctor.render.human import make_console, render_check_report
     from mmdoctor.render.install_out import render_outcome
@@ -633,17 +632,13 @@ def fix(
             if fmt == Format.json:
                 from mmdoctor.render import json_out
 
-                print(
-                    json_out.dumps(
-                        json_out.envelope(
-                            "fix",
-                            "nothing-to-fix" if nothing else "planned",
-                            code,
-                            target=executable,
-                            plan=install_out.fix_plan_dict(plan),
-                            errors=[],
-                        )
-                    )
+                json_out.emit(
+                    "fix",
+                    "nothing-to-fix" if nothing else "planned",
+                    code,
+                    target=executable,
+                    plan=install_out.fix_plan_dict(plan),
+                    errors=[],
                 )
             return int(code)
         if not yes and not typer.confirm(f"Apply these fixes to {executable}?", default=False):
@@ -715,19 +710,15 @@ def rollback(
         if fmt == Format.json:
             from mmdoctor.render import json_out
 
-            print(
-                json_out.dumps(
-                    json_out.envelope(
-                        "rollback",
-                        "restored" if restored.ok else "not-restored",
-                        code,
-                        target=target.executable,
-                        snapshot=str(folder),
-                        log=str(log),
-                        restore=restore_dict(restored),
-                        errors=[],
-                    )
-                )
+            json_out.emit(
+                "rollback",
+                "restored" if restored.ok else "not-restored",
+                code,
+                target=target.executable,
+                snapshot=str(folder),
+                log=str(log),
+                restore=restore_dict(restored),
+                errors=[],
             )
         else:
             from mmdoctor.render.human import make_console
@@ -759,7 +750,7 @@ def _render_plan(
     if fmt == Format.json:
         from mmdoctor.render import json_out
 
-        doc = json_out.envelope(
+        json_out.emit(
             "install",
             "planned" if plan is not None else "no-plan",
             ExitCode.OK if plan is not None else ExitCode.PROBLEMS,
@@ -772,7 +763,6 @@ def _render_plan(
             exported=str(exported) if exported is not None and plan is not None else None,
             errors=[],
         )
-        print(json_out.dumps(doc))
         return
     from mmdoctor.render.human import make_console
 
@@ -812,17 +802,13 @@ def matrix_command(
         if fmt == Format.json:
             from mmdoctor.render import json_out
 
-            print(
-                json_out.dumps(
-                    json_out.envelope(
-                        "matrix",
-                        "ok",
-                        ExitCode.OK,
-                        matrix=loaded.path,
-                        rows=[asdict(row) for row in rows],
-                        errors=[],
-                    )
-                )
+            json_out.emit(
+                "matrix",
+                "ok",
+                ExitCode.OK,
+                matrix=loaded.path,
+                rows=[asdict(row) for row in rows],
+                errors=[],
             )
         else:
             from mmdoctor.render.human import make_console
@@ -912,16 +898,12 @@ def smoke_test(
         if fmt == Format.json:
             from mmdoctor.render import json_out
 
-            print(
-                json_out.dumps(
-                    json_out.envelope(
-                        "smoke-test",
-                        "passed" if report.passed else "failed",
-                        code,
-                        **smoke_out.smoke_dict(report),
-                        errors=[],
-                    )
-                )
+            json_out.emit(
+                "smoke-test",
+                "passed" if report.passed else "failed",
+                code,
+                **smoke_out.smoke_dict(report),
+                errors=[],
             )
         else:
             from mmdoctor.render.human import make_console
@@ -979,18 +961,14 @@ def diagnose(
             from mmdoctor.diagnose import bug_report_hint
             from mmdoctor.render import json_out
 
-            print(
-                json_out.dumps(
-                    json_out.envelope(
-                        "diagnose",
-                        "found" if found else "unknown",
-                        code,
-                        source=source,
-                        matches=[diagnose_out.match_dict(m) for m in matches],
-                        hint=None if found else bug_report_hint(),
-                        errors=[],
-                    )
-                )
+            json_out.emit(
+                "diagnose",
+                "found" if found else "unknown",
+                code,
+                source=source,
+                matches=[diagnose_out.match_dict(m) for m in matches],
+                hint=None if found else bug_report_hint(),
+                errors=[],
             )
         else:
             from mmdoctor.render.human import make_console

@@ -23,6 +23,11 @@ def envelope(command: str, status: str, exit_code: ExitCode, **body: Any) -> dic
     }
 
 
+def emit(command: str, status: str, exit_code: ExitCode, **body: Any) -> None:
+    """Print a command's one JSON document on stdout."""
+    print(dumps(envelope(command, status, exit_code, **body)))
+
+
 def check_report(report: CheckReport) -> str:
     checks = [
         {
