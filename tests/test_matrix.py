@@ -132,7 +132,7 @@ def test_matrix_and_schema_ship_inside_the_wheel(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "mmdoctor/compat_matrix.yaml" in names
     assert "mmdoctor/compat_matrix.schema.json" in names
-    assert "mmdoctor/probe/target_script.py" in names
+    assert "mmdoctor/probe/inside_script.py" in names
     assert "mmdoctor/known_failures.yaml" in names
     assert "mmdoctor/smoke/data/astronaut.jpg" in names
 

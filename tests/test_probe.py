@@ -11,13 +11,14 @@ import pytest
 
 from mmdoctor.environment import TargetPython
 from mmdoctor.errors import ProbeError, UsageError
+from mmdoctor.probe.inside import crash_site, probe_target
+from mmdoctor.probe.interpreter import resolve_interpreter
 from mmdoctor.probe.nvidia import (
     decode_cuda_version,
     parse_nvidia_smi,
     parse_overrides,
     parse_proc_version,
 )
-from mmdoctor.probe.target import crash_site, probe_target, resolve_interpreter
 from mmdoctor.probe.toolkit import find_nvcc, parse_nvcc_version
 
 

@@ -11,9 +11,9 @@ import pytest
 from builders import SITE, env
 
 from mmdoctor import shell
+from mmdoctor.redact import redact_credentials, redact_report
 from mmdoctor.render.facts import environment_rows
 from mmdoctor.render.human import make_console
-from mmdoctor.render.redact import redact_credentials, redact_report
 
 
 def test_credentials_in_urls_are_removed() -> None:
@@ -26,6 +26,20 @@ def test_credentials_in_urls_are_removed() -> None:
     assert redact_credentials("https://download.pytorch.org/whl/cu126") == (
         "https://download.pytorch.org/whl/cu126"
     )
+
+
+def test_a_password_holding_at_signs_is_removed_whole() -> None:
+    # userinfo ends at the last "@" of the authority, as urllib.parse reads it
+    for url in (
+        "https://user:p@ss@host/simple",
+        "https://user:p@ss@w@rd@host:8443/simple?x=1",
+        "https://tok@en@host",
+    ):
+        out = redact_credentials(f"pip install -i {url} mmcv")
+        assert "p@ss" not in out and "ss@" not in out and "rd@" not in out and "en@" not in out
+        assert out.startswith("pip install -i https://***@host"), out
+    assert redact_credentials("https://host/path?q=a@b") == "https://host/path?q=a@b"
+    assert redact_credentials("mail alice@example.com") == "mail alice@example.com"
 
 
 def test_report_redaction() -> None:

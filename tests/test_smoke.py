@@ -138,15 +138,16 @@ def test_with_real_weights_the_detections_are_judged(compiled_stack_venv, tmp_pa
     """The zoo weights must find a person on the shipped image. These random weights cannot:
     the same script, asked to expect a person above 0.99, fails its inference stage."""
     from mmdoctor.matrix import load_matrix
-    from mmdoctor.probe.target import run_marked
-    from mmdoctor.smoke.run import SHIPPED_IMAGE, SmokeOptions, settings
+    from mmdoctor.paths import SHIPPED_IMAGE
+    from mmdoctor.probe.inside import run_marked
+    from mmdoctor.smoke.run import SmokeOptions, settings
 
     model = load_matrix().smoke_model("yolov3-mobilenetv2")
     options = SmokeOptions(
         python=None, device="cpu", model=model.id, image=None, weights="none", checkpoint=None,
         score_thr=0.3, out=None, runs=1, timeout=300,
     )  # fmt: skip
-    script = (Path(__file__).parents[1] / "src/mmdoctor/smoke/target_smoke.py").read_text()
+    script = (Path(__file__).parents[1] / "src/mmdoctor/smoke/inside_smoke.py").read_text()
     args = settings(
         device="cpu", model=model, checkpoint=None, image=str(SHIPPED_IMAGE),
         expect={"classes": ["person"], "score": 0.99}, options=options,

@@ -18,11 +18,11 @@ import pytest
 from fakes.https_server import SIZE, Site
 
 from mmdoctor.errors import ExitCode
+from mmdoctor.paths import cache_dir
 from mmdoctor.smoke.weights import (
     Checkpoint,
     DownloadError,
     WeightsError,
-    cache_dir,
     fetch_checkpoint,
     hash_prefix_from_name,
 )

@@ -21,8 +21,8 @@ from mmdoctor import __version__
 from mmdoctor.errors import ExitCode, MmdoctorError
 
 if TYPE_CHECKING:
+    from mmdoctor.install.destination import Destination
     from mmdoctor.install.execute import InstallOutcome
-    from mmdoctor.install.target import InstallTarget
     from mmdoctor.matrix import Matrix
     from mmdoctor.plan import Plan
     from mmdoctor.report import CheckReport
@@ -131,7 +131,7 @@ def _guarded(command: str, fmt: Format, body: Callable[[], int]) -> None:
 
 
 def _fail(command: str, fmt: Format, code: ExitCode, message: str) -> NoReturn:
-    from mmdoctor.render.redact import redact_credentials
+    from mmdoctor.redact import redact_credentials
 
     message = redact_credentials(message)
     if _State.debug:
@@ -444,10 +444,10 @@ def install(
 
 def _install_target(
     python: str | None, venv: Path | None, system: bool, timeout: float
-) -> InstallTarget:
-    from mmdoctor.install.target import choose_target
+) -> Destination:
+    from mmdoctor.install.destination import choose_destination
 
-    return choose_target(
+    return choose_destination(
         python=python,
         venv=str(venv) if venv is not None else None,
         system=system,
@@ -458,7 +458,7 @@ def _install_target(
 
 def _carry_out(
     plan: Plan,
-    target: InstallTarget,
+    target: Destination,
     fmt: Format,
     matrix: Matrix,
     timeout: float,
@@ -515,7 +515,7 @@ def _carry_out(
 def _emit_outcome(
     outcome: InstallOutcome,
     fmt: Format,
-    target: InstallTarget,
+    target: Destination,
     plan_doc: dict[str, object],
     reports: Sequence[CheckReport] = (),
 ) -> None:
@@ -590,7 +590,7 @@ def fix(
         from mmdoctor.knowledge import load_knowledge
         from mmdoctor.matrix import load_matrix
         from mmdoctor.probe.collect import collect_environment
-        from mmdoctor.probe.target import resolve_interpreter
+        from mmdoctor.probe.interpreter import resolve_interpreter
         from mmdoctor.render import install_out
         from mmdoctor.report import CheckReport
 

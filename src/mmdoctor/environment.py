@@ -84,7 +84,7 @@ class Distribution:
 
 @dataclass(frozen=True)
 class StepResult:
-    """One probe step run inside the target interpreter (see probe/target_script.py)."""
+    """One probe step run inside the target interpreter (see probe/inside_script.py)."""
 
     name: str
     ok: bool

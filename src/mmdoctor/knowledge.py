@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmdoctor import paths
 from mmdoctor.errors import UsageError
-
-KNOWLEDGE_FILE = "known_failures.yaml"
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,7 @@ class Knowledge:
 
 
 def default_path() -> Path:
-    packaged = Path(__file__).with_name(KNOWLEDGE_FILE)
-    if packaged.is_file():
-        return packaged
-    return Path(__file__).resolve().parents[2] / KNOWLEDGE_FILE
+    return paths.data_file(paths.KNOWLEDGE_FILE)
 
 
 @functools.cache

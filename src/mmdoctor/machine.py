@@ -120,8 +120,9 @@ def gather(
 ) -> PlanningContext:
     """Probe only what the what-if values leave open."""
     from mmdoctor.probe.collect import TOOL_TIMEOUT, probe_host
+    from mmdoctor.probe.inside import probe_python
+    from mmdoctor.probe.interpreter import resolve_interpreter
     from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
-    from mmdoctor.probe.target import probe_python, resolve_interpreter
     from mmdoctor.probe.toolkit import probe_toolkit
 
     sources: dict[str, str] = {}
@@ -215,7 +216,7 @@ def make_sources(
 def _check_url(option: str, url: str) -> None:
     from urllib.parse import urlsplit
 
-    from mmdoctor.render.redact import redact_credentials
+    from mmdoctor.redact import redact_credentials
 
     parts = urlsplit(url)
     shown = redact_credentials(url)

@@ -17,9 +17,8 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from mmdoctor import paths
 from mmdoctor.errors import UsageError
-
-MATRIX_FILE = "compat_matrix.yaml"
 
 
 class MatrixError(UsageError):
@@ -247,11 +246,7 @@ def load_matrix(path: str | None = None) -> Matrix:
 
 
 def default_matrix_path() -> Path:
-    packaged = Path(__file__).with_name(MATRIX_FILE)
-    if packaged.is_file():
-        return packaged
-    # A source checkout (editable install): the file lives at the top of the repository.
-    return Path(__file__).resolve().parents[2] / MATRIX_FILE
+    return paths.data_file(paths.MATRIX_FILE)
 
 
 def _line_of(text: str, exc: Exception) -> str:

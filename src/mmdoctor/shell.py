@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from mmdoctor.redact import redact_credentials
+
 STDERR_TAIL_CHARS = 4000
 
 
@@ -159,3 +161,9 @@ def quote(arg: str) -> str:
 def join(argv: Sequence[str]) -> str:
     """A command as the user would paste it into a POSIX shell."""
     return shlex.join(argv)
+
+
+def command_line(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """A step as shown and logged: `VAR=value cmd args`, credentials redacted."""
+    prefix = " ".join(f"{k}={quote(v)}" for k, v in (env or {}).items())
+    return redact_credentials(f"{prefix} {join(argv)}".strip())

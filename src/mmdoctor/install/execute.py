@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mmdoctor import shell
+from mmdoctor import paths, shell
 from mmdoctor.errors import ExitCode, MmdoctorError
 from mmdoctor.install import snapshot as snapshots
 from mmdoctor.install import wheel_cache
+from mmdoctor.install.destination import Destination
 from mmdoctor.install.runner import Runner
 from mmdoctor.install.state import EnvState, Log
-from mmdoctor.install.target import InstallTarget
 from mmdoctor.plan import Commands, Plan, Step
 
 FAILURE_LINES = 8
@@ -101,7 +101,7 @@ Builder = Callable[[Runner, Step], str]
 
 def execute(
     steps: tuple[Step, ...],
-    target: InstallTarget,
+    target: Destination,
     state: EnvState,
     progress: Progress,
     *,
@@ -219,15 +219,15 @@ def _why(result: shell.CommandResult) -> str:
     return f"{tool} failed (exit {result.returncode})"
 
 
-def source_builder(plan: Plan, target: InstallTarget) -> Builder:
+def source_builder(plan: Plan, target: Destination) -> Builder:
     return lambda runner, step: _build_and_install(plan, target, runner, step)
 
 
-def _build_and_install(plan: Plan, target: InstallTarget, runner: Runner, step: Step) -> str:
+def _build_and_install(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
     """Reuse a wheel built before for this exact torch / CUDA / Python / arch list, or build
     one (pip wheel, no build isolation) and keep it; then install it with the installer."""
     key = _build_key(plan, target, runner, step)
-    root = wheel_cache.wheel_cache_dir()
+    root = paths.wheel_cache_dir()
     wheel = wheel_cache.find(root, key)
     note = f"reused the cached wheel {wheel}" if wheel else ""
     if wheel is None:
@@ -263,9 +263,7 @@ print(found.get("cuda") or "cpu")
 """
 
 
-def _build_key(
-    plan: Plan, target: InstallTarget, runner: Runner, step: Step
-) -> wheel_cache.BuildKey:
+def _build_key(plan: Plan, target: Destination, runner: Runner, step: Step) -> wheel_cache.BuildKey:
     result = runner.run([target.executable, "-I", "-c", _TORCH_FACTS], timeout=300, quiet=True)
     lines = result.stdout.strip().splitlines()
     if not result.ok or len(lines) < 2 or not lines[-2]:
@@ -303,9 +301,7 @@ def _known(output: str) -> tuple[str, ...]:
 
 
 def _shown(step: Step) -> str:
-    from mmdoctor.render.plan_out import command_line
-
-    return command_line(step.argv, dict(step.env))
+    return shell.command_line(step.argv, step.env)
 
 
 def _since(started: float) -> float:
@@ -314,7 +310,7 @@ def _since(started: float) -> float:
 
 def _restore(
     runner: Runner,
-    target: InstallTarget,
+    target: Destination,
     snap: snapshots.Snapshot,
     source_options: tuple[str, ...],
 ) -> snapshots.Restore:
@@ -338,7 +334,7 @@ def _no_interrupts() -> Iterator[None]:
 
 
 def rollback(
-    target: InstallTarget, state: EnvState, progress: Progress, *, source_options: tuple[str, ...]
+    target: Destination, state: EnvState, progress: Progress, *, source_options: tuple[str, ...]
 ) -> tuple[snapshots.Restore, Path, Path]:
     """`mmdoctor rollback`: restore the last snapshot taken before an install or fix."""
     with state.lock("rollback"):

@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 from mmdoctor import shell
 from mmdoctor.install.state import Log
-from mmdoctor.render.plan_out import command_line
 
 STEP_TIMEOUT = 3 * 3600.0  # a CUDA build of mmcv on a small machine can take hours
 IDLE_TIMEOUT = 1800.0  # but not half an hour without a line of output
@@ -37,7 +36,7 @@ class Runner:
         quiet: bool = False,
     ) -> shell.CommandResult:
         """`quiet`: log the command and its outcome, not its output (pip freeze, pip inspect)."""
-        self.log.write(f"$ {command_line(tuple(argv), dict(env or {}))}")
+        self.log.write(f"$ {shell.command_line(argv, env)}")
 
         def line(text: str) -> None:
             self.log.write(text)

@@ -22,24 +22,8 @@ from types import TracebackType
 from typing import IO
 
 from mmdoctor.errors import MmdoctorError
-from mmdoctor.render.redact import redact_credentials
-
-
-def state_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """$MMDOCTOR_STATE_DIR, else the platform's user state folder (as platformdirs has it)."""
-    explicit = environ.get("MMDOCTOR_STATE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    home = Path(environ.get("HOME") or Path.home())
-    if sys.platform == "win32":
-        local = environ.get("LOCALAPPDATA")
-        return (Path(local) if local else home / "AppData" / "Local") / "mmdoctor" / "state"
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "mmdoctor"
-    xdg = environ.get("XDG_STATE_HOME")
-    if xdg and Path(xdg).is_absolute():
-        return Path(xdg) / "mmdoctor"
-    return home / ".local" / "state" / "mmdoctor"
+from mmdoctor.paths import state_dir
+from mmdoctor.redact import redact_credentials
 
 
 class Busy(MmdoctorError):

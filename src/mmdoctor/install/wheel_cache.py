@@ -10,7 +10,6 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +28,6 @@ class BuildKey:
         readable = f"{self.package}-{self.version}-torch{self.torch}-{self.cuda}-{self.python_tag}"
         digest = hashlib.sha256(repr(self).encode()).hexdigest()[:10]
         return re.sub(r"[^A-Za-z0-9.+_-]", "_", readable) + f"-{digest}"
-
-
-def wheel_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    from mmdoctor.smoke.weights import cache_dir
-
-    return cache_dir(environ) / "wheels"
 
 
 def find(root: Path, key: BuildKey) -> Path | None:

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mmdoctor.environment import Environment, HostInfo
 from mmdoctor.matrix import Matrix
+from mmdoctor.probe.inside import probe_target
+from mmdoctor.probe.interpreter import resolve_interpreter
 from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
-from mmdoctor.probe.target import probe_target, resolve_interpreter
 from mmdoctor.probe.toolkit import probe_toolkit
 
 # Seconds for one short external command (nvidia-smi, nvcc --version, the NVML reader).

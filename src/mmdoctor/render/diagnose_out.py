@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from mmdoctor.diagnose import CONFIDENT, Match, bug_report_hint
-from mmdoctor.render.redact import redact_credentials
+from mmdoctor.redact import redact_credentials
 
 
 def render_matches(matches: list[Match], *, console: Console, verbose: bool, source: str) -> None:

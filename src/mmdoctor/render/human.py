@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.text import Text
 
 from mmdoctor.checks.model import CheckResult, Status
+from mmdoctor.redact import redact_credentials
 from mmdoctor.render.facts import environment_rows
-from mmdoctor.render.redact import redact_credentials
 from mmdoctor.report import CheckReport
 
 GLYPHS = {

@@ -15,8 +15,8 @@ from mmdoctor.fix import FixPlan
 from mmdoctor.install.execute import InstallOutcome, StepRecord
 from mmdoctor.install.snapshot import Restore
 from mmdoctor.plan import Step
+from mmdoctor.redact import redact_credentials
 from mmdoctor.render.plan_out import render_steps, steps_list
-from mmdoctor.render.redact import redact_credentials
 
 
 class StepProgress:

@@ -8,7 +8,7 @@ from typing import Any
 
 from mmdoctor import __version__
 from mmdoctor.errors import ExitCode
-from mmdoctor.render.redact import redact_credentials
+from mmdoctor.redact import redact_credentials
 from mmdoctor.report import SCHEMA, CheckReport
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from mmdoctor.checks.model import Status
+from mmdoctor.redact import redact_report
 from mmdoctor.render.facts import environment_rows
-from mmdoctor.render.redact import redact_report
 from mmdoctor.report import CheckReport
 
 MARKS = {

@@ -13,15 +13,9 @@ from mmdoctor import shell
 from mmdoctor.compat_table import CompatRow
 from mmdoctor.machine import PlanningContext
 from mmdoctor.plan import Plan, Step
-from mmdoctor.render.redact import redact_credentials
 from mmdoctor.resolver import Resolution
 
 REJECTIONS_SHOWN = 12
-
-
-def command_line(argv: tuple[str, ...], env: dict[str, str] | None = None) -> str:
-    prefix = " ".join(f"{k}={shell.quote(v)}" for k, v in (env or {}).items())
-    return redact_credentials(f"{prefix} {shell.join(argv)}".strip())
 
 
 def machine_line(context: PlanningContext) -> str:
@@ -93,7 +87,7 @@ def render_steps(steps: Sequence[Step], console: Console) -> None:
     console.print(Text("Steps:", style="bold"))
     for number, step in enumerate(steps, start=1):
         console.print(Text(f"  {number}. {step.description}"))
-        console.print(Text(f"     $ {command_line(step.argv, dict(step.env))}", style="cyan"))
+        console.print(Text(f"     $ {shell.command_line(step.argv, step.env)}", style="cyan"))
 
 
 def steps_list(steps: Sequence[Step]) -> list[dict[str, Any]]:

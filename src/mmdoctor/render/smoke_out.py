@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from mmdoctor.render.redact import redact_credentials
+from mmdoctor.redact import redact_credentials
 from mmdoctor.smoke.run import SmokeReport
 
 MARKS = {"ok": ("✓", "green"), "fail": ("✗", "red"), "skip": ("-", "dim")}

@@ -1,6 +1,6 @@
 """`mmdoctor smoke-test`: check the inputs, fetch the weights, run the stages in the target.
 
-The stages (smoke/target_smoke.py) run inside the target interpreter in one subprocess with a
+The stages (smoke/inside_smoke.py) run inside the target interpreter in one subprocess with a
 per-stage timeout; a segfault or a hung CUDA call is a failed stage with advice.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmdoctor import paths
 from mmdoctor.environment import StepResult
 from mmdoctor.errors import UsageError
 from mmdoctor.matrix import Matrix, SmokeModel
@@ -25,7 +26,6 @@ STAGE_TITLES = {
     "inference": "detect objects in the image",
     "timing": "latency and throughput",
 }
-SHIPPED_IMAGE = Path(__file__).with_name("data") / "astronaut.jpg"
 # What the zoo models must find on the shipped image (a public-domain NASA portrait).
 SHIPPED_IMAGE_EXPECTS = {"classes": ["person"], "score": 0.5}
 IMAGE_MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"BM": "BMP"}
@@ -75,7 +75,7 @@ class SmokeReport:
 def check_image(path: str | None) -> str:
     """The image to use, verified to exist and to be a JPEG, PNG or BMP (exit 2 if not)."""
     if path is None:
-        return str(SHIPPED_IMAGE)
+        return str(paths.SHIPPED_IMAGE)
     image = Path(path).expanduser()
     if not image.is_file():
         raise UsageError(f"--image {path}: no such file")
@@ -234,8 +234,9 @@ def summarize(stage_id: str, data: Mapping[str, Any]) -> str:
 
 def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str]) -> SmokeReport:
     from mmdoctor.probe.collect import TOOL_TIMEOUT
+    from mmdoctor.probe.inside import run_marked
+    from mmdoctor.probe.interpreter import resolve_interpreter
     from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
-    from mmdoctor.probe.target import resolve_interpreter, run_marked
     from mmdoctor.smoke.weights import DownloadError, fetch_checkpoint
 
     model = choose_model(matrix, options.model)
@@ -295,7 +296,7 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
             )
         if zoo and options.image is None:
             expect = SHIPPED_IMAGE_EXPECTS
-    script = (Path(__file__).with_name("target_smoke.py")).read_text(encoding="utf-8")
+    script = paths.inside_script(paths.SMOKE_SCRIPT)
     args = json.dumps(
         settings(
             device=device,

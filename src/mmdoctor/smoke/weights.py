@@ -25,7 +25,8 @@ from typing import IO
 
 from mmdoctor import __version__
 from mmdoctor.errors import ExitCode, MmdoctorError
-from mmdoctor.render.redact import redact_credentials
+from mmdoctor.paths import checkpoint_dir
+from mmdoctor.redact import redact_credentials
 
 _CHUNK = 1 << 20
 # torch.hub's convention, which OpenMMLab's zoo follows: "-<sha256 prefix>.pth" at the end.
@@ -57,18 +58,6 @@ class Checkpoint:
     resumed_from: int  # byte offset a resumed download continued from (0 if none)
 
 
-def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """$MMDOCTOR_CACHE_DIR, else $XDG_CACHE_HOME/mmdoctor, else ~/.cache/mmdoctor."""
-    explicit = environ.get("MMDOCTOR_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = environ.get("XDG_CACHE_HOME")
-    if xdg and Path(xdg).is_absolute():  # the XDG spec says a relative value is ignored
-        return Path(xdg) / "mmdoctor"
-    home = environ.get("HOME")
-    return (Path(home) if home else Path.home()) / ".cache" / "mmdoctor"
-
-
 def hash_prefix_from_name(name: str) -> str | None:
     """`retinanet_r50_fpn_1x_coco_20200130-c2398f9e.pth` -> "c2398f9e"; None without one."""
     match = _NAME_HASH.search(name)
@@ -94,7 +83,7 @@ def fetch_checkpoint(
 
     url = _parse_url(source)
     prefix = wanted or hash_prefix_from_name(url.basename)
-    folder = cache_dir(environ) / "checkpoints"
+    folder = checkpoint_dir(environ)
     final = folder / url.basename
     if final.is_file():
         digest = _sha256_file(final, url.shown)
@@ -144,7 +133,7 @@ class _Url:
 
 def _parse_url(source: str) -> _Url:
     """Split and police a URL: https anywhere, plain http only to a loopback address."""
-    shown = _redact_url(source)
+    shown = redact_credentials(source)
     try:
         parts = urllib.parse.urlsplit(source)
         host = parts.hostname or ""
@@ -176,17 +165,6 @@ def _parse_url(source: str) -> _Url:
     netloc = parts.netloc.rpartition("@")[2]
     clean = urllib.parse.urlunsplit((scheme, netloc, parts.path, parts.query, ""))
     return _Url(clean, shown, host, basename, authorization)
-
-
-def _redact_url(source: str) -> str:
-    """Credentials out, even a password holding '@' that the shared regex would half-keep."""
-    scheme, sep, rest = source.partition("://")
-    if sep:
-        end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-        netloc, tail = rest[:end], rest[end:]
-        if "@" in netloc:
-            source = f"{scheme}://***@{netloc.rpartition('@')[2]}{tail}"
-    return redact_credentials(source)
 
 
 def _is_loopback(host: str) -> bool:

@@ -2,7 +2,7 @@
 # torch / mmcv / mmdet imported inside the stages. It is never imported by mmdoctor itself.
 #
 # argv[1] is a JSON object of settings (device, configs, checkpoint, image, ...). The stages run
-# in order and stop at the first failure. Same protocol as the probe (probe/target_script.py):
+# in order and stop at the first failure. Same protocol as the probe (probe/inside_script.py):
 #   @@MMDOCTOR {"begin": STAGE}   then   @@MMDOCTOR {"step": STAGE, "ok": ..., "data": ...}
 # so that a segfault or a hung CUDA call becomes a failed stage, not a crash of mmdoctor.
 import json

@@ -1,11 +1,13 @@
-"""Remove what must not leave the machine in a pasted report."""
+"""Remove what must not leave the machine: credentials everywhere, more in a pasted report."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@:]+(?::[^/\s@]*)?@")
+# Userinfo is everything between "://" and the last "@" of the authority, as urllib.parse reads
+# it (the authority ends at the first "/", "?" or "#"), so a password holding "@" goes entirely.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@")
 _GPU_UUID = re.compile(r"\b(GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
 
 

@@ -1,4 +1,4 @@
-"""Probe the target interpreter: find it, run target_script.py inside it, survive what it does.
+"""Probe the target interpreter: run inside_script.py in it, and survive what it does.
 
 The steps run in two groups, in two processes at once: the light packaging steps, and the
 torch → mmcv → mmdet chain (each import there builds on the one before). A step that kills or
@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import re
 import signal
-import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from pathlib import Path
 from typing import Any
 
-from mmdoctor import shell
+from mmdoctor import paths, shell
 from mmdoctor.environment import Distribution, StepResult, TargetPython
 from mmdoctor.errors import MmdoctorError, ProbeError, UsageError
 
@@ -35,38 +33,8 @@ STACK_STEPS = (
 )
 
 
-def resolve_interpreter(python: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
-    """The interpreter to inspect and how it was chosen: --python, else the active virtual or
-    conda environment, else the interpreter running mmdoctor."""
-    if python:
-        path = Path(python).expanduser()
-        if not path.exists():
-            raise UsageError(f"--python {python}: no such file or directory")
-        if path.is_dir():
-            found = _interpreter_in(path)
-            if found is None:
-                raise UsageError(f"--python {python}: a directory with no bin/python in it")
-            return str(found), "--python"
-        return str(path), "--python"
-    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
-        prefix = environ.get(variable)
-        if prefix:
-            found = _interpreter_in(Path(prefix))
-            if found is not None:
-                return str(found), f"${variable}"
-    return sys.executable, "the interpreter running mmdoctor"
-
-
-def _interpreter_in(prefix: Path) -> Path | None:
-    for candidate in ("bin/python", "bin/python3", "Scripts/python.exe", "python.exe"):
-        path = prefix / candidate
-        if path.is_file():
-            return path
-    return None
-
-
 def _script() -> str:
-    return (Path(__file__).with_name("target_script.py")).read_text(encoding="utf-8")
+    return paths.inside_script(paths.PROBE_SCRIPT)
 
 
 def probe_target(
@@ -122,7 +90,7 @@ def run_marked(
     total_timeout: float,
     env: Mapping[str, str],
 ) -> tuple[list[str], dict[str, StepResult], str | None]:
-    """Run a marker-protocol script (see target_script.py) in the target interpreter. Returns
+    """Run a marker-protocol script (see inside_script.py) in the target interpreter. Returns
     the steps that began, those that finished, and the one that killed or hung the process
     (recorded as crashed in the finished ones too), if any."""
     try:

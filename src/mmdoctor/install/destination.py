@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mmdoctor import shell
 from mmdoctor.errors import MmdoctorError, UsageError
+from mmdoctor.probe.interpreter import active_environment, interpreter_in, named_interpreter
 
 # Run inside the target: where it lives, whether it is a venv, whether it may be written to.
 _FACTS = """
@@ -43,7 +44,7 @@ print(json.dumps({
 
 
 @dataclass(frozen=True)
-class InstallTarget:
+class Destination:
     executable: str
     prefix: str
     python_tag: str  # "cp311", for the wheel cache key
@@ -53,43 +54,28 @@ class InstallTarget:
     bundled_wheels: str | None  # ensurepip's wheels: restore a fresh venv's pip offline
 
 
-def choose_target(
+def choose_destination(
     *,
     python: str | None,
     venv: str | None,
     system: bool,
     environ: Mapping[str, str],
     timeout: float = 60.0,
-) -> InstallTarget:
+) -> Destination:
     """Find (or, for --venv, create) the target and refuse the ones mmdoctor must not touch."""
-    from mmdoctor.probe.target import resolve_interpreter
-
     if venv is not None:
-        folder = Path(venv).expanduser().absolute()
-        executable = _interpreter_in(folder)
-        if executable is None:
-            if folder.exists() and any(folder.iterdir()):
-                raise UsageError(f"--venv {venv}: exists but is not a virtual environment")
-            base = resolve_interpreter(python, {})[0] if python else sys.executable
-            _create_venv(base, folder)
-            executable = _interpreter_in(folder)
-            if executable is None:
-                raise MmdoctorError(f"--venv {venv}: created, but it has no bin/python")
-    elif python is not None:
-        executable = resolve_interpreter(python, environ)[0]
+        executable = _venv_interpreter(Path(venv).expanduser().absolute(), venv, python)
+    elif python:
+        executable = named_interpreter(python)
     else:
-        for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
-            prefix = environ.get(variable)
-            found = _interpreter_in(Path(prefix)) if prefix else None
-            if found is not None:
-                executable = found
-                break
-        else:
+        active = active_environment(environ)
+        if active is None:
             raise UsageError(
                 "no target environment: pass --venv DIR (created if missing) or --python PATH, "
                 "or activate a virtual environment"
             )
-    target = probe_install_target(executable, timeout=timeout)
+        executable = active[0]
+    target = probe_destination(executable, timeout=timeout)
     if target.externally_managed and not system:
         raise UsageError(
             f"{target.executable} is externally managed (PEP 668): mmdoctor will not install "
@@ -106,7 +92,7 @@ def choose_target(
     return target
 
 
-def probe_install_target(executable: str, *, timeout: float) -> InstallTarget:
+def probe_destination(executable: str, *, timeout: float) -> Destination:
     try:
         result = shell.run([executable, "-I", "-c", _FACTS], timeout=timeout)
     except shell.CommandNotFound as exc:
@@ -117,7 +103,7 @@ def probe_install_target(executable: str, *, timeout: float) -> InstallTarget:
         )
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     is_venv = facts["prefix"] != facts["base_prefix"] or bool(facts["conda"])
-    return InstallTarget(
+    return Destination(
         executable=executable,
         prefix=facts["prefix"],
         python_tag=facts["tag"],
@@ -128,12 +114,18 @@ def probe_install_target(executable: str, *, timeout: float) -> InstallTarget:
     )
 
 
-def _interpreter_in(folder: Path) -> str | None:
-    for candidate in ("bin/python", "Scripts/python.exe"):
-        path = folder / candidate
-        if path.is_file():
-            return str(path)
-    return None
+def _venv_interpreter(folder: Path, venv: str, python: str | None) -> str:
+    """The interpreter of --venv DIR, creating the venv (from --python, else the Python running
+    mmdoctor) when DIR is missing or empty."""
+    found = interpreter_in(folder)
+    if found is None:
+        if folder.exists() and any(folder.iterdir()):
+            raise UsageError(f"--venv {venv}: exists but is not a virtual environment")
+        _create_venv(named_interpreter(python) if python else sys.executable, folder)
+        found = interpreter_in(folder)
+        if found is None:
+            raise MmdoctorError(f"--venv {venv}: created, but it has no bin/python")
+    return str(found)
 
 
 def _create_venv(base: str, folder: Path) -> None:
