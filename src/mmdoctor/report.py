@@ -1,16 +1,21 @@
-"""The result of a command, rendered once: by rich for people, as JSON or Markdown for tools."""
+"""What `check` finds, and the one service that finds it: probe the target once, run the
+checks. check, install (its final check), fix (before and after) and diagnose all use it."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mmdoctor import __version__
 from mmdoctor.checks.model import CheckResult, Status
 from mmdoctor.environment import Environment
-from mmdoctor.errors import ExitCode
+from mmdoctor.errors import ExitCode, UsageError
 
-SCHEMA = "mmdoctor/result/v1"
+if TYPE_CHECKING:
+    from mmdoctor.matrix import Matrix
 
 
 @dataclass(frozen=True)
@@ -35,3 +40,34 @@ class CheckReport:
 
     def counts(self) -> Counter[Status]:
         return Counter(r.status for r in self.results)
+
+
+def check_environment(
+    python: str | None,
+    matrix: Matrix,
+    *,
+    cpu_only: bool,
+    timeout: float,
+    only: Sequence[str] = (),
+    command: str = "check",
+    environ: Mapping[str, str] = os.environ,
+    busy: Callable[[Callable[[], CheckReport]], CheckReport] = lambda work: work(),
+) -> CheckReport:
+    """Probe `python` (and the machine) into one Environment and run the checks on it; `only`
+    narrows them by id or id prefix. `busy` shows a spinner while this runs, if anyone wants."""
+    from mmdoctor.checks import all_checks
+    from mmdoctor.checks.model import Context, run_checks, select
+    from mmdoctor.probe.collect import collect_environment
+
+    checks = select(all_checks(), only)
+    if only and not checks:
+        raise UsageError(f"--only {' '.join(only)}: no such check (see --list-checks)")
+
+    def work() -> CheckReport:
+        env = collect_environment(
+            python=python, environ=environ, step_timeout=timeout, matrix=matrix
+        )
+        results = run_checks(Context(env, matrix, cpu_only=cpu_only), checks)
+        return CheckReport(command, env, tuple(results))
+
+    return busy(work)

@@ -1,7 +1,8 @@
 """Carry a plan out: lock, snapshot, run each step, check the result; on any failure (or
 Ctrl-C) put the environment back as it was.
 
-Plain module: it takes the plan and the target and returns an InstallOutcome; the CLI renders.
+Plain module: it takes the steps, the destination and a way to check it, and returns an
+InstallOutcome that carries the final check's report and explains its own failure.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mmdoctor.install.destination import Destination
 from mmdoctor.install.runner import Runner
 from mmdoctor.install.state import EnvState, Log
 from mmdoctor.plan import Commands, Plan, Step
+from mmdoctor.report import CheckReport
 
 FAILURE_LINES = 8
 
@@ -56,6 +58,7 @@ class InstallOutcome:
     log_path: Path
     snapshot_path: Path
     check_status: str | None  # the post-install check: "healthy", "warnings", "problems"
+    final_report: CheckReport | None = None  # what that check found
 
     @property
     def exit_code(self) -> ExitCode:
@@ -99,6 +102,58 @@ def restore_options(plan: Plan) -> tuple[str, ...]:
 Builder = Callable[[Runner, Step], str]
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What the check after the steps says of the job: why it did not hold (empty: it held)
+    and the known failures behind that."""
+
+    problems: tuple[str, ...] = ()
+    known_failures: tuple[str, ...] = ()
+
+
+def every_problem(report: CheckReport) -> Judgement:
+    """install's judgement: any check that fails or crashes means the install did not hold."""
+    failing = [r for r in report.results if r.status.is_problem]
+    return Judgement(
+        tuple(f"{r.id}: {r.summary}" for r in failing),
+        tuple(r.known_failure for r in failing if r.known_failure),
+    )
+
+
+class _Checked:
+    """Runs the check step for the executor and keeps its last report and judgement."""
+
+    def __init__(
+        self, run_check: Callable[[], CheckReport], judge: Callable[[CheckReport], Judgement]
+    ) -> None:
+        self._run_check = run_check
+        self._judge = judge
+        self.report: CheckReport | None = None
+        self.judgement = Judgement()
+
+    def check(self) -> str:
+        self.report = self._run_check()
+        self.judgement = self._judge(self.report)
+        return self.status or ""
+
+    @property
+    def status(self) -> str | None:
+        """The word the outcome shows: "problems" when the job did not hold."""
+        if self.report is None:
+            return None
+        if self.judgement.problems:
+            return "problems"
+        # what the job was about holds; checks it did not touch may still fail
+        return "other problems remain" if self.report.status == "problems" else self.report.status
+
+    def explain(self, output: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Why the job failed: the check's problems, else the failed command's output lines;
+        and the known failures behind them."""
+        if self.judgement.problems:
+            return self.judgement.problems, self.judgement.known_failures
+        return explaining_lines(output), _known(output)
+
+
 def execute(
     steps: tuple[Step, ...],
     target: Destination,
@@ -106,17 +161,18 @@ def execute(
     progress: Progress,
     *,
     job: str,
-    run_check: Callable[[], str],
+    run_check: Callable[[], CheckReport],
     restore_options: tuple[str, ...],
+    judge: Callable[[CheckReport], Judgement] = every_problem,
     builder: Builder | None = None,
     extra_env: dict[str, str] | None = None,
     success: str = "installed",
     keep_on_check_failure: bool = False,
 ) -> InstallOutcome:
-    """Lock, snapshot, run `steps`; on a failure restore the snapshot. `run_check` probes the
-    target and returns the check's status word (the CLI owns check); `builder` carries out
-    "build" steps (install's source build). With `keep_on_check_failure`, problems found by
-    the final check leave the result in place (exit 1; `mmdoctor rollback` still undoes it)."""
+    """Lock, snapshot, run `steps`; on a failure restore the snapshot. A "check" step calls
+    `run_check` and `judge`s its report; `builder` carries out "build" steps (install's source
+    build). With `keep_on_check_failure`, problems found by the final check leave the result
+    in place (exit 1; `mmdoctor rollback` still undoes it)."""
     with state.lock(job):
         stamp = state.stamp()
         log = Log(state.root / "logs" / f"{stamp}-{job}.log")
@@ -125,33 +181,31 @@ def execute(
             log.write(f"mmdoctor {job} in {target.executable} ({target.prefix})")
             snap = snapshots.take(runner, target.executable, state.snapshot_dir(stamp))
             state.set_latest(stamp)
-            records, failure, output, check_status = _run(
-                steps, runner, progress, run_check, builder
-            )
-            kept = keep_on_check_failure and failure is not None and check_status == "problems"
-            if failure is None or kept:
-                status = "kept-with-problems" if kept else success
+            checked = _Checked(run_check, judge)
+            records, failure, output = _run(steps, runner, progress, checked.check, builder)
+
+            def outcome(
+                status: str,
+                why: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+                restored: snapshots.Restore | None = None,
+            ) -> InstallOutcome:
                 return InstallOutcome(
-                    job, status, records, failure, (), (), None, log.path, snap.folder, check_status
-                )
+                    job, status, records, failure, *why, restored, log.path, snap.folder,
+                    checked.status, checked.report,
+                )  # fmt: skip
+
+            if failure is None:
+                return outcome(success)
+            why = checked.explain(output)
+            if keep_on_check_failure and checked.judgement.problems:
+                return outcome("kept-with-problems", why)
             log.write(f"! {failure}: restoring the snapshot {snap.folder}")
             progress.note(f"{failure}: restoring the environment as it was…")
             restored = _restore(runner, target, snap, restore_options)
             log.write(
                 "= restored exactly" if restored.ok else f"! not restored: {restored.differences}"
             )
-            return InstallOutcome(
-                job,
-                "rolled-back" if restored.ok else "not-restored",
-                records,
-                failure,
-                explaining_lines(output),
-                _known(output),
-                restored,
-                log.path,
-                snap.folder,
-                check_status,
-            )
+            return outcome("rolled-back" if restored.ok else "not-restored", why, restored)
         finally:
             log.close()
 
@@ -162,20 +216,18 @@ def _run(
     progress: Progress,
     run_check: Callable[[], str],
     builder: Builder | None,
-) -> tuple[tuple[StepRecord, ...], str | None, str, str | None]:
+) -> tuple[tuple[StepRecord, ...], str | None, str]:
     """Run the steps in order, stopping at the first failure (or Ctrl-C)."""
     records: list[StepRecord] = []
     total = len(steps)
-    check_status: str | None = None
     for number, step in enumerate(steps, start=1):
         progress.step_started(number, total, step)
         started = time.monotonic()
         note = ""
         try:
             if step.kind == "check":
-                check_status = run_check()
-                note = check_status
-                if check_status == "problems":
+                note = run_check()
+                if note == "problems":
                     raise StepFailed("the check afterwards found problems")
             elif step.kind == "build":
                 assert builder is not None, "a build step needs a builder"
@@ -193,12 +245,12 @@ def _run(
                 StepRecord(number, step.description, _shown(step), _since(started), False, failure)
             )
             progress.step_done(records[-1], total)
-            return tuple(records), failure, output, check_status
+            return tuple(records), failure, output
         records.append(
             StepRecord(number, step.description, _shown(step), _since(started), True, note)
         )
         progress.step_done(records[-1], total)
-    return tuple(records), None, "", check_status
+    return tuple(records), None, ""
 
 
 def _run_step(runner: Runner, step: Step) -> None:
@@ -291,13 +343,9 @@ def explaining_lines(output: str) -> tuple[str, ...]:
 
 
 def _known(output: str) -> tuple[str, ...]:
-    if not output.strip():
-        return ()
-    from mmdoctor.diagnose import clean, match_log
-    from mmdoctor.knowledge import load_knowledge
+    from mmdoctor.knowledge import classify_all
 
-    matches = match_log(clean(output), load_knowledge())
-    return tuple(m.failure.id for m in matches if m.confidence >= 0.5)
+    return classify_all(output)
 
 
 def _shown(step: Step) -> str:

@@ -3,7 +3,6 @@ elapsed time and pip's latest line on a terminal), then the outcome."""
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -159,10 +158,6 @@ def outcome_dict(outcome: InstallOutcome) -> dict[str, Any]:
         "log": str(outcome.log_path),
         "snapshot": str(outcome.snapshot_path),
     }
-
-
-def is_terminal() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def render_fix_plan(plan: FixPlan, console: Console) -> None:

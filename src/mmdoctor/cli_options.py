@@ -1,0 +1,68 @@
+"""The command-line options that several commands share, declared once (pip's
+`cli/cmdoptions.py` idea); each command's own options stay beside it in cli.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+PythonOption = Annotated[
+    str | None,
+    typer.Option(
+        "--python",
+        envvar="MMDOCTOR_PYTHON",
+        help="Interpreter (or environment folder) to inspect. Default: the active virtual or "
+        "conda environment, else the Python running mmdoctor.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+CpuOnlyOption = Annotated[
+    bool,
+    typer.Option(
+        "--cpu-only",
+        envvar="MMDOCTOR_CPU_ONLY",
+        help="This machine is meant to run on the CPU: a missing driver is not a problem.",
+    ),
+]
+MatrixOption = Annotated[
+    Path | None,
+    typer.Option("--matrix", help="Use this compatibility matrix instead of the shipped one."),
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        envvar="MMDOCTOR_TIMEOUT",
+        min=1.0,
+        help="Seconds one probe step (such as `import torch`) may take in the target.",
+    ),
+]
+CudaOption = Annotated[
+    str | None, typer.Option("--cuda", help="The CUDA of the torch build, such as 11.6.")
+]
+TorchOption = Annotated[
+    str | None, typer.Option("--torch", help="torch release, such as 2.1 or 2.1.2.")
+]
+MmdetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mmdet", help="2, 3 or a release such as 3.3.0 (default: the newest that fits)."
+    ),
+]
+SystemOption = Annotated[
+    bool,
+    typer.Option("--system", help="Allow a system or externally managed (PEP 668) interpreter."),
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first.")]
+IndexUrlOption = Annotated[
+    str | None,
+    typer.Option("--index-url", help="A PyPI mirror for everything but torch.", show_default=False),
+]
+FindLinksOption = Annotated[
+    list[str] | None,
+    typer.Option("--find-links", help="A folder or page of wheels, for every step (repeatable)."),
+]

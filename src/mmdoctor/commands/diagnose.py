@@ -1,0 +1,68 @@
+"""`mmdoctor diagnose`: name the known failure behind a log, root cause first."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mmdoctor.commands.interaction import Interaction
+from mmdoctor.errors import ExitCode, UsageError
+from mmdoctor.result import Result
+
+if TYPE_CHECKING:
+    from mmdoctor.diagnose import Match
+
+
+@dataclass(frozen=True)
+class DiagnoseOptions:
+    log: str = "-"  # a file, or "-" for standard input
+    python: str | None = None  # also run check there, to confirm what the log says
+    timeout: float = 90.0
+    matrix: Path | None = None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    source: str  # the file name, or "standard input"
+    matches: tuple[Match, ...]
+    found: bool  # a known cause matched confidently
+
+
+def run(options: DiagnoseOptions, ui: Interaction) -> Result:
+    from mmdoctor.diagnose import CONFIDENT, confirm_with_environment, decode_log, match_log
+    from mmdoctor.knowledge import load_knowledge
+
+    data, source = _read(options.log)
+    matches = match_log(decode_log(data, source), load_knowledge())
+    if options.python is not None:
+        matches = confirm_with_environment(matches, _failing_known_failures(options, ui))
+    found = any(m.confidence >= CONFIDENT for m in matches)
+    status, code = ("found", ExitCode.OK) if found else ("unknown", ExitCode.PROBLEMS)
+    return Result("diagnose", status, code, Diagnosis(source, tuple(matches), found))
+
+
+def _read(log: str) -> tuple[bytes, str]:
+    if log == "-":
+        return sys.stdin.buffer.read(), "standard input"
+    try:
+        return Path(log).read_bytes(), log
+    except OSError as exc:
+        raise UsageError(f"{log}: cannot read it ({exc.strerror})") from None
+
+
+def _failing_known_failures(options: DiagnoseOptions, ui: Interaction) -> dict[str, str]:
+    """Known-failure id -> the failing check's summary, for `check` run on --python."""
+    from mmdoctor.matrix import load_matrix
+    from mmdoctor.report import check_environment
+
+    matrix = load_matrix(str(options.matrix) if options.matrix else None)
+    report = check_environment(
+        options.python, matrix, cpu_only=False, timeout=options.timeout, busy=ui.busy
+    )
+    return {
+        r.known_failure: f"{r.id}: {r.summary}"
+        for r in report.results
+        if r.known_failure and r.status.is_problem
+    }

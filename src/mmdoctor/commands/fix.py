@@ -1,0 +1,111 @@
+"""`mmdoctor fix`: carry out the advice of the checks that fail, then judge whether it held."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mmdoctor.commands.install import JobDone, choose
+from mmdoctor.commands.interaction import Interaction
+from mmdoctor.errors import ExitCode, UsageError
+from mmdoctor.result import Result
+
+if TYPE_CHECKING:
+    from mmdoctor.fix import FixPlan
+
+
+@dataclass(frozen=True)
+class FixOptions:
+    python: str | None = None
+    only: Sequence[str] = ()
+    dry_run: bool = False
+    yes: bool = False
+    system: bool = False
+    cpu_only: bool = False
+    index_url: str | None = None
+    find_links: Sequence[str] = ()
+    timeout: float = 90.0
+    matrix: Path | None = None
+
+
+@dataclass(frozen=True)
+class FixPlanned:
+    plan: FixPlan
+    executable: str
+
+    @property
+    def nothing(self) -> bool:
+        return not self.plan.steps
+
+
+def run(options: FixOptions, ui: Interaction) -> Result:
+    from mmdoctor.fix import plan_fixes, problems_left
+    from mmdoctor.install.execute import Judgement, execute, source_options
+    from mmdoctor.install.state import EnvState
+    from mmdoctor.matrix import load_matrix
+    from mmdoctor.probe.interpreter import resolve_interpreter
+    from mmdoctor.report import CheckReport, check_environment
+
+    _check_only(options.only)
+    if not options.dry_run and not options.yes and not ui.can_ask:
+        raise UsageError(
+            "fix changes an environment and there is no terminal to ask on: add --yes "
+            "(or --dry-run to only look)"
+        )
+    destination = (
+        None if options.dry_run else choose(options.python, None, options.system, options.timeout)
+    )
+    executable = (
+        destination.executable
+        if destination
+        else resolve_interpreter(options.python, os.environ)[0]
+    )
+    matrix = load_matrix(str(options.matrix) if options.matrix else None)
+
+    def probe() -> CheckReport:
+        return check_environment(
+            executable, matrix, cpu_only=options.cpu_only, timeout=options.timeout, command="fix"
+        )
+
+    before = ui.busy(probe)
+    planned = FixPlanned(plan_fixes(before.results, executable, options.only), executable)
+    if destination is None or planned.nothing:
+        code = ExitCode.PROBLEMS if planned.plan.manual else ExitCode.OK
+        return Result("fix", "nothing-to-fix" if planned.nothing else "planned", code, planned)
+    ui.show(Result("fix", "planned", ExitCode.OK, planned))
+    if not options.yes and not ui.confirm(f"Apply these fixes to {executable}?"):
+        raise UsageError("not confirmed: nothing was changed")
+
+    def judge(after: CheckReport) -> Judgement:
+        return Judgement(tuple(problems_left(before.results, after.results, planned.plan.fixing)))
+
+    outcome = execute(
+        planned.plan.steps,
+        destination,
+        EnvState(destination.prefix),
+        ui.progress(),
+        job="fix",
+        run_check=probe,
+        judge=judge,
+        restore_options=source_options(options.index_url, options.find_links),
+        success="fixed",
+    )
+    errors = (outcome.failure,) if outcome.failure else ()
+    body = JobDone(outcome, executable, planned.plan)
+    return Result("fix", outcome.status, outcome.exit_code, body, errors)
+
+
+def _check_only(only: Sequence[str]) -> None:
+    """--only names check ids, id prefixes or known-failure ids."""
+    from mmdoctor.checks import all_checks
+    from mmdoctor.checks.model import select
+    from mmdoctor.knowledge import load_knowledge
+
+    checks = all_checks()
+    known_ids = {f.id for f in load_knowledge().failures}
+    for wanted in only:
+        if not select(checks, [wanted]) and wanted not in known_ids:
+            raise UsageError(f"--only {wanted}: no such check or known failure")

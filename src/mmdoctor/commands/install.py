@@ -1,0 +1,235 @@
+"""`mmdoctor install`: choose the stack for this machine, show the plan, carry it out.
+
+The way through, option to outcome: `plan_install` validates the options (sources, wishes),
+gathers the machine facts (probed, or what-if values), resolves a candidate from the matrix
+and builds the plan's exact steps. A dry run returns that. A real run first chooses (or
+creates) the destination, shows the plan, asks, and hands the steps to `install.execute`,
+which snapshots, runs them, checks the result with `report.check_environment` and rolls back
+on any failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mmdoctor.commands.interaction import Interaction
+from mmdoctor.errors import ExitCode, MmdoctorError, UsageError
+from mmdoctor.result import Result
+
+if TYPE_CHECKING:
+    from mmdoctor.fix import FixPlan
+    from mmdoctor.install.destination import Destination
+    from mmdoctor.install.execute import InstallOutcome
+    from mmdoctor.machine import PlanningContext
+    from mmdoctor.matrix import Matrix
+    from mmdoctor.plan import Plan, Sources
+    from mmdoctor.report import CheckReport
+    from mmdoctor.resolver import Resolution
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    python: str | None = None
+    venv: Path | None = None
+    system: bool = False
+    yes: bool = False
+    cuda: str | None = None
+    cpu: bool = False
+    torch: str | None = None
+    mmdet: str | None = None
+    allow_source_build: bool = True
+    installer: str = "mim"
+    keep_on_check_failure: bool = False
+    index_url: str | None = None
+    torch_index_url: str | None = None
+    mmcv_base_url: str | None = None
+    find_links: Sequence[str] = ()
+    driver: str | None = None
+    gpu_cc: Sequence[str] = ()
+    python_version: str | None = None
+    os_name: str | None = None
+    dry_run: bool = False
+    export: Path | None = None
+    timeout: float = 90.0
+    matrix: Path | None = None
+
+    @property
+    def planning(self) -> bool:
+        return self.dry_run or self.export is not None
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    """What was chosen, and why; the plan is None when nothing fits."""
+
+    resolution: Resolution
+    plan: Plan | None
+    context: PlanningContext
+    exported: Path | None = None  # where --export wrote the plan
+    dry_run: bool = True
+
+
+@dataclass(frozen=True)
+class JobDone:
+    """An install or fix carried out: how it ended, for which interpreter, after which plan."""
+
+    outcome: InstallOutcome
+    executable: str
+    plan: Plan | FixPlan  # what was carried out
+    reports: tuple[CheckReport, ...] = ()  # check reports to show before the outcome
+
+
+class BuildBlocked(MmdoctorError):
+    """The plan builds mmcv from source, and this machine's toolchain cannot (nvcc, gcc)."""
+
+    exit_code = ExitCode.PROBLEMS
+
+
+def run(options: InstallOptions, ui: Interaction) -> Result:
+    from mmdoctor.matrix import load_matrix
+
+    sources = _sources(options)  # bad input first, before anything is probed
+    if not options.planning and not options.yes and not ui.can_ask:
+        raise UsageError(
+            "install changes an environment and there is no terminal to ask on: add "
+            "--yes (or --dry-run to only plan)"
+        )
+    destination = None if options.planning else _destination(options)
+    matrix = load_matrix(str(options.matrix) if options.matrix else None)
+    python = destination.executable if destination else options.python
+    chosen = plan_install(options, matrix, sources, python)
+    plan = chosen.plan
+    if destination is None or plan is None:
+        if options.export is not None and plan is not None:
+            chosen = replace(chosen, exported=_export(plan, matrix, options.export))
+        status, code = ("planned", ExitCode.OK) if plan else ("no-plan", ExitCode.PROBLEMS)
+        return Result("install", status, code, chosen)
+    ui.show(Result("install", "planned", ExitCode.OK, replace(chosen, dry_run=False)))
+    if plan.blockers:
+        raise BuildBlocked("the source build cannot start here: " + "; ".join(plan.blockers))
+    if not options.yes and not ui.confirm(f"Install this into {destination.prefix}?"):
+        raise UsageError("not confirmed: nothing was changed")
+    outcome = carry_out(plan, destination, matrix, options, ui)
+    return Result(
+        "install",
+        outcome.status,
+        outcome.exit_code,
+        JobDone(outcome, destination.executable, plan, _final(outcome)),
+        (outcome.failure,) if outcome.failure else (),
+    )
+
+
+def plan_install(
+    options: InstallOptions, matrix: Matrix, sources: Sources, python: str | None
+) -> InstallPlan:
+    """The machine (probed, or what-if values), the candidate that fits it best, its steps."""
+    from mmdoctor import machine as machines
+    from mmdoctor.plan import build_plan
+    from mmdoctor.resolver import resolve
+
+    wishes = machines.make_wishes(
+        matrix,
+        cuda=options.cuda,
+        cpu=options.cpu,
+        torch=options.torch,
+        mmdet=options.mmdet,
+        allow_source_build=options.allow_source_build,
+    )
+    context = machines.gather(
+        matrix,
+        python=python,
+        environ=os.environ,
+        driver=options.driver,
+        gpu_cc=options.gpu_cc,
+        python_version=options.python_version,
+        os_name=options.os_name,
+        timeout=options.timeout,
+    )
+    resolution = resolve(context.machine, wishes, matrix)
+    plan = None
+    if resolution.chosen is not None:
+        plan = build_plan(
+            resolution.chosen,
+            context.machine,
+            matrix,
+            executable=context.executable,
+            cpu_count=context.host.cpu_count,
+            memory_bytes=context.host.memory_total_bytes,
+            gcc=context.gcc,
+            installer=options.installer,
+            sources=sources,
+        )
+    return InstallPlan(resolution, plan, context, dry_run=options.planning)
+
+
+def carry_out(
+    plan: Plan, destination: Destination, matrix: Matrix, options: InstallOptions, ui: Interaction
+) -> InstallOutcome:
+    from mmdoctor.install.execute import execute, restore_options, source_builder
+    from mmdoctor.install.state import EnvState
+    from mmdoctor.report import check_environment
+
+    system_ok = options.system and destination.externally_managed
+    return execute(
+        plan.steps,
+        destination,
+        EnvState(destination.prefix),
+        ui.progress(),
+        job="install",
+        run_check=lambda: check_environment(
+            destination.executable, matrix, cpu_only=plan.variant == "cpu", timeout=options.timeout
+        ),
+        restore_options=restore_options(plan),
+        builder=source_builder(plan, destination),
+        extra_env={"PIP_BREAK_SYSTEM_PACKAGES": "1"} if system_ok else {},
+        keep_on_check_failure=options.keep_on_check_failure,
+    )
+
+
+def choose(python: str | None, venv: Path | None, system: bool, timeout: float) -> Destination:
+    """The environment install, fix and rollback write to, refused where mmdoctor must not."""
+    from mmdoctor.install.destination import choose_destination
+
+    return choose_destination(
+        python=python,
+        venv=str(venv) if venv is not None else None,
+        system=system,
+        environ=os.environ,
+        timeout=timeout,
+    )
+
+
+def _final(outcome: InstallOutcome) -> tuple[CheckReport, ...]:
+    """The final check's report, to show where it is not healthy."""
+    return (outcome.final_report,) if outcome.final_report is not None else ()
+
+
+def _sources(options: InstallOptions) -> Sources:
+    from mmdoctor.machine import make_sources
+
+    return make_sources(
+        installer=options.installer,
+        index_url=options.index_url,
+        torch_index_url=options.torch_index_url,
+        mmcv_base_url=options.mmcv_base_url,
+        find_links=options.find_links,
+    )
+
+
+def _destination(options: InstallOptions) -> Destination:
+    return choose(options.python, options.venv, options.system, options.timeout)
+
+
+def _export(plan: Plan, matrix: Matrix, path: Path) -> Path:
+    from mmdoctor import __version__
+    from mmdoctor.plan import export_requirements
+
+    try:
+        path.write_text(export_requirements(plan, matrix, __version__), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--export {path}: {exc.strerror}") from None
+    return path

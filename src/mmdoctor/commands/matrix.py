@@ -1,0 +1,46 @@
+"""`mmdoctor matrix`: what works with what, from the compatibility matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mmdoctor.commands.interaction import Interaction
+from mmdoctor.errors import ExitCode
+from mmdoctor.result import Result
+
+if TYPE_CHECKING:
+    from mmdoctor.compat_table import CompatRow
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    cuda: str | None = None
+    torch: str | None = None
+    mmdet: str | None = None
+    matrix: Path | None = None
+
+
+@dataclass(frozen=True)
+class MatrixRows:
+    path: str  # the matrix file they come from
+    rows: tuple[CompatRow, ...]
+
+
+def run(options: MatrixOptions, ui: Interaction) -> Result:
+    from mmdoctor.compat_table import compat_rows
+    from mmdoctor.machine import make_wishes
+    from mmdoctor.matrix import load_matrix
+
+    loaded = load_matrix(str(options.matrix) if options.matrix else None)
+    wishes = make_wishes(
+        loaded,
+        cuda=options.cuda,
+        cpu=False,
+        torch=options.torch,
+        mmdet=options.mmdet,
+        allow_source_build=True,
+    )
+    rows = compat_rows(loaded, cuda=wishes.cuda, torch=wishes.torch, mmdet=wishes.mmdet)
+    return Result("matrix", "ok", ExitCode.OK, MatrixRows(loaded.path, tuple(rows)))

@@ -1,0 +1,133 @@
+"""The one way a command's Result leaves mmdoctor: `emit(result, format)`.
+
+text: rich, for a person (render/human.py and the *_out modules, one function per kind of
+body); json: the versioned envelope on stdout (render/json_out.py); markdown: check's report
+for a bug report. An error is one line on stderr in every format (and the envelope with json).
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import singledispatch
+
+from rich.console import Console
+
+from mmdoctor.commands.check import CheckList
+from mmdoctor.commands.diagnose import Diagnosis
+from mmdoctor.commands.fix import FixPlanned
+from mmdoctor.commands.install import InstallPlan, JobDone
+from mmdoctor.commands.matrix import MatrixRows
+from mmdoctor.commands.rollback import RolledBack
+from mmdoctor.errors import ExitCode
+from mmdoctor.redact import redact_credentials
+from mmdoctor.render import json_out
+from mmdoctor.render.human import make_console
+from mmdoctor.report import CheckReport
+from mmdoctor.result import Failed, Result
+from mmdoctor.smoke.run import SmokeReport
+
+FORMATS = ("text", "json", "markdown")
+
+
+def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False) -> None:
+    if isinstance(result.body, Failed):
+        hint = (
+            "" if debug or result.exit_code == ExitCode.USAGE else " (--debug shows the traceback)"
+        )
+        print(f"mmdoctor: error: {redact_credentials(result.body.message)}{hint}", file=sys.stderr)
+        if fmt == "json":
+            print(json_out.document(result, verbose=verbose))
+        return
+    if fmt == "json":
+        print(json_out.document(result, verbose=verbose))
+    elif fmt == "markdown" and isinstance(result.body, CheckReport):
+        from mmdoctor.render import markdown
+
+        print(markdown.check_report(result.body), end="")
+    else:
+        human(result.body, make_console(), verbose)
+
+
+@singledispatch
+def human(body: object, console: Console, verbose: bool) -> None:
+    raise TypeError(f"no text rendering for {type(body).__name__}")
+
+
+@human.register
+def _(body: CheckReport, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.human import render_check_report
+
+    render_check_report(body, verbose=verbose, console=console)
+
+
+@human.register
+def _(body: CheckList, console: Console, verbose: bool) -> None:
+    for check_id, title in body.checks:
+        print(f"{check_id:<22} {title}")
+
+
+@human.register
+def _(body: InstallPlan, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.plan_out import render_plan
+
+    render_plan(
+        body.resolution,
+        body.plan,
+        body.context,
+        verbose=verbose,
+        console=console,
+        dry_run=body.dry_run,
+    )
+    if body.exported is not None:
+        console.print(
+            f"Wrote {body.exported}: `python -m pip install -r {body.exported}` installs this plan."
+        )
+
+
+@human.register
+def _(body: JobDone, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.human import render_check_report
+    from mmdoctor.render.install_out import render_outcome
+
+    for report in body.reports:
+        if report.status != "healthy":
+            render_check_report(report, verbose=False, console=console)
+    render_outcome(body.outcome, console)
+
+
+@human.register
+def _(body: FixPlanned, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.install_out import render_fix_plan
+
+    render_fix_plan(body.plan, console)
+    if body.nothing:
+        console.print("Nothing for mmdoctor to fix here.")
+
+
+@human.register
+def _(body: RolledBack, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.install_out import render_restore
+
+    render_restore(body.restore, console)
+    console.print(f"Snapshot: {body.snapshot}\nLog: {body.log}")
+
+
+@human.register
+def _(body: MatrixRows, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.plan_out import render_compat_table
+
+    render_compat_table(list(body.rows), console)
+
+
+@human.register
+def _(body: SmokeReport, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.smoke_out import render_smoke
+
+    render_smoke(body, console=console, verbose=verbose)
+
+
+@human.register
+def _(body: Diagnosis, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.diagnose_out import render_matches
+
+    render_matches(list(body.matches), console=console, verbose=verbose, source=body.source)

@@ -1,0 +1,33 @@
+"""The one thing every command returns: what it did, in one word and one exit code, and the
+data the renderers show (render/emit.py: rich for people, the JSON envelope for tools)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mmdoctor.errors import ExitCode
+
+SCHEMA = "mmdoctor/result/v1"
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The body of a command that could not do its job: one line, said on stderr."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Result:
+    command: str  # "check", "install", ... as typed on the command line
+    status: str  # the one word a script reads: "healthy", "planned", "rolled-back", "error", ...
+    exit_code: ExitCode
+    body: object  # what the command found or did; render/emit.py renders each kind
+    errors: tuple[Any, ...] = ()  # the JSON envelope's `errors`
+
+    @classmethod
+    def failure(cls, command: str, exit_code: ExitCode, message: str) -> Result:
+        """Bad input (exit 2) or mmdoctor could not run (exit 4), and why."""
+        error = {"code": int(exit_code), "message": message}
+        return cls(command, "error", exit_code, Failed(message), (error,))
