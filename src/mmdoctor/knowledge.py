@@ -2,18 +2,34 @@
 
 Each entry: the signatures that identify it in a log, the failures that usually cause it (the
 chain `diagnose` walks back to the root), its root cause, its fix, versions and sources.
+
+This is also the one classifier of failure text: `diagnose` (a whole log), `check` (a failed
+import's summary, traceback and stderr), `smoke-test` (a failed stage) and `install` (a failed
+command's output) all ask `match_log`, through `classify` / `classify_all` where they need ids.
+
+Matching: each entry's signatures are regexes with weights; an entry's confidence is the
+noisy-or of the weights of the patterns that match (1 - prod(1 - w)). Failures chain (no
+prebuilt wheel -> source build -> missing pkg_resources -> mmcv._ext missing at run time): a
+matched entry whose cause is also matched is shown under that cause, and the answer is the most
+upstream link, the one the user must fix first.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mmdoctor import paths
 from mmdoctor.errors import UsageError
+
+CONFIDENT = 0.5  # below this a match is only "possible"
+MIN_REPORTED = 0.2
+EVIDENCE_LINES = 6
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,96 @@ def _failure(row: Any) -> Failure:
         versions=str(row["versions"]),
         sources=tuple(str(s) for s in row["sources"]),
     )
+
+
+@dataclass(frozen=True)
+class Match:
+    failure: Failure
+    confidence: float
+    evidence: tuple[tuple[int, str], ...]  # (line number, line)
+    chain: tuple[str, ...] = ()  # the matched failures this one leads to, downstream
+    notes: tuple[str, ...] = field(default=())
+
+
+def clean(text: str) -> str:
+    """ANSI colours and Windows line endings out; everything else as pasted."""
+    return _ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def match_log(text: str, knowledge: Knowledge) -> list[Match]:
+    """The entries the text shows (confidence >= MIN_REPORTED), roots of chains first."""
+    lines = text.splitlines()
+    found: dict[str, Match] = {}
+    for failure in knowledge.failures:
+        match = _match_one(failure, text, lines)
+        if match is not None:
+            found[failure.id] = match
+    return order_by_chain(found)
+
+
+def _match_one(failure: Failure, text: str, lines: list[str]) -> Match | None:
+    if failure.requires_any and not any(p.search(text) for p in failure.requires_any):
+        return None
+    miss = 1.0
+    hits: list[tuple[int, str]] = []
+    for signature in failure.signatures:
+        if signature.pattern.search(text):
+            miss *= 1.0 - signature.weight
+            hits += _first_line(signature.pattern, lines, hits)
+    confidence = round(1.0 - miss, 3)
+    if confidence < MIN_REPORTED:
+        return None
+    return Match(failure, confidence, tuple(sorted(hits)[:EVIDENCE_LINES]))
+
+
+def _first_line(
+    pattern: re.Pattern[str], lines: list[str], seen: list[tuple[int, str]]
+) -> list[tuple[int, str]]:
+    """The first line, not shown yet, that the pattern matches on its own: evidence."""
+    for number, line in enumerate(lines, start=1):
+        if pattern.search(line) and (number, line) not in seen:
+            return [(number, line.strip()[:300])]
+    return []
+
+
+def order_by_chain(found: Mapping[str, Match]) -> list[Match]:
+    """Roots first: a match whose cause is also matched goes into that cause's chain."""
+
+    def root_of(failure_id: str, seen: frozenset[str] = frozenset()) -> str:
+        match = found[failure_id]
+        for cause in match.failure.causes:
+            # Only a confident cause takes the lead: a weak hint must not hide a clear error.
+            if cause in found and cause not in seen and found[cause].confidence >= CONFIDENT:
+                return root_of(cause, seen | {failure_id})
+        return failure_id
+
+    chains: dict[str, list[str]] = {}
+    for failure_id in found:
+        root = root_of(failure_id)
+        if root != failure_id:
+            chains.setdefault(root, []).append(failure_id)
+    roots = [
+        Match(m.failure, m.confidence, m.evidence, tuple(chains.get(i, ())), m.notes)
+        for i, m in found.items()
+        if root_of(i) == i
+    ]
+    # A root that explains a chain is more certain than its own lines alone say.
+    roots.sort(key=lambda m: (-(m.confidence + 0.1 * len(m.chain)), m.failure.id))
+    return roots
+
+
+def classify_all(text: str, knowledge: Knowledge | None = None) -> tuple[str, ...]:
+    """The ids of every known failure the text shows confidently, the root of each chain first
+    (a failure explained by a matched cause is folded into that cause, as `diagnose` shows it)."""
+    if not text.strip():
+        return ()
+    matches = match_log(clean(text), knowledge or load_knowledge())
+    return tuple(m.failure.id for m in matches if m.confidence >= CONFIDENT)
+
+
+def classify(text: str, knowledge: Knowledge | None = None) -> str | None:
+    """The known failure a text (an error line, a traceback, a log) points at first, if any."""
+    return next(iter(classify_all(text, knowledge)), None)
 
 
 def render_markdown(knowledge: Knowledge) -> str:

@@ -8,7 +8,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
-from mmdoctor.checks.torch import known_import_failure, step_failure, torch_data, torch_version
+from mmdoctor.checks.torch import known_step_failure, step_failure, torch_data, torch_version
 from mmdoctor.environment import Distribution, parse_version
 from mmdoctor.resolver import find_prebuilt_mmcv
 
@@ -170,8 +170,7 @@ def mmcv_ops(ctx: Context) -> Finding:
         cuda = info.get("compiling_cuda")
         built = f"CUDA {cuda}" if cuda and cuda != "not available" else "CPU only"
         return ok(f"mmcv._ext loads (built for {built}, compiler {info.get('compiler')})")
-    text = f"{step.error if step else ''}"
-    known = known_import_failure(text) or "mmcv-ext-missing"
+    known = known_step_failure(step, "import mmcv._ext") or "mmcv-ext-missing"
     torch = torch_data(ctx)
     version = next((d.version for d in dists if ops_package(d)), "<version>")
     name = next((d.name for d in dists if ops_package(d)), "mmcv")
@@ -279,7 +278,7 @@ def mmdet_compat(ctx: Context) -> Finding:
         step_failure(step, "import mmdet"),
         *([step.traceback] if step is not None and step.traceback else []),
         *([f"mmdet requires {ranges}"] if ranges else []),
-        known_failure=known_import_failure(error),
+        known_failure=known_step_failure(step, "import mmdet"),
     )
 
 

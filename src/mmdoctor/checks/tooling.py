@@ -5,7 +5,7 @@ from __future__ import annotations
 from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
-from mmdoctor.checks.torch import known_import_failure, step_failure, torch_data, torch_version
+from mmdoctor.checks.torch import known_step_failure, step_failure, torch_data, torch_version
 from mmdoctor.environment import parse_version
 
 OPENCV_DISTS = (
@@ -55,7 +55,7 @@ def setuptools_window(ctx: Context) -> Finding:
     mim_step = target.step("mim")
     if mim_installed and target.imported("mim") is None:
         error = f"{mim_step.error if mim_step else ''}"
-        known = known_import_failure(error)
+        known = known_step_failure(mim_step, "import mim")
         if known in ("pkg-resources-removed-mim", "mim-py312-pkgutil-impimporter"):
             return fail(
                 f"openmim cannot start: {error}",
@@ -175,8 +175,7 @@ def opencv_imports(ctx: Context) -> Finding:
     if data is not None:
         return ok(f"cv2 {data.get('version')} imports")
     step = target.step("cv2")
-    error = f"{step.error if step else ''}"
-    known = known_import_failure(error)
+    known = known_step_failure(step, "import cv2")
     if known == "libgl-missing":
         return fail(
             "cv2 cannot load libGL.so.1 (opencv-python is the desktop build)",

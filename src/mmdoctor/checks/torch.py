@@ -9,8 +9,8 @@ from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
 from mmdoctor.environment import Gpu, StepResult, parse_version
+from mmdoctor.knowledge import classify, classify_all
 
-NUMPY_ABI_MESSAGE = "compiled using NumPy 1.x cannot be run in"
 TORCH_INDEX = "https://download.pytorch.org/whl"
 
 
@@ -33,23 +33,20 @@ def step_failure(step: StepResult | None, what: str) -> str:
     return f"{what} failed: {step.error}"
 
 
-# Text in an import error -> the known failure it is (ids of known-failures.md).
-IMPORT_ERROR_SIGNATURES = (
-    (NUMPY_ABI_MESSAGE, "numpy2-abi"),
-    ("torchvision::nms does not exist", "torchvision-nms-missing"),
-    ("libGL.so.1", "libgl-missing"),
-    ("partially initialized module 'cv2'", "opencv-circular-import"),
-    ("No module named 'pkg_resources'", "pkg-resources-removed-mim"),
-    ("has no attribute 'ImpImporter'", "mim-py312-pkgutil-impimporter"),
-    ("undefined symbol", "mmcv-ext-undefined-symbol"),
-    ("libcudart.so", "mmcv-ext-libcudart-missing"),
-    ("No module named 'mmcv._ext'", "mmcv-ext-missing"),
-)
+def step_text(step: StepResult) -> str:
+    """What a probe step said: its error, traceback and the stderr it printed (NumPy prints
+    its ABI message there instead of raising it)."""
+    return "\n".join((step.error or "", step.traceback or "", step.stderr))
 
 
-def known_import_failure(text: str) -> str | None:
-    """The known-failure id that an import error's text points at, if any."""
-    return next((known for needle, known in IMPORT_ERROR_SIGNATURES if needle in text), None)
+def known_step_failure(step: StepResult | None, what: str) -> str | None:
+    """The known failure (an id of known_failures.yaml) a failed probe step shows, as the one
+    classifier of the knowledge base reads it. The text starts with the step's summary line,
+    which names what failed ("import mim failed: ..."), as a log would: some entries need that
+    context (a missing libcudart is mmcv's only when mmcv._ext is the import that failed)."""
+    if step is None:
+        return None
+    return classify("\n".join((step_failure(step, what), step.traceback or "", step.stderr)))
 
 
 def torch_install_hint(ctx: Context) -> str:
@@ -93,8 +90,7 @@ def torch_imports(ctx: Context) -> Finding:
                 f"{ctx.pip} install torch torchvision --index-url {torch_install_hint(ctx)}",
             ),
         )
-    text = f"{step.error if step else ''}\n{step.stderr if step else ''}"
-    known = known_import_failure(text)
+    known = known_step_failure(step, "import torch")
     details = [step.traceback] if step is not None and step.traceback else []
     if known == "numpy2-abi":
         return fail(
@@ -320,7 +316,7 @@ def torchvision_matches(ctx: Context) -> Finding:
     step = target.step("torchvision")
     data = target.imported("torchvision")
     if data is None:
-        known = known_import_failure(f"{step.error if step else ''}")
+        known = known_step_failure(step, "import torchvision")
         command = (
             f"{ctx.pip} install --force-reinstall torch=={_base(torch_raw)} "
             f'"torchvision=={release.torchvision}.*" --index-url {fix_index}'
@@ -391,9 +387,7 @@ def numpy_abi(ctx: Context) -> Finding:
     if numpy_installed is None:
         return skip("numpy is not installed")
     broken = [
-        name
-        for name, step in target.steps.items()
-        if NUMPY_ABI_MESSAGE in f"{step.error or ''}{step.stderr}"
+        name for name, step in target.steps.items() if "numpy2-abi" in classify_all(step_text(step))
     ]
     fix = (f'{ctx.pip} install "numpy<2"',)
     if broken:

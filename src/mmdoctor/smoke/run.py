@@ -1,7 +1,8 @@
 """`mmdoctor smoke-test`: check the inputs, fetch the weights, run the stages in the target.
 
 The stages (smoke/inside_smoke.py) run inside the target interpreter in one subprocess with a
-per-stage timeout; a segfault or a hung CUDA call is a failed stage with advice.
+per-stage timeout; a segfault or a hung CUDA call is a failed stage. A failed stage whose text
+the knowledge base (known_failures.yaml) recognises names that failure and carries its fix.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from mmdoctor import paths
 from mmdoctor.environment import StepResult
 from mmdoctor.errors import UsageError
+from mmdoctor.knowledge import classify, load_knowledge
 from mmdoctor.matrix import Matrix, SmokeModel
 
 STAGES = ("torch", "ops", "detector", "inference", "timing")
@@ -136,54 +138,6 @@ def settings(
     }
 
 
-# Text in a failed stage -> (advice, known-failure id).
-STAGE_FAILURES: tuple[tuple[str, str, str | None], ...] = (
-    (
-        "no kernel image is available",
-        "torch or mmcv has no kernels for this GPU: rebuild mmcv with TORCH_CUDA_ARCH_LIST for "
-        "it, or install a build that covers it",
-        "no-kernel-image",
-    ),
-    (
-        "implementation for device cuda",
-        "mmcv's ops were compiled without CUDA: reinstall a CUDA build of mmcv (`mmdoctor "
-        "check` says how)",
-        "mmcv-ops-built-without-cuda",
-    ),
-    (
-        "No module named 'mmcv._ext'",
-        "mmcv has no compiled ops: install mmcv (not mmcv-lite) built for this torch",
-        "mmcv-ext-missing",
-    ),
-    (
-        "undefined symbol",
-        "mmcv was compiled against another torch: rebuild or reinstall it for this one",
-        "mmcv-ext-undefined-symbol",
-    ),
-    (
-        "Weights only load failed",
-        "torch >= 2.6 refused to unpickle the checkpoint: use a zoo checkpoint (its hash is "
-        "checked, then it is loaded fully) or one saved with tensors only",
-        "torch-load-weights-only",
-    ),
-    (
-        "is used but incompatible",
-        "mmdet rejects the installed mmcv: run `mmdoctor check` for the fix",
-        "mmcv-too-new-for-mmdet3",
-    ),
-    (
-        "torch.cuda.is_available() is False",
-        "torch cannot use the GPU: `mmdoctor check` says why (driver, CPU-only build)",
-        None,
-    ),
-    (
-        "CUDA out of memory",
-        "the GPU is out of memory: close what else uses it, or pick a smaller --model",
-        None,
-    ),
-)
-
-
 def stage_from(result: StepResult | None, stage_id: str) -> Stage:
     title = STAGE_TITLES[stage_id]
     if result is None:
@@ -191,10 +145,10 @@ def stage_from(result: StepResult | None, stage_id: str) -> Stage:
     data = dict(result.data)
     if result.ok:
         return Stage(stage_id, title, "ok", summarize(stage_id, data), result.seconds, data)
-    text = f"{result.error or ''}\n{result.traceback or ''}\n{result.stderr}"
-    advice, known = next(
-        ((a, k) for needle, a, k in STAGE_FAILURES if needle in text), (None, None)
-    )
+    # The knowledge base names the failure and gives its fix, as for check's findings.
+    known = classify(f"{result.error or ''}\n{result.traceback or ''}\n{result.stderr}")
+    failure = load_knowledge().get(known) if known else None
+    advice = failure.fix_text if failure else None
     summary = result.crashed or result.error or "failed"
     details = {"traceback": result.traceback} if result.traceback else {}
     return Stage(stage_id, title, "fail", summary, result.seconds, details, advice, known)
