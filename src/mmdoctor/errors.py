@@ -23,6 +23,12 @@ class UsageError(MmdoctorError):
     exit_code = ExitCode.USAGE
 
 
+class BuildBlocked(MmdoctorError):
+    """The plan builds mmcv from source, and this machine's toolchain cannot (nvcc, gcc)."""
+
+    exit_code = ExitCode.PROBLEMS
+
+
 class ProbeError(MmdoctorError):
     """The target interpreter or the machine could not be probed at all."""
 

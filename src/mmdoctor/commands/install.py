@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmdoctor.commands.interaction import Interaction
-from mmdoctor.errors import ExitCode, MmdoctorError, UsageError
+from mmdoctor.errors import BuildBlocked, ExitCode, UsageError
 from mmdoctor.result import Result
 
 if TYPE_CHECKING:
@@ -81,12 +81,6 @@ class JobDone:
     executable: str
     plan: Plan | FixPlan  # what was carried out
     reports: tuple[CheckReport, ...] = ()  # check reports to show before the outcome
-
-
-class BuildBlocked(MmdoctorError):
-    """The plan builds mmcv from source, and this machine's toolchain cannot (nvcc, gcc)."""
-
-    exit_code = ExitCode.PROBLEMS
 
 
 def run(options: InstallOptions, ui: Interaction) -> Result:

@@ -6,11 +6,12 @@ scripts and --json, where nobody is there."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from mmdoctor.install.execute import Progress, StepRecord
-from mmdoctor.plan import Step
-from mmdoctor.result import Result
+if TYPE_CHECKING:
+    from mmdoctor.install.execute import Progress, StepRecord
+    from mmdoctor.plan import Step
+    from mmdoctor.result import Result
 
 T = TypeVar("T")
 
