@@ -59,6 +59,37 @@ def test_unknown_option_is_a_usage_error(mmdoctor) -> None:
     assert "No such option" in run.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        (["check", "--json", "--bogus"], {}, "No such option: --bogus"),
+        (["check", "--format", "json", "--bogus"], {}, "No such option: --bogus"),
+        (["check", "--json", "--timeout", "0"], {}, "Invalid value for '--timeout'"),
+        (["install", "--dry-run", "--json", "--dryrun"], {}, "No such option: --dryrun"),
+        (["check", "--json"], {"MMDOCTOR_CPU_ONLY": "maybe"}, "MMDOCTOR_CPU_ONLY"),
+        (["matrix", "--json", "--mmdet"], {}, "--mmdet"),
+    ],
+)
+def test_parse_errors_are_one_line_and_the_envelope_under_json(
+    mmdoctor, args: list[str], env: dict[str, str], needle: str
+) -> None:
+    # issue 13.7: Typer's boxed panel on stderr and an empty stdout were no use to a script
+    run = mmdoctor(*args, env={**os.environ, **env})
+    assert run.returncode == 2, run.stderr
+    assert_one_line_error(run.stderr, needle)
+    assert "╭" not in run.stderr  # no box
+    doc = run.json()
+    assert (doc["command"], doc["status"], doc["exit_code"]) == (args[0], "error", 2)
+    assert needle in doc["errors"][0]["message"]
+    assert f"see mmdoctor {args[0]} --help" in doc["errors"][0]["message"]
+
+
+def test_a_parse_error_in_text_is_one_line_too(mmdoctor) -> None:
+    run = mmdoctor("install", "--dryrun")
+    assert run.returncode == 2 and run.stdout == ""
+    assert_one_line_error(run.stderr, "Possible options: --driver, --dry-run")
+
+
 def test_console_script_and_module_agree() -> None:
     # `mmdoctor` is the console script of the installed package, beside the test interpreter.
     script = Path(sys.executable).parent / "mmdoctor"

@@ -274,3 +274,36 @@ def test_install_without_dry_run_is_refused_for_now(mmdoctor) -> None:
     run = mmdoctor(*SEED)
     assert run.returncode == 2
     assert "--dry-run" in assert_one_line_error(run.stderr)
+
+
+def test_dry_run_with_venv_plans_for_the_venv_it_would_create(mmdoctor, tmp_path) -> None:
+    # issue 13.1: the plan is for the venv's Python and its steps run the venv's interpreter
+    pythons = sorted((Path.home() / ".pyenv" / "versions").glob("3.10*/bin/python3"))
+    if not pythons:
+        pytest.skip("no Python 3.10 from pyenv here")
+    venv = tmp_path / "new-venv"
+    run = mmdoctor(
+        "install", "--venv", str(venv), "--python", str(pythons[0]), "--dry-run", "--json"
+    )
+    assert run.returncode == 0, run.stderr
+    doc = run.json()
+    assert doc["machine"]["python"] == "3.10"
+    assert doc["plan"]["executable"] == str(venv / "bin" / "python")
+    assert all(
+        step["argv"][0] in (str(venv / "bin" / "python"), "mmdoctor")
+        for step in doc["plan"]["steps"]
+    )
+    assert not venv.exists()  # a dry run creates nothing
+
+
+def test_dry_run_with_an_existing_venv_plans_for_its_interpreter(mmdoctor, bare_venv) -> None:
+    run = mmdoctor("install", "--venv", str(bare_venv), "--dry-run", "--json")
+    assert run.returncode == 0, run.stderr
+    assert run.json()["plan"]["executable"] == str(bare_venv / "bin" / "python")
+
+
+def test_dry_run_refuses_a_venv_folder_that_is_not_one(mmdoctor, tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    run = mmdoctor("install", "--venv", str(tmp_path), "--dry-run")
+    assert run.returncode == 2
+    assert "exists but is not a virtual environment" in assert_one_line_error(run.stderr)

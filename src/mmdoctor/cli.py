@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import fields
-from enum import Enum
+from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -19,10 +18,12 @@ import typer
 
 from mmdoctor import __version__
 from mmdoctor.cli_options import (
+    COMMANDS,
     CpuOnlyOption,
     CudaOption,
     DebugOption,
     FindLinksOption,
+    Format,
     IndexUrlOption,
     JsonOption,
     MatrixOption,
@@ -32,8 +33,9 @@ from mmdoctor.cli_options import (
     TimeoutOption,
     TorchOption,
     YesOption,
+    command_options,
 )
-from mmdoctor.errors import ExitCode, MmdoctorError
+from mmdoctor.errors import ExitCode, describe
 
 if TYPE_CHECKING:
     from mmdoctor.commands.interaction import Interaction
@@ -52,17 +54,14 @@ app = typer.Typer(
 OptionsT = TypeVar("OptionsT")
 
 
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-
-
 class _State:
     debug = False
 
 
-def _version_callback(value: bool) -> None:
+Opt = typer.Option
+
+
+def _version(value: bool) -> None:
     if value:
         print(f"mmdoctor {__version__} (Python {sys.version.split()[0]}, {sys.executable})")
         raise typer.Exit()
@@ -71,13 +70,7 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool,
-        typer.Option(
-            "--version",
-            callback=_version_callback,
-            is_eager=True,
-            help="Show the version and exit.",
-        ),
+        bool, Opt("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
     debug: Annotated[
         bool, typer.Option("--debug", envvar="MMDOCTOR_DEBUG", help="Show tracebacks of errors.")
@@ -103,34 +96,13 @@ def _serve(
     fmt = Format.json if values.get("json_output") else values.get("fmt", Format.text)
     verbose = bool(values.get("verbose"))
     try:
-        result = run(_options(kind, values), Terminal(fmt.value, verbose))
+        result = run(command_options(kind, values), Terminal(fmt.value, verbose))
     except (Exception, KeyboardInterrupt) as exc:
         if _State.debug:
             traceback.print_exc()
-        result = Result.failure(name, *_error(exc))
+        result = Result.failure(name, *describe(exc))
     emit(result, fmt.value, verbose=verbose, debug=_State.debug)
     raise typer.Exit(int(result.exit_code))
-
-
-def _error(exc: BaseException) -> tuple[ExitCode, str]:
-    if isinstance(exc, MmdoctorError):
-        return exc.exit_code, str(exc)
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitCode.CANNOT_RUN, "interrupted"
-    return ExitCode.CANNOT_RUN, f"internal error: {type(exc).__name__}: {exc}"
-
-
-def _options(kind: type[OptionsT], values: Mapping[str, Any]) -> OptionsT:
-    """A command's options from the Typer parameters of the same names; a repeatable option
-    (a list, or None when not given) becomes a tuple."""
-    chosen = {f.name: values[f.name] for f in fields(kind) if f.name in values}  # type: ignore[arg-type]
-    for f in fields(kind):  # type: ignore[arg-type]
-        if f.default == () and f.name in chosen:
-            chosen[f.name] = tuple(chosen[f.name] or ())
-    return kind(**chosen)
-
-
-Opt = typer.Option
 
 
 @app.command()
@@ -394,5 +366,32 @@ def diagnose(
     _serve("diagnose", command.run, command.DiagnoseOptions, locals())
 
 
-def main() -> None:
-    app(prog_name="mmdoctor")
+def main(argv: list[str] | None = None) -> None:
+    """Typer parses; a parse error (an unknown option, a bad value, a bad MMDOCTOR_* variable) is
+    one line on stderr and exit 2 like any other bad input, with the envelope under --json."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:  # the help, as `mmdoctor --help` shows it, and exit 2: a command was missing
+        app(args=["--help"], prog_name="mmdoctor", standalone_mode=False)
+        sys.exit(int(ExitCode.USAGE))
+    try:
+        code = app(args=args, prog_name="mmdoctor", standalone_mode=False)
+    except typer.Abort:  # no answer to a question (end of input)
+        print("mmdoctor: error: not confirmed: nothing was changed", file=sys.stderr)
+        code = ExitCode.USAGE
+    except Exception as exc:
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise  # not a parse error (those carry both, as click's do)
+        _parse_error(args, " ".join(str(exc.format_message()).split()))
+    sys.exit(int(code or 0))
+
+
+def _parse_error(args: list[str], message: str) -> NoReturn:
+    from mmdoctor.render.emit import emit
+    from mmdoctor.result import Result
+
+    command = next((a for a in args if a in COMMANDS), None)
+    pairs = {f"{a}={b}" for a, b in pairwise(args)} | set(args)
+    fmt = "json" if {"--json", "--format=json"} & pairs else "text"
+    see = f"mmdoctor {command} --help" if command else "mmdoctor --help"
+    emit(Result.failure(command or "mmdoctor", ExitCode.USAGE, f"{message} (see {see})"), fmt)
+    sys.exit(int(ExitCode.USAGE))

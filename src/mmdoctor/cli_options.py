@@ -1,12 +1,26 @@
 """The command-line options that several commands share, declared once (pip's
-`cli/cmdoptions.py` idea); each command's own options stay beside it in cli.py."""
+`cli/cmdoptions.py` idea; each command's own options stay beside it in cli.py), and how the
+parsed values become a command's options."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields
+from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+OptionsT = TypeVar("OptionsT")
+COMMANDS = ("check", "install", "fix", "rollback", "matrix", "smoke-test", "diagnose")
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
 
 PythonOption = Annotated[
     str | None,
@@ -66,3 +80,13 @@ FindLinksOption = Annotated[
     list[str] | None,
     typer.Option("--find-links", help="A folder or page of wheels, for every step (repeatable)."),
 ]
+
+
+def command_options(kind: type[OptionsT], values: Mapping[str, Any]) -> OptionsT:
+    """A command's options from the Typer parameters of the same names; a repeatable option
+    (a list, or None when not given) becomes a tuple."""
+    chosen = {f.name: values[f.name] for f in fields(kind) if f.name in values}  # type: ignore[arg-type]
+    for f in fields(kind):  # type: ignore[arg-type]
+        if f.default == () and f.name in chosen:
+            chosen[f.name] = tuple(chosen[f.name] or ())
+    return kind(**chosen)

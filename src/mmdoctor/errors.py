@@ -33,3 +33,13 @@ class ProbeError(MmdoctorError):
     """The target interpreter or the machine could not be probed at all."""
 
     exit_code = ExitCode.CANNOT_RUN
+
+
+def describe(exc: BaseException) -> tuple[ExitCode, str]:
+    """The exit code and the one line for an exception that ended a command: its own for an
+    MmdoctorError, 4 for Ctrl-C and for anything unexpected (an internal error)."""
+    if isinstance(exc, MmdoctorError):
+        return exc.exit_code, str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.CANNOT_RUN, "interrupted"
+    return ExitCode.CANNOT_RUN, f"internal error: {type(exc).__name__}: {exc}"

@@ -94,8 +94,7 @@ def run(options: InstallOptions, ui: Interaction) -> Result:
         )
     destination = None if options.planning else _destination(options)
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
-    python = destination.executable if destination else options.python
-    chosen = plan_install(options, matrix, sources, python)
+    chosen = plan_install(options, matrix, sources, *_interpreters(options, destination))
     plan = chosen.plan
     if destination is None or plan is None:
         if options.export is not None and plan is not None:
@@ -118,9 +117,14 @@ def run(options: InstallOptions, ui: Interaction) -> Result:
 
 
 def plan_install(
-    options: InstallOptions, matrix: Matrix, sources: Sources, python: str | None
+    options: InstallOptions,
+    matrix: Matrix,
+    sources: Sources,
+    python: str | None,
+    steps_python: str | None = None,
 ) -> InstallPlan:
-    """The machine (probed, or what-if values), the candidate that fits it best, its steps."""
+    """The machine (probed, or what-if values), the candidate that fits it best, its steps.
+    `python` is probed for its version; the steps run `steps_python` (default: the same)."""
     from mmdoctor import machine as machines
     from mmdoctor.plan import build_plan
     from mmdoctor.resolver import resolve
@@ -143,6 +147,8 @@ def plan_install(
         os_name=options.os_name,
         timeout=options.timeout,
     )
+    if steps_python is not None:
+        context = replace(context, executable=steps_python)
     resolution = resolve(context.machine, wishes, matrix)
     plan = None
     if resolution.chosen is not None:
@@ -200,6 +206,20 @@ def choose(python: str | None, venv: Path | None, system: bool, timeout: float) 
 def _final(outcome: InstallOutcome) -> tuple[CheckReport, ...]:
     """The final check's report, to show where it is not healthy."""
     return (outcome.final_report,) if outcome.final_report is not None else ()
+
+
+def _interpreters(
+    options: InstallOptions, destination: Destination | None
+) -> tuple[str | None, str | None]:
+    """Which Python the plan is for, and which one its steps run: a dry run plans for the venv
+    the real run would use or create, exactly as the real run would."""
+    if destination is not None:
+        return destination.executable, None
+    if options.venv is not None:
+        from mmdoctor.install.destination import planned_interpreter
+
+        return planned_interpreter(str(options.venv), options.python)
+    return options.python, None
 
 
 def _sources(options: InstallOptions) -> Sources:

@@ -8,6 +8,7 @@ is refused unless `--system` is given.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,6 +113,19 @@ def probe_destination(executable: str, *, timeout: float) -> Destination:
         pip_version=facts["pip"],
         bundled_wheels=facts["bundled"],
     )
+
+
+def planned_interpreter(venv: str, python: str | None) -> tuple[str, str]:
+    """For a dry run with --venv DIR, creating nothing: the interpreter to probe (the venv's, or
+    the one it would be created from) and the one the steps would run (the venv's)."""
+    folder = Path(venv).expanduser().absolute()
+    found = interpreter_in(folder)
+    if found is not None:
+        return str(found), str(found)
+    if folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"--venv {venv}: exists but is not a virtual environment")
+    base = named_interpreter(python) if python else sys.executable
+    return base, str(folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
 
 
 def _venv_interpreter(folder: Path, venv: str, python: str | None) -> str:
