@@ -79,8 +79,11 @@ def env(
     python: str = "3.11.7",
     kind: str = "venv",
     os_name: str = "linux",
+    pip: str | None = "25.0",  # a venv has pip unless made without it (uv, --without-pip)
 ) -> Environment:
     pairs = list(dists.items()) if isinstance(dists, dict) else list(dists or [])
+    if pip is not None and not any(name == "pip" for name, _ in pairs):
+        pairs.append(("pip", pip))
     return Environment(
         host=HostInfo(os=os_name, machine="x86_64", cpu_count=2, memory_total_bytes=24 * 2**30),
         nvidia=nvidia_info if nvidia_info is not None else nvidia(None),

@@ -563,6 +563,11 @@ def test_system_interpreter_warns_and_python_313_warns() -> None:
     assert run("python.environment", env(kind="managed")).status is Status.WARN
     assert run("python.environment", env(python="3.13.0")).status is Status.WARN
     assert run("python.environment", env()).status is Status.OK
+    no_pip = run("python.environment", env(pip=None))  # issue 13.8: every advice runs pip
+    assert no_pip.status is Status.WARN and "no pip" in no_pip.details[0]
+    assert no_pip.advice is not None and no_pip.advice.commands == (
+        "/venv/bin/python -m ensurepip --upgrade",
+    )
 
 
 @pytest.mark.parametrize(

@@ -406,3 +406,33 @@ def test_colour_on_a_terminal_and_no_color_honoured(bare_venv: Path) -> None:
     plain = run_in_pty(args, {**env, "NO_COLOR": "1"})
     assert "torch is not installed" in plain
     assert not colour_code.search(plain)
+
+
+# ------------------------------------------------------------------- interpreters no stack runs on
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6"])
+@pytest.mark.parametrize("command", [["check"], ["install", "--dry-run"], ["fix", "--dry-run"]])
+def test_a_python_no_stack_runs_on_is_refused(mmdoctor, version: str, command: list[str]) -> None:
+    # issue 13.8: Python 3.6 got a [✓] and an mmdet 3 plan; Python 2.7 got torch advice
+    found = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    if not found:
+        pytest.skip(f"no Python {version} from pyenv here")
+    run = mmdoctor(*command, "--python", str(found[0]), "--json")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert_one_line_error(run.stderr, f"is Python {version}.")
+    assert "need Python 3.7+" in run.json()["errors"][0]["message"]
+
+
+def test_a_venv_without_pip(mmdoctor, tmp_path: Path) -> None:
+    venv = tmp_path / "nopip"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    checked = mmdoctor("check", "--python", python, "--only", "python", "--json")
+    finding = next(c for c in checked.json()["checks"] if c["id"] == "python.environment")
+    assert finding["status"] == "warn" and "no pip" in finding["details"][0]
+    assert finding["advice"]["commands"] == [f"{python} -m ensurepip --upgrade"]
+    for command in (["install", "--dry-run"], ["fix", "--dry-run", "--cpu-only"]):
+        run = mmdoctor(*command, "--python", python)
+        assert run.returncode == 2, (command, run.stdout, run.stderr)
+        assert_one_line_error(run.stderr, "has no pip: run")

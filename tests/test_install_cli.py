@@ -264,6 +264,14 @@ def test_bad_values_exit_2_with_one_line(mmdoctor, args, needle) -> None:
     assert doc["status"] == "error" and doc["exit_code"] == 2 and doc["errors"]
 
 
+@pytest.mark.parametrize("version", ["3.6", "3.1", "2.7"])
+def test_a_what_if_python_no_stack_runs_on_is_refused(mmdoctor, version: str) -> None:
+    # issue 13.8 and 16: --python-version 3.1 (or 3.6) was accepted and planned
+    run = mmdoctor("install", "--python-version", version, "--dry-run")
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert "(3.7 or newer)" in assert_one_line_error(run.stderr)
+
+
 def test_matrix_bad_value_exits_2(mmdoctor) -> None:
     run = mmdoctor("matrix", "--cuda", "abc")
     assert run.returncode == 2

@@ -50,8 +50,10 @@ def parse_driver(text: str) -> Version:
 
 
 def parse_python_version(text: str) -> Version:
-    if not re.match(r"^3\.\d+$", text):
-        raise UsageError(f"--python-version {text!r}: expected a Python version such as 3.10")
+    if not re.match(r"^3\.\d+$", text) or Version(text) < Version("3.7"):
+        raise UsageError(
+            f"--python-version {text!r}: expected a Python version such as 3.10 (3.7 or newer)"
+        )
     return Version(text)
 
 
@@ -135,6 +137,10 @@ def gather(
         sources["python"] = "--python-version"
     else:
         facts = probe_python(executable, timeout=timeout, environ=environ)
+        if not any(d.get("key") == "pip" for d in facts.get("distributions") or ()):
+            from mmdoctor.install.destination import no_pip
+
+            raise no_pip(executable)  # every step would run its pip
         version = Version(str(facts["version"]))
         py = Version(f"{version.major}.{version.minor}")
         sources["python"] = f"{executable} ({how})"

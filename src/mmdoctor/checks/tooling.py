@@ -34,6 +34,13 @@ def python_environment(ctx: Context) -> Finding:
                 f"{ctx.python} -m venv ~/.venvs/mm && ~/.venvs/mm/bin/python -m pip install -U pip",
             ),
         )
+    if target.version_of("pip") is None:
+        return warn(
+            line,
+            "It has no pip: every command below, and `mmdoctor install` and `fix`, run this "
+            "interpreter's pip.",
+            advice=advice("Add pip to it:", f"{ctx.python} -m ensurepip --upgrade"),
+        )
     if version >= Version("3.13"):
         return warn(
             line,

@@ -72,6 +72,10 @@ def run(options: FixOptions, ui: Interaction) -> Result:
 
     before = ui.busy(probe)
     planned = FixPlanned(plan_fixes(before.results, executable, options.only), executable)
+    if planned.plan.steps and before.environment.target.version_of("pip") is None:
+        from mmdoctor.install.destination import no_pip
+
+        raise no_pip(executable)  # every step runs its pip
     if destination is None or planned.nothing:
         code = ExitCode.PROBLEMS if planned.plan.manual else ExitCode.OK
         return Result("fix", "nothing-to-fix" if planned.nothing else "planned", code, planned)

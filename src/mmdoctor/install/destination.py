@@ -88,9 +88,14 @@ def choose_destination(
             "will not install into it; use --venv DIR, or --system to insist"
         )
     if target.pip_version is None:
-        ensurepip = shell.join([target.executable, "-m", "ensurepip"])
-        raise UsageError(f"{target.executable} has no pip: run `{ensurepip}` first")
+        raise no_pip(target.executable)
     return target
+
+
+def no_pip(executable: str) -> UsageError:
+    """mmdoctor snapshots, restores and installs with the target's own pip."""
+    ensurepip = shell.join([executable, "-m", "ensurepip"])
+    return UsageError(f"{executable} has no pip: run `{ensurepip}` first")
 
 
 def probe_destination(executable: str, *, timeout: float) -> Destination:

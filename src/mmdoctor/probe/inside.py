@@ -19,6 +19,9 @@ from mmdoctor.environment import Distribution, StepResult, TargetPython
 from mmdoctor.errors import MmdoctorError, ProbeError, UsageError
 
 MARKER = "@@MMDOCTOR "
+# The oldest Python any stack mmdoctor knows runs on (mmcv 2, mmdet 3, mmengine and torch >=
+# 1.11 all need 3.7), and the oldest its probe scripts are written for.
+OLDEST_PYTHON = (3, 7)
 LIGHT_STEPS = ("python", "distutils", "setuptools", "pkg_resources", "numpy", "cv2", "mim")
 # mmcv_ext_info last: when it kills the interpreter, no later step has to run again.
 STACK_STEPS = (
@@ -54,6 +57,7 @@ def probe_target(
             f"{executable}: the probe failed inside it: {python.error or python.crashed}"
         )
     data = python.data
+    require_supported(executable, str(data["version"]))
     return TargetPython(
         executable=executable,
         version=str(data["version"]),
@@ -78,7 +82,20 @@ def probe_python(executable: str, *, timeout: float, environ: Mapping[str, str])
     step = _run_group(executable, _script(), ("python",), timeout, env)["python"]
     if not step.ok:
         raise ProbeError(f"{executable}: the probe failed inside it: {step.error or step.crashed}")
+    require_supported(executable, str(step.data["version"]))
     return dict(step.data)
+
+
+def require_supported(executable: str, version: str) -> None:
+    """Refuse an interpreter no stack runs on (exit 2), before its findings mislead."""
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < OLDEST_PYTHON:
+        oldest = ".".join(map(str, OLDEST_PYTHON))
+        raise UsageError(
+            f"{executable} is Python {version}: no torch + mmcv + mmdet stack mmdoctor knows "
+            f"runs on it (mmcv 2, mmdet 3 and torch >= 1.11 need Python {oldest}+); use a "
+            f"Python {oldest} or newer"
+        )
 
 
 def run_marked(
