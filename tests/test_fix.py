@@ -18,6 +18,8 @@ import yaml
 from conftest import REPO, STACK, Run, run_mmdoctor
 from installing import freeze, make_venv
 
+from mmdoctor.checks.model import Advice, CheckResult, Status
+from mmdoctor.fix import plan_fixes
 from mmdoctor.matrix import load_matrix
 
 pytestmark = pytest.mark.slow
@@ -121,6 +123,41 @@ def test_nothing_to_fix_and_bad_ids(tmp_path: Path, bare_venv: Path) -> None:
     assert run.json()["status"] == "nothing-to-fix"
     run = run_mmdoctor("fix", "--python", str(bare_venv))
     assert run.returncode == 2 and "no terminal to ask on" in run.stderr
+
+
+def _result(check_id: str, status: Status, *commands: str) -> CheckResult:
+    advice = Advice("do this:", commands) if commands else None
+    return CheckResult(check_id, check_id, status, f"{check_id} is off", advice=advice)
+
+
+def test_a_warning_is_fixed_when_named_and_unfixable_failures_are_listed() -> None:
+    # issue 13.10: `fix --only setuptools` said "nothing to fix" beside check's Fix command for
+    # that warning, and a failure without a command vanished from the plan
+    python = "/venv/bin/python"
+    results = [
+        _result("setuptools.window", Status.WARN, f"{python} -m pip install setuptools==80.9.0"),
+        _result("mmcv.ops", Status.FAIL),  # no command fixes it
+        _result("torch.import", Status.CRASH),
+    ]
+    everything = plan_fixes(results, python, [])
+    assert not everything.fixing  # warnings only when asked for by name
+    assert everything.manual == (
+        "mmcv.ops: no command fixes this; `mmdoctor check` says why",
+        "torch.import: no command fixes this; `mmdoctor check` says why",
+    )
+    named = plan_fixes(results, python, ["setuptools"])
+    assert [r.id for r in named.fixing] == ["setuptools.window"]
+    assert named.steps[0].argv == (python, "-m", "pip", "install", "setuptools==80.9.0")
+    assert named.steps[-1].kind == "check" and not named.manual
+
+
+def test_fix_dry_run_says_so_and_exits_1_when_something_is_left(bare_venv: Path) -> None:
+    run = run_mmdoctor("fix", "--python", str(bare_venv), "--dry-run", "--cpu-only")
+    assert run.returncode == 0 and "Dry run: nothing was changed." in run.stdout, run.stdout
+    # no NVIDIA driver on a box meant for the GPU: listed for the user, and exit 1
+    left = run_mmdoctor("fix", "--python", str(bare_venv), "--dry-run", "--json")
+    assert left.returncode == 1, left.stdout
+    assert any(line.startswith("nvidia.driver: ") for line in left.json()["plan"]["manual"])
 
 
 # --- with the mmcv built by the end-to-end install -------------------------------------------

@@ -22,20 +22,21 @@ _TOOLS = (("-m", "pip"), ("-m", "mim"))
 
 @dataclass(frozen=True)
 class FixPlan:
-    fixing: tuple[CheckResult, ...]  # the failing checks these steps address
+    fixing: tuple[CheckResult, ...]  # the checks these steps address (failures, named warnings)
     steps: tuple[Step, ...]  # their commands, then the check
     manual: tuple[str, ...]  # advice mmdoctor does not carry out itself
 
 
 def selected(results: Iterable[CheckResult], only: Sequence[str]) -> list[CheckResult]:
-    """Failing checks with advice; `only` narrows by check id, id prefix or known-failure id."""
+    """What fix takes on: failing checks, and warnings that `only` names (by check id, id
+    prefix or known-failure id); `only` narrows the failures too."""
     out = []
     for result in results:
-        if result.status != Status.FAIL or result.advice is None:
+        named = any(id_matches(result.id, o) or result.known_failure == o for o in only)
+        if only and not named:
             continue
-        if only and not any(id_matches(result.id, o) or result.known_failure == o for o in only):
-            continue
-        out.append(result)
+        if result.status.is_problem or (named and result.status == Status.WARN):
+            out.append(result)
     return out
 
 
@@ -45,7 +46,9 @@ def plan_fixes(results: Iterable[CheckResult], executable: str, only: Sequence[s
     manual: list[str] = []
     seen: set[tuple[str, ...]] = set()
     for result in selected(results, only):
-        assert result.advice is not None
+        if result.advice is None or not result.advice.commands:
+            manual.append(f"{result.id}: no command fixes this; `mmdoctor check` says why")
+            continue
         runnable = [advice_step(c, executable, result) for c in result.advice.commands]
         if not runnable or any(step is None for step in runnable):
             manual.extend(f"{result.id}: {c}" for c in result.advice.commands)

@@ -35,6 +35,7 @@ class FixOptions:
 class FixPlanned:
     plan: FixPlan
     executable: str
+    dry_run: bool = True
 
     @property
     def nothing(self) -> bool:
@@ -71,7 +72,8 @@ def run(options: FixOptions, ui: Interaction) -> Result:
         )
 
     before = ui.busy(probe)
-    planned = FixPlanned(plan_fixes(before.results, executable, options.only), executable)
+    plan = plan_fixes(before.results, executable, options.only)
+    planned = FixPlanned(plan, executable, dry_run=destination is None)
     if planned.plan.steps and before.environment.target.version_of("pip") is None:
         from mmdoctor.install.destination import no_pip
 
@@ -79,7 +81,7 @@ def run(options: FixOptions, ui: Interaction) -> Result:
     if destination is None or planned.nothing:
         code = ExitCode.PROBLEMS if planned.plan.manual else ExitCode.OK
         return Result("fix", "nothing-to-fix" if planned.nothing else "planned", code, planned)
-    ui.show(Result("fix", "planned", ExitCode.OK, planned))
+    ui.show(Result("fix", "planned", ExitCode.OK, planned))  # then carried out, below
     if not options.yes and not ui.confirm(f"Apply these fixes to {executable}?"):
         raise UsageError("not confirmed: nothing was changed")
 

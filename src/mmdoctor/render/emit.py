@@ -102,6 +102,8 @@ def _(body: FixPlanned, console: Console, verbose: bool) -> None:
     render_fix_plan(body.plan, console)
     if body.nothing:
         console.print("Nothing for mmdoctor to fix here.")
+    if body.dry_run:
+        console.print("Dry run: nothing was changed.")
 
 
 @human.register
