@@ -3,6 +3,7 @@ for every sample, nothing confident for unrelated logs, and the CLI contract."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,7 +83,8 @@ def test_cli_json_names_the_cause(mmdoctor) -> None:
 
 
 def test_cli_unknown_log_exits_1_with_what_to_report(mmdoctor) -> None:
-    run = mmdoctor("diagnose", str(UNRELATED[0]))
+    unrelated = next(p for p in UNRELATED if p.read_text().strip())  # an empty one is exit 2
+    run = mmdoctor("diagnose", str(unrelated))
     assert run.returncode == 1
     assert "mmdoctor check --format markdown" in run.stdout
 
@@ -116,3 +118,59 @@ def test_the_environment_confirms_the_log(mmdoctor, mim_venv: Path) -> None:
     assert top["id"] == "pkg-resources-removed-mim"
     assert top["confidence"] >= 0.95
     assert any(note.startswith("confirmed in this environment") for note in top["notes"])
+
+
+# ------------------------------------------------------------------- at a terminal (issue 13.13)
+
+
+def test_empty_input_is_bad_input(mmdoctor, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_text("\n  \n")
+    run = mmdoctor("diagnose", str(empty), "--json")
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"mmdoctor: error: {empty}: empty, there is no log to read"
+    assert run.json()["status"] == "error"
+
+
+def test_templates_are_not_shown_as_commands_and_v_shows_the_chain(mmdoctor) -> None:
+    log = REPO / "tests" / "data" / "logs" / "build-isolation-no-torch.chain.log"
+    run = mmdoctor("diagnose", str(log), "-v")
+    assert run.returncode == 0
+    assert (
+        "template (fill in <mmcv_version>): python -m pip install mmcv==<mmcv_version>"
+        in run.stdout
+    )
+    assert "$ python -m pip install mmcv==<mmcv_version>" not in run.stdout
+    assert "    then mmcv-ext-missing: " in run.stdout  # the chain's later link, named
+    assert "then mmcv-ext-missing" not in mmdoctor("diagnose", str(log)).stdout
+    fix = mmdoctor("diagnose", str(log), "--json").json()["matches"][0]["fix"]
+    assert fix["templates"] == ["python -m pip install mmcv==<mmcv_version> --no-build-isolation"]
+
+
+def test_at_a_terminal_it_asks_for_the_log_and_ctrl_c_is_130() -> None:
+    import pty
+    import signal
+    import time
+
+    leader, follower = pty.openpty()
+    env = {"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mmdoctor", "diagnose"],
+        stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    os.close(follower)
+    try:
+        assert proc.stderr is not None
+        prompt = proc.stderr.readline().decode()
+        assert prompt.startswith("Paste the log, then Ctrl-D"), prompt
+        time.sleep(0.3)  # it is reading the terminal now
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(leader)
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert (
+        err.decode().strip()
+        == "mmdoctor: error: interrupted (Ctrl-C) (--debug shows the traceback)"
+    )

@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # usage error or bad input
     ROLLED_BACK = 3  # an install or fix failed and the environment was restored
     CANNOT_RUN = 4  # mmdoctor could not do its job (probe timeout, internal error)
+    INTERRUPTED = 130  # Ctrl-C outside an install or fix (those roll back: 3), as shells say
 
 
 class MmdoctorError(Exception):
@@ -41,5 +42,5 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, MmdoctorError):
         return exc.exit_code, str(exc)
     if isinstance(exc, KeyboardInterrupt):
-        return ExitCode.CANNOT_RUN, "interrupted"
+        return ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"
     return ExitCode.CANNOT_RUN, f"internal error: {type(exc).__name__}: {exc}"

@@ -45,11 +45,17 @@ def run(options: DiagnoseOptions, ui: Interaction) -> Result:
 
 def _read(log: str) -> tuple[bytes, str]:
     if log == "-":
-        return sys.stdin.buffer.read(), "standard input"
-    try:
-        return Path(log).read_bytes(), log
-    except OSError as exc:
-        raise UsageError(f"{log}: cannot read it ({exc.strerror})") from None
+        if sys.stdin.isatty():  # else it waits in silence
+            print("Paste the log, then Ctrl-D on a line of its own:", file=sys.stderr)
+        data, source = sys.stdin.buffer.read(), "standard input"
+    else:
+        try:
+            data, source = Path(log).read_bytes(), log
+        except OSError as exc:
+            raise UsageError(f"{log}: cannot read it ({exc.strerror})") from None
+    if not data.strip():
+        raise UsageError(f"{source}: empty, there is no log to read")
+    return data, source
 
 
 def _failing_known_failures(options: DiagnoseOptions, ui: Interaction) -> dict[str, str]:

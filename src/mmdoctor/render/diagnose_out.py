@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
 from mmdoctor.diagnose import CONFIDENT, Match, bug_report_hint
+from mmdoctor.knowledge import load_knowledge
 from mmdoctor.redact import redact_credentials
 
 
@@ -31,13 +33,41 @@ def render_matches(matches: list[Match], *, console: Console, verbose: bool, sou
         if match.chain:
             chain = " → ".join((failure.id, *match.chain))
             console.print(Text(f"  Chain, fix the first link: {chain}", style="magenta"))
+            if verbose:
+                _render_chain(match, console)
         for number, text in match.evidence:
             console.print(Text(f"  line {number}: {redact_credentials(text)}", style="dim"))
         console.print(Text(f"  Fix: {failure.fix_text}", style="cyan"))
-        for command in failure.fix_commands:
-            console.print(Text(f"    $ {command}", style="bold cyan"))
+        _render_commands(failure.fix_commands, console)
         for note in match.notes:
             console.print(Text(f"  Note: {note}", style="yellow"))
+    if verbose:
+        for match in (m for m in matches if m.confidence < CONFIDENT):
+            weak = f"  (weak: {match.failure.id} {match.confidence:.0%}: {match.failure.title})"
+            console.print(Text(weak, style="dim"))
+
+
+_PLACEHOLDER = re.compile(r"<[A-Za-z_]+>")
+
+
+def _render_commands(commands: tuple[str, ...], console: Console) -> None:
+    """A command with a <placeholder> is a template, and must not look like one to paste."""
+    for command in commands:
+        holes = sorted(set(_PLACEHOLDER.findall(command)))
+        if holes:
+            console.print(
+                Text(f"    template (fill in {', '.join(holes)}): {command}", style="cyan")
+            )
+        else:
+            console.print(Text(f"    $ {command}", style="bold cyan"))
+
+
+def _render_chain(match: Match, console: Console) -> None:
+    """-v: what each later link of the chain is, so the whole story reads top to bottom."""
+    knowledge = load_knowledge()
+    for link in match.chain:
+        failure = knowledge.get(link)
+        console.print(Text(f"    then {link}: {failure.title if failure else ''}", style="dim"))
 
 
 def match_dict(match: Match) -> dict[str, Any]:
@@ -51,7 +81,12 @@ def match_dict(match: Match) -> dict[str, Any]:
         ],
         "chain": list(match.chain),
         "root_cause": failure.root_cause,
-        "fix": {"text": failure.fix_text, "commands": list(failure.fix_commands)},
+        "fix": {
+            "text": failure.fix_text,
+            "commands": list(failure.fix_commands),
+            # the commands with a <placeholder> to fill in first: templates, not to be run as is
+            "templates": [c for c in failure.fix_commands if _PLACEHOLDER.search(c)],
+        },
         "versions": failure.versions,
         "sources": list(failure.sources),
         "notes": list(match.notes),
