@@ -223,3 +223,21 @@ def test_a_broken_stack_fails_its_stage_with_advice(mmdoctor, stack_venv):
     ops = next(s for s in doc["stages"] if s["id"] == "ops")
     assert ops["status"] == "fail" and ops["known_failure"] == "mmcv-ext-missing"
     assert stages(doc)["detector"] == "skip"
+
+
+def test_a_target_without_the_stack_fails_first_and_fetches_nothing(mmdoctor, bare_venv, tmp_path):
+    # issue 13.9: a bare venv used to fetch (or fail to fetch) ~145 MB of weights first
+    cache = tmp_path / "cache"
+    env = {**os.environ, "MMDOCTOR_CACHE_DIR": str(cache)}
+    run = mmdoctor("smoke-test", "--python", str(bare_venv), "--device", "cpu", "--json", env=env)
+    assert run.returncode == 1, run.stderr
+    doc = run.json()
+    torch = doc["stages"][0]
+    assert torch["id"] == "torch" and torch["status"] == "fail"
+    assert "torch, mmcv, mmdet" in torch["summary"]
+    assert (
+        torch["advice"]
+        == f"install the stack first: mmdoctor install --python {bare_venv / 'bin' / 'python'}"
+    )
+    assert {s["status"] for s in doc["stages"][1:]} == {"skip"}
+    assert not cache.exists()  # nothing was downloaded

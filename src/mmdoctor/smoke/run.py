@@ -186,6 +186,39 @@ def summarize(stage_id: str, data: Mapping[str, Any]) -> str:
     return ""
 
 
+# Which of the packages every stack has (mmdet 2 has no mmengine) the target cannot import,
+# found without importing them (fast).
+_FIND_STACK = (
+    "import importlib.util\n"
+    "print(' '.join(m for m in ('torch', 'mmcv', 'mmdet')"
+    " if importlib.util.find_spec(m) is None))"
+)
+
+
+def missing_stack(executable: str, env: Mapping[str, str]) -> list[str]:
+    """The stack's packages the target lacks; [] if it has them all (or could not say)."""
+    from mmdoctor import shell
+
+    try:
+        found = shell.run([executable, "-c", _FIND_STACK], timeout=60, env=env)
+    except shell.CommandNotFound as exc:
+        raise UsageError(f"--python {executable}: {exc.reason}") from None
+    return found.stdout.split() if found.ok else []
+
+
+def not_installed(executable: str, missing: list[str]) -> tuple[Stage, ...]:
+    """The stages of a target without the stack: the first fails, naming the way to install it."""
+    first = Stage(
+        STAGES[0],
+        STAGE_TITLES[STAGES[0]],
+        "fail",
+        f"not installed in {executable}: {', '.join(missing)}",
+        advice=f"install the stack first: mmdoctor install --python {executable}",
+    )
+    rest = (stage_from(None, stage_id) for stage_id in STAGES[1:])
+    return (first, *rest)
+
+
 def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str]) -> SmokeReport:
     from mmdoctor.probe.collect import TOOL_TIMEOUT
     from mmdoctor.probe.inside import run_marked
@@ -211,6 +244,11 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
     device, notes = choose_device(options.device, gpus)
 
     env = {**environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    missing = missing_stack(executable, env)
+    if missing:  # before any download: weights are no use without the stack
+        stages = not_installed(executable, missing)
+        weights = "not fetched: the stack is not installed"
+        return SmokeReport(executable, device, model, image, weights, tuple(notes), stages)
     checkpoint_path: str | None = None
     expect: Mapping[str, Any] | None = None
     if options.weights == "none" and options.checkpoint is None:
