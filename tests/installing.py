@@ -82,4 +82,4 @@ def assert_restored(venv: Path, before: str, before_all: str, run: Run) -> None:
 
 
 def cached_mmcv_wheels() -> list[Path]:
-    return sorted((WHEEL_CACHE / "wheels").glob("mmcv-2.1.0-torch2.13.0+cpu-cpu-*/*.whl"))
+    return sorted((WHEEL_CACHE / "wheels").glob("mmcv-2.1.0-torch2.13.0-cpu-cp*/*.whl"))

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -293,3 +294,16 @@ def test_the_log_never_holds_credentials(tmp_path: Path) -> None:
     log.close()
     text = (tmp_path / "x.log").read_text()
     assert "s3cret" not in text and "https://***@mirror.example.com/simple" in text
+
+
+def test_a_wheel_without_compiled_ops_is_told_apart(tmp_path: Path) -> None:
+    # a build that skips the ops (no torch in sight) makes a pure-Python mmcv: never the result
+    from mmdoctor.install.wheel_cache import has_compiled_ops
+
+    lite, full = tmp_path / "lite.whl", tmp_path / "full.whl"
+    with zipfile.ZipFile(lite, "w") as archive:
+        archive.writestr("mmcv/__init__.py", "")
+    with zipfile.ZipFile(full, "w") as archive:
+        archive.writestr("mmcv/__init__.py", "")
+        archive.writestr("mmcv/_ext.cpython-311-x86_64-linux-gnu.so", "")
+    assert not has_compiled_ops(lite) and has_compiled_ops(full)

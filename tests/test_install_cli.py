@@ -315,3 +315,53 @@ def test_dry_run_refuses_a_venv_folder_that_is_not_one(mmdoctor, tmp_path) -> No
     run = mmdoctor("install", "--venv", str(tmp_path), "--dry-run")
     assert run.returncode == 2
     assert "exists but is not a virtual environment" in assert_one_line_error(run.stderr)
+
+
+# ------------------------------------------------------------------- source builds (issue 13.5)
+
+SOURCE_BUILD = ["install", "--torch", "2.5", "--driver", "535.104.05", "--gpu-cc", "8.6"]
+SOURCE_BUILD += ["--python-version", "3.11"]
+
+
+def test_a_source_build_plan_shows_the_steps_that_run(mmdoctor, tmp_path) -> None:
+    env = {**os.environ, "MMDOCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    run = mmdoctor(*SOURCE_BUILD, "--dry-run", "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    steps = run.json()["plan"]["steps"]
+    at = next(i for i, s in enumerate(steps) if "--wheel-dir" in s["argv"])
+    build, built = steps[at], steps[at + 1]
+    wheelhouse = build["argv"][build["argv"].index("--wheel-dir") + 1]
+    assert wheelhouse.startswith(
+        str(tmp_path / "cache" / "wheels" / "mmcv-2.1.0-torch2.5.1-cu124-cp311-")
+    )
+    assert build["env"]["TORCH_CUDA_ARCH_LIST"] == "8.6" and build["env"]["MAX_JOBS"]
+    assert built["argv"][1:] == [
+        "-m",
+        "pip",
+        "install",
+        "mmcv==2.1.0",
+        "--no-index",
+        "--find-links",
+        wheelhouse,
+    ]
+    assert "mmdet==3.3.0" in steps[at + 3]["argv"]  # after mmengine: mmcv is there by then
+
+
+def test_the_export_of_a_source_build_says_how_and_keeps_the_build_settings(
+    mmdoctor, tmp_path
+) -> None:
+    out = tmp_path / "req.txt"
+    run = mmdoctor(*SOURCE_BUILD, "--export", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "installs this plan." not in run.stdout and "built from source" in run.stdout
+    text = out.read_text()
+    header = [line for line in text.splitlines() if line.startswith("#   ")]
+    assert header[0] == "#   python -m pip install -r THIS_FILE"
+    assert (
+        header[1].startswith("#   MMCV_WITH_OPS=1 MAX_JOBS=")
+        and "TORCH_CUDA_ARCH_LIST=8.6" in header[1]
+    )
+    assert "--wheel-dir " in header[1] and "--no-index --find-links" in header[2]
+    assert header[3] == "#   python -m pip install mmdet==3.3.0"
+    _options, requirements = parse_requirements(text)
+    assert {"ninja", "psutil", "wheel"} <= set(requirements)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from mmdoctor.install import wheel_cache
 from mmdoctor.matrix import Matrix, Pin, minor
 from mmdoctor.resolver import Candidate, Machine, spec_text
 
@@ -238,7 +239,12 @@ class Commands:
         index_url: str | None = None,
         find_links: tuple[str, ...] = (),
         via_mim: bool = False,
+        offline: bool = False,
     ) -> tuple[str, ...]:
+        """`offline`: from `find_links` alone (a wheel built here), no index at all."""
+        if offline:
+            links = [arg for link in find_links for arg in ("--find-links", link)]
+            return (*self._head(False), *requirements, "--no-index", *links)
         return (
             *self._head(via_mim),
             *requirements,
@@ -246,7 +252,7 @@ class Commands:
         )
 
     def build_wheel(self, requirement: str, package: str) -> tuple[str, ...]:
-        """pip builds (uv's build isolation differs); the executor adds `-w FOLDER`."""
+        """pip builds (uv's build isolation differs); the step adds `--wheel-dir FOLDER`."""
         return (
             self.executable,
             *("-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-binary", package),
@@ -356,14 +362,34 @@ def _steps(
         if variant != "cpu":
             env["FORCE_CUDA"] = "1"
             env["TORCH_CUDA_ARCH_LIST"] = arch_list_for(candidate, machine, matrix)
+        wheelhouse = str(
+            wheel_cache.folder(
+                wheel_cache.BuildKey(
+                    package=mmcv.package,
+                    version=str(mmcv.version),
+                    torch=torch_version,
+                    cuda=variant,
+                    python_tag=f"cp{machine.python.major}{machine.python.minor}",
+                    arch_list=env.get("TORCH_CUDA_ARCH_LIST", ""),
+                )
+            )
+        )
         steps.append(
             Step(
                 f"{spec} built from its PyPI sdist (no prebuilt wheel for torch {torch.torch} "
                 f"{variant}) without build isolation, so the build sees torch and this "
-                "setuptools; the wheel is cached and reused by the next install",
-                commands.build_wheel(spec, mmcv.package),
+                "setuptools, into the wheel cache (skipped when it already holds this build)",
+                (*commands.build_wheel(spec, mmcv.package), "--wheel-dir", wheelhouse),
                 env,
                 kind="build",
+            )
+        )
+        steps.append(
+            Step(
+                f"{spec}: the wheel just built (or cached)",
+                commands.install(
+                    spec, index_url=None, find_links=(wheelhouse,), via_mim=False, offline=True
+                ),
             )
         )
     if engine is not None:
@@ -477,6 +503,13 @@ def _warnings(
     return tuple(out)
 
 
+def _command_line(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
+    """A step for a file that may be read in another environment: its `python` there."""
+    from mmdoctor.shell import command_line
+
+    return command_line(("python", *argv[1:]) if argv[0].endswith("python") else argv, env)
+
+
 def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
     """A pip requirements file that installs the same stack without mmdoctor."""
     lines = [
@@ -486,13 +519,16 @@ def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
     ]
     source_build = not plan.mmcv_prebuilt
     if source_build:
+        at = next(i for i, s in enumerate(plan.steps) if s.kind == "build")
+        build, built = plan.steps[at], plan.steps[at + 1]
         lines += [
             f"# No prebuilt {plan.mmcv_name} exists for this torch: it is built from source, which",
-            "# pip cannot do in the same run that installs torch. Install in two runs:",
+            "# pip cannot do in the same run that installs torch. Install in three runs, the",
+            "# last two the plan's own build and install steps:",
             "#   python -m pip install -r THIS_FILE",
-            f"#   MMCV_WITH_OPS=1{' FORCE_CUDA=1' if plan.variant != 'cpu' else ''} python -m pip "
-            f"install --no-build-isolation --no-binary {plan.mmcv_name} "
-            f"{plan.mmcv_name}=={plan.mmcv_version} mmdet=={plan.mmdet_version}",
+            f"#   {_command_line(build.argv, build.env)}",
+            f"#   {_command_line(built.argv, built.env)}",
+            f"#   python -m pip install mmdet=={plan.mmdet_version}",
         ]
     else:
         lines.append("# Install with: python -m pip install -r THIS_FILE")
@@ -506,6 +542,9 @@ def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
         if pin.name == "setuptools":
             lines.append(f"{pin.requirement}  # {pin.reason}")
     lines.append("wheel")
+    if source_build and matrix.source_builds is not None:  # what the build needs: ninja, psutil
+        done = ("setuptools", "wheel")
+        lines.extend(r for r in matrix.source_builds.requirements if not r.startswith(done))
     lines.append(plan.torch_requirement)
     lines.append(plan.torchvision_requirement)
     if plan.mmengine_version:

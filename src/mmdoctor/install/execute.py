@@ -8,7 +8,6 @@ InstallOutcome that carries the final check's report and explains its own failur
 from __future__ import annotations
 
 import signal
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mmdoctor import paths, shell
+from mmdoctor import shell
 from mmdoctor.errors import ExitCode, MmdoctorError
 from mmdoctor.install import snapshot as snapshots
 from mmdoctor.install import wheel_cache
 from mmdoctor.install.destination import Destination
 from mmdoctor.install.runner import Runner
 from mmdoctor.install.state import EnvState, Log
-from mmdoctor.plan import Commands, Plan, Step
+from mmdoctor.plan import Plan, Step
 from mmdoctor.report import CheckReport
 
 FAILURE_LINES = 8
@@ -272,29 +271,26 @@ def _why(result: shell.CommandResult) -> str:
 
 
 def source_builder(plan: Plan, target: Destination) -> Builder:
-    return lambda runner, step: _build_and_install(plan, target, runner, step)
+    return lambda runner, step: _build(plan, target, runner, step)
 
 
-def _build_and_install(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
-    """Reuse a wheel built before for this exact torch / CUDA / Python / arch list, or build
-    one (pip wheel, no build isolation) and keep it; then install it with the installer."""
-    key = _build_key(plan, target, runner, step)
-    root = paths.wheel_cache_dir()
-    wheel = wheel_cache.find(root, key)
-    note = f"reused the cached wheel {wheel}" if wheel else ""
-    if wheel is None:
-        with tempfile.TemporaryDirectory(prefix="mmdoctor-build-") as folder:
-            result = runner.run([*step.argv, "--wheel-dir", folder], env=step.env)
-            built = sorted(Path(folder).glob("*.whl"))
-            if not result.ok or not built:
-                raise StepFailed(_why(result), result.stdout + result.stderr_tail)
-            wheel = wheel_cache.store(root, key, built[0])
-        note = f"built and cached {wheel}"
-    commands = Commands(
-        "pip" if plan.installer == "mim" else plan.installer, target.executable, plan.sources
-    )
-    _require_ok(runner.run(commands.install(str(wheel))))
-    return note
+def _build(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
+    """The plan's build step, as shown: `pip wheel ... --wheel-dir FOLDER`, FOLDER being the
+    cache folder of this exact torch / CUDA / Python / arch list, unless a wheel is there
+    already. The torch in the target must be the planned one, and the wheel must hold ops."""
+    wheelhouse = Path(step.argv[step.argv.index("--wheel-dir") + 1])
+    _require_planned_torch(plan, target, runner)
+    wheel = wheel_cache.cached_wheel(wheelhouse)
+    if wheel is not None:
+        return f"reused the cached wheel {wheel}"
+    result = runner.run(step.argv, env=step.env)
+    wheel = wheel_cache.cached_wheel(wheelhouse)
+    if not result.ok or wheel is None:
+        raise StepFailed(_why(result), result.stdout + result.stderr_tail)
+    if step.env.get("MMCV_WITH_OPS") == "1" and not wheel_cache.has_compiled_ops(wheel):
+        wheel.unlink()
+        raise StepFailed(f"the build made {wheel.name} without mmcv/_ext (no compiled ops)")
+    return f"built and cached {wheel}"
 
 
 # torch's version and CUDA from torch/version.py, read without importing torch (about 2 s).
@@ -315,7 +311,9 @@ print(found.get("cuda") or "cpu")
 """
 
 
-def _build_key(plan: Plan, target: Destination, runner: Runner, step: Step) -> wheel_cache.BuildKey:
+def _require_planned_torch(plan: Plan, target: Destination, runner: Runner) -> None:
+    """mmcv is built against the torch in the target: it must be the one the plan installed,
+    or the cached wheel's key would lie (pip's own settings can bring in another torch)."""
     result = runner.run([target.executable, "-I", "-c", _TORCH_FACTS], timeout=300, quiet=True)
     lines = result.stdout.strip().splitlines()
     if not result.ok or len(lines) < 2 or not lines[-2]:
@@ -323,14 +321,13 @@ def _build_key(plan: Plan, target: Destination, runner: Runner, step: Step) -> w
             "torch is not installed in the target, so mmcv cannot be built against it",
             result.stderr_tail,
         )
-    return wheel_cache.BuildKey(
-        package=plan.mmcv_name,
-        version=plan.mmcv_version,
-        torch=lines[-2],
-        cuda=lines[-1],
-        python_tag=target.python_tag,
-        arch_list=step.env.get("TORCH_CUDA_ARCH_LIST", ""),
-    )
+    version, cuda = lines[-2], lines[-1]
+    variant = "cpu" if cuda == "cpu" else "cu" + cuda.replace(".", "")
+    if version.split("+")[0] != plan.torch_version or variant != plan.variant:
+        raise StepFailed(
+            f"the target has torch {version} ({variant}), not the planned {plan.torch_version} "
+            f"({plan.variant}): pip's own settings (an index, find-links) gave another build"
+        )
 
 
 def explaining_lines(output: str) -> tuple[str, ...]:

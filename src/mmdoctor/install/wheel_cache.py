@@ -1,7 +1,8 @@
 """Wheels mmdoctor built from source (mmcv, mmcv-full), kept for the next install.
 
 A built mmcv is only good for the torch, CUDA, Python and GPU architectures it was built
-against, so all of them are in the key: a wheel is reused only where it was built for.
+against, so all of them are in the key: a wheel is reused only where it was built for. The
+plan names the key's folder, and its build step writes there with `pip wheel --wheel-dir`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
+import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from mmdoctor import paths
 
 
 @dataclass(frozen=True)
@@ -30,19 +34,22 @@ class BuildKey:
         return re.sub(r"[^A-Za-z0-9.+_-]", "_", readable) + f"-{digest}"
 
 
-def find(root: Path, key: BuildKey) -> Path | None:
-    folder = root / key.folder_name
-    wheels = sorted(folder.glob("*.whl")) if folder.is_dir() else []
+def folder(key: BuildKey, environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the wheel built for `key` lives: the plan's build step writes it there."""
+    return paths.wheel_cache_dir(environ) / key.folder_name
+
+
+def cached_wheel(wheelhouse: Path) -> Path | None:
+    """A wheel a finished build left in its folder (pip writes it only once it is built)."""
+    wheels = sorted(wheelhouse.glob("*.whl")) if wheelhouse.is_dir() else []
     return wheels[0] if wheels else None
 
 
-def store(root: Path, key: BuildKey, wheel: Path) -> Path:
-    """Copy a freshly built wheel in, atomically: a half-copied wheel is never found."""
-    folder = root / key.folder_name
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / wheel.name
-    partial = folder / (wheel.name + ".partial")
-    shutil.copyfile(wheel, partial)
-    os.replace(partial, final)
-    (folder / "key.txt").write_text(f"{key}\n", encoding="utf-8")
-    return final
+def has_compiled_ops(wheel: Path, package_dir: str = "mmcv") -> bool:
+    """Whether an mmcv wheel holds its compiled ops (mmcv/_ext*.so or .pyd): a build that
+    silently skipped them makes a pure-Python wheel that only fails at run time."""
+    with zipfile.ZipFile(wheel) as archive:
+        return any(
+            name.startswith(f"{package_dir}/_ext") and name.endswith((".so", ".pyd"))
+            for name in archive.namelist()
+        )

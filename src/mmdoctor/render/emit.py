@@ -78,10 +78,13 @@ def _(body: InstallPlan, console: Console, verbose: bool) -> None:
         console=console,
         dry_run=body.dry_run,
     )
-    if body.exported is not None:
-        console.print(
-            f"Wrote {body.exported}: `python -m pip install -r {body.exported}` installs this plan."
+    if body.exported is not None and body.plan is not None:
+        how = (
+            f"`python -m pip install -r {body.exported}` installs this plan."
+            if body.plan.mmcv_prebuilt
+            else "its first lines give the runs that install this plan (mmcv is built from source)."
         )
+        console.print(f"Wrote {body.exported}: {how}")
 
 
 @human.register
