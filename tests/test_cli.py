@@ -436,3 +436,14 @@ def test_a_venv_without_pip(mmdoctor, tmp_path: Path) -> None:
         run = mmdoctor(*command, "--python", python)
         assert run.returncode == 2, (command, run.stdout, run.stderr)
         assert_one_line_error(run.stderr, "has no pip: run")
+
+
+def test_two_formats_at_once_and_a_format_people_guess(mmdoctor) -> None:
+    clash = mmdoctor("check", "--json", "--format", "markdown")
+    assert clash.returncode == 2 and clash.json()["status"] == "error"
+    assert_one_line_error(clash.stderr, "--json and --format markdown ask for two formats")
+    guessed = mmdoctor("check", "--format", "md")
+    assert guessed.returncode == 2
+    assert_one_line_error(guessed.stderr, "'md' is not one of 'text', 'json', 'markdown'")
+    assert "Value error" not in guessed.stderr
+    assert mmdoctor("-V").stdout.startswith("mmdoctor 0.1.0")

@@ -307,3 +307,22 @@ def test_a_wheel_without_compiled_ops_is_told_apart(tmp_path: Path) -> None:
         archive.writestr("mmcv/__init__.py", "")
         archive.writestr("mmcv/_ext.cpython-311-x86_64-linux-gnu.so", "")
     assert not has_compiled_ops(lite) and has_compiled_ops(full)
+
+
+def test_a_state_dir_that_is_a_file_is_bad_input_and_rollback_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    venv = make_venv(tmp_path / "venv")
+    state = tmp_path / "state"
+    env = {**install_environ(tmp_path), "MMDOCTOR_STATE_DIR": str(state)}
+    nothing = run_mmdoctor("rollback", "--venv", str(venv), "--json", env=env)
+    assert nothing.returncode == 1 and "no snapshot" in nothing.stderr
+    assert not state.exists()  # saying "no snapshot" made no state folder
+    state.write_text("not a folder")
+    run = run_mmdoctor(
+        "install", *PLAN, "--venv", str(venv), "--yes", "--find-links", str(tmp_path), env=env
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert (
+        "cannot hold mmdoctor's snapshots and logs" in run.stderr and "Traceback" not in run.stderr
+    )

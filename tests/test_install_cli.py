@@ -365,3 +365,44 @@ def test_the_export_of_a_source_build_says_how_and_keeps_the_build_settings(
     assert header[3] == "#   python -m pip install mmdet==3.3.0"
     _options, requirements = parse_requirements(text)
     assert {"ninja", "psutil", "wheel"} <= set(requirements)
+
+
+# ------------------------------------------------------------------- inputs people type (13.16)
+
+WHAT_IF_GPU = ["--driver", "580.95.05", "--gpu-cc", "9.0", "--python-version", "3.11"]
+
+
+@pytest.mark.parametrize(
+    ("args", "key", "expected"),
+    [
+        (["--cuda", "13", "--torch", "2.13"], ("torch", "variant"), "cu130"),
+        (["--cuda", "12.1.1", "--mmdet", "3"], ("torch", "variant"), "cu121"),
+        (["--mmdet", "3.3", "--cuda", "12.1"], ("mmdet", "version"), "3.3.0"),
+        (["--mmdet", "2.28"], ("mmdet", "version"), "2.28.2"),
+    ],
+)
+def test_versions_as_people_type_them(mmdoctor, args, key, expected) -> None:
+    run = mmdoctor("install", *args, *WHAT_IF_GPU, "--dry-run", "--json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.json()["plan"][key[0]][key[1]] == expected
+
+
+def test_a_patch_python_version_and_a_driver_branch_mean_the_obvious(mmdoctor) -> None:
+    run = mmdoctor(
+        "install",
+        "--python-version",
+        "3.10.2",
+        "--driver",
+        "535",
+        "--gpu-cc",
+        "8.6",
+        "--dry-run",
+        "--json",
+    )
+    assert run.returncode == 0, run.stderr
+    doc = run.json()
+    assert doc["plan"]["python"] == "3.10" and doc["machine"]["driver"] == "535.0"
+    assert (
+        mmdoctor("install", "--mmdet", "3.9", "--python-version", "3.10", "--dry-run").returncode
+        == 2
+    )

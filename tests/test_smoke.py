@@ -241,3 +241,9 @@ def test_a_target_without_the_stack_fails_first_and_fetches_nothing(mmdoctor, ba
     )
     assert {s["status"] for s in doc["stages"][1:]} == {"skip"}
     assert not cache.exists()  # nothing was downloaded
+
+
+def test_an_image_that_is_a_folder(mmdoctor, bare_venv, tmp_path):
+    run = mmdoctor("smoke-test", "--python", str(bare_venv), "--image", str(tmp_path))
+    assert run.returncode == 2
+    assert f"--image {tmp_path}: a folder, not an image file" in run.stderr

@@ -34,6 +34,7 @@ from mmdoctor.cli_options import (
     TorchOption,
     YesOption,
     command_options,
+    output_format,
 )
 from mmdoctor.errors import ExitCode, describe
 
@@ -70,7 +71,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, Opt("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        Opt("--version", "-V", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
     debug: Annotated[
         bool, typer.Option("--debug", envvar="MMDOCTOR_DEBUG", help="Show tracebacks of errors.")
@@ -93,9 +95,10 @@ def _serve(
     from mmdoctor.result import Result
 
     _State.debug = _State.debug or bool(values.get("debug"))
-    fmt = Format.json if values.get("json_output") else values.get("fmt", Format.text)
+    fmt, asked = (Format.json if values.get("json_output") else Format.text), values.get("fmt")
     verbose = bool(values.get("verbose"))
     try:
+        fmt = output_format(fmt, asked)
         result = run(command_options(kind, values), Terminal(fmt.value, verbose))
     except (Exception, KeyboardInterrupt) as exc:
         if _State.debug:
@@ -381,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
             raise  # not a parse error (those carry both, as click's do)
-        _parse_error(args, " ".join(str(exc.format_message()).split()))
+        _parse_error(args, " ".join(str(exc.format_message()).split()).replace("Value error, ", ""))
     sys.exit(int(code or 0))
 
 

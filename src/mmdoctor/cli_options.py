@@ -82,6 +82,15 @@ FindLinksOption = Annotated[
 ]
 
 
+def output_format(from_json: Format, asked: Format | None) -> Format:
+    """--json, or --format; both at once must agree."""
+    from mmdoctor.errors import UsageError
+
+    if from_json == Format.json and asked not in (None, Format.text, Format.json):
+        raise UsageError(f"--json and --format {asked.value} ask for two formats: choose one")
+    return from_json if from_json == Format.json else (asked or Format.text)
+
+
 def command_options(kind: type[OptionsT], values: Mapping[str, Any]) -> OptionsT:
     """A command's options from the Typer parameters of the same names; a repeatable option
     (a list, or None when not given) becomes a tuple."""

@@ -23,16 +23,18 @@ if TYPE_CHECKING:
     from mmdoctor.plan import Sources
 
 _MINOR = re.compile(r"^\d+\.\d+$")
-_DRIVER = re.compile(r"^\d+(\.\d+){1,2}$")
+_CUDA = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.\d+)?$")  # 13, 12.1, 12.1.1: major.minor is meant
+_DRIVER = re.compile(r"^\d+(\.\d+){0,2}$")  # 535 alone: the R535 branch, its first release
 _TORCH = re.compile(r"^\d+\.\d+(\.\d+)?$")
-_MMDET = re.compile(r"^(2|3|\d+\.\d+\.\d+)$")
+_MMDET = re.compile(r"^(2|3|\d+\.\d+(\.\d+)?)$")  # 3.3: the newest 3.3.x
 OS_NAMES = ("linux", "windows", "darwin")
 
 
 def parse_cuda(text: str) -> Version:
-    if not _MINOR.match(text):
+    found = _CUDA.match(text)
+    if not found:
         raise UsageError(f"--cuda {text!r}: expected a CUDA version such as 11.6")
-    return Version(text)
+    return Version(f"{found[1]}.{found[2] or 0}")
 
 
 def parse_cc(text: str) -> Version:
@@ -46,15 +48,16 @@ def parse_driver(text: str) -> Version:
         raise UsageError(f"--driver {text!r}: expected a driver version such as 535.104.05")
     from mmdoctor.matrix import DriverVersion
 
-    return DriverVersion(text)
+    return DriverVersion(text if "." in text else f"{text}.0")
 
 
 def parse_python_version(text: str) -> Version:
-    if not re.match(r"^3\.\d+$", text) or Version(text) < Version("3.7"):
+    found = re.match(r"^(3\.\d+)(\.\d+)?$", text)  # 3.10.2 means 3.10
+    if not found or Version(found[1]) < Version("3.7"):
         raise UsageError(
             f"--python-version {text!r}: expected a Python version such as 3.10 (3.7 or newer)"
         )
-    return Version(text)
+    return Version(found[1])
 
 
 def parse_torch(text: str) -> Version:
@@ -65,7 +68,8 @@ def parse_torch(text: str) -> Version:
 
 def parse_mmdet(text: str, matrix: Matrix) -> str:
     known = [str(r.version) for r in matrix.mmdet_releases]
-    if not _MMDET.match(text) or (text not in ("2", "3") and text not in known):
+    minors = {v.rsplit(".", 1)[0] for v in known}
+    if not _MMDET.match(text) or (text not in ("2", "3", *minors) and text not in known):
         raise UsageError(f"--mmdet {text!r}: expected 2, 3 or one of {', '.join(known)}")
     return text
 

@@ -218,6 +218,8 @@ def _mmdet_releases(wishes: Wishes, matrix: Matrix) -> list[MmdetRelease]:
         return list(matrix.mmdet_releases)
     if wish in ("2", "3"):
         return [r for r in matrix.mmdet_releases if r.line == int(wish)]
+    if wish.count(".") == 1:  # a minor, such as 3.3: any of its releases, the newest first
+        return [r for r in matrix.mmdet_releases if str(r.version).startswith(wish + ".")]
     return [r for r in matrix.mmdet_releases if str(r.version) == wish]
 
 

@@ -382,6 +382,8 @@ def rollback(
     target: Destination, state: EnvState, progress: Progress, *, source_options: tuple[str, ...]
 ) -> tuple[snapshots.Restore, Path, Path]:
     """`mmdoctor rollback`: restore the last snapshot taken before an install or fix."""
+    if state.latest_snapshot() is None:  # said before the lock makes a state folder for it
+        raise NoSnapshot(f"no snapshot of {target.prefix} to roll back to")
     with state.lock("rollback"):
         folder = state.latest_snapshot()
         if folder is None:

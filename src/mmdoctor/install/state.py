@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from mmdoctor.errors import MmdoctorError
+from mmdoctor.errors import MmdoctorError, UsageError
 from mmdoctor.paths import state_dir
 from mmdoctor.redact import redact_credentials
 
@@ -38,9 +38,15 @@ class EnvState:
         self._lock_file: IO[str] | None = None
 
     def ensure(self) -> None:
-        (self.root / "snapshots").mkdir(parents=True, exist_ok=True)
-        (self.root / "logs").mkdir(parents=True, exist_ok=True)
-        (self.root / "target.txt").write_text(self.prefix + "\n", encoding="utf-8")
+        try:
+            (self.root / "snapshots").mkdir(parents=True, exist_ok=True)
+            (self.root / "logs").mkdir(parents=True, exist_ok=True)
+            (self.root / "target.txt").write_text(self.prefix + "\n", encoding="utf-8")
+        except (NotADirectoryError, FileExistsError, PermissionError) as exc:
+            raise UsageError(
+                f"the state folder {state_dir()} (MMDOCTOR_STATE_DIR) cannot hold mmdoctor's "
+                f"snapshots and logs: {exc.strerror}"
+            ) from None
 
     @staticmethod
     def stamp() -> str:

@@ -79,6 +79,8 @@ def check_image(path: str | None) -> str:
     if path is None:
         return str(paths.SHIPPED_IMAGE)
     image = Path(path).expanduser()
+    if image.is_dir():
+        raise UsageError(f"--image {path}: a folder, not an image file")
     if not image.is_file():
         raise UsageError(f"--image {path}: no such file")
     with image.open("rb") as handle:
