@@ -406,3 +406,31 @@ def test_a_patch_python_version_and_a_driver_branch_mean_the_obvious(mmdoctor) -
         mmdoctor("install", "--mmdet", "3.9", "--python-version", "3.10", "--dry-run").returncode
         == 2
     )
+
+
+def test_a_dry_run_names_the_target_and_the_next_step(mmdoctor, bare_venv) -> None:
+    # issue 13.15
+    python = str(bare_venv / "bin" / "python")
+    run = mmdoctor("install", "--python", python, "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].endswith(f" · into {python}")
+    assert "Next: to install it: the same command without --dry-run" in run.stdout
+    what_if = mmdoctor(
+        "install",
+        "--python-version",
+        "3.12",
+        "--driver",
+        "535.104.05",
+        "--gpu-cc",
+        "8.6",
+        "--dry-run",
+        "--json",
+    )
+    steps = what_if.json()["next_steps"]
+    assert steps[0].startswith(
+        "this plan is for the machine that --driver, --gpu-cc, --python-version describe"
+    )
+    # a source build on 3.12, where 3.10 and 3.11 have a prebuilt mmcv: said without asking
+    assert any(
+        s.startswith("no build needed on Python 3.10: ") and "(prebuilt)" in s for s in steps
+    )

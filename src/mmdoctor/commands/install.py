@@ -71,6 +71,7 @@ class InstallPlan:
     context: PlanningContext
     exported: Path | None = None  # where --export wrote the plan
     dry_run: bool = True
+    next_steps: tuple[str, ...] = ()  # what to do after a dry run, and cheaper options
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,33 @@ def plan_install(
             installer=options.installer,
             sources=sources,
         )
-    return InstallPlan(resolution, plan, context, dry_run=options.planning)
+    next_steps = _next_steps(options, plan is not None)
+    if plan is not None and not plan.mmcv_prebuilt and wishes.allow_source_build:
+        strict = resolve(context.machine, replace(wishes, allow_source_build=False), matrix)
+        next_steps += tuple(f"no build needed {s}" for s in strict.suggestions if "(prebuilt)" in s)
+    return InstallPlan(resolution, plan, context, dry_run=options.planning, next_steps=next_steps)
+
+
+def _next_steps(options: InstallOptions, planned: bool) -> tuple[str, ...]:
+    """After a dry run: how to carry the plan out (on the machine the what-ifs describe)."""
+    if not planned or not options.planning:
+        return ()
+    what_if = [
+        name
+        for name, value in (
+            ("--driver", options.driver),
+            ("--gpu-cc", options.gpu_cc),
+            ("--python-version", options.python_version),
+            ("--os", options.os_name),
+        )
+        if value
+    ]
+    if what_if:
+        return (
+            f"this plan is for the machine that {', '.join(what_if)} describe: there, run "
+            "`mmdoctor install` without them (and without --dry-run) to install it",
+        )
+    return ("to install it: the same command without --dry-run (it asks first; --yes does not)",)
 
 
 def carry_out(

@@ -78,6 +78,8 @@ def _(body: InstallPlan, console: Console, verbose: bool) -> None:
         console=console,
         dry_run=body.dry_run,
     )
+    for line in body.next_steps:
+        console.print(f"Next: {line}")
     if body.exported is not None and body.plan is not None:
         how = (
             f"`python -m pip install -r {body.exported}` installs this plan."

@@ -91,6 +91,7 @@ def _(body: InstallPlan, command: str, verbose: bool) -> dict[str, Any]:
         "rejected": [{"candidate": r.candidate, "reason": r.reason} for r in rejected],
         "suggestions": list(body.resolution.suggestions),
         "exported": str(body.exported) if body.exported is not None else None,
+        "next_steps": list(body.next_steps),
     }
 
 

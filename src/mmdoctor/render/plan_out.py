@@ -35,7 +35,8 @@ def render_plan(
     console: Console,
     dry_run: bool = True,
 ) -> None:
-    console.print(Text(f"mmdoctor install · {machine_line(context)}", style="bold"))
+    header = f"mmdoctor install · {machine_line(context)} · into {context.executable}"
+    console.print(Text(header, style="bold"))
     if plan is None:
         _render_no_plan(resolution, console=console, verbose=verbose)
         return
