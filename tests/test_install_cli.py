@@ -434,3 +434,15 @@ def test_a_dry_run_names_the_target_and_the_next_step(mmdoctor, bare_venv) -> No
     assert any(
         s.startswith("no build needed on Python 3.10: ") and "(prebuilt)" in s for s in steps
     )
+
+
+def test_rejections_for_one_reason_are_one_line(mmdoctor) -> None:
+    # issue 13.17: on a box without a driver every CUDA variant said "no NVIDIA driver" alone
+    run = mmdoctor("install", "--python-version", "3.11", "--cuda", "12.1", "--dry-run")
+    if "no NVIDIA driver" not in run.stdout.splitlines()[0]:
+        pytest.skip("this machine has an NVIDIA driver")
+    lines = [line for line in run.stdout.splitlines() if line.startswith("  ✗ ")]
+    assert lines == ["  ✗ torch 2.5 cu121 and 4 more: no NVIDIA driver on this machine"], lines
+    every = mmdoctor("install", "--python-version", "3.11", "--cuda", "12.1", "--dry-run", "-v")
+    assert "  ✗ torch 2.5 cu121, torch 2.4 cu121, torch 2.3 cu121" in every.stdout
+    assert "--driver VERSION --gpu-cc X.Y" in run.stdout  # the way to plan for another machine

@@ -97,12 +97,19 @@ def steps_list(steps: Sequence[Step]) -> list[dict[str, Any]]:
 
 def _render_no_plan(resolution: Resolution, *, console: Console, verbose: bool) -> None:
     console.print(Text("No stack fits this machine and these wishes.", style="bold red"))
-    shown = sorted(resolution.rejected, key=_newest_first)
-    limit = len(shown) if verbose else REJECTIONS_SHOWN
-    for rejection in shown[:limit]:
-        console.print(Text(f"  ✗ {rejection.candidate}: {rejection.reason}"))
-    if len(shown) > limit:
-        console.print(Text(f"  … and {len(shown) - limit} more (-v shows all)", style="dim"))
+    # One line per reason: on a CPU box every CUDA variant has the same one (no driver).
+    groups: dict[str, list[str]] = {}
+    for rejection in sorted(resolution.rejected, key=_newest_first):
+        groups.setdefault(rejection.reason, []).append(rejection.candidate)
+    limit = len(groups) if verbose else REJECTIONS_SHOWN
+    for reason, candidates in list(groups.items())[:limit]:
+        who = candidates[0]
+        if len(candidates) > 1:
+            who = ", ".join(candidates) if verbose else f"{who} and {len(candidates) - 1} more"
+        console.print(Text(f"  ✗ {who}: {reason}"))
+    if len(groups) > limit:
+        left = len(groups) - limit
+        console.print(Text(f"  … and {left} more reason(s) (-v shows all)", style="dim"))
     if resolution.suggestions:
         console.print(Text("Nearest that would work:", style="bold"))
         for suggestion in resolution.suggestions:
