@@ -447,3 +447,38 @@ def test_two_formats_at_once_and_a_format_people_guess(mmdoctor) -> None:
     assert_one_line_error(guessed.stderr, "'md' is not one of 'text', 'json', 'markdown'")
     assert "Value error" not in guessed.stderr
     assert mmdoctor("-V").stdout.startswith("mmdoctor 0.1.0")
+
+
+# ------------------------------------------------------------------- whose environment (13.2)
+
+
+@pytest.mark.parametrize(
+    "command", [["check"], ["install", "--dry-run"], ["fix", "--dry-run"], ["smoke-test"]]
+)
+def test_mmdoctors_own_environment_is_never_the_default_target(mmdoctor, command) -> None:
+    # the interpreter running these tests holds mmdoctor and no torch, mmcv or mmdet: as pipx's
+    run = mmdoctor(*command)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert_one_line_error(run.stderr, f"mmdoctor runs from its own ({sys.prefix})")
+    assert "--python PATH" in run.stderr
+
+
+def test_a_stale_virtual_env_is_said_not_skipped(mmdoctor, tmp_path: Path) -> None:
+    run = mmdoctor("check", env={**os.environ, "VIRTUAL_ENV": str(tmp_path / "gone")})
+    assert run.returncode == 2
+    assert_one_line_error(run.stderr, f"$VIRTUAL_ENV is {tmp_path / 'gone'}, which has no Python")
+
+
+def test_mmdoctor_inside_a_projects_venv_checks_that_venv(torch_venv: Path) -> None:
+    # mmdoctor installed beside torch (here: its code and dependencies on the path)
+    site = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(site)])
+    python = str(torch_venv / "bin" / "python")
+    done = subprocess.run(
+        [python, "-m", "mmdoctor", "check", "--cpu-only", "--only", "torch.import", "--json"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    doc = json.loads(done.stdout)
+    assert doc["environment"]["target"]["executable"] == python, done.stderr
+    assert doc["checks"][0]["status"] == "ok" and done.returncode == 0

@@ -28,7 +28,7 @@ PythonOption = Annotated[
         "--python",
         envvar="MMDOCTOR_PYTHON",
         help="Interpreter (or environment folder) to inspect. Default: the active virtual or "
-        "conda environment, else the Python running mmdoctor.",
+        "conda environment (never mmdoctor's own, unless it holds the stack).",
         show_default=False,
     ),
 ]

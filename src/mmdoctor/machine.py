@@ -132,7 +132,11 @@ def gather(
     from mmdoctor.probe.toolkit import probe_toolkit
 
     sources: dict[str, str] = {}
-    executable, how = resolve_interpreter(python, environ)
+    how = ""
+    if python is None and python_version:  # a plan for another machine: its own `python`
+        executable = "python"
+    else:
+        executable, how = resolve_interpreter(python, environ)
     host = probe_host()
     wanted_driver = parse_driver(driver) if driver else None
     wanted_ccs = tuple(parse_cc(cc) for cc in gpu_cc)

@@ -1,5 +1,6 @@
 """Which interpreter a command is about: the one discovery that check, install, fix and
-smoke-test share (--python, else the active virtual or conda environment)."""
+smoke-test share (--python, else the active virtual or conda environment, else the one running
+mmdoctor, but only where that holds the stack: mmdoctor installed into a project's venv)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from mmdoctor.errors import UsageError
 # Where an environment keeps its interpreter: POSIX venvs and conda, then Windows layouts.
 _CANDIDATES = ("bin/python", "bin/python3", "Scripts/python.exe", "python.exe")
 _ACTIVE = ("VIRTUAL_ENV", "CONDA_PREFIX")
+# Any of these beside mmdoctor means its own environment is a stack to look after; none means
+# mmdoctor runs from an environment of its own (pipx), which is never what the user meant.
+STACK_DISTRIBUTIONS: tuple[str, ...] = (
+    *("torch", "mmcv", "mmcv-full", "mmcv-lite", "mmdet", "mmengine"),
+    *("onedl-mmcv", "onedl-mmdetection", "onedl-mmengine"),
+)
 
 
 def interpreter_in(prefix: Path) -> Path | None:
@@ -28,9 +35,15 @@ def active_environment(environ: Mapping[str, str]) -> tuple[str, str] | None:
     named it, if one is active."""
     for variable in _ACTIVE:
         prefix = environ.get(variable)
-        found = interpreter_in(Path(prefix)) if prefix else None
-        if found is not None:
-            return str(found), f"${variable}"
+        if not prefix:
+            continue
+        found = interpreter_in(Path(prefix))
+        if found is None:
+            raise UsageError(
+                f"${variable} is {prefix}, which has no Python in it (an activation left from "
+                "an environment since removed?): deactivate it, or pass --python PATH"
+            )
+        return str(found), f"${variable}"
     return None
 
 
@@ -52,4 +65,26 @@ def resolve_interpreter(python: str | None, environ: Mapping[str, str]) -> tuple
     conda environment, else the interpreter running mmdoctor."""
     if python:
         return named_interpreter(python), "--python"
-    return active_environment(environ) or (sys.executable, "the interpreter running mmdoctor")
+    active = active_environment(environ)
+    if active is not None:
+        return active
+    if not own_environment_holds_stack():
+        raise UsageError(
+            f"no environment to look at: mmdoctor runs from its own ({sys.prefix}), which has "
+            "no torch, mmcv or mmdet; name one with --python PATH (an interpreter or a venv "
+            "folder; `install` also takes --venv DIR), or activate it"
+        )
+    return sys.executable, "the interpreter running mmdoctor"
+
+
+def own_environment_holds_stack() -> bool:
+    """Whether the environment running mmdoctor has any of the stack (read, not imported)."""
+    from importlib import metadata
+
+    for name in STACK_DISTRIBUTIONS:
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        return True
+    return False
