@@ -482,3 +482,31 @@ def test_mmdoctor_inside_a_projects_venv_checks_that_venv(torch_venv: Path) -> N
     doc = json.loads(done.stdout)
     assert doc["environment"]["target"]["executable"] == python, done.stderr
     assert doc["checks"][0]["status"] == "ok" and done.returncode == 0
+
+
+# ------------------------------------------------------------------- help at 80 columns (13.4)
+
+
+@pytest.mark.parametrize(
+    "command", ["check", "install", "fix", "rollback", "matrix", "smoke-test", "diagnose"]
+)
+def test_help_reads_at_80_columns(mmdoctor, command: str) -> None:
+    run = mmdoctor(command, "--help", env={**os.environ, "COLUMNS": "80"})
+    assert run.returncode == 0
+    lines = run.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    assert "…" not in run.stdout and "╭" not in run.stdout  # nothing cut short, no boxes
+    options = run.stdout.split("Options:")[1]
+    for python_type in ("<bool>", "<str>", "<float", "<int", "<list", "<path>"):
+        assert python_type not in options, (python_type, options)
+    assert "  -h, --help" in options
+    # the docstring is re-wrapped to the width, its paragraphs kept
+    assert any(line.startswith("  Exit codes: ") for line in lines), lines[:12]
+
+
+def test_install_help_names_values_as_people_read_them(mmdoctor) -> None:
+    text = mmdoctor("install", "--help", env={**os.environ, "COLUMNS": "80"}).stdout
+    for shown in ("--python PATH", "--venv DIR", "--driver VERSION", "--gpu-cc X.Y",
+                  "--index-url URL", "--find-links DIR|URL", "--timeout SECONDS",
+                  "--allow-source-build / --no-source-build"):  # fmt: skip
+        assert shown in text, shown

@@ -10,31 +10,52 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from mmdoctor import __version__
-from mmdoctor.cli_options import (
-    COMMANDS,
+from mmdoctor.cli_support import (
+    AllowSourceBuildOption,
     CpuOnlyOption,
     CudaOption,
     DebugOption,
+    DriverOption,
+    ExportOption,
     FindLinksOption,
     Format,
+    GpuCcOption,
     IndexUrlOption,
+    InstallerOption,
+    InstallTimeoutOption,
+    InstallVerboseOption,
     JsonOption,
+    KeepOnCheckFailureOption,
     MatrixOption,
+    MmcvBaseUrlOption,
     MmdetOption,
+    OsNameOption,
     PythonOption,
+    PythonVersionOption,
+    SmokeCheckpointOption,
+    SmokeDeviceOption,
+    SmokeImageOption,
+    SmokeModelOption,
+    SmokeOutOption,
+    SmokeRunsOption,
+    SmokeScoreThrOption,
+    SmokeTimeoutOption,
+    SmokeWeightsOption,
     SystemOption,
     TimeoutOption,
+    TorchIndexUrlOption,
     TorchOption,
+    VenvOption,
     YesOption,
     command_options,
     output_format,
+    parse_error,
 )
 from mmdoctor.errors import ExitCode, describe
 
@@ -47,6 +68,7 @@ app = typer.Typer(
     help="Check, install and smoke-test PyTorch + mmcv + MMDetection on a GPU box.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: wraps at any width, metavars as declared
     pretty_exceptions_enable=False,  # locals can hold index tokens; errors are handled below
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -120,7 +142,8 @@ def check(
     ] = False,
     cpu_only: CpuOnlyOption = False,
     only: Annotated[
-        list[str] | None, Opt("--only", help="Run only checks with this id or id prefix.")
+        list[str] | None,
+        Opt("--only", metavar="ID", help="Run only checks with this id or id prefix."),
     ] = None,
     list_checks: Annotated[bool, Opt("--list-checks", help="List the checks and exit.")] = False,
     timeout: TimeoutOption = 90.0,
@@ -140,78 +163,29 @@ def check(
 @app.command()
 def install(
     python: PythonOption = None,
-    venv: Annotated[
-        Path | None,
-        Opt("--venv", help="Install into this virtual environment; created if missing."),
-    ] = None,
+    venv: VenvOption = None,
     system: SystemOption = False,
     yes: YesOption = False,
     cuda: CudaOption = None,
     cpu: Annotated[bool, Opt("--cpu", help="A CPU-only stack.")] = False,
     torch: TorchOption = None,
     mmdet: MmdetOption = None,
-    allow_source_build: Annotated[
-        bool,
-        Opt(
-            "--allow-source-build/--no-source-build",
-            help="Whether a plan may build mmcv from source where no wheel exists.",
-        ),
-    ] = True,
-    installer: Annotated[
-        str, Opt("--installer", help="mim (default), pip or uv (uv only when installed).")
-    ] = "mim",
-    keep_on_check_failure: Annotated[
-        bool,
-        Opt(
-            "--keep-on-check-failure",
-            help="When the final check finds problems, keep what was installed (exit 1) instead "
-            "of rolling back; `mmdoctor rollback` still undoes it.",
-        ),
-    ] = False,
+    allow_source_build: AllowSourceBuildOption = True,
+    installer: InstallerOption = "mim",
+    keep_on_check_failure: KeepOnCheckFailureOption = False,
     index_url: IndexUrlOption = None,
-    torch_index_url: Annotated[
-        str | None,
-        Opt(
-            "--torch-index-url",
-            help="A mirror of PyTorch's index for this variant (e.g. .../whl/cu121).",
-            show_default=False,
-        ),
-    ] = None,
-    mmcv_base_url: Annotated[
-        str | None,
-        Opt(
-            "--mmcv-base-url",
-            envvar="MMCV_BASE_URL",
-            help="A mirror of https://download.openmmlab.com (what mim calls MMCV_BASE_URL).",
-            show_default=False,
-        ),
-    ] = None,
+    torch_index_url: TorchIndexUrlOption = None,
+    mmcv_base_url: MmcvBaseUrlOption = None,
     find_links: FindLinksOption = None,
-    driver: Annotated[
-        str | None, Opt("--driver", help="What-if driver version, such as 470.82.01.")
-    ] = None,
-    gpu_cc: Annotated[
-        list[str] | None,
-        Opt("--gpu-cc", help="What-if GPU compute capability, such as 8.6 (repeatable)."),
-    ] = None,
-    python_version: Annotated[
-        str | None, Opt("--python-version", help="What-if Python version, such as 3.10.")
-    ] = None,
-    os_name: Annotated[
-        str | None, Opt("--os", help="What-if OS: linux, windows or darwin.")
-    ] = None,
+    driver: DriverOption = None,
+    gpu_cc: GpuCcOption = None,
+    python_version: PythonVersionOption = None,
+    os_name: OsNameOption = None,
     dry_run: Annotated[bool, Opt("--dry-run", help="Show the plan and change nothing.")] = False,
-    export: Annotated[
-        Path | None,
-        Opt("--export", help="Write the plan as a pip requirements file (implies --dry-run)."),
-    ] = None,
+    export: ExportOption = None,
     json_output: JsonOption = False,
-    verbose: Annotated[
-        bool, Opt("-v", "--verbose", help="Show runners-up and every rejection.")
-    ] = False,
-    timeout: Annotated[
-        float, Opt("--timeout", min=1.0, help="Seconds for probing the interpreter.")
-    ] = 90.0,
+    verbose: InstallVerboseOption = False,
+    timeout: InstallTimeoutOption = 90.0,
     matrix: MatrixOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -219,6 +193,7 @@ def install(
     show the plan, and install it: snapshot first, every step logged, rolled back on failure.
 
     With --dry-run: show the plan (packages, pins, the exact commands) and change nothing.
+
     Exit codes: 0 installed (or planned), 1 no stack fits, 2 bad input or refused target,
     3 failed and rolled back, 4 could not run (or could not restore: see the log); with
     --keep-on-check-failure, 1 when the final check found problems.
@@ -233,7 +208,11 @@ def fix(
     python: PythonOption = None,
     only: Annotated[
         list[str] | None,
-        Opt("--only", help="Fix only this check id, id prefix or known-failure id (repeatable)."),
+        Opt(
+            "--only",
+            metavar="ID",
+            help="Fix only this check id, id prefix or known-failure id (repeatable).",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, Opt("--dry-run", help="Show what would be done and change nothing.")
@@ -245,7 +224,7 @@ def fix(
     find_links: FindLinksOption = None,
     json_output: JsonOption = False,
     timeout: Annotated[
-        float, Opt("--timeout", min=1.0, help="Seconds one probe step may take.")
+        float, Opt("--timeout", metavar="SECONDS", min=1.0, help="Seconds one probe step may take.")
     ] = 90.0,
     matrix: MatrixOption = None,
     debug: DebugOption = False,
@@ -264,7 +243,9 @@ def fix(
 @app.command()
 def rollback(
     python: PythonOption = None,
-    venv: Annotated[Path | None, Opt("--venv", help="The virtual environment to restore.")] = None,
+    venv: Annotated[
+        Path | None, Opt("--venv", metavar="DIR", help="The virtual environment to restore.")
+    ] = None,
     system: Annotated[bool, Opt("--system", help="Allow a system interpreter.")] = False,
     index_url: IndexUrlOption = None,
     find_links: FindLinksOption = None,
@@ -289,7 +270,10 @@ def matrix_command(
     matrix: MatrixOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """What works with what: mmdet, mmcv, torch, CUDA variants and Pythons, from the matrix."""
+    """What works with what: mmdet, mmcv, torch, CUDA variants and Pythons, from the matrix.
+
+    Exit codes: 0 the table (empty when nothing matches), 2 bad input.
+    """
     from mmdoctor.commands import matrix as command
 
     _serve("matrix", command.run, command.MatrixOptions, locals())
@@ -298,35 +282,15 @@ def matrix_command(
 @app.command("smoke-test")
 def smoke_test(
     python: PythonOption = None,
-    device: Annotated[
-        str | None,
-        Opt("--device", help="cpu, cuda or cuda:N (default: cuda:0 when a GPU is visible)."),
-    ] = None,
-    model: Annotated[
-        str | None,
-        Opt("--model", help="yolov3-mobilenetv2, retinanet-r50 (default) or faster-rcnn-r101."),
-    ] = None,
-    image: Annotated[
-        str | None, Opt("--image", help="Image to detect objects in (JPEG, PNG, BMP).")
-    ] = None,
-    weights: Annotated[
-        str, Opt("--weights", help="zoo: the model zoo checkpoint; none: random weights.")
-    ] = "zoo",
-    checkpoint: Annotated[
-        str | None, Opt("--checkpoint", help="Your own checkpoint or a mirror: a path or an URL.")
-    ] = None,
-    score_thr: Annotated[
-        float, Opt("--score-thr", min=0.0, max=1.0, help="Report detections above this.")
-    ] = 0.3,
-    out: Annotated[
-        str | None, Opt("--out", help="Write the image with the boxes drawn (.jpg).")
-    ] = None,
-    runs: Annotated[
-        int | None, Opt("--runs", min=1, help="Timed runs (default 10 on a GPU, 3 on the CPU).")
-    ] = None,
-    timeout: Annotated[
-        float, Opt("--timeout", min=1.0, help="Seconds one stage may take.")
-    ] = 600.0,
+    device: SmokeDeviceOption = None,
+    model: SmokeModelOption = None,
+    image: SmokeImageOption = None,
+    weights: SmokeWeightsOption = "zoo",
+    checkpoint: SmokeCheckpointOption = None,
+    score_thr: SmokeScoreThrOption = 0.3,
+    out: SmokeOutOption = None,
+    runs: SmokeRunsOption = None,
+    timeout: SmokeTimeoutOption = 600.0,
     json_output: JsonOption = False,
     verbose: Annotated[bool, Opt("-v", "--verbose", help="Tracebacks of failed stages.")] = False,
     matrix: MatrixOption = None,
@@ -345,12 +309,16 @@ def smoke_test(
 @app.command()
 def diagnose(
     log: Annotated[
-        str, typer.Argument(help="The log, traceback or pasted issue to read; - for stdin.")
+        str,
+        typer.Argument(
+            metavar="[FILE|-]", help="The log, traceback or issue to read; - for stdin."
+        ),
     ] = "-",
     python: Annotated[
         str | None,
         Opt(
             "--python",
+            metavar="PATH",
             help="Also run `check` on this interpreter to confirm or rule out what the log says.",
         ),
     ] = None,
@@ -384,17 +352,5 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
             raise  # not a parse error (those carry both, as click's do)
-        _parse_error(args, " ".join(str(exc.format_message()).split()).replace("Value error, ", ""))
+        parse_error(args, str(exc.format_message()))
     sys.exit(int(code or 0))
-
-
-def _parse_error(args: list[str], message: str) -> NoReturn:
-    from mmdoctor.render.emit import emit
-    from mmdoctor.result import Result
-
-    command = next((a for a in args if a in COMMANDS), None)
-    pairs = {f"{a}={b}" for a, b in pairwise(args)} | set(args)
-    fmt = "json" if {"--json", "--format=json"} & pairs else "text"
-    see = f"mmdoctor {command} --help" if command else "mmdoctor --help"
-    emit(Result.failure(command or "mmdoctor", ExitCode.USAGE, f"{message} (see {see})"), fmt)
-    sys.exit(int(ExitCode.USAGE))
