@@ -510,3 +510,56 @@ def test_install_help_names_values_as_people_read_them(mmdoctor) -> None:
                   "--index-url URL", "--find-links DIR|URL", "--timeout SECONDS",
                   "--allow-source-build / --no-source-build"):  # fmt: skip
         assert shown in text, shown
+
+
+# ------------------------------------------------------------------- the terminal's width (13.3)
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
+
+
+def _in_a_pty(*args: str, columns: int = 80) -> str:
+    """Run mmdoctor on a real pseudo-terminal of `columns` columns; its screen output, plain."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "VIRTUAL_ENV")}
+    env.update(NO_COLOR="1", TERM="xterm", PYTHONPATH=str(REPO / "src"))
+    proc = subprocess.Popen([sys.executable, "-m", "mmdoctor", *args], stdin=follower,
+                            stdout=follower, stderr=follower, env=env)  # fmt: skip
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=120)
+    os.close(leader)
+    text = _ANSI.sub("", out.decode()).replace("\r\n", "\n")
+    return text.split("\n", 1)[1] if "Probing" in text.split("\n", 1)[0] else text
+
+
+def test_check_wraps_prose_to_80_columns_and_keeps_commands_whole(bare_venv: Path) -> None:
+    screen = _in_a_pty("check", "--python", str(bare_venv))
+    lines = [line.rstrip() for line in screen.splitlines()]
+    commands = [line for line in lines if line.lstrip().startswith("$ ")]
+    assert commands and any(len(line) > 80 for line in commands)  # one line, to copy whole
+    assert all(len(line) <= 80 for line in lines if line not in commands), screen
+    # a wrapped "Why:" goes on under its text, not at the margin nor under "Why:"
+    why = next(i for i, line in enumerate(lines) if line.startswith("    Why: "))
+    assert lines[why + 1].startswith("         ") and lines[why + 1].strip(), lines[why : why + 2]
+    fix = next(line for line in lines if line.startswith("    Fix: "))
+    assert not fix.endswith("-")  # no word cut in two
+
+
+def test_piped_check_output_is_not_wrapped(mmdoctor, bare_venv: Path) -> None:
+    run = mmdoctor("check", "--python", str(bare_venv), env={**os.environ, "COLUMNS": "80"})
+    why = [line for line in run.stdout.splitlines() if line.startswith("    Why: ")]
+    assert why and any(len(line) > 80 for line in why)  # one line per finding, for grep

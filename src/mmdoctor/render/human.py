@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from mmdoctor.checks.model import CheckResult, Status
@@ -24,8 +25,32 @@ ORDER = (Status.CRASH, Status.FAIL, Status.WARN, Status.OK, Status.SKIP)
 
 
 def make_console(file: TextIO | None = None) -> Console:
-    # rich already honours NO_COLOR and drops colour when the output is not a terminal.
-    return Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
+    """rich honours NO_COLOR and drops colour off a terminal. At a terminal prose wraps to its
+    width; into a pipe or a file nothing is wrapped (a line per finding, for grep)."""
+    console = Console(file=file or sys.stdout, highlight=False)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
+def say(console: Console, lead: str | Text, text: str | Text, style: str = "") -> None:
+    """`lead` then `text`, wrapped to the terminal with a hanging indent under the text, so a
+    continuation never starts at the margin or mid-word."""
+    body = text if isinstance(text, Text) else Text(text, style=style)
+    head = lead if isinstance(lead, Text) else Text(lead, style=style)
+    if console.soft_wrap:
+        console.print(head + body)
+        return
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(head, body)
+    console.print(grid)
+
+
+def command(console: Console, lead: str, line: str, style: str = "bold cyan") -> None:
+    """A command to copy: always one line, whatever the width (the terminal may fold it on
+    screen, but a copy gets it whole)."""
+    console.print(Text(f"{lead}{line}", style=style), no_wrap=True, overflow="ignore", crop=False)
 
 
 def _unicode_ok(console: Console) -> bool:
@@ -82,23 +107,22 @@ def _render_result(
     glyph, ascii_glyph, style = GLYPHS[result.status]
     mark = f"[{glyph}]" if unicode_ok else ascii_glyph
     line = Text()
-    line.append(mark, style=f"bold {style}")
-    line.append(f" {result.title}: ", style="bold")
+    line.append(f"{result.title}: ", style="bold")
     line.append(redact_credentials(result.summary))
     if verbose:
         line.append(f"  ({result.id})", style="dim")
-    console.print(line)
+    say(console, Text(mark, style=f"bold {style}") + " ", line)
     detail_mark = "•" if unicode_ok else "-"
     for detail in result.details:
         for i, text in enumerate(redact_credentials(detail).splitlines()):
-            console.print(Text(f"    {detail_mark if i == 0 else ' '} {text}", style="dim"))
+            say(console, f"    {detail_mark if i == 0 else ' '} ", text, "dim")
     if result.cause:
-        console.print(Text(f"    Why: {result.cause}", style="dim"))
+        say(console, "    Why: ", result.cause, "dim")
     if result.advice is not None:
-        console.print(Text(f"    Fix: {redact_credentials(result.advice.text)}", style="cyan"))
-        for command in result.advice.commands:
-            console.print(Text(f"      $ {redact_credentials(command)}", style="bold cyan"))
+        say(console, "    Fix: ", redact_credentials(result.advice.text), "cyan")
+        for advised in result.advice.commands:
+            command(console, "      $ ", redact_credentials(advised))
     if result.known_failure:
-        console.print(Text(f"    Known failure: {result.known_failure}", style="dim"))
+        say(console, "    Known failure: ", result.known_failure, "dim")
     if verbose and result.traceback:
         console.print(Text(result.traceback, style="dim"))

@@ -15,6 +15,7 @@ from mmdoctor.install.execute import InstallOutcome, StepRecord
 from mmdoctor.install.snapshot import Restore
 from mmdoctor.plan import Step
 from mmdoctor.redact import redact_credentials
+from mmdoctor.render.human import say
 from mmdoctor.render.plan_out import render_steps, steps_list
 
 
@@ -103,7 +104,7 @@ def render_outcome(outcome: InstallOutcome, console: Console) -> None:
             title = f": {failure.title}" if failure else ""
             console.print(Text(f"  Known failure {known}{title}", style="bold"))
             if failure:
-                console.print(Text(f"    Fix: {failure.fix_text}", style="cyan"))
+                say(console, "    Fix: ", failure.fix_text, "cyan")
         console.print(Text(f"  (`mmdoctor diagnose {outcome.log_path}` shows the whole chain)"))
     if outcome.restore is not None:
         render_restore(outcome.restore, console)
@@ -166,7 +167,7 @@ def render_fix_plan(plan: FixPlan, console: Console) -> None:
         console.print(Text("Fixing:", style="bold"))
         for result in plan.fixing:
             known = f" [{result.known_failure}]" if result.known_failure else ""
-            console.print(Text(f"  ✗ {result.id}: {result.summary}{known}"))
+            say(console, "  ✗ ", f"{result.id}: {result.summary}{known}")
         render_steps(plan.steps, console)
     if plan.manual:
         console.print(Text("Not done by mmdoctor (do these yourself):", style="bold yellow"))

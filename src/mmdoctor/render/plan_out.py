@@ -13,6 +13,7 @@ from mmdoctor import shell
 from mmdoctor.compat_table import CompatRow
 from mmdoctor.machine import PlanningContext
 from mmdoctor.plan import Plan, Step
+from mmdoctor.render.human import command, say
 from mmdoctor.resolver import Resolution
 
 REJECTIONS_SHOWN = 12
@@ -69,16 +70,16 @@ def render_plan(
     if plan.pins:
         console.print(Text("Pins:", style="bold"))
         for pin in plan.pins:
-            console.print(Text(f"  {pin.requirement}: {pin.reason}"))
+            say(console, "  ", f"{pin.requirement}: {pin.reason}")
     render_steps(plan.steps, console)
     if plan.warnings:
         console.print(Text("Warnings:", style="bold yellow"))
         for warning in plan.warnings:
-            console.print(Text(f"  ! {warning}", style="yellow"))
+            say(console, "  ! ", warning, "yellow")
     if verbose and resolution.alternatives:
         console.print(Text("Runners-up:", style="bold"))
         for alternative in resolution.alternatives:
-            console.print(Text(f"  - {alternative.describe()}", style="dim"))
+            say(console, "  - ", alternative.describe(), "dim")
     if dry_run:
         console.print(Text("Dry run: nothing was changed.", style="dim"))
 
@@ -87,8 +88,8 @@ def render_steps(steps: Sequence[Step], console: Console) -> None:
     """Numbered steps with the exact command of each (install's plan, fix's plan)."""
     console.print(Text("Steps:", style="bold"))
     for number, step in enumerate(steps, start=1):
-        console.print(Text(f"  {number}. {step.description}"))
-        console.print(Text(f"     $ {shell.command_line(step.argv, step.env)}", style="cyan"))
+        say(console, f"  {number}. ", step.description)
+        command(console, "     $ ", shell.command_line(step.argv, step.env), "cyan")
 
 
 def steps_list(steps: Sequence[Step]) -> list[dict[str, Any]]:
@@ -106,14 +107,14 @@ def _render_no_plan(resolution: Resolution, *, console: Console, verbose: bool) 
         who = candidates[0]
         if len(candidates) > 1:
             who = ", ".join(candidates) if verbose else f"{who} and {len(candidates) - 1} more"
-        console.print(Text(f"  ✗ {who}: {reason}"))
+        say(console, "  ✗ ", f"{who}: {reason}")
     if len(groups) > limit:
         left = len(groups) - limit
         console.print(Text(f"  … and {left} more reason(s) (-v shows all)", style="dim"))
     if resolution.suggestions:
         console.print(Text("Nearest that would work:", style="bold"))
         for suggestion in resolution.suggestions:
-            console.print(Text(f"  → {suggestion}", style="green"))
+            say(console, "  → ", suggestion, "green")
 
 
 def _newest_first(rejection: Any) -> tuple[int, ...]:
