@@ -447,3 +447,38 @@ def test_rejections_for_one_reason_are_one_line(mmdoctor) -> None:
     every = mmdoctor("install", "--python-version", "3.11", "--cuda", "12.1", "--dry-run", "-v")
     assert "  ✗ torch 2.5 cu121, torch 2.4 cu121, torch 2.3 cu121" in every.stdout
     assert "--driver VERSION --gpu-cc X.Y" in run.stdout  # the way to plan for another machine
+
+
+# ------------------------------------------------------------------- lines that misled (13.12)
+
+RTX3090 = [
+    "install",
+    "--driver",
+    "535.104.05",
+    "--gpu-cc",
+    "8.6",
+    "--mmdet",
+    "3",
+    "--dry-run",
+    "--json",
+]
+
+
+def test_the_main_scenario_says_nothing_it_does_not_know(mmdoctor) -> None:
+    plan = mmdoctor(*RTX3090, "--python-version", "3.10").json()["plan"]
+    assert (plan["torch"]["version"], plan["mmcv"]["prebuilt"]) == ("2.1.2", True)
+    assert not any("not confirmed" in w for w in plan["warnings"]), plan["warnings"]  # cp310 seen
+    setuptools = next(p for p in plan["pins"] if p["name"] == "setuptools")
+    assert "2.13" not in setuptools["reason"]  # torch 2.1 has no setuptools>=77 floor
+    unseen = mmdoctor(*RTX3090, "--python-version", "3.9").json()["plan"]
+    assert any("Python 3.9 are not confirmed" in w for w in unseen["warnings"]), unseen["warnings"]
+
+
+def test_build_time_comes_from_jobs_and_archs() -> None:
+    from mmdoctor.matrix import load_matrix
+
+    builds = load_matrix().source_builds
+    assert builds is not None
+    assert builds.minutes(2, 0) == 12  # measured: 11 min 36 s for the CPU ops on 2 cores
+    assert builds.minutes(16, 1) == 3  # measured: 194 s for sm_90 with MAX_JOBS=16
+    assert builds.minutes(2, 2) > builds.minutes(2, 1) > builds.minutes(2, 0)

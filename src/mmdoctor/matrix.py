@@ -102,6 +102,7 @@ class MmcvWheelSet:
     sets: Mapping[str, frozenset[str]]  # variant -> torch minors with a wheel folder
     verified: bool = True
     python_verified: bool = True
+    python_seen: frozenset[str] = frozenset()  # X.Y whose wheels a third-party listing showed
 
     def has(self, variant: str, torch_minor: str) -> bool:
         return torch_minor in self.sets.get(variant, frozenset())
@@ -131,7 +132,13 @@ class SourceBuilds:
     python: SpecifierSet
     python_note: str
     requirements: tuple[str, ...]
-    minutes_on_2_cores: int
+    ops_core_minutes: float  # the C++ ops of one build, in core-minutes
+    arch_core_minutes: float  # each CUDA arch on top
+
+    def minutes(self, jobs: int, cuda_archs: int) -> int:
+        """About how long one build takes with `jobs` parallel compile jobs."""
+        work = self.ops_core_minutes + self.arch_core_minutes * cuda_archs
+        return max(1, round(work / max(1, jobs)))
 
     def compiles(self, package: str, version: Version, torch: Version) -> bool:
         return any(
@@ -334,6 +341,7 @@ def _build(path: str, raw: Any) -> Matrix:
                 },
                 verified=bool(row.get("verified", True)),
                 python_verified=bool(row.get("python_verified", True)),
+                python_seen=frozenset(str(p) for p in row.get("python_seen") or ()),
             )
             for row in wheels["rows"]
         ),
@@ -364,7 +372,8 @@ def _build(path: str, raw: Any) -> Matrix:
                 python=_spec(builds["python"]),
                 python_note=str(builds.get("python_note", "")),
                 requirements=tuple(str(r) for r in builds["requirements"]),
-                minutes_on_2_cores=int(builds["minutes_on_2_cores"]),
+                ops_core_minutes=float(builds["core_minutes"]["ops"]),
+                arch_core_minutes=float(builds["core_minutes"]["per_cuda_arch"]),
             )
             if builds
             else None

@@ -153,7 +153,7 @@ def build_plan(
         openmim_version=OPENMIM,
         pins=pins,
         steps=steps,
-        warnings=_warnings(candidate, machine, matrix, gcc),
+        warnings=_warnings(candidate, machine, matrix, gcc, steps),
         candidate=candidate,
         installer=installer,
         sources=sources,
@@ -449,18 +449,26 @@ def toolchain_blockers(
 
 
 def _warnings(
-    candidate: Candidate, machine: Machine, matrix: Matrix, gcc: Version | None
+    candidate: Candidate,
+    machine: Machine,
+    matrix: Matrix,
+    gcc: Version | None,
+    steps: tuple[Step, ...],
 ) -> tuple[str, ...]:
     out: list[str] = []
     torch = candidate.torch
     variant = candidate.variant
     mmcv = candidate.mmcv
     cuda = matrix.cuda_variants[variant].cuda if variant != "cpu" else None
-    if not mmcv.prebuilt:
-        minutes = matrix.source_builds.minutes_on_2_cores if matrix.source_builds else 12
+    build = next((s for s in steps if s.kind == "build"), None)
+    if build is not None and matrix.source_builds is not None:
+        jobs = int(build.env.get("MAX_JOBS", "1"))
+        archs = len(build.env.get("TORCH_CUDA_ARCH_LIST", "").replace(";", " ").split())
+        minutes = matrix.source_builds.minutes(jobs, archs)
+        what = f"{archs} CUDA arch(s), " if archs else ""
         out.append(
             f"no prebuilt {mmcv.package} for torch {torch.torch} ({variant}): source build of "
-            f"{mmcv.package} {mmcv.version}, about {minutes} min on 2 cores"
+            f"{mmcv.package} {mmcv.version}, about {minutes} min ({what}{jobs} compile jobs)"
         )
         out += toolchain_blockers(candidate, machine, matrix, gcc)
     if cuda is not None and machine.driver is not None:

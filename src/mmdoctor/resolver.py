@@ -339,7 +339,8 @@ def find_prebuilt_mmcv(
             version,
             prebuilt=True,
             verified=wheel_set.verified,
-            python_verified=wheel_set.python_verified,
+            # a wheel for this very Python seen in a listing is no guess any more
+            python_verified=wheel_set.python_verified or f"{python}" in wheel_set.python_seen,
         )
         if best is None or (choice.verified, version) > (best.verified, best.version):
             best = choice

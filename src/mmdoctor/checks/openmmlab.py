@@ -99,9 +99,13 @@ def install_note(ctx: Context, name: str, spec: str) -> str:
     if prebuilt_mmcv_exists(ctx, name, spec):
         return f"Install {name} from OpenMMLab's prebuilt wheels for this torch"
     torch = torch_data(ctx) or {}
+    builds = ctx.matrix.source_builds
+    cores = ctx.env.host.cpu_count or 1
+    archs = len({g.compute_capability for g in ctx.env.nvidia.gpus}) if torch.get("cuda") else 0
+    minutes = f"about {builds.minutes(cores, archs)} minutes on {cores} cores" if builds else ""
     return (
-        f"No prebuilt {name} exists for torch {torch.get('version')}: build it from source "
-        "(about 12 minutes on 2 cores)"
+        f"No prebuilt {name} exists for torch {torch.get('version')}: build it from source"
+        + (f" ({minutes})" if minutes else "")
     )
 
 
