@@ -333,7 +333,7 @@ def test_a_source_build_plan_shows_the_steps_that_run(mmdoctor, tmp_path) -> Non
     build, built = steps[at], steps[at + 1]
     wheelhouse = build["argv"][build["argv"].index("--wheel-dir") + 1]
     assert wheelhouse.startswith(
-        str(tmp_path / "cache" / "wheels" / "mmcv-2.1.0-torch2.5.1-cu124-cp311-")
+        str(tmp_path / "cache" / "wheels" / "mmcv-2.1.0-torch2.5.1-cu121-cp311-")
     )
     assert build["env"]["TORCH_CUDA_ARCH_LIST"] == "8.6" and build["env"]["MAX_JOBS"]
     assert built["argv"][1:] == [
@@ -482,3 +482,14 @@ def test_build_time_comes_from_jobs_and_archs() -> None:
     assert builds.minutes(2, 0) == 12  # measured: 11 min 36 s for the CPU ops on 2 cores
     assert builds.minutes(16, 1) == 3  # measured: 194 s for sm_90 with MAX_JOBS=16
     assert builds.minutes(2, 2) > builds.minutes(2, 1) > builds.minutes(2, 0)
+
+
+def test_a_what_if_plan_does_not_judge_this_machines_nvcc(mmdoctor) -> None:
+    # issue 13.11: this machine's nvcc 13.0 is not the planned machine's
+    args = ["--cuda", "12.6", "--torch", "2.13", "--driver", "580.95.05", "--gpu-cc", "8.6"]
+    doc = mmdoctor("install", *args, "--python-version", "3.11", "--dry-run", "--json").json()
+    assert doc["machine"]["nvcc"] is None
+    assert doc["machine"]["sources"]["nvcc"] == "not probed: the plan is for another machine"
+    warnings = doc["plan"]["warnings"]
+    assert not any("does not match torch's CUDA" in w for w in warnings), warnings
+    assert any("the machine that builds it needs nvcc 12.x" in w for w in warnings), warnings

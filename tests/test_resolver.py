@@ -197,7 +197,8 @@ def test_driver_470_gets_cuda_11_never_12(python, mmdet) -> None:
         cuda = variant_cuda(candidate.variant)
         assert cuda is not None and cuda.major == 11, candidate.describe()
     if python == "3.10" and mmdet is None:
-        assert result.chosen.variant == "cu118"
+        # R470 runs CUDA 11.4 natively: cu113, not cu118 through minor-version compatibility
+        assert result.chosen.variant == "cu113"
 
 
 @pytest.mark.parametrize("python", ["3.8", "3.9", "3.10", "3.11", "3.12"])
@@ -242,7 +243,7 @@ def test_rtx_5090_without_source_builds_is_offered_only_a_cpu_stack(python) -> N
 
 def test_a_gpu_newer_than_every_cubin_runs_through_ptx() -> None:
     # Python 3.8 stops at torch 2.4: of its variants only cu124 carries PTX (compute_90).
-    machine = gpu_box("3.8", "550.54.14", "12.0")
+    machine = gpu_box("3.8", "570.26", "12.0")  # the first driver that knows sm_120
     result = resolve(machine, Wishes(), M)
     assert result.chosen is not None, result.rejected
     assert result.chosen.variant == "cu124"
@@ -255,7 +256,7 @@ def test_a_gpu_newer_than_every_cubin_runs_through_ptx() -> None:
 
 
 def test_source_build_arch_list_is_one_the_variants_nvcc_can_compile() -> None:
-    machine = gpu_box("3.8", "550.54.14", "12.0")
+    machine = gpu_box("3.8", "570.26", "12.0")  # the first driver that knows sm_120
     chosen = resolve(machine, Wishes(), M).chosen
     assert chosen is not None and chosen.variant == "cu124" and not chosen.mmcv.prebuilt
     plan = build_plan(chosen, machine, M, executable=PY)
@@ -367,7 +368,18 @@ def cuda_fits(variant: str, machine: Machine) -> bool:
         needed is not None
         and machine.driver >= needed
         and all(gpu_runs(variant, cc) for cc in machine.gpu_ccs)
+        and all(driver_knows(cc, machine) for cc in machine.gpu_ccs)
     )
+
+
+def driver_knows(cc: Version, machine: Machine) -> bool:
+    """The driver is at least the toolkit driver of the first CUDA that targets the GPU."""
+    first = {V("8.0"): "11.0", V("8.6"): "11.1", V("8.9"): "11.8", V("9.0"): "11.8"}
+    first |= {V("10.0"): "12.8", V("12.0"): "12.8"}
+    if machine.os != "linux" or cc not in first:
+        return True
+    driver = dict(M.toolkit_drivers)[V(first[cc])]
+    return machine.driver is not None and machine.driver >= driver
 
 
 def prebuilt_wheel(package: str, version: Version, torch: str, variant: str, python) -> bool:
@@ -615,3 +627,27 @@ def test_planned_find_link_is_what_mim_builds_after_the_plan(mim_python, tmp_pat
     assert plan.mmcv_find_links == mim["default"]
     mirrored = build_plan(chosen, machine, M, executable=PY, sources=Sources(mmcv_base_url=MIRROR))
     assert mirrored.mmcv_find_links == mim["mirror"]
+
+
+# ------------------------------------------------------------------- new GPUs (issue 13.11)
+
+
+def test_an_rtx_5090_on_r570_takes_the_cuda_its_driver_runs_natively() -> None:
+    machine = Machine(
+        os="linux", python=V("3.12"), driver=DriverVersion("570.86.10"), gpu_ccs=(V("12.0"),)
+    )
+    result = resolve(machine, Wishes(mmdet="3"), M, suggest=False)
+    assert result.chosen is not None, result.rejected
+    assert result.chosen.variant == "cu128"  # R570 is CUDA 12.8's driver; cu129 only via MVC
+
+
+def test_a_blackwell_gpu_on_a_driver_that_predates_it_gets_no_plan() -> None:
+    machine = Machine(
+        os="linux", python=V("3.12"), driver=DriverVersion("535.104.05"), gpu_ccs=(V("12.0"),)
+    )
+    result = resolve(machine, Wishes(), M)
+    assert result.chosen is None
+    assert any(
+        "sm_120 GPUs (RTX 50xx" in r.reason and ">= 570.26" in r.reason for r in result.rejected
+    )
+    assert M.gpu_min_driver(V("8.6")) == (V("455.23"), "RTX 30xx, A40, A10, RTX A6000")

@@ -123,8 +123,10 @@ def gather(
     python_version: str | None,
     os_name: str | None,
     timeout: float,
+    builds_here: bool = True,
 ) -> PlanningContext:
-    """Probe only what the what-if values leave open."""
+    """Probe only what the what-if values leave open. Not `builds_here` (a dry run for the
+    machine the what-ifs describe): this machine's nvcc and gcc say nothing about it."""
     from mmdoctor.probe.collect import TOOL_TIMEOUT, probe_host
     from mmdoctor.probe.inside import probe_python
     from mmdoctor.probe.interpreter import resolve_interpreter
@@ -170,18 +172,21 @@ def gather(
         )
         sources["driver"] = nvidia.source or "none found"
         sources["gpus"] = "--gpu-cc" if wanted_ccs else (nvidia.source or "none found")
-    toolkit = probe_toolkit(environ=environ, timeout=TOOL_TIMEOUT)
+    toolkit = probe_toolkit(environ=environ, timeout=TOOL_TIMEOUT) if builds_here else None
+    if toolkit is None:
+        sources["nvcc"] = "not probed: the plan is for another machine"
     return PlanningContext(
         machine=Machine(
             os=parse_os(os_name) if os_name else host.os,
             python=py,
             driver=drv,
             gpu_ccs=ccs,
-            nvcc=Version(toolkit.nvcc_version) if toolkit.nvcc_version else None,
+            nvcc=Version(toolkit.nvcc_version) if toolkit and toolkit.nvcc_version else None,
+            toolchain_known=toolkit is not None,
         ),
         executable=executable,
         host=host,
-        gcc=Version(toolkit.gcc_version) if toolkit.gcc_version else None,
+        gcc=Version(toolkit.gcc_version) if toolkit and toolkit.gcc_version else None,
         sources=sources,
     )
 

@@ -175,6 +175,7 @@ class Matrix:
     path: str
     cuda_drivers: tuple[CudaDriverRow, ...]
     toolkit_drivers: tuple[tuple[Version, Version], ...]  # (cuda, its toolkit's Linux driver)
+    gpu_architectures: Mapping[Version, tuple[Version, str]]  # cc -> (first CUDA, its GPUs)
     torch_releases: tuple[TorchRelease, ...]
     facts: Mapping[str, Version]
     cuda_variants: Mapping[str, CudaVariant]
@@ -202,6 +203,16 @@ class Matrix:
             if row.covers(wanted):
                 return row.windows if os == "windows" else row.linux
         return None
+
+    def gpu_min_driver(self, cc: Version) -> tuple[Version, str] | None:
+        """The oldest Linux driver that knows GPUs of this compute capability (the toolkit
+        driver of the first CUDA that targets them), and which GPUs those are."""
+        known = self.gpu_architectures.get(cc)
+        if known is None:
+            return None
+        first_cuda, gpus = known
+        driver = dict(self.toolkit_drivers).get(first_cuda)
+        return (driver, gpus) if driver is not None else None
 
     def max_cuda_for_driver(self, driver: str) -> str | None:
         """The newest CUDA whose own toolkit driver is <= this driver (Linux, Table 3)."""
@@ -301,6 +312,10 @@ def _build(path: str, raw: Any) -> Matrix:
             (Version(str(row["cuda"])), Version(str(row["linux"])))
             for row in raw["cuda_toolkit_drivers"]["rows"]
         ),
+        gpu_architectures={
+            Version(str(row["cc"])): (Version(str(row["first_cuda"])), str(row["gpus"]))
+            for row in (raw.get("gpu_architectures") or {}).get("rows", ())
+        },
         torch_releases=tuple(
             TorchRelease(
                 torch=str(row["torch"]),

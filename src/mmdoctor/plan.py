@@ -429,6 +429,11 @@ def toolchain_blockers(
     if candidate.mmcv.prebuilt or candidate.variant == "cpu":
         return []
     cuda = matrix.cuda_variants[candidate.variant].cuda
+    if not machine.toolchain_known:
+        return [
+            f"the source build compiles CUDA ops: the machine that builds it needs nvcc "
+            f"{cuda.major}.x (CUDA_HOME or PATH) and a gcc that nvcc accepts"
+        ]
     if machine.nvcc is None:
         return [
             f"the source build compiles CUDA ops and needs nvcc {cuda.major}.x "

@@ -38,6 +38,7 @@ class Machine:
     driver: Version | None = None  # None: no NVIDIA driver
     gpu_ccs: tuple[Version, ...] = ()
     nvcc: Version | None = None  # the CUDA toolkit a source build would use
+    toolchain_known: bool = True  # False: a plan for another machine, whose nvcc is not known
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,9 @@ def _reject_torch(
         return f"no known minimum driver for CUDA {info.cuda}"
     if machine.driver < needed:
         return f"{variant} needs driver >= {needed}, this is {machine.driver}"
+    too_new = _gpu_unknown_to_driver(machine, matrix)
+    if too_new is not None:
+        return too_new
     for cc in machine.gpu_ccs:
         if not runs_on(info, cc):
             built = " ".join(info.arch_list())
@@ -264,6 +268,20 @@ def spec_text(spec: SpecifierSet) -> str:
     rest = sorted(str(s) for s in spec if s.operator not in (">=", "<"))
     parts = ([f">={max(lows)}"] if lows else []) + rest + ([f"<{min(highs)}"] if highs else [])
     return ",".join(parts)
+
+
+def _gpu_unknown_to_driver(machine: Machine, matrix: Matrix) -> str | None:
+    """A GPU newer than the driver: no CUDA build runs on it (Linux minimums only)."""
+    if machine.os != "linux" or machine.driver is None:
+        return None
+    for cc in machine.gpu_ccs:
+        known = matrix.gpu_min_driver(cc)
+        if known is not None and machine.driver < known[0]:
+            return (
+                f"sm_{cc.major}{cc.minor} GPUs ({known[1]}) need a driver that knows them, "
+                f">= {known[0]}; this is {machine.driver}"
+            )
+    return None
 
 
 def runs_on(info: CudaVariant, cc: Version) -> bool:
@@ -383,18 +401,30 @@ def _rank(candidate: Candidate, machine: Machine, matrix: Matrix) -> tuple[objec
     builds_with_nvcc = (
         candidate.mmcv.prebuilt
         or candidate.variant == "cpu"
+        or not machine.toolchain_known
         or (machine.nvcc is not None and machine.nvcc.major == cuda.major)
     )
+    # A CUDA the driver runs natively beats a newer one it runs only through minor-version
+    # compatibility (an RTX 5090 on R570 takes cu128, not cu129 with a warning).
+    native = candidate.variant == "cpu" or _native(machine, matrix, cuda)
     return (
         candidate.mmdet.line,
         candidate.mmcv.prebuilt,
         candidate.mmdet.version,
         candidate.is_verified(matrix),
         builds_with_nvcc,
+        native,
         cuda,
         candidate.torch.version,
         candidate.mmcv.version,
     )
+
+
+def _native(machine: Machine, matrix: Matrix, cuda: Version) -> bool:
+    if machine.driver is None:
+        return False
+    ceiling = matrix.max_cuda_for_driver(str(machine.driver))
+    return ceiling is not None and Version(ceiling) >= cuda
 
 
 def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...]:

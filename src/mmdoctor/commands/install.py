@@ -147,6 +147,7 @@ def plan_install(
         python_version=options.python_version,
         os_name=options.os_name,
         timeout=options.timeout,
+        builds_here=not (options.planning and _what_if(options)),
     )
     if steps_python is not None:
         context = replace(context, executable=steps_python)
@@ -175,16 +176,7 @@ def _next_steps(options: InstallOptions, planned: bool) -> tuple[str, ...]:
     """After a dry run: how to carry the plan out (on the machine the what-ifs describe)."""
     if not planned or not options.planning:
         return ()
-    what_if = [
-        name
-        for name, value in (
-            ("--driver", options.driver),
-            ("--gpu-cc", options.gpu_cc),
-            ("--python-version", options.python_version),
-            ("--os", options.os_name),
-        )
-        if value
-    ]
+    what_if = _what_if(options)
     if what_if:
         return (
             f"this plan is for the machine that {', '.join(what_if)} describe: there, run "
@@ -247,6 +239,17 @@ def _interpreters(
 
         return planned_interpreter(str(options.venv), options.python)
     return options.python, None
+
+
+def _what_if(options: InstallOptions) -> list[str]:
+    """The what-if options given: they describe a machine other than this one."""
+    given = (
+        ("--driver", options.driver),
+        ("--gpu-cc", options.gpu_cc),
+        ("--python-version", options.python_version),
+        ("--os", options.os_name),
+    )
+    return [name for name, value in given if value]
 
 
 def _sources(options: InstallOptions) -> Sources:

@@ -24,6 +24,8 @@ def machine_line(context: PlanningContext) -> str:
     driver = f"driver {machine.driver}" if machine.driver is not None else "no NVIDIA driver"
     gpus = ", ".join(f"sm_{cc.major}{cc.minor}" for cc in machine.gpu_ccs) or "no GPU"
     nvcc = f"nvcc {machine.nvcc}" if machine.nvcc else "no nvcc"
+    if not machine.toolchain_known:
+        nvcc = "nvcc not probed"
     return f"Python {machine.python} on {machine.os} · {driver} · {gpus} · {nvcc}"
 
 
