@@ -128,10 +128,25 @@ def test_torch_missing_advises_an_install_for_this_driver() -> None:
     )
     assert result.status is Status.FAIL
     assert result.advice is not None
+    # issue 13.6: the torch `mmdoctor install` would choose here, pinned, not the newest torch
+    # (for which no mmcv wheel exists: `fix --yes` would walk into a source build)
     assert result.advice.commands == (
-        "/venv/bin/python -m pip install torch torchvision "
-        "--index-url https://download.pytorch.org/whl/cu126",
+        "/venv/bin/python -m pip install torch==2.1.2 torchvision==0.16.2 "
+        "--index-url https://download.pytorch.org/whl/cu121",
     )
+    assert "mmcv 2.1.0 (prebuilt)" in result.advice.text
+
+
+def test_torch_advice_fits_the_python_of_the_environment() -> None:
+    missing = [failed_step("torch", "ModuleNotFoundError: No module named 'torch'", missing=True)]
+    result = run(
+        "torch.import",
+        env(nvidia_info=nvidia("535.104.05", "12.2", "8.6"), steps=missing, python="3.12.1"),
+    )
+    assert result.advice is not None
+    command = result.advice.commands[0]
+    assert "torch==2.1." not in command  # torch 2.1 has no cp312 wheels
+    assert "torch==2.5.1" in command and "torchvision==0.20.1" in command
 
 
 def test_torch_numpy_abi_error_is_recognised() -> None:

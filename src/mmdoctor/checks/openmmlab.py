@@ -103,9 +103,8 @@ def install_note(ctx: Context, name: str, spec: str) -> str:
     cores = ctx.env.host.cpu_count or 1
     archs = len({g.compute_capability for g in ctx.env.nvidia.gpus}) if torch.get("cuda") else 0
     minutes = f"about {builds.minutes(cores, archs)} minutes on {cores} cores" if builds else ""
-    return (
-        f"No prebuilt {name} exists for torch {torch.get('version')}: build it from source"
-        + (f" ({minutes})" if minutes else "")
+    return f"No prebuilt {name} exists for torch {torch.get('version')}: build it from source" + (
+        f" ({minutes})" if minutes else ""
     )
 
 

@@ -49,6 +49,34 @@ def known_step_failure(step: StepResult | None, what: str) -> str | None:
     return classify("\n".join((step_failure(step, what), step.traceback or "", step.stderr)))
 
 
+def planned_torch(ctx: Context) -> tuple[str, str] | None:
+    """The stack `mmdoctor install` would choose for this environment (its Python, driver and
+    GPUs), and its torch + torchvision step: advice that cannot walk into a torch no mmcv fits
+    or a Python it has no wheel for. None where nothing fits."""
+    from mmdoctor import shell
+    from mmdoctor.plan import build_plan
+    from mmdoctor.resolver import Machine, Wishes, resolve
+
+    nvidia = ctx.env.nvidia
+    python = ctx.env.target.python_version
+    machine = Machine(
+        os=ctx.env.os,
+        python=Version(f"{python.major}.{python.minor}"),
+        driver=parse_version(nvidia.driver_version) if nvidia.has_driver else None,
+        gpu_ccs=tuple(_cc(g) for g in nvidia.gpus if parse_version(g.compute_capability)),
+        nvcc=parse_version(ctx.env.toolkit.nvcc_version),
+    )
+    wishes = Wishes(cpu=ctx.cpu_only or machine.driver is None)
+    chosen = resolve(machine, wishes, ctx.matrix, suggest=False).chosen
+    if chosen is None:
+        return None
+    plan = build_plan(
+        chosen, machine, ctx.matrix, executable=ctx.env.target.executable, installer="pip"
+    )
+    step = next((s for s in plan.steps if s.description.startswith("torch ")), None)
+    return (chosen.describe(), shell.join(step.argv)) if step is not None else None
+
+
 def torch_install_hint(ctx: Context) -> str:
     """The index a fresh torch should come from, judged only from the driver and GPUs.
     (The full resolver, with mmcv wheels in mind, is `mmdoctor install`.)"""
@@ -82,14 +110,18 @@ def torch_imports(ctx: Context) -> Finding:
             return ok(f"torch {data['version']} (ROCm {data['hip']})", data["file"])
         return ok(f"torch {data['version']} (CPU-only build)", data["file"])
     if step is not None and step.missing:
-        return fail(
-            f"torch is not installed in {ctx.env.target.executable}",
-            advice=advice(
+        planned = planned_torch(ctx)
+        if planned is not None:
+            stack, command = planned
+            plans = f"Install the torch and torchvision `mmdoctor install` plans here ({stack}):"
+            missing = advice(plans, command)
+        else:
+            missing = advice(
                 "Install torch and torchvision from the index that fits this machine "
                 "(`mmdoctor install` picks the whole stack):",
                 f"{ctx.pip} install torch torchvision --index-url {torch_install_hint(ctx)}",
-            ),
-        )
+            )
+        return fail(f"torch is not installed in {ctx.env.target.executable}", advice=missing)
     known = known_step_failure(step, "import torch")
     details = [step.traceback] if step is not None and step.traceback else []
     if known == "numpy2-abi":
