@@ -563,3 +563,35 @@ def test_piped_check_output_is_not_wrapped(mmdoctor, bare_venv: Path) -> None:
     run = mmdoctor("check", "--python", str(bare_venv), env={**os.environ, "COLUMNS": "80"})
     why = [line for line in run.stdout.splitlines() if line.startswith("    Why: ")]
     assert why and any(len(line) > 80 for line in why)  # one line per finding, for grep
+
+
+# ------------------------------------------------------------------- what people type (13.16)
+
+
+def test_an_error_names_the_variable_that_was_set(mmdoctor) -> None:
+    run = mmdoctor("check", env={**os.environ, "MMDOCTOR_PYTHON": "/nope"})
+    assert run.returncode == 2
+    assert_one_line_error(run.stderr, "MMDOCTOR_PYTHON /nope: no such file or directory")
+    assert "--python /nope" in mmdoctor("check", "--python", "/nope").stderr
+
+
+def test_a_reader_that_stops_early_is_no_error() -> None:
+    # `mmdoctor diagnose LOG | head -1`: the exit code is the command's, not a broken pipe's
+    log = REPO / "tests" / "data" / "logs" / "cuda-driver-too-old.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mmdoctor", "diagnose", str(log), "-v"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # what head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "Broken pipe" not in err
+
+
+def test_piped_tables_have_no_trailing_spaces(mmdoctor) -> None:
+    run = mmdoctor("matrix", "--mmdet", "3")
+    assert run.returncode == 0
+    assert not [line for line in run.stdout.splitlines() if line != line.rstrip()]

@@ -493,3 +493,10 @@ def test_a_what_if_plan_does_not_judge_this_machines_nvcc(mmdoctor) -> None:
     warnings = doc["plan"]["warnings"]
     assert not any("does not match torch's CUDA" in w for w in warnings), warnings
     assert any("the machine that builds it needs nvcc 12.x" in w for w in warnings), warnings
+
+
+def test_uv_off_path_is_said_as_such(mmdoctor) -> None:
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}  # uv, a test dependency, lives beside pytest
+    run = mmdoctor("install", "--installer", "uv", "--python-version", "3.11", "--dry-run", env=env)
+    assert run.returncode == 2
+    assert "--installer uv: no uv on PATH" in assert_one_line_error(run.stderr)

@@ -7,6 +7,7 @@ Heavy modules (the probes, rich, YAML) are imported inside the commands, so that
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -126,7 +127,11 @@ def _serve(
         if _State.debug:
             traceback.print_exc()
         result = Result.failure(name, *describe(exc))
-    emit(result, fmt.value, verbose=verbose, debug=_State.debug)
+    try:
+        emit(result, fmt.value, verbose=verbose, debug=_State.debug)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `mmdoctor ... | head`: the reader has what it wanted, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     raise typer.Exit(int(result.exit_code))
 
 

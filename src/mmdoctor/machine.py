@@ -208,7 +208,10 @@ def make_sources(
     if installer not in INSTALLERS:
         raise UsageError(f"--installer {installer!r}: expected one of {', '.join(INSTALLERS)}")
     if installer == "uv" and shutil.which("uv") is None:
-        raise UsageError("--installer uv: uv is not installed (pip install uv), or use mim or pip")
+        raise UsageError(
+            "--installer uv: no uv on PATH (install it, or put the folder that holds it on "
+            "PATH), or use mim or pip"
+        )
     for option, url in (
         ("--index-url", index_url),
         ("--torch-index-url", torch_index_url),

@@ -47,24 +47,33 @@ def active_environment(environ: Mapping[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def named_interpreter(python: str) -> str:
-    """--python PATH: an interpreter, or an environment folder holding one."""
+def named_interpreter(python: str, environ: Mapping[str, str] | None = None) -> str:
+    """--python PATH (or $MMDOCTOR_PYTHON): an interpreter, or an environment folder."""
+    named = "MMDOCTOR_PYTHON" if _from_variable(python, environ) else "--python"
     path = Path(python).expanduser()
     if not path.exists():
-        raise UsageError(f"--python {python}: no such file or directory")
+        raise UsageError(f"{named} {python}: no such file or directory")
     if path.is_dir():
         found = interpreter_in(path)
         if found is None:
-            raise UsageError(f"--python {python}: a directory with no bin/python in it")
+            raise UsageError(f"{named} {python}: a directory with no bin/python in it")
         return str(found)
     return str(path)
+
+
+def _from_variable(python: str, environ: Mapping[str, str] | None) -> bool:
+    """Whether the value came from $MMDOCTOR_PYTHON rather than the command line (Typer fills
+    --python from it), so an error names what the user really set."""
+    return (environ or {}).get("MMDOCTOR_PYTHON") == python and not any(
+        a == "--python" or a.startswith("--python=") for a in sys.argv[1:]
+    )
 
 
 def resolve_interpreter(python: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
     """The interpreter to inspect and how it was chosen: --python, else the active virtual or
     conda environment, else the interpreter running mmdoctor."""
     if python:
-        return named_interpreter(python), "--python"
+        return named_interpreter(python, environ), "--python"
     active = active_environment(environ)
     if active is not None:
         return active

@@ -45,7 +45,13 @@ def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False
 
         print(markdown.check_report(result.body), end="")
     else:
-        human(result.body, make_console(), verbose)
+        console = make_console()
+        if console.is_terminal:
+            human(result.body, console, verbose)
+            return
+        with console.capture() as captured:  # tables pad their cells: no trailing spaces in files
+            human(result.body, console, verbose)
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 @singledispatch
