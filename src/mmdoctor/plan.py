@@ -239,16 +239,21 @@ class Commands:
         index_url: str | None = None,
         find_links: tuple[str, ...] = (),
         via_mim: bool = False,
-        offline: bool = False,
     ) -> tuple[str, ...]:
-        """`offline`: from `find_links` alone (a wheel built here), no index at all."""
-        if offline:
-            links = [arg for link in find_links for arg in ("--find-links", link)]
-            return (*self._head(False), *requirements, "--no-index", *links)
         return (
             *self._head(via_mim),
             *requirements,
             *self._options(index_url or self.sources.index_url, find_links),
+        )
+
+    def install_built(self, requirement: str, package: str, wheelhouse: str) -> tuple[str, ...]:
+        """The wheel built into `wheelhouse`: `package` only as a wheel (the index has only its
+        sdist), its dependencies from the index as usual."""
+        return (
+            *self._head(False),
+            requirement,
+            *("--only-binary", package),
+            *self._options(self.sources.index_url, (wheelhouse,)),
         )
 
     def build_wheel(self, requirement: str, package: str) -> tuple[str, ...]:
@@ -387,9 +392,7 @@ def _steps(
         steps.append(
             Step(
                 f"{spec}: the wheel just built (or cached)",
-                commands.install(
-                    spec, index_url=None, find_links=(wheelhouse,), via_mim=False, offline=True
-                ),
+                commands.install_built(spec, mmcv.package, wheelhouse),
             )
         )
     if engine is not None:
