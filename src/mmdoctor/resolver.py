@@ -8,8 +8,10 @@ the mmcv it would use, or rejected with one line saying why. The ranking, in ord
 2. a prebuilt mmcv wheel before a source build;
 3. the newest mmdet release of the line;
 4. rows marked verified before unverified ones;
-5. the newest CUDA the driver allows (a CUDA build before CPU when there is a GPU);
-6. the newest torch.
+5. a source build this machine's nvcc can compile (or a plan for another machine);
+6. a CUDA the driver runs natively before one it runs only through minor-version compatibility;
+7. the newest CUDA the driver allows (a CUDA build before CPU when there is a GPU);
+8. the newest torch.
 """
 
 from __future__ import annotations
