@@ -124,27 +124,36 @@ def planned_interpreter(venv: str, python: str | None) -> tuple[str, str]:
     """For a dry run with --venv DIR, creating nothing: the interpreter to probe (the venv's, or
     the one it would be created from) and the one the steps would run (the venv's)."""
     folder = Path(venv).expanduser().absolute()
-    found = interpreter_in(folder)
+    found = _existing_venv(folder, venv)
     if found is not None:
         return str(found), str(found)
-    if folder.exists() and any(folder.iterdir()):
-        raise UsageError(f"--venv {venv}: exists but is not a virtual environment")
-    base = named_interpreter(python) if python else sys.executable
-    return base, str(folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+    return _base(python), str(folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
 
 
 def _venv_interpreter(folder: Path, venv: str, python: str | None) -> str:
     """The interpreter of --venv DIR, creating the venv (from --python, else the Python running
     mmdoctor) when DIR is missing or empty."""
-    found = interpreter_in(folder)
+    found = _existing_venv(folder, venv)
     if found is None:
-        if folder.exists() and any(folder.iterdir()):
-            raise UsageError(f"--venv {venv}: exists but is not a virtual environment")
-        _create_venv(named_interpreter(python) if python else sys.executable, folder)
+        _create_venv(_base(python), folder)
         found = interpreter_in(folder)
         if found is None:
             raise MmdoctorError(f"--venv {venv}: created, but it has no bin/python")
     return str(found)
+
+
+def _existing_venv(folder: Path, venv: str) -> Path | None:
+    """The interpreter of the venv at --venv DIR; None where DIR is missing or empty (a venv
+    will be made there); a folder with other things in it is refused."""
+    found = interpreter_in(folder)
+    if found is None and folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"--venv {venv}: exists but is not a virtual environment")
+    return found
+
+
+def _base(python: str | None) -> str:
+    """The Python a new venv is made from: --python, else the one running mmdoctor."""
+    return named_interpreter(python) if python else sys.executable
 
 
 def _create_venv(base: str, folder: Path) -> None:
