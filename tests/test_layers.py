@@ -11,7 +11,7 @@ SRC = REPO / "src" / "mmdoctor"
 # These do the work; they hand data up and never draw it.
 BELOW_RENDER = ("install", "smoke", "probe", "checks", "machine.py", "plan.py", "resolver.py")
 BELOW_RENDER += ("matrix.py", "knowledge.py", "diagnose.py", "fix.py", "report.py", "shell.py")
-BELOW_RENDER += ("redact.py", "paths.py", "errors.py", "environment.py", "commands")
+BELOW_RENDER += ("redact.py", "paths.py", "errors.py", "environment.py", "commands", "drift.py")
 
 
 def _imports(path: Path) -> set[str]:
