@@ -531,6 +531,19 @@ def test_mim_without_pkg_resources_fails_with_the_pin() -> None:
     assert result.advice.commands == ("/venv/bin/python -m pip install setuptools==80.9.0",)
 
 
+@pytest.mark.parametrize(("python", "pin"), [("3.8.18", "75.3.4"), ("3.7.17", "68.0.0")])
+def test_the_setuptools_advice_installs_on_the_environments_python(python, pin) -> None:
+    # issue 11 (audit 2): setuptools 80.9.0 needs Python >= 3.9
+    environment = env(
+        python=python,
+        dists={"openmim": "0.3.9", "setuptools": "84.2.1"},
+        steps=[failed_step("mim", "ModuleNotFoundError: No module named 'pkg_resources'")],
+    )
+    result = run("setuptools.window", environment)
+    assert result.advice is not None
+    assert result.advice.commands == (f"/venv/bin/python -m pip install setuptools=={pin}",)
+
+
 def test_old_torch_needs_distutils_version() -> None:
     environment = env(
         dists={"setuptools": "69.0.0"},

@@ -6,6 +6,7 @@ the machine; nothing here reaches download.pytorch.org or download.openmmlab.com
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -501,3 +502,77 @@ def test_uv_off_path_is_said_as_such(mmdoctor) -> None:
     run = mmdoctor("install", "--installer", "uv", "--python-version", "3.11", "--dry-run", env=env)
     assert run.returncode == 2
     assert "--installer uv: no uv on PATH" in assert_one_line_error(run.stderr)
+
+
+# --- platforms (issue 11): --arch, the OS and CPU pairs the matrix knows, a matrix without them
+
+
+def test_windows_what_if_finds_a_prebuilt_plan(mmdoctor) -> None:
+    run = mmdoctor(
+        "install",
+        "--dry-run",
+        "--os",
+        "windows",
+        "--driver",
+        "528.24",
+        "--gpu-cc",
+        "8.6",
+        "--python-version",
+        "3.10",
+        "--mmdet",
+        "3",
+        "--no-source-build",
+        "--json",
+    )
+    assert run.returncode == 0, run.stderr
+    plan = run.json()["plan"]
+    assert plan["mmcv"]["prebuilt"] is True and plan["torch"]["variant"] == "cu118", plan
+
+
+def test_an_arm_what_if_plans_a_source_build_and_no_x86_64_wheel(mmdoctor) -> None:
+    run = mmdoctor(
+        "install",
+        "--dry-run",
+        "--arch",
+        "aarch64",
+        "--python-version",
+        "3.11",
+        "--cpu",
+        "--mmdet",
+        "3",
+        "--json",
+    )
+    assert run.returncode == 0, run.stderr
+    doc = run.json()
+    assert doc["machine"]["arch"] == "aarch64"
+    assert doc["plan"]["mmcv"]["prebuilt"] is False
+    assert "download.openmmlab.com" not in json.dumps(doc["plan"]["steps"])
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--arch", "ppc64le"], "x86_64, aarch64"),
+        (["--os", "windows", "--arch", "aarch64"], "linux x86_64, linux aarch64"),
+    ],
+)
+def test_an_unknown_platform_is_exit_2_naming_the_accepted_values(mmdoctor, args, named) -> None:
+    run = mmdoctor("install", "--dry-run", "--python-version", "3.11", *args)
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert named in assert_one_line_error(run.stderr)
+    with_json = mmdoctor("install", "--dry-run", "--python-version", "3.11", *args, "--json")
+    assert with_json.returncode == 2
+    assert named in with_json.json()["errors"][0]["message"]
+
+
+def test_a_matrix_without_the_platforms_table_is_exit_2_naming_it(mmdoctor, tmp_path) -> None:
+    import yaml
+    from conftest import REPO
+
+    raw = yaml.safe_load((REPO / "compat_matrix.yaml").read_text(encoding="utf-8"))
+    del raw["platforms"]
+    old = tmp_path / "old-matrix.yaml"
+    old.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    run = mmdoctor("install", "--dry-run", "--python-version", "3.11", "--matrix", str(old))
+    assert run.returncode == 2
+    assert "'platforms'" in assert_one_line_error(run.stderr)

@@ -40,12 +40,15 @@ def test_every_table_and_fact_names_a_source() -> None:
 
 def test_tables_are_consistent() -> None:
     matrix = load_matrix(str(MATRIX))
-    # Every torch minor from 1.8 to 2.14 is there once, each torchvision newer than the last.
+    # Every torch minor from 1.8 to 2.15 is there once, each torchvision newer than the last
+    # (2.15 has none yet), and the C++ standard its headers need never goes down.
     torches = [Version(r.torch) for r in matrix.torch_releases]
     assert torches == sorted(torches) and len(set(torches)) == len(torches)
-    assert str(torches[0]) == "1.8" and str(torches[-1]) == "2.14"
-    visions = [Version(r.torchvision) for r in matrix.torch_releases]
+    assert str(torches[0]) == "1.8" and str(torches[-1]) == "2.15"
+    visions = [Version(r.torchvision) for r in matrix.torch_releases if r.torchvision]
     assert visions == sorted(visions)
+    standards = [r.cxx_std for r in matrix.torch_releases]
+    assert standards == sorted(standards)
     # A newer CUDA never needs an older driver.
     drivers = [d for _cuda, d in sorted(matrix.toolkit_drivers)]
     assert drivers == sorted(drivers)
@@ -146,15 +149,29 @@ def test_cross_references_resolve() -> None:
             assert variant in matrix.cuda_variants, (release.torch, variant)
         assert set(release.unverified_variants) <= set(release.variants)
         assert Version(release.latest).release[:2] == release.version.release[:2]
-        assert release.torchvision_latest.startswith(release.torchvision + ".")
+        assert release.torchvision_latest.startswith(release.torchvision + ".") or not (
+            release.torchvision or release.torchvision_latest
+        )
+        for where, python in release.python_on.items():
+            assert where.split("-")[0] in ("linux", "windows", "darwin"), where
+            assert python != release.python, (release.torch, where)
     for info in matrix.cuda_variants.values():
         assert matrix.min_driver(str(info.cuda), "linux") is not None, info.variant
         assert list(info.sm) == sorted(info.sm)
+        # A per-release list is for a release that has this variant.
+        for minor in info.by_torch:
+            release = matrix.torch_release(Version(minor))
+            assert release is not None and info.variant in release.variants, (info, minor)
     known_mmcv = {(s.package, v) for s in matrix.mmcv_wheels for v in s.versions}
     for wheel_set in matrix.mmcv_wheels:
         for variant, minors in wheel_set.sets.items():
             assert variant == "cpu" or variant.startswith("cu"), variant
             assert minors <= torch_minors, (wheel_set.versions, variant, minors - torch_minors)
+            # A wheel folder for a variant its torch never had can never be chosen (audit 12:
+            # the cu115 folders of torch 1.11).
+            for minor in minors:
+                release = matrix.torch_release(Version(minor))
+                assert release is not None and variant in release.all_variants(), (minor, variant)
     for release in matrix.mmdet_releases:
         assert release.mmcv_package == ("mmcv" if release.line == 3 else "mmcv-full")
         assert (release.mmengine is not None) == (release.line == 3)

@@ -24,7 +24,7 @@ from packaging.version import Version
 
 from mmdoctor.matrix import DriverVersion, load_matrix
 from mmdoctor.plan import Sources, build_plan
-from mmdoctor.resolver import Candidate, Machine, Resolution, Wishes, resolve
+from mmdoctor.resolver import Candidate, Machine, Resolution, Wishes, resolve, runs_on
 
 M = load_matrix()
 V = Version
@@ -241,29 +241,36 @@ def test_rtx_5090_without_source_builds_is_offered_only_a_cpu_stack(python) -> N
     assert all(s.startswith("with --cpu") and s.endswith("(cpu)") for s in without_build)
 
 
-def test_a_gpu_newer_than_every_cubin_runs_through_ptx() -> None:
-    # Python 3.8 stops at torch 2.4: of its variants only cu124 carries PTX (compute_90).
+def test_cu124_releases_carry_no_ptx_so_blackwell_on_python_38_has_no_plan() -> None:
+    # Audit 4: the 9.0+PTX of CUDA 12.4 was on nightlies only. Python 3.8 stops at torch 2.4,
+    # whose newest variant is cu124: nothing there runs on an sm_120 GPU.
+    info = M.cuda_variants["cu124"]
+    assert info.ptx is None and "compute_90" not in info.arch_list()
     machine = gpu_box("3.8", "570.26", "12.0")  # the first driver that knows sm_120
     result = resolve(machine, Wishes(), M)
-    assert result.chosen is not None, result.rejected
-    assert result.chosen.variant == "cu124"
-    info = M.cuda_variants["cu124"]
-    assert "compute_90" in info.arch_list() and "sm_120" not in info.arch_list()
-    no_ptx = resolve(machine, Wishes(cuda=V("12.1")), M)
-    assert no_ptx.chosen is None
-    assert all("sm_120" in r.reason or "Python" in r.reason for r in no_ptx.rejected)
-    assert any("sm_120" in r.reason for r in no_ptx.rejected)
+    assert result.chosen is None
+    assert any("no kernels for sm_120" in r.reason for r in result.rejected)
+    assert any(s.startswith("on Python 3.1") for s in result.suggestions), result.suggestions
+
+
+def test_ptx_runs_on_a_newer_major_and_only_where_the_release_carries_it() -> None:
+    # Audit 5: cu128 carries compute_120 in torch 2.7's wheels, none in 2.8-2.11's.
+    cu128 = M.cuda_variants["cu128"]
+    future = V("13.0")  # no cubin of any variant runs on another major
+    assert runs_on(cu128.built_for("2.7"), future)
+    assert not runs_on(cu128.built_for("2.8"), future)
+    assert not runs_on(cu128.built_for("2.11"), future)
 
 
 def test_source_build_arch_list_is_one_the_variants_nvcc_can_compile() -> None:
-    machine = gpu_box("3.8", "570.26", "12.0")  # the first driver that knows sm_120
-    chosen = resolve(machine, Wishes(), M).chosen
-    assert chosen is not None and chosen.variant == "cu124" and not chosen.mmcv.prebuilt
+    # A GPU newer than the variant's newest cubin (GB10, sm_121, beside torch 2.7's sm_120)
+    # is built for that newest arch plus PTX: nvcc 12.8 may not know sm_121.
+    machine = gpu_box("3.10", "570.26", "12.1")
+    chosen = resolve(machine, Wishes(torch=V("2.7")), M).chosen
+    assert chosen is not None and chosen.variant == "cu128" and not chosen.mmcv.prebuilt
     plan = build_plan(chosen, machine, M, executable=PY)
-    step = next(s for s in plan.steps if "--no-build-isolation" in s.argv)
-    # CUDA 12.4 compiles up to sm_90; sm_100 and sm_120 came with CUDA 12.8.
-    archs = step.env["TORCH_CUDA_ARCH_LIST"].replace("+PTX", "").split(";")
-    assert all(V(arch) <= V("9.0") for arch in archs), step.env
+    step = next(s for s in plan.steps if s.kind == "build")
+    assert step.env["TORCH_CUDA_ARCH_LIST"] == "12.0+PTX", step.env
 
 
 @pytest.mark.parametrize("machine", [gpu_box("3.13"), cpu_box("3.13")], ids=["gpu", "cpu"])
@@ -274,10 +281,11 @@ def test_python_313_has_no_plan(machine) -> None:
     for rejection in result.rejected:
         # A torch that has wheels for 3.13 is refused for its driver alone, and every mmcv
         # choice on it for Python 3.13 (no wheels; setup.py breaks under PEP 667).
+        # torch 2.15 has 3.13 wheels but no torchvision yet.
         if rejection.candidate.startswith("mmdet") or rejection.candidate.endswith(" cpu"):
-            assert "Python" in rejection.reason, rejection
+            assert "Python" in rejection.reason or "torchvision" in rejection.reason, rejection
         else:
-            assert "Python" in rejection.reason or "driver" in rejection.reason, rejection
+            assert any(w in rejection.reason for w in ("Python", "driver", "torchvision"))
     assert any(r.candidate.startswith("mmdet") for r in result.rejected)
     assert any(s.startswith("on Python 3.1") for s in result.suggestions)
 
@@ -301,8 +309,8 @@ def test_resolve_is_deterministic(machine, wishes) -> None:
 
 @pytest.mark.parametrize(
     "wishes",
-    [Wishes(cuda=V("11.5")), Wishes(cuda=V("13.2"), torch=V("2.1"))],
-    ids=["cuda11.5", "cuda13.2-torch2.1"],
+    [Wishes(cuda=V("11.5"), torch=V("2.0")), Wishes(cuda=V("13.2"), torch=V("2.1"))],
+    ids=["cuda11.5-torch2.0", "cuda13.2-torch2.1"],
 )
 def test_a_missing_plan_always_says_why(wishes) -> None:
     result = resolve(gpu_box("3.10"), wishes, M)
@@ -317,7 +325,10 @@ NVCCS = [None, V("11.8"), V("12.1"), V("13.0")]
 
 machines = st.builds(
     Machine,
-    os=st.just("linux"),
+    # Linux x86_64 most often; the other platforms the matrix knows, and one it does not
+    # (Windows on ARM), too.
+    os=st.sampled_from(("linux", "linux", "linux", "windows", "darwin")),
+    arch=st.sampled_from(("x86_64", "x86_64", "aarch64")),
     python=st.sampled_from(PYTHONS),
     driver=st.sampled_from((None, *DRIVERS)).map(lambda d: d and DriverVersion(d)),
     gpu_ccs=st.lists(st.sampled_from(COMPUTE_CAPABILITIES).map(V), max_size=2).map(tuple),
@@ -351,23 +362,50 @@ def has_gpu(machine: Machine) -> bool:
     return machine.driver is not None or bool(machine.gpu_ccs)
 
 
-def gpu_runs(variant: str, cc: Version) -> bool:
-    """A cubin sm_XY runs on the same major with minor <= the GPU's; PTX JIT-compiles upwards."""
+def gpu_runs(variant: str, cc: Version, torch: str, arch: str = "x86_64") -> bool:
+    """A cubin sm_XY runs on the same major with minor <= the GPU's; PTX JIT-compiles upwards.
+    The lists are the ones this torch release's wheels for this CPU carry."""
     info = M.cuda_variants[variant]
-    same_major = any(sm.major == cc.major and sm.minor <= cc.minor for sm in info.sm)
-    return same_major or (info.ptx is not None and info.ptx <= cc)
+    sm, ptx = (info.aarch64 if arch == "aarch64" else None) or info.by_torch.get(
+        torch, (info.sm, info.ptx)
+    )
+    same_major = any(s.major == cc.major and s.minor <= cc.minor for s in sm)
+    return same_major or (ptx is not None and ptx <= cc)
 
 
-def cuda_fits(variant: str, machine: Machine) -> bool:
+def platform_of(machine: Machine):
+    return next((p for p in M.platforms if (p.os, p.arch) == (machine.os, machine.arch)), None)
+
+
+def torch_fits(release, machine: Machine) -> bool:
+    """torch and torchvision have wheels for this platform and Python."""
+    platform = platform_of(machine)
+    if platform is None or release.version not in platform.torch or not release.torchvision:
+        return False
+    python = (
+        release.python_on.get(f"{machine.os}-{machine.arch}")
+        or release.python_on.get(machine.os)
+        or release.python
+    )
+    vision = release.torchvision_python or SpecifierSet()
+    return machine.python in python and machine.python in vision
+
+
+def cuda_fits(variant: str, machine: Machine, torch: str) -> bool:
     if variant == "cpu":
         return True
+    platform = platform_of(machine)
+    if platform is None or platform.cuda == "none" or machine.os == "darwin":
+        return False
+    if platform.cuda != "all" and variant not in platform.cuda:
+        return False
     if machine.driver is None or variant not in M.cuda_variants:
         return False
     needed = M.min_driver(str(M.cuda_variants[variant].cuda), machine.os)
     return (
         needed is not None
         and machine.driver >= needed
-        and all(gpu_runs(variant, cc) for cc in machine.gpu_ccs)
+        and all(gpu_runs(variant, cc, torch, machine.arch) for cc in machine.gpu_ccs)
         and all(driver_knows(cc, machine) for cc in machine.gpu_ccs)
     )
 
@@ -382,20 +420,29 @@ def driver_knows(cc: Version, machine: Machine) -> bool:
     return machine.driver is not None and machine.driver >= driver
 
 
-def prebuilt_wheel(package: str, version: Version, torch: str, variant: str, python) -> bool:
-    return any(
+def prebuilt_wheel(
+    package: str, version: Version, torch: str, variant: str, machine: Machine
+) -> bool:
+    return machine.arch in M.mmcv_wheel_archs and any(
         s.package == package
+        and s.os == machine.os
         and version in s.versions
         and torch in s.sets.get(variant, ())
-        and python in s.python
+        and machine.python in s.python
         for s in M.mmcv_wheels
     )
 
 
 def compiles(package: str, version: Version, torch: str) -> bool:
+    """The rule covers this torch, and the C++ standard setup.py forces (or was measured to
+    compile raised to) is at least what torch's headers need."""
     builds = M.source_builds
+    need = next(r.cxx_std for r in M.torch_releases if r.torch == torch)
     return builds is not None and any(
-        rule.package == package and version in rule.versions and V(torch) in rule.torch
+        rule.package == package
+        and version in rule.versions
+        and V(torch) in rule.torch
+        and max(rule.cxx, rule.compiles_raised_to or 0) >= need
         for rule in builds.rules
     )
 
@@ -405,7 +452,7 @@ def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> N
     release = next(r for r in M.torch_releases if r.torch == candidate.torch.torch)
     assert release == candidate.torch
     label = candidate.describe()
-    assert machine.python in release.python, label
+    assert torch_fits(release, machine), label
     variant = candidate.variant
     assert variant in release.variants or variant == "cpu", label
     if variant == "cpu":
@@ -415,16 +462,16 @@ def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> N
         assert machine.driver is not None, label
         needed = M.min_driver(str(info.cuda), machine.os)
         assert needed is not None and machine.driver >= needed, label
+        assert cuda_fits(variant, machine, release.torch), label
         for cc in machine.gpu_ccs:
-            assert gpu_runs(variant, cc), f"{label} on sm_{cc.major}{cc.minor}"
+            assert gpu_runs(variant, cc, release.torch, machine.arch), f"{label} on sm_{cc}"
     mmdet = candidate.mmdet
     assert mmdet in M.mmdet_releases, label
     mmcv = candidate.mmcv
     assert mmcv.package == mmdet.mmcv_package, label
     assert mmcv.version in mmdet.mmcv, label
     if mmcv.prebuilt:
-        assert machine.os == "linux"
-        assert prebuilt_wheel(mmcv.package, mmcv.version, release.torch, variant, machine.python)
+        assert prebuilt_wheel(mmcv.package, mmcv.version, release.torch, variant, machine)
     else:
         assert wishes.allow_source_build, label
         assert M.source_builds is not None and machine.python in M.source_builds.python, label
@@ -446,7 +493,7 @@ def feasible(machine: Machine, wishes: Wishes) -> list[tuple[int, bool, Version]
     for release in M.torch_releases:
         if wishes.torch is not None and release.torch != torch_minor(wishes.torch):
             continue
-        if machine.python not in release.python:
+        if not torch_fits(release, machine):
             continue
         if wishes.cpu:
             variants: tuple[str, ...] = ("cpu",)
@@ -459,7 +506,7 @@ def feasible(machine: Machine, wishes: Wishes) -> list[tuple[int, bool, Version]
         else:
             variants = (*release.variants, "cpu")
         for variant in variants:
-            if not cuda_fits(variant, machine):
+            if not cuda_fits(variant, machine, release.torch):
                 continue
             for mmdet in M.mmdet_releases:
                 if wishes.mmdet in ("2", "3") and mmdet.line != int(wishes.mmdet):
@@ -471,8 +518,8 @@ def feasible(machine: Machine, wishes: Wishes) -> list[tuple[int, bool, Version]
                     for v in s.versions
                     if v in mmdet.mmcv
                 }
-                prebuilt = machine.os == "linux" and any(
-                    prebuilt_wheel(mmdet.mmcv_package, v, release.torch, variant, machine.python)
+                prebuilt = any(
+                    prebuilt_wheel(mmdet.mmcv_package, v, release.torch, variant, machine)
                     for v in versions
                 )
                 built = (
@@ -651,3 +698,205 @@ def test_a_blackwell_gpu_on_a_driver_that_predates_it_gets_no_plan() -> None:
         "sm_120 GPUs (RTX 50xx" in r.reason and ">= 570.26" in r.reason for r in result.rejected
     )
     assert M.gpu_min_driver(V("8.6")) == (V("455.23"), "RTX 30xx, A40, A10, RTX A6000")
+
+
+# ------------------------------------------------------------------- the December 2026 audit
+# One test per finding of shared/reference/matrix-audit-2026.md, numbered as there.
+
+
+def plan_for(machine: Machine, wishes: Wishes):
+    chosen = resolve(machine, wishes, M).chosen
+    assert chosen is not None, resolve(machine, wishes, M).rejected
+    return chosen, build_plan(chosen, machine, M, executable=PY)
+
+
+def test_audit_1_a_build_against_torch_214_raises_the_cxx_standard_on_a_copy() -> None:
+    chosen, plan = plan_for(cpu_box("3.11"), Wishes(cpu=True, torch=V("2.14"), mmdet="3"))
+    assert (chosen.mmcv.version, chosen.mmcv.prebuilt, chosen.mmcv.raise_cxx_to) == (
+        V("2.1.0"),
+        False,
+        20,
+    )
+    kinds = [(s.argv[0], s.unless_built != "") for s in plan.steps]
+    sed = next(s for s in plan.steps if s.argv[0] == "sed")
+    assert sed.argv[2] == "s/-std=c++17/-std=c++20/g" and sed.argv[1].startswith("-i")
+    # the copy lives in mmdoctor's own cache, next to nothing of the user's
+    assert "/sources/" in sed.argv[-1] and sed.argv[-1].endswith("mmcv-2.1.0/setup.py")
+    assert ("tar", True) in kinds
+    build = next(s for s in plan.steps if s.kind == "build")
+    assert build.argv[build.argv.index("--wheel-dir") - 1] == sed.argv[-1].removesuffix("/setup.py")
+    assert any("C++20" in w and "-std=c++20" in w for w in plan.warnings), plan.warnings
+    # torch 2.13's headers ask for C++17 only: the sdist builds as shipped
+    chosen_213, plan_213 = plan_for(cpu_box("3.11"), Wishes(cpu=True, torch=V("2.13"), mmdet="3"))
+    assert chosen_213.mmcv.raise_cxx_to is None
+    assert not any(s.argv[0] in ("sed", "tar") for s in plan_213.steps)
+
+
+def test_audit_1_an_sdist_not_measured_with_cxx20_is_refused_with_the_reason() -> None:
+    # mmdet 3.1 takes mmcv < 2.1.0, whose setup.py hard-codes C++14.
+    result = resolve(cpu_box("3.11"), Wishes(cpu=True, torch=V("2.14"), mmdet="3.1.0"), M)
+    assert result.chosen is None
+    assert any(
+        "forces -std=c++14" in r.reason and "need C++20" in r.reason for r in result.rejected
+    ), result.rejected
+
+
+@pytest.mark.parametrize(
+    ("python", "torch", "setuptools"),
+    [
+        ("3.7", "1.13", "==68.0.0"),
+        ("3.8", "2.4", "==75.3.4"),
+        ("3.9", "2.4", "==80.9.0"),
+        ("3.9", "1.10", "==59.5.0"),
+        ("3.12", "2.14", "==80.9.0"),
+    ],
+)
+def test_audit_2_the_setuptools_pin_installs_on_the_plans_python(python, torch, setuptools) -> None:
+    _, plan = plan_for(cpu_box(python), Wishes(cpu=True, torch=V(torch)))
+    pins = {p.name: p.spec for p in plan.pins}
+    assert pins["setuptools"] == setuptools
+    # requires-python of those releases on PyPI (68.0.0 >=3.7, 75.3.4 >=3.8, 80.9.0 >=3.9)
+    needs = {"==59.5.0": "3.6", "==68.0.0": "3.7", "==75.3.4": "3.8", "==80.9.0": "3.9"}
+    assert V(python) >= V(needs[setuptools])
+
+
+def test_audit_3_windows_gets_a_prebuilt_plan() -> None:
+    # The acceptance case: 528.24 predates 12.x on Windows (528.33), so cu118.
+    machine = Machine(
+        os="windows", python=V("3.10"), driver=DriverVersion("528.24"), gpu_ccs=(V("8.6"),)
+    )
+    chosen = resolve(machine, Wishes(mmdet="3", allow_source_build=False), M).chosen
+    assert chosen is not None
+    assert chosen.mmcv.prebuilt and chosen.variant == "cu118"
+    assert (str(chosen.mmcv.version), chosen.torch.torch) == ("2.1.0", "2.1")
+
+
+def test_audit_3_windows_sets_stop_at_torch_23_and_macos_is_cpu_up_to_mmcv_210() -> None:
+    windows = Machine(
+        os="windows", python=V("3.10"), driver=DriverVersion("552.22"), gpu_ccs=(V("8.6"),)
+    )
+    assert (
+        resolve(windows, Wishes(torch=V("2.4"), mmdet="3", allow_source_build=False), M).chosen
+        is None
+    )
+    mac = Machine(os="darwin", python=V("3.10"))
+    chosen = resolve(mac, Wishes(mmdet="3", allow_source_build=False), M).chosen
+    assert chosen is not None and chosen.variant == "cpu" and chosen.mmcv.prebuilt
+    assert (str(chosen.mmcv.version), chosen.torch.torch) == ("2.1.0", "2.1")
+
+
+def test_audit_5_a_v100_runs_cu128_of_torch_28_to_210_only() -> None:
+    v100 = gpu_box("3.10", "570.124.06", "7.0")
+    for torch, runs in (("2.7", False), ("2.8", True), ("2.10", True), ("2.11", False)):
+        result = resolve(v100, Wishes(cuda=V("12.8"), torch=V(torch)), M)
+        assert (result.chosen is not None) == runs, (torch, result.rejected)
+
+
+def test_audit_6_cu101_is_built_for_sm_70_which_runs_on_turing() -> None:
+    info = M.cuda_variants["cu101"]
+    assert [str(v) for v in info.sm] == ["3.7", "5.0", "6.0", "7.0"] and info.verified
+    assert runs_on(info, V("7.5"))
+
+
+def test_audit_7_8_cu130_is_the_measured_list_and_cuda_13_has_no_volta() -> None:
+    info = M.cuda_variants["cu130"]
+    assert info.arch_list() == ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
+    for variant in M.cuda_variants.values():
+        if variant.cuda.major >= 13:
+            assert min(variant.sm) >= V("7.5"), variant
+    result = resolve(gpu_box("3.12", "580.95.05", "7.0"), Wishes(cuda=V("13.0")), M)
+    assert result.chosen is None and any("sm_70" in r.reason for r in result.rejected)
+
+
+def test_audit_9_torch_213_214_have_no_python_315_wheels() -> None:
+    for torch in ("2.13", "2.14"):
+        result = resolve(cpu_box("3.15"), Wishes(cpu=True, torch=V(torch)), M)
+        assert result.chosen is None
+        assert all("Python" in r.reason for r in result.rejected), result.rejected
+
+
+def test_audit_10_new_releases_and_a_torch_without_torchvision() -> None:
+    release = M.torch_release(V("2.12"))
+    assert release is not None and (release.latest, release.torchvision_latest) == (
+        "2.12.1",
+        "0.27.1",
+    )
+    result = resolve(cpu_box("3.12"), Wishes(cpu=True, torch=V("2.15")), M)
+    assert result.chosen is None
+    assert any("no torchvision" in r.reason for r in result.rejected), result.rejected
+
+
+def test_audit_11_torch_113_on_311_and_torch_25_on_windows_313() -> None:
+    result = resolve(cpu_box("3.11"), Wishes(cpu=True, torch=V("1.13")), M)
+    assert result.chosen is None
+    assert all("torchvision 0.14" in r.reason for r in result.rejected), result.rejected
+    windows = Machine(os="windows", python=V("3.13"))
+    result = resolve(windows, Wishes(cpu=True, torch=V("2.5")), M)
+    assert result.chosen is None and "windows" in result.rejected[0].reason
+
+
+def test_audit_12_torch_111_cu115_wheel_sets_can_be_chosen() -> None:
+    chosen, plan = plan_for(gpu_box("3.9", "470.82.01"), Wishes(cuda=V("11.5"), torch=V("1.11")))
+    assert chosen.variant == "cu115" and chosen.mmcv.prebuilt
+    assert not chosen.is_verified(M)  # cu115 for 1.11 is third-party knowledge
+    assert plan.torch_index_url == "https://download.pytorch.org/whl/cu115"
+
+
+def test_audit_13_cuda_132_on_a_595_driver_is_native() -> None:
+    assert M.max_cuda_for_driver("595.45.04") == "13.2"
+    assert M.max_cuda_for_driver("610.43.02") == "13.3"
+    _, plan = plan_for(gpu_box("3.12", "595.45.04", "8.6"), Wishes(cuda=V("13.2")))
+    assert not any("minor-version compatibility" in w for w in plan.warnings), plan.warnings
+
+
+def test_audit_14_the_cuda_12_minimum_stays_the_12_0_ga_driver() -> None:
+    # NVIDIA now says ">= 525"; the matrix keeps 525.60.13 (the 12.0 GA driver), on purpose.
+    assert str(M.min_driver("12.6", "linux")) == "525.60.13"
+    result = resolve(gpu_box("3.10", "525.53"), Wishes(cuda=V("12.1")), M)
+    assert result.chosen is None and any("525.60.13" in r.reason for r in result.rejected)
+
+
+def test_audit_15_mmdet_2252_has_the_mim_extra() -> None:
+    release = next(r for r in M.mmdet_releases if str(r.version) == "2.25.2")
+    assert release.mim_extra
+
+
+def test_audit_16_the_yapf_pin_is_for_mmcv_full_171_and_older() -> None:
+    _, old = plan_for(gpu_box("3.10", "535.104.05"), Wishes(torch=V("1.13"), mmdet="2"))
+    assert old.mmcv_version == "1.7.1" and "yapf" in {p.name for p in old.pins}
+    new_machine = gpu_box("3.10", "535.104.05")
+    _, new = plan_for(new_machine, Wishes(torch=V("2.1"), mmdet="2", cuda=V("12.1")))
+    assert new.mmcv_version == "1.7.2" and "yapf" not in {p.name for p in new.pins}
+
+
+def test_audit_17_an_arm_machine_never_gets_an_x86_64_wheel() -> None:
+    arm = Machine(os="linux", arch="aarch64", python=V("3.11"))
+    chosen, plan = plan_for(arm, Wishes(cpu=True, mmdet="3"))
+    assert not chosen.mmcv.prebuilt  # OpenMMLab builds x86_64 wheels only
+    assert not any("download.openmmlab.com" in " ".join(s.argv) for s in plan.steps)
+    strict = resolve(arm, Wishes(cpu=True, mmdet="3", allow_source_build=False), M)
+    assert strict.chosen is None
+    assert any("x86_64 wheels only" in r.reason for r in strict.rejected), strict.rejected
+
+
+def test_audit_17_a_grace_hopper_gets_the_aarch64_cuda_13_build() -> None:
+    gh200 = Machine(
+        os="linux",
+        arch="aarch64",
+        python=V("3.12"),
+        driver=DriverVersion("580.95.05"),
+        gpu_ccs=(V("9.0"),),
+        nvcc=V("13.0"),
+    )
+    chosen = resolve(gh200, Wishes(mmdet="3"), M).chosen
+    assert chosen is not None and chosen.variant in ("cu130", "cu132")
+    # cu126 has aarch64 wheels on no index the matrix knows
+    no = resolve(gh200, Wishes(cuda=V("12.6")), M)
+    assert no.chosen is None and any("linux aarch64" in r.reason for r in no.rejected)
+
+
+def test_an_os_and_cpu_the_matrix_does_not_know_has_no_plan() -> None:
+    result = resolve(Machine(os="windows", arch="aarch64", python=V("3.12")), Wishes(), M)
+    assert result.chosen is None
+    assert "windows aarch64" in result.rejected[0].reason
+    assert "linux x86_64" in result.rejected[0].reason

@@ -19,6 +19,7 @@ import typer
 from mmdoctor import __version__
 from mmdoctor.cli_support import (
     AllowSourceBuildOption,
+    ArchOption,
     CpuOnlyOption,
     CudaOption,
     DebugOption,
@@ -186,6 +187,7 @@ def install(
     gpu_cc: GpuCcOption = None,
     python_version: PythonVersionOption = None,
     os_name: OsNameOption = None,
+    arch: ArchOption = None,
     dry_run: Annotated[bool, Opt("--dry-run", help="Show the plan and change nothing.")] = False,
     export: ExportOption = None,
     json_output: JsonOption = False,

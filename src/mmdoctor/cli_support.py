@@ -175,6 +175,12 @@ OsNameOption = Annotated[
         "--os", metavar="linux|windows|darwin", help="What-if OS: linux, windows or darwin."
     ),
 ]
+ArchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--arch", metavar="x86_64|aarch64", help="What-if CPU architecture: x86_64 or aarch64."
+    ),
+]
 ExportOption = Annotated[
     Path | None,
     typer.Option(

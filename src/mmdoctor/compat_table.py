@@ -99,7 +99,7 @@ def _rows_for(
             )
         ]
     builds = matrix.source_builds
-    compiling = newest_compiling_mmcv(matrix, head.mmcv_package, head.mmcv, release.version)
+    compiling, _ = newest_compiling_mmcv(matrix, head.mmcv_package, head.mmcv, release)
     if builds is None or compiling is None:
         return []
     return [

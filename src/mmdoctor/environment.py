@@ -147,9 +147,17 @@ class HostInfo:
     """The machine itself: what a source build's parallelism and a report need."""
 
     os: str  # "linux", "windows", "darwin"
-    machine: str  # "x86_64"
+    machine: str  # "x86_64", as platform.machine() says it
     cpu_count: int | None = None
     memory_total_bytes: int | None = None
+
+    @property
+    def arch(self) -> str:
+        """The CPU as wheel tags know it: x86_64 or aarch64 (macOS says arm64, Windows AMD64)."""
+        return ARCH_ALIASES.get(self.machine.lower(), self.machine.lower())
+
+
+ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv8": "aarch64"}
 
 
 @dataclass(frozen=True)

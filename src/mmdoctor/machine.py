@@ -28,6 +28,7 @@ _DRIVER = re.compile(r"^\d+(\.\d+){0,2}$")  # 535 alone: the R535 branch, its fi
 _TORCH = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _MMDET = re.compile(r"^(2|3|\d+\.\d+(\.\d+)?)$")  # 3.3: the newest 3.3.x
 OS_NAMES = ("linux", "windows", "darwin")
+ARCH_NAMES = ("x86_64", "aarch64")
 
 
 def parse_cuda(text: str) -> Version:
@@ -80,6 +81,23 @@ def parse_os(text: str) -> str:
     return text
 
 
+def parse_arch(text: str) -> str:
+    from mmdoctor.environment import ARCH_ALIASES
+
+    arch = ARCH_ALIASES.get(text.lower(), text.lower())
+    if arch not in ARCH_NAMES:
+        raise UsageError(f"--arch {text!r}: expected one of {', '.join(ARCH_NAMES)}")
+    return arch
+
+
+def platform_for(matrix: Matrix, os: str, arch: str, *, what_if: bool) -> None:
+    """A what-if OS and CPU pair the matrix has no torch for is bad input (exit 2); a probed
+    one is a fact, which the resolver turns into 'no plan' with the reason."""
+    if what_if and matrix.platform(os, arch) is None:
+        known = ", ".join(f"{p.os} {p.arch}" for p in matrix.platforms)
+        raise UsageError(f"--os {os} --arch {arch}: the matrix knows no torch there ({known})")
+
+
 def make_wishes(
     matrix: Matrix,
     *,
@@ -123,6 +141,7 @@ def gather(
     python_version: str | None,
     os_name: str | None,
     timeout: float,
+    arch: str | None = None,
     builds_here: bool = True,
 ) -> PlanningContext:
     """Probe only what the what-if values leave open. Not `builds_here` (a dry run for the
@@ -135,11 +154,15 @@ def gather(
 
     sources: dict[str, str] = {}
     how = ""
+    host = probe_host()
+    # What-if values are checked before anything is probed: bad input is exit 2 first.
+    os = parse_os(os_name) if os_name else host.os
+    cpu = parse_arch(arch) if arch else host.arch
+    platform_for(matrix, os, cpu, what_if=bool(os_name or arch))
     if python is None and python_version:  # a plan for another machine: its own `python`
         executable = "python"
     else:
         executable, how = resolve_interpreter(python, environ)
-    host = probe_host()
     wanted_driver = parse_driver(driver) if driver else None
     wanted_ccs = tuple(parse_cc(cc) for cc in gpu_cc)
     if python_version:
@@ -177,7 +200,8 @@ def gather(
         sources["nvcc"] = "not probed: the plan is for another machine"
     return PlanningContext(
         machine=Machine(
-            os=parse_os(os_name) if os_name else host.os,
+            os=os,
+            arch=cpu,
             python=py,
             driver=drv,
             gpu_ccs=ccs,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ class CudaDriverRow:
 @dataclass(frozen=True)
 class TorchRelease:
     torch: str  # "2.13"
-    torchvision: str  # "0.28"
+    torchvision: str  # "0.28"; "" while no torchvision is released for it
     python: SpecifierSet
     latest: str = ""  # newest patch, "2.13.0"
     torchvision_latest: str = ""
@@ -69,10 +69,19 @@ class TorchRelease:
     index: str = "index_url"  # or "find_links" (torch <= 1.10)
     verified: bool = True
     unverified_variants: frozenset[str] = frozenset()
+    python_on: Mapping[str, SpecifierSet] = field(
+        default_factory=dict
+    )  # "windows", "linux-aarch64"
+    torchvision_python: SpecifierSet | None = None  # where torchvision's wheels stop earlier
+    cxx_std: int = 17  # the C++ standard its headers require of an extension
 
     @property
     def version(self) -> Version:
         return Version(self.torch)
+
+    def python_for(self, os: str, arch: str) -> SpecifierSet:
+        """The Pythons this release has wheels for on one platform."""
+        return self.python_on.get(f"{os}-{arch}") or self.python_on.get(os) or self.python
 
     def all_variants(self) -> tuple[str, ...]:
         return (*self.variants, "cpu")
@@ -85,6 +94,16 @@ class CudaVariant:
     sm: tuple[Version, ...]
     ptx: Version | None = None
     verified: bool = True
+    # Lists that differ from the default: per torch minor, and on Linux aarch64 (sm, ptx).
+    by_torch: Mapping[str, tuple[tuple[Version, ...], Version | None]] = field(default_factory=dict)
+    aarch64: tuple[tuple[Version, ...], Version | None] | None = None
+
+    def built_for(self, torch_minor: str, arch: str = "x86_64") -> CudaVariant:
+        """This variant as the wheels of one torch release on one CPU architecture carry it."""
+        lists = self.aarch64 if arch == "aarch64" else self.by_torch.get(torch_minor)
+        if lists is None:
+            return self
+        return replace(self, sm=lists[0], ptx=lists[1], by_torch={}, aarch64=None)
 
     def arch_list(self) -> list[str]:
         """In torch's own spelling: sm_86 ..., compute_120."""
@@ -103,6 +122,7 @@ class MmcvWheelSet:
     verified: bool = True
     python_verified: bool = True
     python_seen: frozenset[str] = frozenset()  # X.Y whose wheels a third-party listing showed
+    os: str = "linux"  # "linux", "windows" or "darwin"
 
     def has(self, variant: str, torch_minor: str) -> bool:
         return torch_minor in self.sets.get(variant, frozenset())
@@ -123,7 +143,18 @@ class SourceBuildRule:
     package: str
     versions: SpecifierSet
     torch: SpecifierSet
+    cxx: int  # the C++ standard its setup.py forces
+    compiles_raised_to: int | None = None  # measured to compile with the flag raised to this
     note: str = ""
+
+
+@dataclass(frozen=True)
+class BuildVerdict:
+    """Whether an sdist compiles against a torch release, and how."""
+
+    ok: bool
+    raise_cxx_to: int | None = None  # the build raises -std=c++N to this on its own copy
+    reason: str = ""  # why not, when not ok
 
 
 @dataclass(frozen=True)
@@ -140,11 +171,45 @@ class SourceBuilds:
         work = self.ops_core_minutes + self.arch_core_minutes * cuda_archs
         return max(1, round(work / max(1, jobs)))
 
-    def compiles(self, package: str, version: Version, torch: Version) -> bool:
-        return any(
-            rule.package == package and version in rule.versions and torch in rule.torch
-            for rule in self.rules
+    def rule(self, package: str, version: Version) -> SourceBuildRule | None:
+        return next((r for r in self.rules if r.package == package and version in r.versions), None)
+
+    def verdict(self, package: str, version: Version, torch: TorchRelease) -> BuildVerdict:
+        """Whether `package` `version`'s sdist compiles against `torch`: its rule covers that
+        torch, and its forced C++ standard is enough for torch's headers or was measured to
+        compile raised to what they need."""
+        rule = self.rule(package, version)
+        if rule is None or torch.version not in rule.torch:
+            return BuildVerdict(
+                False,
+                reason=f"{package} {version} is not known to compile against torch {torch.torch}",
+            )
+        if torch.cxx_std <= rule.cxx:
+            return BuildVerdict(True)
+        if rule.compiles_raised_to is not None and rule.compiles_raised_to >= torch.cxx_std:
+            return BuildVerdict(True, raise_cxx_to=torch.cxx_std)
+        return BuildVerdict(
+            False,
+            reason=f"{package} {version}'s setup.py forces -std=c++{rule.cxx} and torch "
+            f"{torch.torch}'s headers need C++{torch.cxx_std}",
         )
+
+
+@dataclass(frozen=True)
+class Platform:
+    """An OS and CPU architecture plans are made for, and what torch has there."""
+
+    os: str
+    arch: str
+    torch: SpecifierSet
+    cuda: str | tuple[str, ...]  # "all", "none", or the variants built for it
+    verified: bool = True
+    note: str = ""
+
+    def has_variant(self, variant: str) -> bool:
+        if variant == "cpu" or self.cuda == "all":
+            return True
+        return self.cuda != "none" and variant in self.cuda
 
 
 @dataclass(frozen=True)
@@ -192,6 +257,28 @@ class Matrix:
     pins: tuple[Pin, ...]
     smoke_models: tuple[SmokeModel, ...]
     default_smoke_model: str
+    platforms: tuple[Platform, ...] = ()
+    mmcv_wheel_archs: frozenset[str] = frozenset({"x86_64"})
+
+    def setuptools_pin(self, python: Version, torch: Version | None = None) -> str:
+        """The setuptools release plans pin for this Python and torch (a recent torch when
+        None): setuptools 80.9.0 needs Python 3.9, so 3.8 and 3.7 get their own."""
+        known = {"python": python, "torch": torch or self.torch_releases[-1].version}
+        for pin in self.pins:
+            if (
+                pin.name == "setuptools"
+                and pin.spec.startswith("==")
+                and all(
+                    known[key] in SpecifierSet(value)
+                    for key, value in pin.when.items()
+                    if key in known
+                )
+            ):
+                return pin.spec.removeprefix("==")
+        return str(self.fact("setuptools_known_good"))
+
+    def platform(self, os: str, arch: str) -> Platform | None:
+        return next((p for p in self.platforms if p.os == os and p.arch == arch), None)
 
     def smoke_model(self, model_id: str) -> SmokeModel | None:
         return next((m for m in self.smoke_models if m.id == model_id), None)
@@ -288,6 +375,31 @@ def _spec(text: Any) -> SpecifierSet:
     return SpecifierSet(str(text))
 
 
+def _torch_release(row: Mapping[str, Any]) -> TorchRelease:
+    return TorchRelease(
+        torch=str(row["torch"]),
+        torchvision=str(row.get("torchvision", "")),
+        python=_spec(row["python"]),
+        latest=str(row.get("latest", "")),
+        torchvision_latest=str(row.get("torchvision_latest", "")),
+        variants=tuple(str(v) for v in row.get("variants", ())),
+        index=str(row.get("index", "index_url")),
+        verified=bool(row.get("verified", True)),
+        unverified_variants=frozenset(row.get("unverified_variants", ())),
+        python_on={str(k): _spec(v) for k, v in (row.get("python_on") or {}).items()},
+        torchvision_python=(
+            _spec(row["torchvision_python"]) if row.get("torchvision_python") else None
+        ),
+        cxx_std=int(row["cxx_std"]),
+    )
+
+
+def _arch_list(row: Mapping[str, Any]) -> tuple[tuple[Version, ...], Version | None]:
+    """(sm, ptx) of a variant row or of one of its by_torch / aarch64 entries."""
+    sm = tuple(Version(str(v)) for v in row["sm"])
+    return sm, Version(str(row["ptx"])) if row.get("ptx") else None
+
+
 def _build(path: str, raw: Any) -> Matrix:
     if not isinstance(raw, dict):
         raise ValueError("the top level must be a mapping")
@@ -316,28 +428,20 @@ def _build(path: str, raw: Any) -> Matrix:
             Version(str(row["cc"])): (Version(str(row["first_cuda"])), str(row["gpus"]))
             for row in (raw.get("gpu_architectures") or {}).get("rows", ())
         },
-        torch_releases=tuple(
-            TorchRelease(
-                torch=str(row["torch"]),
-                torchvision=str(row["torchvision"]),
-                python=_spec(row["python"]),
-                latest=str(row.get("latest", "")),
-                torchvision_latest=str(row.get("torchvision_latest", "")),
-                variants=tuple(str(v) for v in row.get("variants", ())),
-                index=str(row.get("index", "index_url")),
-                verified=bool(row.get("verified", True)),
-                unverified_variants=frozenset(row.get("unverified_variants", ())),
-            )
-            for row in raw["torch_releases"]["rows"]
-        ),
+        torch_releases=tuple(_torch_release(row) for row in raw["torch_releases"]["rows"]),
         facts={name: Version(str(fact["value"])) for name, fact in raw["facts"].items()},
         cuda_variants={
             str(row["variant"]): CudaVariant(
                 variant=str(row["variant"]),
                 cuda=Version(str(row["cuda"])),
-                sm=tuple(Version(str(v)) for v in row["sm"]),
-                ptx=Version(str(row["ptx"])) if row.get("ptx") else None,
+                sm=_arch_list(row)[0],
+                ptx=_arch_list(row)[1],
                 verified=bool(row.get("verified", True)),
+                by_torch={
+                    str(torch): _arch_list(lists)
+                    for torch, lists in row.get("by_torch", {}).items()
+                },
+                aarch64=_arch_list(row["aarch64"]) if row.get("aarch64") else None,
             )
             for row in raw["cuda_variants"]["rows"]
         },
@@ -357,8 +461,21 @@ def _build(path: str, raw: Any) -> Matrix:
                 verified=bool(row.get("verified", True)),
                 python_verified=bool(row.get("python_verified", True)),
                 python_seen=frozenset(str(p) for p in row.get("python_seen") or ()),
+                os=str(row.get("os", "linux")),
             )
             for row in wheels["rows"]
+        ),
+        mmcv_wheel_archs=frozenset(str(a) for a in wheels["arch"]),
+        platforms=tuple(
+            Platform(
+                os=str(row["os"]),
+                arch=str(row["arch"]),
+                torch=_spec(row["torch"]),
+                cuda=row["cuda"] if isinstance(row["cuda"], str) else tuple(row["cuda"]),
+                verified=bool(row.get("verified", True)),
+                note=str(row.get("note", "")),
+            )
+            for row in raw["platforms"]["rows"]
         ),
         mmdet_releases=tuple(
             MmdetRelease(
@@ -380,6 +497,12 @@ def _build(path: str, raw: Any) -> Matrix:
                         package=str(row["package"]),
                         versions=_spec(row["versions"]),
                         torch=_spec(row["torch"]),
+                        cxx=int(row["cxx"]),
+                        compiles_raised_to=(
+                            int(row["compiles_raised_to"])
+                            if row.get("compiles_raised_to")
+                            else None
+                        ),
                         note=str(row.get("note", "")),
                     )
                     for row in builds["rows"]

@@ -48,6 +48,11 @@ def wheel_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return cache_dir(environ) / "wheels"
 
 
+def source_build_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Unpacked sdists that a build changes (a raised C++ standard): mmdoctor's own copies."""
+    return cache_dir(environ) / "sources"
+
+
 def state_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """$MMDOCTOR_STATE_DIR, else the platform's user state folder (as platformdirs has it)."""
     explicit = environ.get("MMDOCTOR_STATE_DIR")

@@ -43,6 +43,7 @@ class Step:
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     kind: str = "install"
+    unless_built: str = ""  # a wheel folder: the step prepares a build, skipped once it is done
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def build_plan(
     variant = candidate.variant
     mmcv = candidate.mmcv
     find_links_era = torch.index == "find_links"
-    pins = _pins(candidate, matrix)
+    pins = _pins(candidate, matrix, machine.python)
     engine = str(matrix.mmengine_latest) if candidate.mmdet.line >= 3 else None
     plan_torch = candidate.torch_version
     # The matrix pairs torchvision with the newest torch patch; for another patch, pip picks the
@@ -161,21 +162,26 @@ def build_plan(
     )
 
 
-def _pin_applies(pin: Pin, candidate: Candidate) -> bool:
+def _pin_applies(pin: Pin, candidate: Candidate, python: Version) -> bool:
+    versions = {
+        "torch": Version(candidate.torch_version),
+        "mmdet": candidate.mmdet.version,
+        "mmcv": candidate.mmcv.version,
+        "python": python,
+    }
     for key, value in pin.when.items():
-        if key == "torch" and Version(candidate.torch_version) not in SpecifierSet(value):
-            return False
-        if key == "mmdet" and candidate.mmdet.version not in SpecifierSet(value):
-            return False
-        if key == "mmcv_package" and candidate.mmcv.package != value:
+        if key == "mmcv_package":
+            if candidate.mmcv.package != value:
+                return False
+        elif versions[key] not in SpecifierSet(value):
             return False
     return True
 
 
-def _pins(candidate: Candidate, matrix: Matrix) -> tuple[PinChoice, ...]:
+def _pins(candidate: Candidate, matrix: Matrix, python: Version) -> tuple[PinChoice, ...]:
     chosen: dict[str, PinChoice] = {}
     for pin in matrix.pins:
-        if not _pin_applies(pin, candidate):
+        if not _pin_applies(pin, candidate, python):
             continue
         if pin.name in chosen:  # two conditions on one package: both specifiers hold
             before = chosen[pin.name]
@@ -195,7 +201,7 @@ def arch_list_for(candidate: Candidate, machine: Machine, matrix: Matrix) -> str
     """TORCH_CUDA_ARCH_LIST for a source build: the GPUs here (fewer archs, faster build), else
     the variant's own list. A GPU newer than the variant's newest arch (which its nvcc may not
     know) gets that arch as PTX, which the driver JIT-compiles for it."""
-    info = matrix.cuda_variants[candidate.variant]
+    info = matrix.cuda_variants[candidate.variant].built_for(candidate.torch.torch, machine.arch)
     if not machine.gpu_ccs:
         return ";".join(f"{v.major}.{v.minor}" for v in info.sm)
     newest = max(info.sm)
@@ -265,6 +271,21 @@ class Commands:
             *self._options(self.sources.index_url, ()),
         )
 
+    def build_wheel_from(self, source: str) -> tuple[str, ...]:
+        """pip builds an unpacked source tree (mmdoctor's own copy of the sdist)."""
+        return (
+            self.executable,
+            *("-m", "pip", "wheel", "--no-deps", "--no-build-isolation", source),
+        )
+
+    def download_sdist(self, requirement: str, package: str, dest: str) -> tuple[str, ...]:
+        return (
+            self.executable,
+            *("-m", "pip", "download", "--no-deps", "--no-binary", package, requirement),
+            *("--dest", dest),
+            *self._options(self.sources.index_url, ()),
+        )
+
     def _options(self, index_url: str | None, find_links: tuple[str, ...]) -> tuple[str, ...]:
         out: list[str] = []
         if index_url:
@@ -292,7 +313,6 @@ def _steps(
     sources: Sources,
 ) -> tuple[Step, ...]:
     commands = Commands(installer, executable, sources)
-    torch = candidate.torch
     variant = candidate.variant
     mmcv = candidate.mmcv
     setuptools = [p for p in pins if p.name == "setuptools"]
@@ -363,37 +383,8 @@ def _steps(
             )
         )
     else:
-        env = {"MMCV_WITH_OPS": "1", "MAX_JOBS": str(max_jobs(cpu_count, memory_bytes))}
-        if variant != "cpu":
-            env["FORCE_CUDA"] = "1"
-            env["TORCH_CUDA_ARCH_LIST"] = arch_list_for(candidate, machine, matrix)
-        wheelhouse = str(
-            wheel_cache.folder(
-                wheel_cache.BuildKey(
-                    package=mmcv.package,
-                    version=str(mmcv.version),
-                    torch=torch_version,
-                    cuda=variant,
-                    python_tag=f"cp{machine.python.major}{machine.python.minor}",
-                    arch_list=env.get("TORCH_CUDA_ARCH_LIST", ""),
-                )
-            )
-        )
-        steps.append(
-            Step(
-                f"{spec} built from its PyPI sdist (no prebuilt wheel for torch {torch.torch} "
-                f"{variant}) without build isolation, so the build sees torch and this "
-                "setuptools, into the wheel cache (skipped when it already holds this build)",
-                (*commands.build_wheel(spec, mmcv.package), "--wheel-dir", wheelhouse),
-                env,
-                kind="build",
-            )
-        )
-        steps.append(
-            Step(
-                f"{spec}: the wheel just built (or cached)",
-                commands.install_built(spec, mmcv.package, wheelhouse),
-            )
+        steps += _source_build_steps(
+            candidate, matrix, machine, commands, torch_version, max_jobs(cpu_count, memory_bytes)
         )
     if engine is not None:
         steps.append(
@@ -422,6 +413,88 @@ def _steps(
         Step("check the result", ("mmdoctor", "check", "--python", executable), kind="check")
     )
     return tuple(steps)
+
+
+def _source_build_steps(
+    candidate: Candidate,
+    matrix: Matrix,
+    machine: Machine,
+    commands: Commands,
+    torch_version: str,
+    jobs: int,
+) -> list[Step]:
+    """Build mmcv from its sdist into the wheel cache, then install that wheel. Where torch's
+    headers need a newer C++ than the sdist's setup.py forces, the build runs on mmdoctor's own
+    unpacked copy with the flag raised (never on the user's files)."""
+    mmcv, torch, variant = candidate.mmcv, candidate.torch, candidate.variant
+    spec = f"{mmcv.package}=={mmcv.version}"
+    env = {"MMCV_WITH_OPS": "1", "MAX_JOBS": str(jobs)}
+    if variant != "cpu":
+        env["FORCE_CUDA"] = "1"
+        env["TORCH_CUDA_ARCH_LIST"] = arch_list_for(candidate, machine, matrix)
+    key = wheel_cache.BuildKey(
+        package=mmcv.package,
+        version=str(mmcv.version),
+        torch=torch_version,
+        cuda=variant,
+        python_tag=f"cp{machine.python.major}{machine.python.minor}",
+        arch_list=env.get("TORCH_CUDA_ARCH_LIST", ""),
+    )
+    wheelhouse = str(wheel_cache.folder(key))
+    why = f"no prebuilt wheel for torch {torch.torch} {variant}"
+    steps = []
+    build = (*commands.build_wheel(spec, mmcv.package), "--wheel-dir", wheelhouse)
+    if mmcv.raise_cxx_to is not None:
+        source = wheel_cache.source_folder(key)
+        sdist = source / wheel_cache.sdist_filename(mmcv.package, str(mmcv.version))
+        tree = source / f"{mmcv.package}-{mmcv.version}"
+        forced = cxx_forced(candidate, matrix)
+        steps += [
+            Step(
+                f"{spec}'s sdist from PyPI into mmdoctor's build folder",
+                commands.download_sdist(spec, mmcv.package, str(source)),
+                unless_built=wheelhouse,
+            ),
+            Step(
+                "unpack it there",
+                ("tar", "-xzf", str(sdist), "-C", str(source)),
+                unless_built=wheelhouse,
+            ),
+            Step(
+                f"raise its setup.py's -std=c++{forced} to -std=c++{mmcv.raise_cxx_to}: torch "
+                f"{torch.torch}'s headers need C++{mmcv.raise_cxx_to}",
+                (
+                    "sed",
+                    f"-i.c++{forced}",
+                    f"s/-std=c++{forced}/-std=c++{mmcv.raise_cxx_to}/g",
+                    str(tree / "setup.py"),
+                ),
+                unless_built=wheelhouse,
+            ),
+        ]
+        build = (*commands.build_wheel_from(str(tree)), "--wheel-dir", wheelhouse)
+    steps += [
+        Step(
+            f"{spec} built from {'that copy' if mmcv.raise_cxx_to else 'its PyPI sdist'} ({why}) "
+            "without build isolation, so the build sees torch and this setuptools, into the "
+            "wheel cache (skipped when it already holds this build)",
+            build,
+            env,
+            kind="build",
+        ),
+        Step(
+            f"{spec}: the wheel just built (or cached)",
+            commands.install_built(spec, mmcv.package, wheelhouse),
+        ),
+    ]
+    return steps
+
+
+def cxx_forced(candidate: Candidate, matrix: Matrix) -> int:
+    """The C++ standard the sdist's setup.py forces (17 where the matrix has no rule)."""
+    builds = matrix.source_builds
+    rule = builds.rule(candidate.mmcv.package, candidate.mmcv.version) if builds else None
+    return rule.cxx if rule is not None else 17
 
 
 def toolchain_blockers(
@@ -478,6 +551,13 @@ def _warnings(
             f"no prebuilt {mmcv.package} for torch {torch.torch} ({variant}): source build of "
             f"{mmcv.package} {mmcv.version}, about {minutes} min ({what}{jobs} compile jobs)"
         )
+        if mmcv.raise_cxx_to is not None:
+            out.append(
+                f"{mmcv.package} {mmcv.version}'s setup.py forces -std=c++"
+                f"{cxx_forced(candidate, matrix)} and torch {torch.torch}'s headers need "
+                f"C++{mmcv.raise_cxx_to}: the build raises it to -std=c++{mmcv.raise_cxx_to} on "
+                "mmdoctor's own copy of the sdist (measured to compile: docs/matrix.md)"
+            )
         out += toolchain_blockers(candidate, machine, matrix, gcc)
     if cuda is not None and machine.driver is not None:
         native = matrix.max_cuda_for_driver(str(machine.driver))
@@ -536,14 +616,13 @@ def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
     source_build = not plan.mmcv_prebuilt
     if source_build:
         at = next(i for i, s in enumerate(plan.steps) if s.kind == "build")
-        build, built = plan.steps[at], plan.steps[at + 1]
+        build_steps = [s for s in plan.steps[:at] if s.unless_built] + list(plan.steps[at : at + 2])
         lines += [
             f"# No prebuilt {plan.mmcv_name} exists for this torch: it is built from source, which",
-            "# pip cannot do in the same run that installs torch. Install in three runs, the",
-            "# last two the plan's own build and install steps:",
+            "# pip cannot do in the same run that installs torch. Install this file first, then",
+            "# run the plan's own build and install steps, then mmdet:",
             "#   python -m pip install -r THIS_FILE",
-            f"#   {_command_line(build.argv, build.env)}",
-            f"#   {_command_line(built.argv, built.env)}",
+            *(f"#   {_command_line(s.argv, s.env)}" for s in build_steps),
             f"#   python -m pip install mmdet=={plan.mmdet_version}",
         ]
     else:

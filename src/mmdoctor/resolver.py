@@ -24,10 +24,12 @@ from packaging.version import Version
 
 from mmdoctor.errors import UsageError
 from mmdoctor.matrix import (
+    BuildVerdict,
     CudaVariant,
     Matrix,
     MmcvWheelSet,
     MmdetRelease,
+    Platform,
     TorchRelease,
     minor,
 )
@@ -41,6 +43,7 @@ class Machine:
     gpu_ccs: tuple[Version, ...] = ()
     nvcc: Version | None = None  # the CUDA toolkit a source build would use
     toolchain_known: bool = True  # False: a plan for another machine, whose nvcc is not known
+    arch: str = "x86_64"  # the CPU: "x86_64" or "aarch64"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class MmcvChoice:
     prebuilt: bool
     verified: bool = True
     python_verified: bool = True
+    raise_cxx_to: int | None = None  # a source build that raises its sdist's -std=c++N to this
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,11 @@ def resolve(
     resolve_input_check(wishes, matrix)
     kept: list[Candidate] = []
     rejected: list[Rejection] = []
+    platform = matrix.platform(machine.os, machine.arch)
+    if platform is None:
+        return Resolution(
+            machine, wishes, None, (Rejection("torch", platform_unknown(machine, matrix)),)
+        )
     releases = _torch_releases(wishes, matrix)
     considered = 0
     for release in releases:
@@ -122,7 +131,7 @@ def resolve(
         considered += len(variants)
         for variant in variants:
             label = f"torch {release.torch} {variant}"
-            reason = _reject_torch(release, variant, machine, matrix)
+            reason = _reject_torch(release, variant, machine, matrix, platform)
             if reason is not None:
                 rejected.append(Rejection(label, reason))
                 continue
@@ -229,22 +238,56 @@ def _mmdet_releases(wishes: Wishes, matrix: Matrix) -> list[MmdetRelease]:
 # ------------------------------------------------------------------- constraints
 
 
+def platform_unknown(machine: Machine, matrix: Matrix) -> str:
+    known = ", ".join(f"{p.os} {p.arch}" for p in matrix.platforms)
+    return f"the matrix knows no torch for {machine.os} {machine.arch} (it knows {known})"
+
+
 def _reject_torch(
-    release: TorchRelease, variant: str, machine: Machine, matrix: Matrix
+    release: TorchRelease, variant: str, machine: Machine, matrix: Matrix, platform: Platform
 ) -> str | None:
     """Why this torch release and variant cannot run here, or None."""
-    if machine.python not in release.python:
-        return (
-            f"torch {release.torch} wheels need Python {spec_text(release.python)}, "
-            f"this is {machine.python}"
-        )
+    no_wheels = _no_wheels(release, machine, platform)
+    if no_wheels is not None:
+        return no_wheels
     if variant == "cpu":
         return None
     if machine.os == "darwin":
         return "macOS has no CUDA builds of torch"
-    info = matrix.cuda_variants.get(variant)
-    if info is None:
+    if not platform.has_variant(variant):
+        return f"torch has no {variant} build for {machine.os} {machine.arch}"
+    return _cuda_rejection(release, variant, machine, matrix)
+
+
+def _no_wheels(release: TorchRelease, machine: Machine, platform: Platform) -> str | None:
+    """Why torch + torchvision of this release have no wheels for this platform and Python."""
+    where = f"{machine.os} {machine.arch}"
+    if release.version not in platform.torch:
+        return f"torch {release.torch} has no {where} wheels ({spec_text(platform.torch)} do)"
+    python = release.python_for(machine.os, machine.arch)
+    if machine.python not in python:
+        return (
+            f"torch {release.torch} wheels for {where} need Python {spec_text(python)}, "
+            f"this is {machine.python}"
+        )
+    if not release.torchvision_latest:
+        return f"torch {release.torch} has no torchvision release yet"
+    vision_python = release.torchvision_python
+    if vision_python is not None and machine.python not in vision_python:
+        return (
+            f"torchvision {release.torchvision} wheels need Python {spec_text(vision_python)}, "
+            f"this is {machine.python}"
+        )
+    return None
+
+
+def _cuda_rejection(
+    release: TorchRelease, variant: str, machine: Machine, matrix: Matrix
+) -> str | None:
+    known = matrix.cuda_variants.get(variant)
+    if known is None:
         return f"{variant} is not in the matrix's CUDA variants"
+    info = known.built_for(release.torch, machine.arch)
     if machine.driver is None:
         return "no NVIDIA driver on this machine"
     needed = matrix.min_driver(str(info.cuda), machine.os)
@@ -258,7 +301,10 @@ def _reject_torch(
     for cc in machine.gpu_ccs:
         if not runs_on(info, cc):
             built = " ".join(info.arch_list())
-            return f"{variant} has no kernels for sm_{cc.major}{cc.minor} (built for {built})"
+            return (
+                f"torch {release.torch} {variant} has no kernels for sm_{cc.major}{cc.minor} "
+                f"(built for {built})"
+            )
     return None
 
 
@@ -310,13 +356,14 @@ def _choose_mmcv(
         variant=variant,
         python=machine.python,
         os=machine.os,
+        arch=machine.arch,
     )
     if prebuilt is not None:
         return prebuilt, ""
     package, spec = mmdet.mmcv_package, mmdet.mmcv
-    where = (
-        "on Linux" if machine.os == "linux" else f"(wheel data is Linux-only; this is {machine.os})"
-    )
+    where = f"on {machine.os} {machine.arch}"
+    if machine.arch not in matrix.mmcv_wheel_archs:
+        where += f" (OpenMMLab builds {', '.join(sorted(matrix.mmcv_wheel_archs))} wheels only)"
     no_wheel = f"no prebuilt {package}{spec_text(spec)} for torch {release.torch} {variant} {where}"
     if not wishes.allow_source_build:
         return None, f"{no_wheel}, and source builds are off"
@@ -328,11 +375,12 @@ def _choose_mmcv(
             f"{no_wheel}; a source build needs Python {spec_text(builds.python)} "
             f"({builds.python_note})"
         )
-    version = newest_compiling_mmcv(matrix, package, spec, release.version)
+    version, verdict = newest_compiling_mmcv(matrix, package, spec, release)
     if version is not None:
-        return MmcvChoice(package, version, prebuilt=False), ""
+        return MmcvChoice(package, version, prebuilt=False, raise_cxx_to=verdict.raise_cxx_to), ""
+    why = f" ({verdict.reason})" if verdict.reason else ""
     return None, (
-        f"{no_wheel}, and no {package}{spec_text(spec)} compiles against torch {release.torch}"
+        f"{no_wheel}, and no {package}{spec_text(spec)} compiles against torch {release.torch}{why}"
     )
 
 
@@ -345,13 +393,15 @@ def find_prebuilt_mmcv(
     variant: str,
     python: Version,
     os: str,
+    arch: str = "x86_64",
 ) -> MmcvChoice | None:
     """The newest `package` in `spec` that OpenMMLab publishes a wheel of for this torch minor,
-    variant and Python (verified rows first); None where pip would fall back to the sdist."""
-    if os != "linux":
-        return None  # the matrix holds the Linux wheel sets only
+    variant, Python and platform (verified rows first); None where pip would fall back to the
+    sdist."""
+    if arch not in matrix.mmcv_wheel_archs:
+        return None
     best: MmcvChoice | None = None
-    for wheel_set, version in wheels_for(matrix, package, spec, variant, torch_minor):
+    for wheel_set, version in wheels_for(matrix, package, spec, variant, torch_minor, os):
         if python not in wheel_set.python:
             continue
         choice = MmcvChoice(
@@ -368,28 +418,41 @@ def find_prebuilt_mmcv(
 
 
 def wheels_for(
-    matrix: Matrix, package: str, spec: SpecifierSet, variant: str, torch_minor: str
+    matrix: Matrix,
+    package: str,
+    spec: SpecifierSet,
+    variant: str,
+    torch_minor: str,
+    os: str = "linux",
 ) -> Iterator[tuple[MmcvWheelSet, Version]]:
-    """Every (wheel set, version in `spec`) with a wheel folder for this variant and torch."""
+    """Every (wheel set, version in `spec`) with a wheel folder for this variant, torch and OS."""
     for wheel_set in matrix.mmcv_wheels:
-        if wheel_set.package == package and wheel_set.has(variant, torch_minor):
+        if (
+            wheel_set.package == package
+            and wheel_set.os == os
+            and wheel_set.has(variant, torch_minor)
+        ):
             for version in wheel_set.versions:
                 if version in spec:
                     yield wheel_set, version
 
 
 def newest_compiling_mmcv(
-    matrix: Matrix, package: str, spec: SpecifierSet, torch: Version
-) -> Version | None:
-    """The newest `package` in `spec` whose sdist compiles against this torch, if any."""
+    matrix: Matrix, package: str, spec: SpecifierSet, torch: TorchRelease
+) -> tuple[Version | None, BuildVerdict]:
+    """The newest `package` in `spec` whose sdist compiles against this torch, and how; else
+    None and the newest release's reason."""
     builds = matrix.source_builds
     if builds is None:
-        return None
+        return None, BuildVerdict(False)
     known = {v for s in matrix.mmcv_wheels if s.package == package for v in s.versions}
+    first_refusal: BuildVerdict | None = None
     for version in sorted((v for v in known if v in spec), reverse=True):
-        if builds.compiles(package, version, torch):
-            return version
-    return None
+        verdict = builds.verdict(package, version, torch)
+        if verdict.ok:
+            return version, verdict
+        first_refusal = first_refusal or verdict
+    return None, first_refusal or BuildVerdict(False)
 
 
 # ------------------------------------------------------------------- ranking and advice

@@ -8,7 +8,13 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
-from mmdoctor.checks.torch import known_step_failure, step_failure, torch_data, torch_version
+from mmdoctor.checks.torch import (
+    known_step_failure,
+    setuptools_for,
+    step_failure,
+    torch_data,
+    torch_version,
+)
 from mmdoctor.environment import Distribution, parse_version
 from mmdoctor.resolver import find_prebuilt_mmcv
 
@@ -54,7 +60,7 @@ def mim_install(ctx: Context, spec: str, *flags: str) -> tuple[str, ...]:
     """`python -m mim install SPEC`, preceded by installing openmim where it is missing."""
     prefix: tuple[str, ...] = ()
     if ctx.env.target.version_of("openmim") is None:
-        good = ctx.matrix.fact("setuptools_known_good")
+        good = setuptools_for(ctx)
         prefix = (f"{ctx.pip} install openmim setuptools=={good}",)
     return (*prefix, " ".join((f"{ctx.python} -m mim install", *flags, f'"{spec}"')))
 
@@ -76,6 +82,7 @@ def prebuilt_mmcv_exists(ctx: Context, name: str, spec: str) -> bool:
         variant=variant,
         python=Version(f"{python.major}.{python.minor}"),
         os=ctx.env.os,
+        arch=ctx.env.host.arch,
     )
     return found is not None
 
@@ -87,7 +94,7 @@ def mmcv_install(ctx: Context, name: str, spec: str) -> tuple[str, ...]:
     if prebuilt_mmcv_exists(ctx, name, spec):
         return mim_install(ctx, spec, "--no-cache-dir")
     torch = torch_data(ctx) or {}
-    good = ctx.matrix.fact("setuptools_known_good")
+    good = setuptools_for(ctx)
     cuda = "FORCE_CUDA=1 " if torch.get("cuda") else ""
     return (
         f"{ctx.pip} install setuptools=={good} wheel ninja psutil",

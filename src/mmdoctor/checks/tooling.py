@@ -5,7 +5,13 @@ from __future__ import annotations
 from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
-from mmdoctor.checks.torch import known_step_failure, step_failure, torch_data, torch_version
+from mmdoctor.checks.torch import (
+    known_step_failure,
+    setuptools_for,
+    step_failure,
+    torch_data,
+    torch_version,
+)
 from mmdoctor.environment import parse_version
 
 OPENCV_DISTS = (
@@ -58,7 +64,7 @@ def setuptools_window(ctx: Context) -> Finding:
     setuptools = parse_version(target.version_of("setuptools"))
     mim_installed = target.version_of("openmim") is not None
     torch_v = torch_version(ctx)
-    good = facts.fact("setuptools_known_good")
+    good = setuptools_for(ctx)
     mim_step = target.step("mim")
     if mim_installed and target.imported("mim") is None:
         error = f"{mim_step.error if mim_step else ''}"

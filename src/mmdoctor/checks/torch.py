@@ -24,6 +24,12 @@ def torch_version(ctx: Context) -> Version | None:
     return parse_version(data["version"]) if data else None
 
 
+def setuptools_for(ctx: Context) -> str:
+    """The setuptools advice names: the plans' pin for this Python and torch."""
+    python = ctx.env.target.python_version
+    return ctx.matrix.setuptools_pin(Version(f"{python.major}.{python.minor}"), torch_version(ctx))
+
+
 def step_failure(step: StepResult | None, what: str) -> str:
     """One line that says how a probe step failed."""
     if step is None:
@@ -65,6 +71,7 @@ def planned_torch(ctx: Context) -> tuple[str, str] | None:
         driver=parse_version(nvidia.driver_version) if nvidia.has_driver else None,
         gpu_ccs=tuple(_cc(g) for g in nvidia.gpus if parse_version(g.compute_capability)),
         nvcc=parse_version(ctx.env.toolkit.nvcc_version),
+        arch=ctx.env.host.arch,
     )
     wishes = Wishes(cpu=ctx.cpu_only or machine.driver is None)
     chosen = resolve(machine, wishes, ctx.matrix, suggest=False).chosen

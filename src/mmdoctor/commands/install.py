@@ -52,6 +52,7 @@ class InstallOptions:
     gpu_cc: Sequence[str] = ()
     python_version: str | None = None
     os_name: str | None = None
+    arch: str | None = None
     dry_run: bool = False
     export: Path | None = None
     timeout: float = 90.0
@@ -146,6 +147,7 @@ def plan_install(
         gpu_cc=options.gpu_cc,
         python_version=options.python_version,
         os_name=options.os_name,
+        arch=options.arch,
         timeout=options.timeout,
         builds_here=not (options.planning and _what_if(options)),
     )
@@ -248,6 +250,7 @@ def _what_if(options: InstallOptions) -> list[str]:
         ("--gpu-cc", options.gpu_cc),
         ("--python-version", options.python_version),
         ("--os", options.os_name),
+        ("--arch", options.arch),
     )
     return [name for name, value in given if value]
 

@@ -7,6 +7,7 @@ InstallOutcome that carries the final check's report and explains its own failur
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -231,6 +232,8 @@ def _run(
             elif step.kind == "build":
                 assert builder is not None, "a build step needs a builder"
                 note = builder(runner, step)
+            elif step.unless_built and wheel_cache.cached_wheel(Path(step.unless_built)):
+                note = "skipped: the wheel cache holds this build"
             else:
                 _run_step(runner, step)
         except (StepFailed, MmdoctorError, shell.CommandNotFound, KeyboardInterrupt) as exc:
@@ -283,6 +286,9 @@ def _build(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
     wheel = wheel_cache.cached_wheel(wheelhouse)
     if wheel is not None:
         return f"reused the cached wheel {wheel}"
+    raised = plan.candidate.mmcv.raise_cxx_to
+    if raised is not None:
+        _require_raised_standard(Path(step.argv[step.argv.index("--wheel-dir") - 1]), raised)
     result = runner.run(step.argv, env=step.env)
     wheel = wheel_cache.cached_wheel(wheelhouse)
     if not result.ok or wheel is None:
@@ -291,6 +297,21 @@ def _build(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
         wheel.unlink()
         raise StepFailed(f"the build made {wheel.name} without mmcv/_ext (no compiled ops)")
     return f"built and cached {wheel}"
+
+
+def _require_raised_standard(tree: Path, standard: int) -> None:
+    """The copy's setup.py asks for C++`standard` and no older one: an sdist that spelled its
+    flag differently would otherwise build into torch's '#error C++20 ... required'."""
+    try:
+        text = (tree / "setup.py").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StepFailed(f"{tree / 'setup.py'}: cannot read it ({exc.strerror})") from None
+    older = re.findall(r"-std=c\+\+(\d+)", text)
+    if f"-std=c++{standard}" not in text or any(int(n) < standard for n in older):
+        raise StepFailed(
+            f"{tree / 'setup.py'} does not ask for -std=c++{standard} everywhere "
+            f"(it has {', '.join(sorted(set(older))) or 'no -std flag'}): the raise did not apply"
+        )
 
 
 # torch's version and CUDA from torch/version.py, read without importing torch (about 2 s).

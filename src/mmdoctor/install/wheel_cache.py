@@ -39,6 +39,16 @@ def folder(key: BuildKey, environ: Mapping[str, str] = os.environ) -> Path:
     return paths.wheel_cache_dir(environ) / key.folder_name
 
 
+def source_folder(key: BuildKey, environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the sdist for `key` is downloaded and unpacked when the build must change it."""
+    return paths.source_build_dir(environ) / key.folder_name
+
+
+def sdist_filename(package: str, version: str) -> str:
+    """The sdist's file name on PyPI: these releases predate PEP 625's normalised names."""
+    return f"{package}-{version}.tar.gz"
+
+
 def cached_wheel(wheelhouse: Path) -> Path | None:
     """A wheel a finished build left in its folder (pip writes it only once it is built)."""
     wheels = sorted(wheelhouse.glob("*.whl")) if wheelhouse.is_dir() else []

@@ -26,7 +26,7 @@ def machine_line(context: PlanningContext) -> str:
     nvcc = f"nvcc {machine.nvcc}" if machine.nvcc else "no nvcc"
     if not machine.toolchain_known:
         nvcc = "nvcc not probed"
-    return f"Python {machine.python} on {machine.os} · {driver} · {gpus} · {nvcc}"
+    return f"Python {machine.python} on {machine.os} {machine.arch} · {driver} · {gpus} · {nvcc}"
 
 
 def render_plan(
@@ -163,6 +163,7 @@ def machine_dict(context: PlanningContext) -> dict[str, Any]:
     machine = context.machine
     return {
         "os": machine.os,
+        "arch": machine.arch,
         "python": str(machine.python),
         "driver": str(machine.driver) if machine.driver is not None else None,
         "gpu_cc": [str(cc) for cc in machine.gpu_ccs],
