@@ -159,14 +159,15 @@ def gather(
     os = parse_os(os_name) if os_name else host.os
     cpu = parse_arch(arch) if arch else host.arch
     platform_for(matrix, os, cpu, what_if=bool(os_name or arch))
+    wanted_driver = parse_driver(driver) if driver else None
+    wanted_ccs = tuple(parse_cc(cc) for cc in gpu_cc)
+    wanted_python = parse_python_version(python_version) if python_version else None
     if python is None and python_version:  # a plan for another machine: its own `python`
         executable = "python"
     else:
         executable, how = resolve_interpreter(python, environ)
-    wanted_driver = parse_driver(driver) if driver else None
-    wanted_ccs = tuple(parse_cc(cc) for cc in gpu_cc)
-    if python_version:
-        py = parse_python_version(python_version)
+    if wanted_python is not None:
+        py = wanted_python
         sources["python"] = "--python-version"
     else:
         facts = probe_python(executable, timeout=timeout, environ=environ)

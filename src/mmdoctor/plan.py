@@ -569,6 +569,12 @@ def _warnings(
             )
     if not torch.verified:
         out.append(f"torch {torch.torch} is marked unverified in the matrix")
+    platform = matrix.platform(machine.os, machine.arch)
+    if variant != "cpu" and platform is not None and not platform.verified:
+        out.append(
+            f"the {machine.os} {machine.arch} {variant} builds of torch are marked unverified "
+            "in the matrix"
+        )
     if variant != "cpu" and not matrix.cuda_variants[variant].verified:
         out.append(f"the {variant} variant's GPU architectures are marked unverified in the matrix")
     if mmcv.prebuilt and not mmcv.verified:
