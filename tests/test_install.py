@@ -11,6 +11,7 @@ equal what it was before the install, byte for byte.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -349,32 +350,39 @@ def test_the_cxx20_build_prepares_its_own_copy_of_the_real_sdist(
     from mmdoctor.plan import Sources, build_plan
     from mmdoctor.resolver import Machine, Wishes, resolve
 
-    for name, value in isolated_pip_env().items():
+    clean = isolated_pip_env()
+    for name in [n for n in os.environ if n not in clean]:  # PIP_FIND_LINKS, ...
+        monkeypatch.delenv(name)
+    for name, value in clean.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MMDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
     matrix = load_matrix()
-    machine = Machine(os="linux", python=Version(f"{sys.version_info[0]}.{sys.version_info[1]}"))
+    machine = Machine(os="linux", python=Version("3.11"))  # BASE_PYTHON, which the venv runs
     chosen = resolve(machine, Wishes(cpu=True, torch=Version("2.14"), mmdet="3"), matrix).chosen
     assert chosen is not None and chosen.mmcv.raise_cxx_to == 20
+    python = str(make_venv(tmp_path / "venv") / "bin" / "python")
     plan = build_plan(
-        chosen, machine, matrix, executable=sys.executable, sources=Sources(index_url=index.url)
+        chosen, machine, matrix, executable=python, sources=Sources(index_url=index.url)
     )
     prepare = tuple(s for s in plan.steps if s.unless_built)
-    assert [s.argv[0] for s in prepare] == [sys.executable, "tar", "sed"]
+    assert [s.argv[0] for s in prepare] == [python, "tar", "sed"]
     runner = Runner(Log(tmp_path / "log.txt"))
-    records, failure, output = _run(prepare, runner, SilentProgress(), lambda: "", None)
+    # the plan's first step (setuptools 80.9.0, wheel, ...), then the preparation
+    tools = plan.steps[0]
+    assert "setuptools==80.9.0" in tools.argv
+    records, failure, output = _run((tools, *prepare), runner, SilentProgress(), lambda: "", None)
     assert failure is None, (failure, output)
     tree = Path(prepare[-1].argv[-1]).parent
     assert str(tree).startswith(str(tmp_path / "cache" / "sources"))
     setup = (tree / "setup.py").read_text(encoding="utf-8")
     assert "-std=c++20" in setup and "-std=c++17" not in setup
     assert "-std=c++17" in (tree / "setup.py.c++17").read_text(encoding="utf-8")
-    _require_raised_standard(tree, 20)
+    _require_raised_standard(tree, 17, 20)
     sdist = Path(prepare[1].argv[2])
     assert sdist.read_bytes() == (index.folder / sdist.name).read_bytes()  # the download as served
     (tree / "setup.py.c++17").replace(tree / "setup.py")
     with pytest.raises(StepFailed, match="17"):
-        _require_raised_standard(tree, 20)
+        _require_raised_standard(tree, 17, 20)
     # Once the wheel is in the cache, the preparation is skipped.
     wheelhouse = Path(prepare[0].unless_built)
     wheelhouse.mkdir(parents=True)

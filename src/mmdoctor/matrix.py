@@ -154,6 +154,7 @@ class BuildVerdict:
 
     ok: bool
     raise_cxx_to: int | None = None  # the build raises -std=c++N to this on its own copy
+    forced_cxx: int | None = None  # N: the standard the sdist's setup.py forces
     reason: str = ""  # why not, when not ok
 
 
@@ -187,7 +188,7 @@ class SourceBuilds:
         if torch.cxx_std <= rule.cxx:
             return BuildVerdict(True)
         if rule.compiles_raised_to is not None and rule.compiles_raised_to >= torch.cxx_std:
-            return BuildVerdict(True, raise_cxx_to=torch.cxx_std)
+            return BuildVerdict(True, raise_cxx_to=torch.cxx_std, forced_cxx=rule.cxx)
         return BuildVerdict(
             False,
             reason=f"{package} {version}'s setup.py forces -std=c++{rule.cxx} and torch "

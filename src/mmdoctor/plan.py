@@ -279,9 +279,12 @@ class Commands:
         )
 
     def download_sdist(self, requirement: str, package: str, dest: str) -> tuple[str, ...]:
+        """pip reads an sdist's metadata even to download it: without build isolation, so that
+        the setuptools with pkg_resources that the plan pinned runs mmcv's setup.py."""
         return (
             self.executable,
-            *("-m", "pip", "download", "--no-deps", "--no-binary", package, requirement),
+            *("-m", "pip", "download", "--no-deps", "--no-build-isolation"),
+            *("--no-binary", package, requirement),
             *("--dest", dest),
             *self._options(self.sources.index_url, ()),
         )
@@ -448,7 +451,7 @@ def _source_build_steps(
         source = wheel_cache.source_folder(key)
         sdist = source / wheel_cache.sdist_filename(mmcv.package, str(mmcv.version))
         tree = source / f"{mmcv.package}-{mmcv.version}"
-        forced = cxx_forced(candidate, matrix)
+        forced = mmcv.forced_cxx
         steps += [
             Step(
                 f"{spec}'s sdist from PyPI into mmdoctor's build folder",
@@ -488,13 +491,6 @@ def _source_build_steps(
         ),
     ]
     return steps
-
-
-def cxx_forced(candidate: Candidate, matrix: Matrix) -> int:
-    """The C++ standard the sdist's setup.py forces (17 where the matrix has no rule)."""
-    builds = matrix.source_builds
-    rule = builds.rule(candidate.mmcv.package, candidate.mmcv.version) if builds else None
-    return rule.cxx if rule is not None else 17
 
 
 def toolchain_blockers(
@@ -554,7 +550,7 @@ def _warnings(
         if mmcv.raise_cxx_to is not None:
             out.append(
                 f"{mmcv.package} {mmcv.version}'s setup.py forces -std=c++"
-                f"{cxx_forced(candidate, matrix)} and torch {torch.torch}'s headers need "
+                f"{mmcv.forced_cxx} and torch {torch.torch}'s headers need "
                 f"C++{mmcv.raise_cxx_to}: the build raises it to -std=c++{mmcv.raise_cxx_to} on "
                 "mmdoctor's own copy of the sdist (measured to compile: docs/matrix.md)"
             )

@@ -63,6 +63,7 @@ class MmcvChoice:
     verified: bool = True
     python_verified: bool = True
     raise_cxx_to: int | None = None  # a source build that raises its sdist's -std=c++N to this
+    forced_cxx: int | None = None  # that N
 
 
 @dataclass(frozen=True)
@@ -377,7 +378,13 @@ def _choose_mmcv(
         )
     version, verdict = newest_compiling_mmcv(matrix, package, spec, release)
     if version is not None:
-        return MmcvChoice(package, version, prebuilt=False, raise_cxx_to=verdict.raise_cxx_to), ""
+        return MmcvChoice(
+            package,
+            version,
+            prebuilt=False,
+            raise_cxx_to=verdict.raise_cxx_to,
+            forced_cxx=verdict.forced_cxx,
+        ), ""
     why = f" ({verdict.reason})" if verdict.reason else ""
     return None, (
         f"{no_wheel}, and no {package}{spec_text(spec)} compiles against torch {release.torch}{why}"

@@ -286,9 +286,10 @@ def _build(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
     wheel = wheel_cache.cached_wheel(wheelhouse)
     if wheel is not None:
         return f"reused the cached wheel {wheel}"
-    raised = plan.candidate.mmcv.raise_cxx_to
-    if raised is not None:
-        _require_raised_standard(Path(step.argv[step.argv.index("--wheel-dir") - 1]), raised)
+    mmcv = plan.candidate.mmcv
+    if mmcv.raise_cxx_to is not None and mmcv.forced_cxx is not None:
+        tree = Path(step.argv[step.argv.index("--wheel-dir") - 1])
+        _require_raised_standard(tree, mmcv.forced_cxx, mmcv.raise_cxx_to)
     result = runner.run(step.argv, env=step.env)
     wheel = wheel_cache.cached_wheel(wheelhouse)
     if not result.ok or wheel is None:
@@ -299,18 +300,19 @@ def _build(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
     return f"built and cached {wheel}"
 
 
-def _require_raised_standard(tree: Path, standard: int) -> None:
-    """The copy's setup.py asks for C++`standard` and no older one: an sdist that spelled its
-    flag differently would otherwise build into torch's '#error C++20 ... required'."""
+def _require_raised_standard(tree: Path, forced: int, standard: int) -> None:
+    """The copy's setup.py asks for C++`standard` and no longer for C++`forced`: an sdist that
+    spelled its flag differently would otherwise build into torch's '#error C++20 ...'.
+    (Other standards may stay: mmcv 2.1.0 keeps -std=c++14 for torch <= 1.12.1.)"""
     try:
         text = (tree / "setup.py").read_text(encoding="utf-8")
     except OSError as exc:
         raise StepFailed(f"{tree / 'setup.py'}: cannot read it ({exc.strerror})") from None
-    older = re.findall(r"-std=c\+\+(\d+)", text)
-    if f"-std=c++{standard}" not in text or any(int(n) < standard for n in older):
+    if f"-std=c++{standard}" not in text or f"-std=c++{forced}" in text:
+        found = sorted(set(re.findall(r"-std=c\+\+(\d+)", text)))
         raise StepFailed(
-            f"{tree / 'setup.py'} does not ask for -std=c++{standard} everywhere "
-            f"(it has {', '.join(sorted(set(older))) or 'no -std flag'}): the raise did not apply"
+            f"{tree / 'setup.py'} still asks for -std=c++{forced}, or not for -std=c++{standard} "
+            f"(it has {', '.join(found) or 'no -std flag'}): the raise did not apply"
         )
 
 
