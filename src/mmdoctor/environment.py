@@ -154,10 +154,15 @@ class HostInfo:
     @property
     def arch(self) -> str:
         """The CPU as wheel tags know it: x86_64 or aarch64 (macOS says arm64, Windows AMD64)."""
-        return ARCH_ALIASES.get(self.machine.lower(), self.machine.lower())
+        return normal_arch(self.machine)
 
 
 ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv8": "aarch64"}
+
+
+def normal_arch(machine: str) -> str:
+    """'arm64' -> 'aarch64', 'AMD64' -> 'x86_64'; any other name, lower-cased."""
+    return ARCH_ALIASES.get(machine.lower(), machine.lower())
 
 
 @dataclass(frozen=True)

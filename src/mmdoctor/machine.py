@@ -82,9 +82,9 @@ def parse_os(text: str) -> str:
 
 
 def parse_arch(text: str) -> str:
-    from mmdoctor.environment import ARCH_ALIASES
+    from mmdoctor.environment import normal_arch
 
-    arch = ARCH_ALIASES.get(text.lower(), text.lower())
+    arch = normal_arch(text)
     if arch not in ARCH_NAMES:
         raise UsageError(f"--arch {text!r}: expected one of {', '.join(ARCH_NAMES)}")
     return arch
@@ -94,8 +94,9 @@ def platform_for(matrix: Matrix, os: str, arch: str, *, what_if: bool) -> None:
     """A what-if OS and CPU pair the matrix has no torch for is bad input (exit 2); a probed
     one is a fact, which the resolver turns into 'no plan' with the reason."""
     if what_if and matrix.platform(os, arch) is None:
-        known = ", ".join(f"{p.os} {p.arch}" for p in matrix.platforms)
-        raise UsageError(f"--os {os} --arch {arch}: the matrix knows no torch there ({known})")
+        raise UsageError(
+            f"--os {os} --arch {arch}: the matrix knows no torch there ({matrix.platform_names()})"
+        )
 
 
 def make_wishes(

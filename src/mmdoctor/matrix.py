@@ -221,6 +221,18 @@ class Pin:
     reason: str
     known_failure: str | None = None
 
+    def applies(self, facts: Mapping[str, Version | str]) -> bool:
+        """Every condition holds for these facts (versions; mmcv_package by name). A condition
+        on a fact not given is not checked: check's advice knows the Python and torch only."""
+        for key, value in self.when.items():
+            fact = facts.get(key)
+            if isinstance(fact, str):
+                if fact != value:
+                    return False
+            elif fact is not None and fact not in SpecifierSet(value):
+                return False
+        return True
+
 
 @dataclass(frozen=True)
 class SmokeModel:
@@ -266,17 +278,13 @@ class Matrix:
         None): setuptools 80.9.0 needs Python 3.9, so 3.8 and 3.7 get their own."""
         known = {"python": python, "torch": torch or self.torch_releases[-1].version}
         for pin in self.pins:
-            if (
-                pin.name == "setuptools"
-                and pin.spec.startswith("==")
-                and all(
-                    known[key] in SpecifierSet(value)
-                    for key, value in pin.when.items()
-                    if key in known
-                )
-            ):
+            if pin.name == "setuptools" and pin.spec.startswith("==") and pin.applies(known):
                 return pin.spec.removeprefix("==")
         return str(self.fact("setuptools_known_good"))
+
+    def platform_names(self) -> str:
+        """'linux x86_64, linux aarch64, ...': what a refusal names as known."""
+        return ", ".join(f"{p.os} {p.arch}" for p in self.platforms)
 
     def platform(self, os: str, arch: str) -> Platform | None:
         return next((p for p in self.platforms if p.os == os and p.arch == arch), None)
@@ -395,6 +403,21 @@ def _torch_release(row: Mapping[str, Any]) -> TorchRelease:
     )
 
 
+def _cuda_variant(row: Mapping[str, Any]) -> CudaVariant:
+    sm, ptx = _arch_list(row)
+    return CudaVariant(
+        variant=str(row["variant"]),
+        cuda=Version(str(row["cuda"])),
+        sm=sm,
+        ptx=ptx,
+        verified=bool(row.get("verified", True)),
+        by_torch={
+            str(torch): _arch_list(lists) for torch, lists in row.get("by_torch", {}).items()
+        },
+        aarch64=_arch_list(row["aarch64"]) if row.get("aarch64") else None,
+    )
+
+
 def _arch_list(row: Mapping[str, Any]) -> tuple[tuple[Version, ...], Version | None]:
     """(sm, ptx) of a variant row or of one of its by_torch / aarch64 entries."""
     sm = tuple(Version(str(v)) for v in row["sm"])
@@ -432,19 +455,7 @@ def _build(path: str, raw: Any) -> Matrix:
         torch_releases=tuple(_torch_release(row) for row in raw["torch_releases"]["rows"]),
         facts={name: Version(str(fact["value"])) for name, fact in raw["facts"].items()},
         cuda_variants={
-            str(row["variant"]): CudaVariant(
-                variant=str(row["variant"]),
-                cuda=Version(str(row["cuda"])),
-                sm=_arch_list(row)[0],
-                ptx=_arch_list(row)[1],
-                verified=bool(row.get("verified", True)),
-                by_torch={
-                    str(torch): _arch_list(lists)
-                    for torch, lists in row.get("by_torch", {}).items()
-                },
-                aarch64=_arch_list(row["aarch64"]) if row.get("aarch64") else None,
-            )
-            for row in raw["cuda_variants"]["rows"]
+            str(row["variant"]): _cuda_variant(row) for row in raw["cuda_variants"]["rows"]
         },
         torch_index_url=str(index["index_url"]),
         torch_find_links=str(index["find_links"]),

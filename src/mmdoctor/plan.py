@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor.install import wheel_cache
-from mmdoctor.matrix import Matrix, Pin, minor
+from mmdoctor.matrix import Matrix, minor
 from mmdoctor.resolver import Candidate, Machine, spec_text
 
 OPENMIM = "0.3.9"  # the last openmim release on PyPI
@@ -162,26 +162,17 @@ def build_plan(
     )
 
 
-def _pin_applies(pin: Pin, candidate: Candidate, python: Version) -> bool:
-    versions = {
+def _pins(candidate: Candidate, matrix: Matrix, python: Version) -> tuple[PinChoice, ...]:
+    facts: dict[str, Version | str] = {
         "torch": Version(candidate.torch_version),
         "mmdet": candidate.mmdet.version,
         "mmcv": candidate.mmcv.version,
+        "mmcv_package": candidate.mmcv.package,
         "python": python,
     }
-    for key, value in pin.when.items():
-        if key == "mmcv_package":
-            if candidate.mmcv.package != value:
-                return False
-        elif versions[key] not in SpecifierSet(value):
-            return False
-    return True
-
-
-def _pins(candidate: Candidate, matrix: Matrix, python: Version) -> tuple[PinChoice, ...]:
     chosen: dict[str, PinChoice] = {}
     for pin in matrix.pins:
-        if not _pin_applies(pin, candidate, python):
+        if not pin.applies(facts):
             continue
         if pin.name in chosen:  # two conditions on one package: both specifiers hold
             before = chosen[pin.name]

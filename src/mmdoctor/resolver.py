@@ -240,8 +240,10 @@ def _mmdet_releases(wishes: Wishes, matrix: Matrix) -> list[MmdetRelease]:
 
 
 def platform_unknown(machine: Machine, matrix: Matrix) -> str:
-    known = ", ".join(f"{p.os} {p.arch}" for p in matrix.platforms)
-    return f"the matrix knows no torch for {machine.os} {machine.arch} (it knows {known})"
+    return (
+        f"the matrix knows no torch for {machine.os} {machine.arch} "
+        f"(it knows {matrix.platform_names()})"
+    )
 
 
 def _reject_torch(
