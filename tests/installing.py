@@ -14,7 +14,7 @@ from fakes.simple_index import SimpleIndex, isolated_pip_env
 WHEEL_CACHE = REPO / ".cache" / "test-mmdoctor-cache"  # the built mmcv survives between runs
 # uv's cache inside the checkout, not the user's ~/.cache/uv: it goes with the clone.
 UV_CACHE = REPO / ".cache" / "test-uv-cache"
-PLAN = ["--cpu", "--torch", "2.13.0", "--mmdet", "3", "--allow-source-build"]
+PLAN = ["--cpu", "--torch", "2.13.0", "--mmdet", "3", "--line", "openmmlab", "--allow-source-build"]
 
 
 def make_venv(folder: Path) -> Path:

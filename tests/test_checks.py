@@ -146,7 +146,21 @@ def test_torch_advice_fits_the_python_of_the_environment() -> None:
     assert result.advice is not None
     command = result.advice.commands[0]
     assert "torch==2.1." not in command  # torch 2.1 has no cp312 wheels
-    assert "torch==2.5.1" in command and "torchvision==0.20.1" in command
+    # what install would choose: the onedl line's prebuilt cp312 wheels sit on torch 2.10 cu129
+    assert "torch==2.10.0" in command and "torchvision==0.25.0" in command, command
+    # with upstream mmdet installed, the advice stays on its line
+    upstream = run(
+        "torch.import",
+        env(
+            nvidia_info=nvidia("535.104.05", "12.2", "8.6"),
+            steps=missing,
+            python="3.12.1",
+            dists={"mmdet": "3.3.0"},
+        ),
+    )
+    assert upstream.advice is not None
+    command = upstream.advice.commands[0]
+    assert "torch==2.5.1" in command and "torchvision==0.20.1" in command, command
 
 
 def test_torch_numpy_abi_error_is_recognised() -> None:

@@ -88,7 +88,16 @@ def matrix() -> dict[str, Any]:
             "rows": [{"package": "mmcv", "versions": ["2.1.0", "2.0.1"], "python": ">=3.8"}]
         },
         "mmdet_releases": {"rows": [{"mmdet": "3.3.0", "line": 3}, {"mmdet": "3.2.0", "line": 3}]},
-        "mmengine": {"latest": "0.10.7", "tested_torch_newest": "2.1"},
+        "stack_lines": {
+            "rows": [
+                {
+                    "line": "openmmlab",
+                    "mmdet": "mmdet",
+                    "mmengine": "mmengine",
+                    "mmengine_latest": "0.10.7",
+                }
+            ]
+        },
         "a_table_from_later": {"rows": ["odd", 3, {"torch": "9.9"}]},
     }
 
@@ -331,8 +340,8 @@ def test_mmengine_newer_than_its_latest() -> None:
     data["mmengine"]["files"] += [_file("mmengine-0.10.8.tar.gz"), _file("mmengine-0.11.0.tar.gz")]
     found = drift.find_drift(data, matrix())
     assert [(f.kind, f.matrix, f.pypi) for f in found] == [
-        ("newer_patch", "mmengine.latest 0.10.7", "0.10.8"),
-        ("missing_release", "mmengine.latest 0.10.7", "0.11.0"),
+        ("newer_patch", "stack_lines openmmlab: mmengine_latest 0.10.7", "0.10.8"),
+        ("missing_release", "stack_lines openmmlab: mmengine_latest 0.10.7", "0.11.0"),
     ]
 
 
@@ -346,7 +355,7 @@ def test_projects_without_a_table_are_not_modelled() -> None:
     }
     table = matrix()
     table["onedl"] = {"rows": []}  # a table named like it that no check reads yet
-    del table["mmengine"]  # a table this matrix lacks: its project is not modelled either
+    del table["stack_lines"]  # a table this matrix lacks: its projects are not modelled either
     found = drift.find_drift(data, table)
     assert [f.project for f in found] == ["mmengine", "openmim", "onedl-mmcv"]  # report order
     assert {f.kind for f in found} == {"not_modelled"}
@@ -433,7 +442,7 @@ def test_the_script_finds_no_drift_in_a_matrix_that_matches_pypi(tmp_path: Path)
                  "platforms": ["linux x86_64", "linux aarch64", "windows amd64", "macos arm64"]},
             ]
         },
-        "mmengine": {"latest": "0.10.7"},
+        "stack_lines": {"rows": [{"line": "openmmlab", "mmdet": "mmdet", "mmengine": "mmengine", "mmengine_latest": "0.10.7"}]},
     }  # fmt: skip
     path = tmp_path / "matrix.yaml"
     path.write_text(yaml.safe_dump(tiny))
@@ -449,7 +458,16 @@ def test_the_script_reports_drift_in_a_tiny_matrix_as_json(tmp_path: Path) -> No
         "torch_releases": {
             "rows": [{"torch": "2.14", "latest": "2.14.0", "python": ">=3.10,<3.16"}]
         },
-        "mmengine": {"latest": "0.10.5"},
+        "stack_lines": {
+            "rows": [
+                {
+                    "line": "openmmlab",
+                    "mmdet": "mmdet",
+                    "mmengine": "mmengine",
+                    "mmengine_latest": "0.10.5",
+                }
+            ]
+        },
     }
     path = tmp_path / "matrix.yaml"
     path.write_text(yaml.safe_dump(tiny))
@@ -485,17 +503,11 @@ def test_the_script_on_the_shipped_matrix_reports_the_projects_it_does_not_model
     assert {f["project"] for f in findings} <= set(drift.PROJECTS)
     assert done.returncode == (1 if findings else 0)
     not_modelled = {f["project"] for f in findings if f["kind"] == "not_modelled"}
-    assert {
-        "openmim",
-        "onedl-mmcv",
-        "onedl-mmengine",
-        "onedl-mmdetection",
-        "onedl-mim",
-    } <= not_modelled
+    # Both lines are modelled now: their mmcv wheels, mmdet releases, mmengine and mim.
+    assert not_modelled == set(), not_modelled
 
     text = run("--from", str(SAVED))
     assert text.returncode == done.returncode
-    assert "\nonedl-mmcv (1)\n  not_modelled" in text.stdout
     assert len([line for line in text.stdout.splitlines() if line.startswith("  ")]) == len(
         findings
     )
@@ -593,8 +605,9 @@ def test_the_script_asks_an_https_index_for_pep_691_json(
     args = ["--index-url", f"{base}/simple/", "--project", "onedl-mim", "--project", "openmim"]
     env = {"SSL_CERT_FILE": "", "REQUESTS_CA_BUNDLE": "", "PIP_CERT": "", variable: str(ca)}
     done = run(*args, "--json", "--save", str(tmp_path), env=env)
-    assert done.returncode == 1, done.stderr
-    assert [f["project"] for f in json.loads(done.stdout)["findings"]] == ["openmim", "onedl-mim"]
+    # both mims are modelled (stack_lines) and at their newest release: no drift
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["findings"] == []
     assert _Index.accepts == ["application/vnd.pypi.simple.v1+json"] * 2
     assert (tmp_path / "openmim.json").read_bytes() == (SAVED / "openmim.json").read_bytes()
 

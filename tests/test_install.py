@@ -358,7 +358,9 @@ def test_the_cxx20_build_prepares_its_own_copy_of_the_real_sdist(
     monkeypatch.setenv("MMDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
     matrix = load_matrix()
     machine = Machine(os="linux", python=Version("3.11"))  # BASE_PYTHON, which the venv runs
-    chosen = resolve(machine, Wishes(cpu=True, torch=Version("2.14"), mmdet="3"), matrix).chosen
+    chosen = resolve(
+        machine, Wishes(cpu=True, torch=Version("2.14"), mmdet="3", line="openmmlab"), matrix
+    ).chosen
     assert chosen is not None and chosen.mmcv.raise_cxx_to == 20
     python = str(make_venv(tmp_path / "venv") / "bin" / "python")
     plan = build_plan(

@@ -225,9 +225,11 @@ def test_matrix_mmdet_3_json(mmdoctor) -> None:
         for r in rows
     ), rows
     assert all(r["mmdet"].startswith("3.") for r in rows)
-    # mmdet 3.2-3.3 need mmcv < 2.2.0, which has no wheels for torch >= 2.2.
+    # mmdet 3.2-3.3 need mmcv < 2.2.0, which has no wheels for torch >= 2.2; the onedl line's
+    # rows are its own (prebuilt onedl-mmcv for torch 2.4-2.10).
+    assert any(r["mmcv"].startswith("onedl-mmcv 2.3.6") and r["how"] == "prebuilt" for r in rows)
     for row in rows:
-        if Version(row["torch"]) >= Version("2.2"):
+        if Version(row["torch"]) >= Version("2.2") and row["mmcv"].startswith("mmcv "):
             assert row["how"] == "source build", row
 
 
@@ -322,7 +324,7 @@ def test_dry_run_refuses_a_venv_folder_that_is_not_one(mmdoctor, tmp_path) -> No
 # ------------------------------------------------------------------- source builds (issue 13.5)
 
 SOURCE_BUILD = ["install", "--torch", "2.5", "--driver", "535.104.05", "--gpu-cc", "8.6"]
-SOURCE_BUILD += ["--python-version", "3.11"]
+SOURCE_BUILD += ["--python-version", "3.11", "--line", "openmmlab"]
 
 
 def test_a_source_build_plan_shows_the_steps_that_run(mmdoctor, tmp_path) -> None:
@@ -426,6 +428,8 @@ def test_a_dry_run_names_the_target_and_the_next_step(mmdoctor, bare_venv) -> No
         "535.104.05",
         "--gpu-cc",
         "8.6",
+        "--line",
+        "openmmlab",
         "--dry-run",
         "--json",
     )
@@ -461,6 +465,8 @@ RTX3090 = [
     "8.6",
     "--mmdet",
     "3",
+    "--line",
+    "openmmlab",
     "--dry-run",
     "--json",
 ]

@@ -173,7 +173,17 @@ def test_cross_references_resolve() -> None:
                 release = matrix.torch_release(Version(minor))
                 assert release is not None and variant in release.all_variants(), (minor, variant)
     for release in matrix.mmdet_releases:
-        assert release.mmcv_package == ("mmcv" if release.line == 3 else "mmcv-full")
+        # Each line's mmdet takes that line's mmcv: the two never share an environment.
+        line = matrix.stack_lines[release.stack_line]
+        assert release.mmcv_package in line.mmcv, release
+        if release.stack_line == "openmmlab":
+            assert release.mmcv_package == ("mmcv" if release.line == 3 else "mmcv-full")
+        # An onedl-mmcv wheel row names the arch list of each CUDA folder it has.
+    for wheel_set in matrix.mmcv_wheels:
+        if wheel_set.package == "onedl-mmcv":
+            cuda = {v for v in wheel_set.sets if v != "cpu"}
+            assert cuda == set(wheel_set.cuda_arch), wheel_set.versions
+    for release in matrix.mmdet_releases:
         assert (release.mmengine is not None) == (release.line == 3)
         # Each mmdet accepts at least one mmcv the matrix knows.
         assert any(p == release.mmcv_package and v in release.mmcv for p, v in known_mmcv)

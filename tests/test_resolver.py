@@ -149,7 +149,9 @@ def test_mmdet_33_on_torch_22_or_newer_never_gets_a_prebuilt_mmcv(release) -> No
         variants = release.variants if machine.driver is not None else ("cpu",)
         for variant in variants:
             cuda = variant_cuda(variant)
-            wishes = Wishes(torch=release.version, cuda=cuda, cpu=cuda is None, mmdet="3.3.0")
+            wishes = Wishes(
+                line="openmmlab", torch=release.version, cuda=cuda, cpu=cuda is None, mmdet="3.3.0"
+            )
             result = resolve(machine, wishes, M, suggest=False)
             for candidate in (result.chosen, *result.alternatives):
                 if candidate is None:
@@ -159,6 +161,7 @@ def test_mmdet_33_on_torch_22_or_newer_never_gets_a_prebuilt_mmcv(release) -> No
             strict = resolve(
                 machine,
                 Wishes(
+                    line="openmmlab",
                     torch=release.version,
                     cuda=cuda,
                     cpu=cuda is None,
@@ -188,7 +191,9 @@ def test_mmdet_3_on_torch_22_without_source_builds_has_no_plan() -> None:
 @pytest.mark.parametrize("python", ["3.8", "3.9", "3.10", "3.11", "3.12"])
 @pytest.mark.parametrize("mmdet", [None, "2", "3"])
 def test_driver_470_gets_cuda_11_never_12(python, mmdet) -> None:
-    result = resolve(gpu_box(python, "470.82.01"), Wishes(mmdet=mmdet), M, suggest=False)
+    result = resolve(
+        gpu_box(python, "470.82.01"), Wishes(line="openmmlab", mmdet=mmdet), M, suggest=False
+    )
     if result.chosen is None:
         # only mmdet 2 on a Python without a torch that mmcv-full 1.x builds against
         assert mmdet == "2" and V(python) >= V("3.12"), result.rejected
@@ -212,7 +217,7 @@ def test_cpu_box_gets_the_cpu_variant(python) -> None:
 @pytest.mark.parametrize("python", ["3.10", "3.11", "3.12"])
 def test_rtx_5090_gets_a_blackwell_build_and_a_source_built_mmcv(python) -> None:
     machine = gpu_box(python, "575.57.08", "12.0")
-    result = resolve(machine, Wishes(), M)
+    result = resolve(machine, Wishes(line="openmmlab"), M)
     chosen = result.chosen
     assert chosen is not None, result.rejected
     assert chosen.variant in ("cu128", "cu129")
@@ -225,18 +230,29 @@ def test_rtx_5090_gets_a_blackwell_build_and_a_source_built_mmcv(python) -> None
     assert mmcv_step.env["TORCH_CUDA_ARCH_LIST"] == "12.0"
     assert mmcv_step.env["FORCE_CUDA"] == "1"
 
-    strict = resolve(machine, Wishes(allow_source_build=False), M)
+    strict = resolve(machine, Wishes(line="openmmlab", allow_source_build=False), M)
     assert strict.chosen is None
-    # No suggestion offers a GPU stack without a source build.
+    # No suggestion offers a GPU stack of this line without a source build; the onedl line
+    # has a prebuilt wheel for Blackwell on Python 3.10 and 3.12 (not 3.11).
     for suggestion in strict.suggestions:
-        assert suggestion.startswith("with --cpu") or "(source build)" in suggestion, suggestion
+        assert (
+            suggestion.startswith(("with --cpu", "without --line: onedl-mmdetection"))
+            or "(source build)" in suggestion
+        ), suggestion
+    onedl = [s for s in strict.suggestions if s.startswith("without --line")]
+    assert bool(onedl) == (python != "3.11"), strict.suggestions
+    assert all("onedl-mmcv 2.3.6 (prebuilt)" in s for s in onedl)
 
 
 @pytest.mark.parametrize("python", ["3.10", "3.11"])
 def test_rtx_5090_without_source_builds_is_offered_only_a_cpu_stack(python) -> None:
-    strict = resolve(gpu_box(python, "575.57.08", "12.0"), Wishes(allow_source_build=False), M)
+    strict = resolve(
+        gpu_box(python, "575.57.08", "12.0"), Wishes(line="openmmlab", allow_source_build=False), M
+    )
     assert strict.chosen is None
-    without_build = [s for s in strict.suggestions if "(source build)" not in s]
+    without_build = [
+        s for s in strict.suggestions if "(source build)" not in s and "--line" not in s
+    ]
     assert without_build, strict.suggestions
     assert all(s.startswith("with --cpu") and s.endswith("(cpu)") for s in without_build)
 
@@ -344,9 +360,16 @@ def wishes_strategy(draw) -> Wishes:
     cpu = False if cuda is not None else draw(st.booleans())
     torches = [r.version for r in M.torch_releases] + [V(r.latest) for r in M.torch_releases]
     torch = draw(st.one_of(st.none(), st.none(), st.sampled_from(torches)))
-    mmdet = draw(st.sampled_from([None, "2", "3"]))
+    line = draw(st.sampled_from([None, None, "openmmlab", "onedl"]))
+    # onedl has no mmdet 2 (--line onedl --mmdet 2 is bad input: a test of its own)
+    mmdet = draw(st.sampled_from([None, "3"] if line == "onedl" else [None, "2", "3"]))
     return Wishes(
-        cuda=cuda, cpu=cpu, torch=torch, mmdet=mmdet, allow_source_build=draw(st.booleans())
+        cuda=cuda,
+        cpu=cpu,
+        torch=torch,
+        mmdet=mmdet,
+        allow_source_build=draw(st.booleans()),
+        line=line,
     )
 
 
@@ -429,6 +452,12 @@ def prebuilt_wheel(
         and version in s.versions
         and torch in s.sets.get(variant, ())
         and machine.python in s.python
+        # an arch list of its own (onedl-mmcv): SASS for every GPU, no PTX
+        and all(
+            any(a.major == cc.major and a <= cc for a in s.cuda_arch[variant])
+            for cc in machine.gpu_ccs
+            if variant in s.cuda_arch
+        )
         for s in M.mmcv_wheels
     )
 
@@ -467,6 +496,8 @@ def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> N
             assert gpu_runs(variant, cc, release.torch, machine.arch), f"{label} on sm_{cc}"
     mmdet = candidate.mmdet
     assert mmdet in M.mmdet_releases, label
+    assert wishes.line in (None, mmdet.stack_line), label
+    assert machine.python in mmdet.python, label
     mmcv = candidate.mmcv
     assert mmcv.package == mmdet.mmcv_package, label
     assert mmcv.version in mmdet.mmcv, label
@@ -511,6 +542,11 @@ def feasible(machine: Machine, wishes: Wishes) -> list[tuple[int, bool, Version]
             for mmdet in M.mmdet_releases:
                 if wishes.mmdet in ("2", "3") and mmdet.line != int(wishes.mmdet):
                     continue
+                if (
+                    wishes.line not in (None, mmdet.stack_line)
+                    or machine.python not in mmdet.python
+                ):
+                    continue
                 versions = {
                     v
                     for s in M.mmcv_wheels
@@ -553,7 +589,9 @@ def test_every_chosen_stack_meets_every_constraint(machine, wishes) -> None:
         # source build's own copy (tar, sed)
         assert all(step.argv[0] == PY or step.unless_built for step in plan.steps[:-1])
         assert plan.steps[-1].argv == ("mmdoctor", "check", "--python", PY)
-        assert plan.mmcv_find_links == M.mmcv_find_link(chosen.variant, chosen.torch.torch)
+        assert plan.mmcv_find_links == M.mmcv_find_link(
+            chosen.variant, chosen.torch.torch, line=chosen.line
+        )
         assert plan.torch_requirement == f"torch=={chosen.torch.latest}+{chosen.variant}"
 
 
@@ -685,7 +723,7 @@ def test_an_rtx_5090_on_r570_takes_the_cuda_its_driver_runs_natively() -> None:
     machine = Machine(
         os="linux", python=V("3.12"), driver=DriverVersion("570.86.10"), gpu_ccs=(V("12.0"),)
     )
-    result = resolve(machine, Wishes(mmdet="3"), M, suggest=False)
+    result = resolve(machine, Wishes(line="openmmlab", mmdet="3"), M, suggest=False)
     assert result.chosen is not None, result.rejected
     assert result.chosen.variant == "cu128"  # R570 is CUDA 12.8's driver; cu129 only via MVC
 
@@ -713,7 +751,9 @@ def plan_for(machine: Machine, wishes: Wishes):
 
 
 def test_audit_1_a_build_against_torch_214_raises_the_cxx_standard_on_a_copy() -> None:
-    chosen, plan = plan_for(cpu_box("3.11"), Wishes(cpu=True, torch=V("2.14"), mmdet="3"))
+    chosen, plan = plan_for(
+        cpu_box("3.11"), Wishes(line="openmmlab", cpu=True, torch=V("2.14"), mmdet="3")
+    )
     assert (chosen.mmcv.version, chosen.mmcv.prebuilt, chosen.mmcv.raise_cxx_to) == (
         V("2.1.0"),
         False,
@@ -729,7 +769,9 @@ def test_audit_1_a_build_against_torch_214_raises_the_cxx_standard_on_a_copy() -
     assert build.argv[build.argv.index("--wheel-dir") - 1] == sed.argv[-1].removesuffix("/setup.py")
     assert any("C++20" in w and "-std=c++20" in w for w in plan.warnings), plan.warnings
     # torch 2.13's headers ask for C++17 only: the sdist builds as shipped
-    chosen_213, plan_213 = plan_for(cpu_box("3.11"), Wishes(cpu=True, torch=V("2.13"), mmdet="3"))
+    chosen_213, plan_213 = plan_for(
+        cpu_box("3.11"), Wishes(line="openmmlab", cpu=True, torch=V("2.13"), mmdet="3")
+    )
     assert chosen_213.mmcv.raise_cxx_to is None
     assert not any(s.argv[0] in ("sed", "tar") for s in plan_213.steps)
 
@@ -873,12 +915,14 @@ def test_audit_16_the_yapf_pin_is_for_mmcv_full_171_and_older() -> None:
 
 def test_audit_17_an_arm_machine_never_gets_an_x86_64_wheel() -> None:
     arm = Machine(os="linux", arch="aarch64", python=V("3.11"))
-    chosen, plan = plan_for(arm, Wishes(cpu=True, mmdet="3"))
-    assert not chosen.mmcv.prebuilt  # OpenMMLab builds x86_64 wheels only
+    chosen, plan = plan_for(arm, Wishes(line="openmmlab", cpu=True, mmdet="3"))
+    assert not chosen.mmcv.prebuilt  # prebuilt mmcv wheels (either line) are x86_64 only
     assert not any("download.openmmlab.com" in " ".join(s.argv) for s in plan.steps)
-    strict = resolve(arm, Wishes(cpu=True, mmdet="3", allow_source_build=False), M)
+    strict = resolve(
+        arm, Wishes(line="openmmlab", cpu=True, mmdet="3", allow_source_build=False), M
+    )
     assert strict.chosen is None
-    assert any("x86_64 wheels only" in r.reason for r in strict.rejected), strict.rejected
+    assert any("wheels are x86_64 only" in r.reason for r in strict.rejected), strict.rejected
 
 
 def test_audit_17_a_grace_hopper_gets_the_aarch64_cuda_13_build() -> None:

@@ -78,6 +78,25 @@ MmdetOption = Annotated[
         help="2, 3, a minor (3.3) or a release (3.3.0); install picks the newest that fits.",
     ),
 ]
+LineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--line",
+        metavar="openmmlab|onedl",
+        help="The stack line: upstream OpenMMLab (frozen since 2024) or VBTI's maintained "
+        "onedl fork; default: whichever fits best.",
+        show_default=False,
+    ),
+]
+TorchSourceOption = Annotated[
+    str,
+    typer.Option(
+        "--torch-source",
+        metavar="pytorch|pypi",
+        help="Where torch + torchvision come from: PyTorch's index for the variant, or PyPI "
+        "(one build per platform: CUDA on Linux x86_64).",
+    ),
+]
 SystemOption = Annotated[
     bool,
     typer.Option("--system", help="Allow a system or externally managed (PEP 668) interpreter."),

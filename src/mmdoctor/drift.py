@@ -619,16 +619,37 @@ def check_mmcv_wheels(project: str, index: ProjectIndex, matrix: Matrix) -> list
     return _later_versions(project, index, known, "mmcv_wheels")
 
 
+def _line_of(project: str, matrix: Matrix, name_key: str) -> Mapping[str, Any] | None:
+    """The stack_lines row whose `name_key` (mmdet, mmengine, mim) is this project."""
+    rows = table_rows(matrix, "stack_lines")
+    return next((row for row in rows if row.get(name_key) == project), None)
+
+
+def _names(name_key: str) -> Callable[[str, Matrix], bool]:
+    return lambda project, matrix: _line_of(project, matrix, name_key) is not None
+
+
 def check_mmdet(project: str, index: ProjectIndex, matrix: Matrix) -> list[Finding]:
-    known = {v for row in table_rows(matrix, "mmdet_releases") for v in _versions(row.get("mmdet"))}
+    """mmdet or onedl-mmdetection: the mmdet_releases rows of its line."""
+    line = _line_of(project, matrix, "mmdet") or {}
+    rows = [
+        row
+        for row in table_rows(matrix, "mmdet_releases")
+        if row.get("stack_line", "openmmlab") == line.get("line")
+    ]
+    known = {v for row in rows for v in _versions(row.get("mmdet"))}
     return _later_versions(project, index, known, "mmdet_releases")
 
 
-def check_mmengine(project: str, index: ProjectIndex, matrix: Matrix) -> list[Finding]:
-    latest = _version(_section(matrix, "mmengine").get("latest"))
+def _check_line_latest(
+    project: str, index: ProjectIndex, matrix: Matrix, name_key: str
+) -> list[Finding]:
+    """mmengine or mim of a line: its `*_latest` is on PyPI and nothing newer is."""
+    line = _line_of(project, matrix, name_key) or {}
+    latest = _version(line.get(f"{name_key}_latest"))
     if latest is None:
         return []
-    said = f"mmengine.latest {latest}"
+    said = f"stack_lines {line.get('line')}: {name_key}_latest {latest}"
     absent = _absent(project, index, said, latest)
     findings = [absent] if absent else []
     for version in index.finals():
@@ -659,8 +680,9 @@ CHECKS: tuple[Check, ...] = (
         lambda p, m: any(r.get("package") == p for r in table_rows(m, "mmcv_wheels")),
         check_mmcv_wheels,
     ),
-    Check(lambda p, m: p == "mmdet" and bool(table_rows(m, "mmdet_releases")), check_mmdet),
-    Check(lambda p, m: p == "mmengine" and "latest" in _section(m, "mmengine"), check_mmengine),
+    Check(_names("mmdet"), check_mmdet),
+    Check(_names("mmengine"), lambda p, i, m: _check_line_latest(p, i, m, "mmengine")),
+    Check(_names("mim"), lambda p, i, m: _check_line_latest(p, i, m, "mim")),
 )
 
 

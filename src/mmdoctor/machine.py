@@ -107,6 +107,8 @@ def make_wishes(
     torch: str | None,
     mmdet: str | None,
     allow_source_build: bool,
+    line: str | None = None,
+    torch_source: str = "pytorch",
 ) -> Wishes:
     if cuda and cpu:
         raise UsageError("--cuda and --cpu exclude each other")
@@ -116,6 +118,8 @@ def make_wishes(
         torch=parse_torch(torch) if torch else None,
         mmdet=parse_mmdet(mmdet, matrix) if mmdet else None,
         allow_source_build=allow_source_build,
+        line=line,
+        torch_source=torch_source,
     )
     resolve_input_check(wishes, matrix)  # e.g. a --cuda no torch is built for
     return wishes

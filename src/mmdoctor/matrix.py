@@ -74,6 +74,11 @@ class TorchRelease:
     )  # "windows", "linux-aarch64"
     torchvision_python: SpecifierSet | None = None  # where torchvision's wheels stop earlier
     cxx_std: int = 17  # the C++ standard its headers require of an extension
+    pypi: Mapping[str, str] = field(default_factory=dict)  # "linux-x86_64" -> PyPI's variant
+
+    def pypi_variant(self, os: str, arch: str) -> str | None:
+        """The variant PyPI's own torch wheels are on this platform (None: not recorded)."""
+        return self.pypi.get(f"{os}-{arch}")
 
     @property
     def version(self) -> Version:
@@ -123,9 +128,39 @@ class MmcvWheelSet:
     python_verified: bool = True
     python_seen: frozenset[str] = frozenset()  # X.Y whose wheels a third-party listing showed
     os: str = "linux"  # "linux", "windows" or "darwin"
+    # variant -> the archs its wheels carry (no PTX); absent: the torch variant's own list
+    cuda_arch: Mapping[str, tuple[Version, ...]] = field(default_factory=dict)
 
     def has(self, variant: str, torch_minor: str) -> bool:
         return torch_minor in self.sets.get(variant, frozenset())
+
+
+@dataclass(frozen=True)
+class StackLine:
+    """One line of the stack: upstream OpenMMLab or VBTI's onedl fork (same module names)."""
+
+    name: str  # "openmmlab" or "onedl"
+    title: str
+    mmcv: tuple[str, ...]  # its mmcv distributions
+    mmengine: str
+    mmengine_latest: Version
+    mmdet: str
+    mim: str
+    mim_latest: Version
+    base_url: str
+    find_links: str  # "{base}/{variant}-torch{torch_digits}0/simple/onedl-mmcv/index.html"
+    base_url_env: str = ""
+    python: SpecifierSet = field(default_factory=SpecifierSet)
+    mmengine_tested_torch: Version | None = None
+
+    def find_link(self, variant: str, torch_minor: str, base: str | None = None) -> str:
+        """The find-links page exactly as this line's mim forms it."""
+        return self.find_links.format(
+            base=(base or self.base_url).rstrip("/"),
+            variant=variant,
+            torch=torch_minor,
+            torch_digits=torch_minor.replace(".", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -136,6 +171,8 @@ class MmdetRelease:
     mmcv: SpecifierSet
     mmengine: SpecifierSet | None
     mim_extra: bool
+    stack_line: str = "openmmlab"
+    python: SpecifierSet = field(default_factory=SpecifierSet)
 
 
 @dataclass(frozen=True)
@@ -259,12 +296,9 @@ class Matrix:
     cuda_variants: Mapping[str, CudaVariant]
     torch_index_url: str  # "https://download.pytorch.org/whl/{variant}"
     torch_find_links: str
-    mmcv_base_url: str
-    mmcv_find_links: str  # "{base}/mmcv/dist/{variant}/torch{torch}.0/index.html"
+    stack_lines: Mapping[str, StackLine]
     mmcv_wheels: tuple[MmcvWheelSet, ...]
     mmdet_releases: tuple[MmdetRelease, ...]
-    mmengine_latest: Version
-    mmengine_tested_torch: Version
     source_builds: SourceBuilds | None
     gcc_limits: Mapping[Version, int]
     pins: tuple[Pin, ...]
@@ -323,11 +357,19 @@ class Matrix:
     def fact(self, name: str) -> Version:
         return self.facts[name]
 
-    def mmcv_find_link(self, variant: str, torch_minor: str, base: str | None = None) -> str:
-        """The find-links URL exactly as `mim install` forms it."""
-        return self.mmcv_find_links.format(
-            base=(base or self.mmcv_base_url).rstrip("/"), variant=variant, torch=torch_minor
-        )
+    def mmcv_find_link(
+        self, variant: str, torch_minor: str, base: str | None = None, line: str = "openmmlab"
+    ) -> str:
+        """The find-links URL exactly as the line's `mim install` forms it."""
+        return self.stack_lines[line].find_link(variant, torch_minor, base)
+
+    def line_of(self, distribution: str) -> StackLine | None:
+        """The line an mmcv / mmengine / mmdet distribution belongs to."""
+        name = distribution.lower().replace("_", "-")
+        for line in self.stack_lines.values():
+            if name in (*line.mmcv, line.mmengine, line.mmdet, line.mim):
+                return line
+        return None
 
     def torch_index(self, variant: str) -> str:
         return self.torch_index_url.format(variant=variant)
@@ -400,6 +442,26 @@ def _torch_release(row: Mapping[str, Any]) -> TorchRelease:
             _spec(row["torchvision_python"]) if row.get("torchvision_python") else None
         ),
         cxx_std=int(row["cxx_std"]),
+        pypi={str(k): str(v) for k, v in (row.get("pypi") or {}).items()},
+    )
+
+
+def _stack_line(row: Mapping[str, Any]) -> StackLine:
+    tested = row.get("mmengine_tested_torch")
+    return StackLine(
+        name=str(row["line"]),
+        title=str(row["title"]),
+        mmcv=tuple(str(p) for p in row["mmcv"]),
+        mmengine=str(row["mmengine"]),
+        mmengine_latest=Version(str(row["mmengine_latest"])),
+        mmdet=str(row["mmdet"]),
+        mim=str(row["mim"]),
+        mim_latest=Version(str(row["mim_latest"])),
+        base_url=str(row["base_url"]),
+        find_links=str(row["find_links"]),
+        base_url_env=str(row.get("base_url_env", "")),
+        python=_spec(row.get("python", "")),
+        mmengine_tested_torch=Version(str(tested)) if tested else None,
     )
 
 
@@ -432,7 +494,6 @@ def _build(path: str, raw: Any) -> Matrix:
     index = raw["pytorch_index"]
     wheels = raw["mmcv_wheels"]
     builds = raw.get("mmcv_source_builds")
-    engine = raw["mmengine"]
     return Matrix(
         path=path,
         cuda_drivers=tuple(
@@ -459,8 +520,7 @@ def _build(path: str, raw: Any) -> Matrix:
         },
         torch_index_url=str(index["index_url"]),
         torch_find_links=str(index["find_links"]),
-        mmcv_base_url=str(wheels["base_url"]),
-        mmcv_find_links=str(wheels["find_links"]),
+        stack_lines={str(row["line"]): _stack_line(row) for row in raw["stack_lines"]["rows"]},
         mmcv_wheels=tuple(
             MmcvWheelSet(
                 package=str(row["package"]),
@@ -474,6 +534,10 @@ def _build(path: str, raw: Any) -> Matrix:
                 python_verified=bool(row.get("python_verified", True)),
                 python_seen=frozenset(str(p) for p in row.get("python_seen") or ()),
                 os=str(row.get("os", "linux")),
+                cuda_arch={
+                    str(variant): tuple(Version(str(a)) for a in archs)
+                    for variant, archs in (row.get("cuda_arch") or {}).items()
+                },
             )
             for row in wheels["rows"]
         ),
@@ -497,11 +561,11 @@ def _build(path: str, raw: Any) -> Matrix:
                 mmcv=_spec(row["mmcv"]),
                 mmengine=_spec(row["mmengine"]) if row.get("mmengine") else None,
                 mim_extra=bool(row.get("mim_extra", False)),
+                stack_line=str(row.get("stack_line", "openmmlab")),
+                python=_spec(row.get("python", "")),
             )
             for row in raw["mmdet_releases"]["rows"]
         ),
-        mmengine_latest=Version(str(engine["latest"])),
-        mmengine_tested_torch=Version(str(engine["tested_torch_newest"])),
         source_builds=(
             SourceBuilds(
                 rules=tuple(

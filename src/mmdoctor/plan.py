@@ -15,10 +15,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor.install import wheel_cache
-from mmdoctor.matrix import Matrix, minor
+from mmdoctor.matrix import Matrix, StackLine, minor
 from mmdoctor.resolver import Candidate, Machine, spec_text
 
-OPENMIM = "0.3.9"  # the last openmim release on PyPI
 INSTALLERS = ("mim", "pip", "uv")
 
 
@@ -30,7 +29,7 @@ class Sources:
     index_url: str | None = None  # a PyPI mirror
     torch_index_url: str | None = None  # a mirror of PyTorch's per-variant index
     find_links: tuple[str, ...] = ()  # extra folders or pages of wheels, for every step
-    mmcv_base_url: str | None = None  # a mirror of https://download.openmmlab.com/mmcv/dist
+    mmcv_base_url: str | None = None  # a mirror of the line's mmcv wheel host (MMCV_BASE_URL)
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ class Plan:
     mmcv_prebuilt: bool
     mmdet_version: str
     mmengine_version: str | None
-    openmim_version: str
+    mim_version: str
     pins: tuple[PinChoice, ...]
     steps: tuple[Step, ...]
     warnings: tuple[str, ...]
@@ -82,17 +81,35 @@ class Plan:
     installer: str = "mim"
     sources: Sources = Sources()
     blockers: tuple[str, ...] = ()  # toolchain problems that stop a source build (see warnings)
+    line: StackLine | None = None  # the stack line's names (None only in hand-made plans)
+    line_reason: str = ""  # why this line won (the resolver's one line)
 
     @property
     def torch_requirement(self) -> str:
-        """torch with its local version tag, exact on any index: torch==2.1.2+cu121."""
+        """torch with its local version tag, exact on any index: torch==2.1.2+cu121 (PyPI's
+        builds carry none)."""
+        if self.candidate.from_pypi:
+            return f"torch=={self.torch_version}"
         return f"torch=={self.torch_version}+{self.variant}"
 
     @property
     def torchvision_requirement(self) -> str:
-        if "*" in self.torchvision_version:  # a wildcard cannot carry a local version tag
+        # a wildcard cannot carry a local version tag
+        if "*" in self.torchvision_version or self.candidate.from_pypi:
             return f"torchvision=={self.torchvision_version}"
         return f"torchvision=={self.torchvision_version}+{self.variant}"
+
+    @property
+    def mim_name(self) -> str:
+        return self.line.mim if self.line else "openmim"
+
+    @property
+    def mmengine_name(self) -> str:
+        return self.line.mmengine if self.line else "mmengine"
+
+    @property
+    def mmdet_name(self) -> str:
+        return self.line.mmdet if self.line else "mmdet"
 
 
 def build_plan(
@@ -106,18 +123,21 @@ def build_plan(
     gcc: Version | None = None,
     installer: str = "mim",
     sources: Sources = Sources(),
+    line_reason: str = "",
 ) -> Plan:
     torch = candidate.torch
     variant = candidate.variant
     mmcv = candidate.mmcv
-    find_links_era = torch.index == "find_links"
+    find_links_era = torch.index == "find_links" and not candidate.from_pypi
+    line = matrix.stack_lines[candidate.line]
     pins = _pins(candidate, matrix, machine.python)
-    engine = str(matrix.mmengine_latest) if candidate.mmdet.line >= 3 else None
+    engine = str(line.mmengine_latest) if candidate.mmdet.line >= 3 else None
     plan_torch = candidate.torch_version
     # The matrix pairs torchvision with the newest torch patch; for another patch, pip picks the
     # torchvision of the minor that pins exactly this torch.
     vision = torch.torchvision_latest if plan_torch == torch.latest else f"{torch.torchvision}.*"
-    mmcv_link = matrix.mmcv_find_link(variant, torch.torch, sources.mmcv_base_url)
+    # The folder of the torch build installed (mim reads torch.version.cuda to form it).
+    mmcv_link = line.find_link(candidate.wheel_variant, torch.torch, sources.mmcv_base_url)
     steps = _steps(
         candidate,
         matrix,
@@ -141,7 +161,7 @@ def build_plan(
         torch_version=plan_torch,
         variant=variant,
         torch_index_url=None
-        if find_links_era
+        if find_links_era or candidate.from_pypi
         else (sources.torch_index_url or matrix.torch_index(variant)),
         torch_find_links=matrix.torch_find_links if find_links_era else None,
         torchvision_version=vision,
@@ -151,7 +171,7 @@ def build_plan(
         mmcv_prebuilt=mmcv.prebuilt,
         mmdet_version=str(candidate.mmdet.version),
         mmengine_version=engine,
-        openmim_version=OPENMIM,
+        mim_version=str(line.mim_latest),
         pins=pins,
         steps=steps,
         warnings=_warnings(candidate, machine, matrix, gcc, steps),
@@ -159,6 +179,8 @@ def build_plan(
         installer=installer,
         sources=sources,
         blockers=tuple(toolchain_blockers(candidate, machine, matrix, gcc)),
+        line=line,
+        line_reason=line_reason,
     )
 
 
@@ -169,6 +191,7 @@ def _pins(candidate: Candidate, matrix: Matrix, python: Version) -> tuple[PinCho
         "mmcv": candidate.mmcv.version,
         "mmcv_package": candidate.mmcv.package,
         "python": python,
+        "stack_line": candidate.line,
     }
     chosen: dict[str, PinChoice] = {}
     for pin in matrix.pins:
@@ -337,6 +360,14 @@ def _steps(
                 ),
             )
         )
+    elif candidate.from_pypi:
+        steps.append(
+            Step(
+                f"torch {torch_version} + torchvision {vision} from PyPI (its "
+                f"{candidate.wheel_variant} build)",
+                commands.install(f"torch=={torch_version}", vision_pin),
+            )
+        )
     else:
         steps.append(
             Step(
@@ -348,13 +379,17 @@ def _steps(
                 ),
             )
         )
+    line = matrix.stack_lines[candidate.line]
+    upstream = candidate.line == "openmmlab"
     steps.append(
         Step(
-            "openmim (its openxlab dependency pins setuptools~=60.2.0)",
-            commands.install(f"openmim=={OPENMIM}"),
+            f"{line.mim} (its openxlab dependency pins setuptools~=60.2.0)"
+            if upstream
+            else f"{line.mim} (needs setuptools >= 80, no pkg_resources)",
+            commands.install(f"{line.mim}=={line.mim_latest}"),
         )
     )
-    if setuptools:
+    if setuptools and upstream:
         steps.append(
             Step(
                 "the setuptools pin again, over openxlab's (pip warns about the conflict; "
@@ -363,15 +398,20 @@ def _steps(
             )
         )
     spec = f"{mmcv.package}=={mmcv.version}"
-    # mim finds OpenMMLab's wheels itself (from MMCV_BASE_URL); pip and uv get the page.
+    # mim finds the line's wheels itself (from MMCV_BASE_URL); pip and uv get the page.
     mirror = sources.mmcv_base_url if installer == "mim" else None
-    mim_env = {"MMCV_BASE_URL": mirror} if mirror else {}
+    mim_env = {line.base_url_env: mirror} if mirror and line.base_url_env else {}
     if mmcv.prebuilt:
+        # onedl-mmcv's PyPI sdist builds silently without ops where the wheel is missed
+        only_binary = () if upstream else ("--only-binary", mmcv.package)
         steps.append(
             Step(
-                f"{spec} from OpenMMLab's wheels ({mmcv_link})",
-                commands.install(
-                    spec, find_links=() if installer == "mim" else (mmcv_link,), via_mim=True
+                f"{spec} from the {line.name} wheel index ({mmcv_link})",
+                (
+                    *commands.install(
+                        spec, find_links=() if installer == "mim" else (mmcv_link,), via_mim=True
+                    ),
+                    *only_binary,
                 ),
                 mim_env,
             )
@@ -383,15 +423,15 @@ def _steps(
     if engine is not None:
         steps.append(
             Step(
-                f"mmengine {engine}",
-                commands.install(f"mmengine=={engine}", via_mim=True),
+                f"{line.mmengine} {engine}",
+                commands.install(f"{line.mmengine}=={engine}", via_mim=True),
                 mim_env,
             )
         )
     steps.append(
         Step(
-            f"mmdet {candidate.mmdet.version}",
-            commands.install(f"mmdet=={candidate.mmdet.version}", via_mim=True),
+            f"{line.mmdet} {candidate.mmdet.version}",
+            commands.install(f"{line.mmdet}=={candidate.mmdet.version}", via_mim=True),
             mim_env,
         )
     )
@@ -429,7 +469,10 @@ def _source_build_steps(
     key = wheel_cache.BuildKey(
         package=mmcv.package,
         version=str(mmcv.version),
-        torch=torch_version,
+        # PyPI's CUDA torch and the CPU one of a --cpu plan share a version: the key tells them
+        torch=f"{torch_version}+{candidate.wheel_variant}"
+        if candidate.from_pypi
+        else torch_version,
         cuda=variant,
         python_tag=f"cp{machine.python.major}{machine.python.minor}",
         arch_list=env.get("TORCH_CUDA_ARCH_LIST", ""),
@@ -441,7 +484,7 @@ def _source_build_steps(
     if mmcv.raise_cxx_to is not None:
         source = wheel_cache.source_folder(key)
         sdist = source / wheel_cache.sdist_filename(mmcv.package, str(mmcv.version))
-        tree = source / f"{mmcv.package}-{mmcv.version}"
+        tree = source / wheel_cache.sdist_stem(mmcv.package, str(mmcv.version))
         forced = mmcv.forced_cxx
         steps += [
             Step(
@@ -566,8 +609,8 @@ def _warnings(
         out.append(f"the {variant} variant's GPU architectures are marked unverified in the matrix")
     if mmcv.prebuilt and not mmcv.verified:
         out.append(
-            f"{mmcv.package} {mmcv.version} wheels for this torch are only seen in third-party "
-            "listings"
+            f"{mmcv.package} {mmcv.version} wheels for this torch are not confirmed by a listing "
+            "of their index (third-party listings, or what the builder is configured to build)"
         )
     if mmcv.prebuilt and not mmcv.python_verified:
         python = f"{machine.python.major}.{machine.python.minor}"
@@ -575,21 +618,33 @@ def _warnings(
             f"{mmcv.package} {mmcv.version} wheels for Python {python} are not confirmed; "
             "if mim finds none it falls back to a source build"
         )
-    torch_v = Version(candidate.torch_version)
-    if candidate.mmdet.line >= 3 and (torch_v.major, torch_v.minor) > (
-        matrix.mmengine_tested_torch.major,
-        matrix.mmengine_tested_torch.minor,
-    ):
+    out += _line_warnings(candidate, matrix)
+    return tuple(out)
+
+
+def _line_warnings(candidate: Candidate, matrix: Matrix) -> list[str]:
+    out = []
+    line = matrix.stack_lines[candidate.line]
+    if candidate.from_pypi and candidate.wheel_variant != candidate.variant:
         out.append(
-            f"mmengine {matrix.mmengine_latest} documents torch <= {matrix.mmengine_tested_torch}; "
+            f"PyPI's torch {candidate.torch_version} is its {candidate.wheel_variant} build: about "
+            "3 GB with its CUDA wheels, and it runs on the CPU here"
+        )
+    torch_v = Version(candidate.torch_version)
+    tested = line.mmengine_tested_torch
+    if candidate.mmdet.line >= 3 and tested is not None and torch_v.release[:2] > tested.release:
+        out.append(
+            f"{line.mmengine} {line.mmengine_latest} documents torch <= {tested}; "
             f"torch {minor(torch_v)} works for inference here but is outside its tested range"
         )
-    if torch_v >= matrix.fact("torch_weights_only_default") and candidate.mmdet.line >= 3:
+    # onedl-mmengine >= 0.10.8 loads with weights_only itself (its _safe_torch_load)
+    weights_only = torch_v >= matrix.fact("torch_weights_only_default")
+    if weights_only and candidate.mmdet.line >= 3 and line.name == "openmmlab":
         out.append(
             "torch >= 2.6 loads checkpoints with weights_only=True, which mmengine <= 0.10.7 does "
             "not expect (known failure torch-load-weights-only)"
         )
-    return tuple(out)
+    return out
 
 
 def _command_line(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
@@ -599,33 +654,39 @@ def _command_line(argv: tuple[str, ...], env: Mapping[str, str]) -> str:
     return command_line(("python", *argv[1:]) if argv[0].endswith("python") else argv, env)
 
 
+def _export_how(plan: Plan) -> list[str]:
+    """How to use the file: in one pip run, or around the plan's own build steps."""
+    if plan.mmcv_prebuilt:
+        return ["# Install with: python -m pip install -r THIS_FILE"]
+    at = next(i for i, s in enumerate(plan.steps) if s.kind == "build")
+    build_steps = [s for s in plan.steps[:at] if s.unless_built] + list(plan.steps[at : at + 2])
+    return [
+        f"# No prebuilt {plan.mmcv_name} exists for this torch: it is built from source, which",
+        "# pip cannot do in the same run that installs torch. Install this file first, then",
+        "# run the plan's own build and install steps, then mmdet:",
+        "#   python -m pip install -r THIS_FILE",
+        *(f"#   {_command_line(s.argv, s.env)}" for s in build_steps),
+        f"#   python -m pip install {plan.mmdet_name}=={plan.mmdet_version}",
+    ]
+
+
 def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
     """A pip requirements file that installs the same stack without mmdoctor."""
     lines = [
-        f"# Written by mmdoctor {version}: mmdet {plan.mmdet_version} + {plan.mmcv_name} "
-        f"{plan.mmcv_version} + torch {plan.torch_version} ({plan.variant}), Python {plan.python}, "
-        f"{plan.os}.",
+        f"# Written by mmdoctor {version}: {plan.mmdet_name} {plan.mmdet_version} + "
+        f"{plan.mmcv_name} {plan.mmcv_version} + torch {plan.torch_version} ({plan.variant}), "
+        f"Python {plan.python}, {plan.os}.",
+        *_export_how(plan),
     ]
     source_build = not plan.mmcv_prebuilt
-    if source_build:
-        at = next(i for i, s in enumerate(plan.steps) if s.kind == "build")
-        build_steps = [s for s in plan.steps[:at] if s.unless_built] + list(plan.steps[at : at + 2])
-        lines += [
-            f"# No prebuilt {plan.mmcv_name} exists for this torch: it is built from source, which",
-            "# pip cannot do in the same run that installs torch. Install this file first, then",
-            "# run the plan's own build and install steps, then mmdet:",
-            "#   python -m pip install -r THIS_FILE",
-            *(f"#   {_command_line(s.argv, s.env)}" for s in build_steps),
-            f"#   python -m pip install mmdet=={plan.mmdet_version}",
-        ]
-    else:
-        lines.append("# Install with: python -m pip install -r THIS_FILE")
     if plan.torch_index_url:
         lines.append(f"--extra-index-url {plan.torch_index_url}")
     if plan.torch_find_links:
         lines.append(f"--find-links {plan.torch_find_links}")
     if not source_build:
         lines.append(f"--find-links {plan.mmcv_find_links}")
+        if plan.line is not None and plan.line.name == "onedl":  # never the ops-less sdist
+            lines.append(f"--only-binary {plan.mmcv_name}")
     for pin in plan.pins:
         if pin.name == "setuptools":
             lines.append(f"{pin.requirement}  # {pin.reason}")
@@ -636,10 +697,10 @@ def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
     lines.append(plan.torch_requirement)
     lines.append(plan.torchvision_requirement)
     if plan.mmengine_version:
-        lines.append(f"mmengine=={plan.mmengine_version}")
+        lines.append(f"{plan.mmengine_name}=={plan.mmengine_version}")
     if not source_build:
         lines.append(f"{plan.mmcv_name}=={plan.mmcv_version}")
-        lines.append(f"mmdet=={plan.mmdet_version}")
+        lines.append(f"{plan.mmdet_name}=={plan.mmdet_version}")
     for pin in plan.pins:
         if pin.name != "setuptools":
             lines.append(f"{pin.requirement}  # {pin.reason}")

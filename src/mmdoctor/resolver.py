@@ -2,11 +2,12 @@
 
 Pure: a `Machine` (probed or what-if), the user's `Wishes` and the `Matrix` in, a `Resolution`
 out. Every candidate is (torch release, CUDA variant, mmdet release); each is either kept, with
-the mmcv it would use, or rejected with one line saying why. The ranking, in order:
+the mmcv it would use, or rejected with one line saying why. mmdet releases belong to a stack
+line (upstream OpenMMLab or VBTI's onedl fork), so both lines compete under one ranking, in order:
 
 1. the newest mmdet line that has any plan (3 before 2), unless --mmdet says otherwise;
 2. a prebuilt mmcv wheel before a source build;
-3. the newest mmdet release of the line;
+3. the newest mmdet release (onedl-mmdetection 3.5 before OpenMMLab's frozen 3.3);
 4. rows marked verified before unverified ones;
 5. a source build this machine's nvcc can compile (or a plan for another machine);
 6. a CUDA the driver runs natively before one it runs only through minor-version compatibility;
@@ -53,11 +54,16 @@ class Wishes:
     torch: Version | None = None  # --torch 1.13 or 1.13.1
     mmdet: str | None = None  # --mmdet 2 | 3 | 3.3.0
     allow_source_build: bool = True
+    line: str | None = None  # --line openmmlab | onedl; None: both compete
+    torch_source: str = "pytorch"  # --torch-source: PyTorch's index for the variant, or "pypi"
+
+
+TORCH_SOURCES = ("pytorch", "pypi")
 
 
 @dataclass(frozen=True)
 class MmcvChoice:
-    package: str  # "mmcv" or "mmcv-full"
+    package: str  # "mmcv", "mmcv-full" or "onedl-mmcv"
     version: Version
     prebuilt: bool
     verified: bool = True
@@ -73,10 +79,19 @@ class Candidate:
     mmdet: MmdetRelease
     mmcv: MmcvChoice
     torch_version: str = ""  # the exact release to install: --torch X.Y.Z, else the newest patch
+    # The build of torch installed: the variant, except PyPI's CUDA build on a CPU-only plan.
+    wheel_variant: str = ""
+    from_pypi: bool = False  # torch + torchvision from PyPI (--torch-source pypi)
 
     def __post_init__(self) -> None:
         if not self.torch_version:
             object.__setattr__(self, "torch_version", self.torch.latest)
+        if not self.wheel_variant:
+            object.__setattr__(self, "wheel_variant", self.variant)
+
+    @property
+    def line(self) -> str:
+        return self.mmdet.stack_line
 
     def is_verified(self, matrix: Matrix) -> bool:
         """Every row this candidate stands on is marked verified in the matrix."""
@@ -88,8 +103,9 @@ class Candidate:
 
     def describe(self) -> str:
         how = "prebuilt" if self.mmcv.prebuilt else "source build"
+        mmdet = "onedl-mmdetection" if self.line == "onedl" else "mmdet"
         return (
-            f"mmdet {self.mmdet.version} + {self.mmcv.package} {self.mmcv.version} ({how}) + "
+            f"{mmdet} {self.mmdet.version} + {self.mmcv.package} {self.mmcv.version} ({how}) + "
             f"torch {self.torch_version} ({self.variant})"
         )
 
@@ -108,6 +124,7 @@ class Resolution:
     rejected: tuple[Rejection, ...] = ()
     alternatives: tuple[Candidate, ...] = ()  # the runners-up, best first
     suggestions: tuple[str, ...] = field(default=())
+    line_reason: str = ""  # one line: why the chosen stack line won
 
 
 class ResolveInputError(UsageError):
@@ -132,16 +149,27 @@ def resolve(
         considered += len(variants)
         for variant in variants:
             label = f"torch {release.torch} {variant}"
-            reason = _reject_torch(release, variant, machine, matrix, platform)
+            wheel_variant, reason = _wheel_variant(release, variant, machine, wishes, matrix)
+            reason = reason or _reject_torch(release, variant, machine, matrix, platform)
             if reason is not None:
                 rejected.append(Rejection(label, reason))
                 continue
             for mmdet in _mmdet_releases(wishes, matrix):
-                mmcv, why = _choose_mmcv(release, variant, mmdet, machine, wishes, matrix)
+                mmcv, why = _choose_mmcv(release, wheel_variant, mmdet, machine, wishes, matrix)
                 if mmcv is None:
-                    rejected.append(Rejection(f"mmdet {mmdet.version} on {label}", why))
+                    rejected.append(Rejection(f"{_mmdet_name(mmdet)} on {label}", why))
                     continue
-                kept.append(Candidate(release, variant, mmdet, mmcv, _exact_torch(wishes)))
+                kept.append(
+                    Candidate(
+                        release,
+                        variant,
+                        mmdet,
+                        mmcv,
+                        _exact_torch(wishes),
+                        wheel_variant=wheel_variant,
+                        from_pypi=wishes.torch_source == "pypi",
+                    )
+                )
     if not considered and wishes.cuda is not None:
         # Nothing was even a candidate: say so, rather than leave `rejected` empty.
         tag = cuda_tag(wishes.cuda)
@@ -161,6 +189,7 @@ def resolve(
         rejected=tuple(_dedupe(rejected)),
         alternatives=tuple(kept[1:4]),
         suggestions=suggestions,
+        line_reason=_line_reason(kept, machine, wishes, matrix),
     )
 
 
@@ -186,10 +215,20 @@ def resolve_input_check(wishes: Wishes, matrix: Matrix) -> None:
             raise ResolveInputError(
                 f"--cuda {wishes.cuda}: no torch is built for CUDA {wishes.cuda} (known: {known})"
             )
-    if wishes.mmdet is not None and not _mmdet_releases(wishes, matrix):
+    if wishes.line is not None and wishes.line not in matrix.stack_lines:
         raise ResolveInputError(
-            f"--mmdet {wishes.mmdet}: expected 2, 3 or a release the matrix knows "
-            f"({', '.join(str(r.version) for r in matrix.mmdet_releases)})"
+            f"--line {wishes.line}: expected one of {', '.join(matrix.stack_lines)}"
+        )
+    if wishes.torch_source not in TORCH_SOURCES:
+        raise ResolveInputError(
+            f"--torch-source {wishes.torch_source}: expected one of {', '.join(TORCH_SOURCES)}"
+        )
+    if wishes.mmdet is not None and not _mmdet_releases(wishes, matrix):
+        on_line = [r for r in matrix.mmdet_releases if wishes.line in (None, r.stack_line)]
+        line = f" on the {wishes.line} line" if wishes.line else ""
+        raise ResolveInputError(
+            f"--mmdet {wishes.mmdet}: expected 2, 3 or a release the matrix knows{line} "
+            f"({', '.join(str(r.version) for r in on_line)})"
         )
 
 
@@ -226,14 +265,41 @@ def has_gpu(machine: Machine) -> bool:
 
 
 def _mmdet_releases(wishes: Wishes, matrix: Matrix) -> list[MmdetRelease]:
+    releases = [r for r in matrix.mmdet_releases if wishes.line in (None, r.stack_line)]
     wish = wishes.mmdet
     if wish is None:
-        return list(matrix.mmdet_releases)
+        return releases
     if wish in ("2", "3"):
-        return [r for r in matrix.mmdet_releases if r.line == int(wish)]
+        return [r for r in releases if r.line == int(wish)]
     if wish.count(".") == 1:  # a minor, such as 3.3: any of its releases, the newest first
-        return [r for r in matrix.mmdet_releases if str(r.version).startswith(wish + ".")]
-    return [r for r in matrix.mmdet_releases if str(r.version) == wish]
+        return [r for r in releases if str(r.version).startswith(wish + ".")]
+    return [r for r in releases if str(r.version) == wish]
+
+
+def _mmdet_name(mmdet: MmdetRelease) -> str:
+    return f"{'onedl-mmdetection' if mmdet.stack_line == 'onedl' else 'mmdet'} {mmdet.version}"
+
+
+def _wheel_variant(
+    release: TorchRelease, variant: str, machine: Machine, wishes: Wishes, matrix: Matrix
+) -> tuple[str, str | None]:
+    """The torch build installed for this variant, or why --torch-source pypi has none: PyPI
+    carries one build per platform (a CUDA one on Linux x86_64), which a CPU plan runs on the
+    CPU and a CUDA plan takes only when it is the variant planned."""
+    if wishes.torch_source != "pypi":
+        return variant, None
+    where = f"{machine.os}-{machine.arch}"
+    pypi = release.pypi_variant(machine.os, machine.arch)
+    if pypi is None:
+        recorded = [f"{r.torch} {r.pypi[where]}" for r in matrix.torch_releases if where in r.pypi]
+        has = f"PyPI's torch there: {', '.join(recorded)}" if recorded else "none recorded"
+        return variant, (
+            f"the matrix records no PyPI build of torch {release.torch} for "
+            f"{machine.os} {machine.arch} ({has})"
+        )
+    if variant not in ("cpu", pypi):
+        return variant, f"PyPI's torch {release.torch} for {machine.os} {machine.arch} is {pypi}"
+    return pypi, None
 
 
 # ------------------------------------------------------------------- constraints
@@ -350,7 +416,11 @@ def _choose_mmcv(
     wishes: Wishes,
     matrix: Matrix,
 ) -> tuple[MmcvChoice | None, str]:
-    """The newest mmcv in mmdet's range with a wheel for this torch, else one that compiles."""
+    """The newest mmcv in mmdet's range with a wheel for this torch, else one that compiles.
+    `variant` is the torch build installed (a CPU plan on PyPI's torch: its CUDA build)."""
+    if machine.python not in mmdet.python:
+        return None, f"{_mmdet_name(mmdet)} needs Python {spec_text(mmdet.python)}"
+    missing: list[str] = []
     prebuilt = find_prebuilt_mmcv(
         matrix,
         mmdet.mmcv_package,
@@ -360,14 +430,21 @@ def _choose_mmcv(
         python=machine.python,
         os=machine.os,
         arch=machine.arch,
+        gpu_ccs=machine.gpu_ccs,
+        missing=missing,
     )
     if prebuilt is not None:
         return prebuilt, ""
     package, spec = mmdet.mmcv_package, mmdet.mmcv
     where = f"on {machine.os} {machine.arch}"
     if machine.arch not in matrix.mmcv_wheel_archs:
-        where += f" (OpenMMLab builds {', '.join(sorted(matrix.mmcv_wheel_archs))} wheels only)"
-    no_wheel = f"no prebuilt {package}{spec_text(spec)} for torch {release.torch} {variant} {where}"
+        where += f" (prebuilt wheels are {', '.join(sorted(matrix.mmcv_wheel_archs))} only)"
+    no_wheel = (
+        f"no prebuilt {package}{spec_text(spec)} for torch {release.torch} {variant}, "
+        f"Python {machine.python} {where}"
+    )
+    if missing:
+        no_wheel += f" ({missing[0]})"
     if not wishes.allow_source_build:
         return None, f"{no_wheel}, and source builds are off"
     builds = matrix.source_builds
@@ -403,15 +480,22 @@ def find_prebuilt_mmcv(
     python: Version,
     os: str,
     arch: str = "x86_64",
+    gpu_ccs: tuple[Version, ...] = (),
+    missing: list[str] | None = None,
 ) -> MmcvChoice | None:
-    """The newest `package` in `spec` that OpenMMLab publishes a wheel of for this torch minor,
-    variant, Python and platform (verified rows first); None where pip would fall back to the
-    sdist."""
+    """The newest `package` in `spec` with a published wheel for this torch minor, variant,
+    Python and platform, and kernels for every GPU (verified rows first); None where pip would
+    fall back to the sdist. Wheels skipped for a GPU are described in `missing`."""
     if arch not in matrix.mmcv_wheel_archs:
         return None
     best: MmcvChoice | None = None
     for wheel_set, version in wheels_for(matrix, package, spec, variant, torch_minor, os):
         if python not in wheel_set.python:
+            continue
+        lacking = _arch_missing(wheel_set, variant, gpu_ccs)
+        if lacking is not None:
+            if missing is not None:
+                missing.append(f"{package} {version} {variant} wheels {lacking}")
             continue
         choice = MmcvChoice(
             wheel_set.package,
@@ -424,6 +508,21 @@ def find_prebuilt_mmcv(
         if best is None or (choice.verified, version) > (best.verified, best.version):
             best = choice
     return best
+
+
+def _arch_missing(
+    wheel_set: MmcvWheelSet, variant: str, gpu_ccs: tuple[Version, ...]
+) -> str | None:
+    """Why this wheel set's kernels do not run on one of the GPUs (SASS only, no PTX: the "no
+    kernel image is available" error), or None."""
+    built = wheel_set.cuda_arch.get(variant)
+    if not built:
+        return None
+    for cc in gpu_ccs:
+        if not any(sm.major == cc.major and sm <= cc for sm in built):
+            listed = " ".join(f"sm_{v.major}{v.minor}" for v in built)
+            return f"have no sm_{cc.major}{cc.minor} kernels (built for {listed}, no PTX)"
+    return None
 
 
 def wheels_for(
@@ -503,19 +602,7 @@ def _native(machine: Machine, matrix: Matrix, cuda: Version) -> bool:
 
 def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...]:
     """The nearest changes that give a plan: one wish or one machine fact at a time."""
-    tries: list[tuple[str, Machine, Wishes]] = []
-    if wishes.cuda is not None:
-        tries.append(("without --cuda", machine, replace(wishes, cuda=None)))
-    if wishes.torch is not None:
-        tries.append(("without --torch", machine, replace(wishes, torch=None)))
-    if wishes.mmdet is not None:
-        tries.append(("without --mmdet", machine, replace(wishes, mmdet=None)))
-    if not wishes.allow_source_build:
-        tries.append(
-            ("with --allow-source-build", machine, replace(wishes, allow_source_build=True))
-        )
-    if not wishes.cpu and has_gpu(machine):
-        tries.append(("with --cpu (no GPU use)", machine, replace(wishes, cpu=True, cuda=None)))
+    tries = _wish_tries(machine, wishes)
     for other in ("3.10", "3.11", "3.9", "3.8", "3.12"):
         python = Version(other)
         if python != machine.python:
@@ -533,6 +620,63 @@ def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...
         if len(found) >= 3:
             break
     return tuple(found)
+
+
+def _wish_tries(machine: Machine, wishes: Wishes) -> list[tuple[str, Machine, Wishes]]:
+    """Each wish given, dropped (or a GPU box planned for its CPU)."""
+    tries: list[tuple[str, Machine, Wishes]] = []
+    if wishes.cuda is not None:
+        tries.append(("without --cuda", machine, replace(wishes, cuda=None)))
+    if wishes.torch is not None:
+        tries.append(("without --torch", machine, replace(wishes, torch=None)))
+    if wishes.mmdet is not None:
+        tries.append(("without --mmdet", machine, replace(wishes, mmdet=None)))
+    if wishes.line is not None:
+        tries.append(("without --line", machine, replace(wishes, line=None)))
+    if wishes.torch_source != "pytorch":
+        tries.append(
+            ("with torch from PyTorch's index", machine, replace(wishes, torch_source="pytorch"))
+        )
+    if not wishes.allow_source_build:
+        tries.append(
+            ("with --allow-source-build", machine, replace(wishes, allow_source_build=True))
+        )
+    if not wishes.cpu and has_gpu(machine):
+        tries.append(("with --cpu (no GPU use)", machine, replace(wishes, cpu=True, cuda=None)))
+    return tries
+
+
+_RANK_REASONS = (
+    "a newer mmdet line",
+    "a prebuilt mmcv wheel instead of a source build",
+    "a newer mmdet release",
+    "every row it stands on verified",
+    "a source build this machine's nvcc can compile",
+    "a CUDA the driver runs natively",
+    "a newer CUDA",
+    "a newer torch",
+    "a newer mmcv",
+)
+
+
+def _line_reason(kept: list[Candidate], machine: Machine, wishes: Wishes, matrix: Matrix) -> str:
+    """Why the best candidate's stack line won, in one line ('' when there is no plan)."""
+    if not kept:
+        return ""
+    best = kept[0]
+    title = matrix.stack_lines[best.line].title
+    if wishes.line is not None:
+        return f"{title}: asked for with --line {wishes.line}"
+    rival = next((c for c in kept if c.line != best.line), None)
+    if rival is None:
+        others = [n for n in matrix.stack_lines if n != best.line]
+        return f"{title}: the only line with a plan here (no {', '.join(others)} plan fits)"
+    ours, theirs = _rank(best, machine, matrix), _rank(rival, machine, matrix)
+    why = next(
+        (reason for reason, a, b in zip(_RANK_REASONS, ours, theirs, strict=True) if a != b),
+        "the same on every rule",
+    )
+    return f"{title}: {why} (the best {rival.line} plan: {rival.describe()})"
 
 
 def _dedupe(rejections: list[Rejection]) -> list[Rejection]:

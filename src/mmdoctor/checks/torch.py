@@ -73,7 +73,16 @@ def planned_torch(ctx: Context) -> tuple[str, str] | None:
         nvcc=parse_version(ctx.env.toolkit.nvcc_version),
         arch=ctx.env.host.arch,
     )
-    wishes = Wishes(cpu=ctx.cpu_only or machine.driver is None)
+    # the line already in the environment (mmdet or mmcv of one line), else both compete
+    lines = {
+        line.name
+        for d in ctx.env.target.distributions
+        if (line := ctx.matrix.line_of(d.name)) is not None
+    }
+    wishes = Wishes(
+        cpu=ctx.cpu_only or machine.driver is None,
+        line=lines.pop() if len(lines) == 1 else None,
+    )
     chosen = resolve(machine, wishes, ctx.matrix, suggest=False).chosen
     if chosen is None:
         return None

@@ -41,6 +41,8 @@ class InstallOptions:
     cpu: bool = False
     torch: str | None = None
     mmdet: str | None = None
+    line: str | None = None
+    torch_source: str = "pytorch"
     allow_source_build: bool = True
     installer: str = "mim"
     keep_on_check_failure: bool = False
@@ -138,6 +140,8 @@ def plan_install(
         torch=options.torch,
         mmdet=options.mmdet,
         allow_source_build=options.allow_source_build,
+        line=options.line,
+        torch_source=options.torch_source,
     )
     context = machines.gather(
         matrix,
@@ -166,6 +170,7 @@ def plan_install(
             gcc=context.gcc,
             installer=options.installer,
             sources=sources,
+            line_reason=resolution.line_reason,
         )
     next_steps = _next_steps(options, plan is not None)
     if plan is not None and not plan.mmcv_prebuilt and wishes.allow_source_build:

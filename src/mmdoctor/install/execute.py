@@ -294,7 +294,8 @@ def _build(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
     wheel = wheel_cache.cached_wheel(wheelhouse)
     if not result.ok or wheel is None:
         raise StepFailed(_why(result), result.stdout + result.stderr_tail)
-    if step.env.get("MMCV_WITH_OPS") == "1" and not wheel_cache.has_compiled_ops(wheel):
+    # onedl-mmcv has no MMCV_WITH_OPS switch and builds without ops silently: check every build
+    if not wheel_cache.has_compiled_ops(wheel):
         wheel.unlink()
         raise StepFailed(f"the build made {wheel.name} without mmcv/_ext (no compiled ops)")
     return f"built and cached {wheel}"
@@ -346,10 +347,11 @@ def _require_planned_torch(plan: Plan, target: Destination, runner: Runner) -> N
         )
     version, cuda = lines[-2], lines[-1]
     variant = "cpu" if cuda == "cpu" else "cu" + cuda.replace(".", "")
-    if version.split("+")[0] != plan.torch_version or variant != plan.variant:
+    planned = plan.candidate.wheel_variant  # PyPI's CUDA build on a --cpu plan
+    if version.split("+")[0] != plan.torch_version or variant != planned:
         raise StepFailed(
             f"the target has torch {version} ({variant}), not the planned {plan.torch_version} "
-            f"({plan.variant}): pip's own settings (an index, find-links) gave another build"
+            f"({planned}): pip's own settings (an index, find-links) gave another build"
         )
 
 

@@ -44,9 +44,16 @@ def source_folder(key: BuildKey, environ: Mapping[str, str] = os.environ) -> Pat
     return paths.source_build_dir(environ) / key.folder_name
 
 
+def sdist_stem(package: str, version: str) -> str:
+    """The sdist's name on PyPI without .tar.gz, which is also the folder it unpacks to: the
+    OpenMMLab releases predate PEP 625 (mmcv-full-1.7.2), the onedl ones follow it
+    (onedl_mmcv-2.3.6)."""
+    name = package.replace("-", "_") if package.startswith("onedl-") else package
+    return f"{name}-{version}"
+
+
 def sdist_filename(package: str, version: str) -> str:
-    """The sdist's file name on PyPI: these releases predate PEP 625's normalised names."""
-    return f"{package}-{version}.tar.gz"
+    return f"{sdist_stem(package, version)}.tar.gz"
 
 
 def cached_wheel(wheelhouse: Path) -> Path | None:

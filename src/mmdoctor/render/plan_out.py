@@ -46,28 +46,33 @@ def render_plan(
     how = "prebuilt wheel" if plan.mmcv_prebuilt else "source build"
     console.print(
         Text(
-            f"Plan: mmdet {plan.mmdet_version} + {plan.mmcv_name} {plan.mmcv_version} ({how}) + "
-            f"torch {plan.torch_version} ({plan.variant})",
+            f"Plan: {plan.mmdet_name} {plan.mmdet_version} + {plan.mmcv_name} "
+            f"{plan.mmcv_version} ({how}) + torch {plan.torch_version} ({plan.variant})",
             style="bold green",
         )
     )
+    if plan.line_reason:
+        say(console, "Line: ", plan.line_reason)
     table = Table(show_edge=False, box=None, pad_edge=False)
     table.add_column("package")
     table.add_column("version")
     table.add_column("from", overflow="fold")
-    torch_from = plan.torch_index_url or plan.torch_find_links or ""
-    table.add_row("torch", plan.torch_version, f"PyTorch {plan.variant}: {torch_from}")
-    table.add_row("torchvision", plan.torchvision_version, f"PyTorch {plan.variant}: {torch_from}")
-    table.add_row("openmim", plan.openmim_version, "PyPI")
+    torch_from = f"PyTorch {plan.variant}: {plan.torch_index_url or plan.torch_find_links or ''}"
+    if plan.candidate.from_pypi:
+        torch_from = f"PyPI (its {plan.candidate.wheel_variant} build)"
+    table.add_row("torch", plan.torch_version, torch_from)
+    table.add_row("torchvision", plan.torchvision_version, torch_from)
+    table.add_row(plan.mim_name, plan.mim_version, "PyPI")
+    wheels = plan.line.name if plan.line else "openmmlab"
     mmcv_from = (
-        f"OpenMMLab wheels: {plan.mmcv_find_links}"
+        f"{wheels} wheels: {plan.mmcv_find_links}"
         if plan.mmcv_prebuilt
         else "PyPI sdist, built here (no prebuilt wheel)"
     )
     table.add_row(plan.mmcv_name, plan.mmcv_version, mmcv_from)
     if plan.mmengine_version:
-        table.add_row("mmengine", plan.mmengine_version, f"PyPI (via {plan.installer})")
-    table.add_row("mmdet", plan.mmdet_version, f"PyPI (via {plan.installer})")
+        table.add_row(plan.mmengine_name, plan.mmengine_version, f"PyPI (via {plan.installer})")
+    table.add_row(plan.mmdet_name, plan.mmdet_version, f"PyPI (via {plan.installer})")
     console.print(table)
     if plan.pins:
         console.print(Text("Pins:", style="bold"))
@@ -130,7 +135,9 @@ def _newest_first(rejection: Any) -> tuple[int, ...]:
 
 
 def plan_dict(plan: Plan) -> dict[str, Any]:
+    line = plan.line.name if plan.line else "openmmlab"
     return {
+        "line": {"name": line, "reason": plan.line_reason},
         "python": plan.python,
         "executable": plan.executable,
         "os": plan.os,
@@ -139,6 +146,8 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
             "variant": plan.variant,
             "index_url": plan.torch_index_url,
             "find_links": plan.torch_find_links,
+            "source": "pypi" if plan.candidate.from_pypi else "pytorch",
+            "build": plan.candidate.wheel_variant,
         },
         "torchvision": {"version": plan.torchvision_version},
         "mmcv": {
@@ -147,9 +156,15 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
             "find_links": plan.mmcv_find_links,
             "prebuilt": plan.mmcv_prebuilt,
         },
-        "mmdet": {"version": plan.mmdet_version},
-        "mmengine": {"version": plan.mmengine_version} if plan.mmengine_version else None,
-        "openmim": {"version": plan.openmim_version},
+        "mmdet": {"name": plan.mmdet_name, "version": plan.mmdet_version},
+        "mmengine": (
+            {"name": plan.mmengine_name, "version": plan.mmengine_version}
+            if plan.mmengine_version
+            else None
+        ),
+        "mim": {"name": plan.mim_name, "version": plan.mim_version},
+        # kept for scripts written before the onedl line: the upstream mim only
+        "openmim": {"version": plan.mim_version} if line == "openmmlab" else None,
         "pins": [
             {"name": p.name, "spec": p.spec, "reason": p.reason, "known_failure": p.known_failure}
             for p in plan.pins
