@@ -173,6 +173,7 @@ class MmdetRelease:
     mim_extra: bool
     stack_line: str = "openmmlab"
     python: SpecifierSet = field(default_factory=SpecifierSet)
+    distribution: str = "mmdet"  # its line's name for it: "onedl-mmdetection"
 
 
 @dataclass(frozen=True)
@@ -494,6 +495,7 @@ def _build(path: str, raw: Any) -> Matrix:
     index = raw["pytorch_index"]
     wheels = raw["mmcv_wheels"]
     builds = raw.get("mmcv_source_builds")
+    lines = {str(row["line"]): _stack_line(row) for row in raw["stack_lines"]["rows"]}
     return Matrix(
         path=path,
         cuda_drivers=tuple(
@@ -520,7 +522,7 @@ def _build(path: str, raw: Any) -> Matrix:
         },
         torch_index_url=str(index["index_url"]),
         torch_find_links=str(index["find_links"]),
-        stack_lines={str(row["line"]): _stack_line(row) for row in raw["stack_lines"]["rows"]},
+        stack_lines=lines,
         mmcv_wheels=tuple(
             MmcvWheelSet(
                 package=str(row["package"]),
@@ -563,6 +565,7 @@ def _build(path: str, raw: Any) -> Matrix:
                 mim_extra=bool(row.get("mim_extra", False)),
                 stack_line=str(row.get("stack_line", "openmmlab")),
                 python=_spec(row.get("python", "")),
+                distribution=lines[str(row.get("stack_line", "openmmlab"))].mmdet,
             )
             for row in raw["mmdet_releases"]["rows"]
         ),

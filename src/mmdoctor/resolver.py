@@ -103,10 +103,9 @@ class Candidate:
 
     def describe(self) -> str:
         how = "prebuilt" if self.mmcv.prebuilt else "source build"
-        mmdet = "onedl-mmdetection" if self.line == "onedl" else "mmdet"
         return (
-            f"{mmdet} {self.mmdet.version} + {self.mmcv.package} {self.mmcv.version} ({how}) + "
-            f"torch {self.torch_version} ({self.variant})"
+            f"{self.mmdet.distribution} {self.mmdet.version} + {self.mmcv.package} "
+            f"{self.mmcv.version} ({how}) + torch {self.torch_version} ({self.variant})"
         )
 
 
@@ -277,7 +276,7 @@ def _mmdet_releases(wishes: Wishes, matrix: Matrix) -> list[MmdetRelease]:
 
 
 def _mmdet_name(mmdet: MmdetRelease) -> str:
-    return f"{'onedl-mmdetection' if mmdet.stack_line == 'onedl' else 'mmdet'} {mmdet.version}"
+    return f"{mmdet.distribution} {mmdet.version}"
 
 
 def _wheel_variant(
