@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,14 @@ from fakes.nvml import build_fake_nvml
 from fakes.simple_index import IndexBuildError, SimpleIndex, ensure_index_files
 from fakes.wheels import BROKEN_PACKAGES, EXT_INFO_CRASH_PACKAGES, make_wheel
 from hypothesis import settings
+
+# A test run started as a background job of a non-interactive shell (`cmd &`, as CI scripts
+# and `nohup` do) inherits SIGINT ignored, and so would every mmdoctor it starts: exec keeps an
+# ignored signal, and Python then installs no KeyboardInterrupt handler. The Ctrl-C tests need
+# the children to take SIGINT as a terminal user's Ctrl-C, so the run takes it back here (a
+# Python handler is reset to the default in each child on exec).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # In CI the property tests replay the same examples every run, so a landing never depends on
 # luck; locally they explore new ones each time.
