@@ -18,6 +18,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor import paths
+from mmdoctor.environment import normalize_name
 from mmdoctor.errors import UsageError
 
 
@@ -150,7 +151,6 @@ class StackLine:
     base_url: str
     find_links: str  # "{base}/{variant}-torch{torch_digits}0/simple/onedl-mmcv/index.html"
     base_url_env: str = ""
-    python: SpecifierSet = field(default_factory=SpecifierSet)
     mmengine_tested_torch: Version | None = None
 
     def find_link(self, variant: str, torch_minor: str, base: str | None = None) -> str:
@@ -366,7 +366,7 @@ class Matrix:
 
     def line_of(self, distribution: str) -> StackLine | None:
         """The line an mmcv / mmengine / mmdet distribution belongs to."""
-        name = distribution.lower().replace("_", "-")
+        name = normalize_name(distribution)
         for line in self.stack_lines.values():
             if name in (*line.mmcv, line.mmengine, line.mmdet, line.mim):
                 return line
@@ -461,7 +461,6 @@ def _stack_line(row: Mapping[str, Any]) -> StackLine:
         base_url=str(row["base_url"]),
         find_links=str(row["find_links"]),
         base_url_env=str(row.get("base_url_env", "")),
-        python=_spec(row.get("python", "")),
         mmengine_tested_torch=Version(str(tested)) if tested else None,
     )
 

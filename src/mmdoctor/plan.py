@@ -78,10 +78,10 @@ class Plan:
     steps: tuple[Step, ...]
     warnings: tuple[str, ...]
     candidate: Candidate
+    line: StackLine  # the stack line: its package names
     installer: str = "mim"
     sources: Sources = Sources()
     blockers: tuple[str, ...] = ()  # toolchain problems that stop a source build (see warnings)
-    line: StackLine | None = None  # the stack line's names (None only in hand-made plans)
     line_reason: str = ""  # why this line won (the resolver's one line)
 
     @property
@@ -98,18 +98,6 @@ class Plan:
         if "*" in self.torchvision_version or self.candidate.from_pypi:
             return f"torchvision=={self.torchvision_version}"
         return f"torchvision=={self.torchvision_version}+{self.variant}"
-
-    @property
-    def mim_name(self) -> str:
-        return self.line.mim if self.line else "openmim"
-
-    @property
-    def mmengine_name(self) -> str:
-        return self.line.mmengine if self.line else "mmengine"
-
-    @property
-    def mmdet_name(self) -> str:
-        return self.line.mmdet if self.line else "mmdet"
 
 
 def build_plan(
@@ -666,14 +654,14 @@ def _export_how(plan: Plan) -> list[str]:
         "# run the plan's own build and install steps, then mmdet:",
         "#   python -m pip install -r THIS_FILE",
         *(f"#   {_command_line(s.argv, s.env)}" for s in build_steps),
-        f"#   python -m pip install {plan.mmdet_name}=={plan.mmdet_version}",
+        f"#   python -m pip install {plan.line.mmdet}=={plan.mmdet_version}",
     ]
 
 
 def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
     """A pip requirements file that installs the same stack without mmdoctor."""
     lines = [
-        f"# Written by mmdoctor {version}: {plan.mmdet_name} {plan.mmdet_version} + "
+        f"# Written by mmdoctor {version}: {plan.line.mmdet} {plan.mmdet_version} + "
         f"{plan.mmcv_name} {plan.mmcv_version} + torch {plan.torch_version} ({plan.variant}), "
         f"Python {plan.python}, {plan.os}.",
         *_export_how(plan),
@@ -685,7 +673,7 @@ def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
         lines.append(f"--find-links {plan.torch_find_links}")
     if not source_build:
         lines.append(f"--find-links {plan.mmcv_find_links}")
-        if plan.line is not None and plan.line.name == "onedl":  # never the ops-less sdist
+        if plan.line.name == "onedl":  # never the ops-less sdist
             lines.append(f"--only-binary {plan.mmcv_name}")
     for pin in plan.pins:
         if pin.name == "setuptools":
@@ -697,10 +685,10 @@ def export_requirements(plan: Plan, matrix: Matrix, version: str) -> str:
     lines.append(plan.torch_requirement)
     lines.append(plan.torchvision_requirement)
     if plan.mmengine_version:
-        lines.append(f"{plan.mmengine_name}=={plan.mmengine_version}")
+        lines.append(f"{plan.line.mmengine}=={plan.mmengine_version}")
     if not source_build:
         lines.append(f"{plan.mmcv_name}=={plan.mmcv_version}")
-        lines.append(f"{plan.mmdet_name}=={plan.mmdet_version}")
+        lines.append(f"{plan.line.mmdet}=={plan.mmdet_version}")
     for pin in plan.pins:
         if pin.name != "setuptools":
             lines.append(f"{pin.requirement}  # {pin.reason}")

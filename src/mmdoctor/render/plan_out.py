@@ -46,7 +46,7 @@ def render_plan(
     how = "prebuilt wheel" if plan.mmcv_prebuilt else "source build"
     console.print(
         Text(
-            f"Plan: {plan.mmdet_name} {plan.mmdet_version} + {plan.mmcv_name} "
+            f"Plan: {plan.line.mmdet} {plan.mmdet_version} + {plan.mmcv_name} "
             f"{plan.mmcv_version} ({how}) + torch {plan.torch_version} ({plan.variant})",
             style="bold green",
         )
@@ -62,17 +62,16 @@ def render_plan(
         torch_from = f"PyPI (its {plan.candidate.wheel_variant} build)"
     table.add_row("torch", plan.torch_version, torch_from)
     table.add_row("torchvision", plan.torchvision_version, torch_from)
-    table.add_row(plan.mim_name, plan.mim_version, "PyPI")
-    wheels = plan.line.name if plan.line else "openmmlab"
+    table.add_row(plan.line.mim, plan.mim_version, "PyPI")
     mmcv_from = (
-        f"{wheels} wheels: {plan.mmcv_find_links}"
+        f"{plan.line.name} wheels: {plan.mmcv_find_links}"
         if plan.mmcv_prebuilt
         else "PyPI sdist, built here (no prebuilt wheel)"
     )
     table.add_row(plan.mmcv_name, plan.mmcv_version, mmcv_from)
     if plan.mmengine_version:
-        table.add_row(plan.mmengine_name, plan.mmengine_version, f"PyPI (via {plan.installer})")
-    table.add_row(plan.mmdet_name, plan.mmdet_version, f"PyPI (via {plan.installer})")
+        table.add_row(plan.line.mmengine, plan.mmengine_version, f"PyPI (via {plan.installer})")
+    table.add_row(plan.line.mmdet, plan.mmdet_version, f"PyPI (via {plan.installer})")
     console.print(table)
     if plan.pins:
         console.print(Text("Pins:", style="bold"))
@@ -135,7 +134,7 @@ def _newest_first(rejection: Any) -> tuple[int, ...]:
 
 
 def plan_dict(plan: Plan) -> dict[str, Any]:
-    line = plan.line.name if plan.line else "openmmlab"
+    line = plan.line.name
     return {
         "line": {"name": line, "reason": plan.line_reason},
         "python": plan.python,
@@ -156,13 +155,13 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
             "find_links": plan.mmcv_find_links,
             "prebuilt": plan.mmcv_prebuilt,
         },
-        "mmdet": {"name": plan.mmdet_name, "version": plan.mmdet_version},
+        "mmdet": {"name": plan.line.mmdet, "version": plan.mmdet_version},
         "mmengine": (
-            {"name": plan.mmengine_name, "version": plan.mmengine_version}
+            {"name": plan.line.mmengine, "version": plan.mmengine_version}
             if plan.mmengine_version
             else None
         ),
-        "mim": {"name": plan.mim_name, "version": plan.mim_version},
+        "mim": {"name": plan.line.mim, "version": plan.mim_version},
         # kept for scripts written before the onedl line: the upstream mim only
         "openmim": {"version": plan.mim_version} if line == "openmmlab" else None,
         "pins": [
