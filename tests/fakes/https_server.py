@@ -49,6 +49,7 @@ class _Server(http.server.ThreadingHTTPServer):
         self.stall_after: int | None = None  # send this many, then go silent until released
         self.ignore_range = False  # answer 200 with the whole file even to a Range request
         self.redirects: dict[str, str] = {}
+        self.statuses: dict[str, int] = {}  # answer these paths with this HTTP error status
         self.release = threading.Event()
 
 
@@ -63,6 +64,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         name = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path.lstrip("/"))
         seen = Served(name, self.headers.get("Range"), self.headers.get("Authorization"))
         srv.log.append(seen)
+        if name in srv.statuses:
+            seen.status = srv.statuses[name]
+            self.send_error(seen.status)
+            return
         if name in srv.redirects:
             seen.status = 302
             self.send_response(302)

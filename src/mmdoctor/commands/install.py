@@ -110,6 +110,9 @@ def run(options: InstallOptions, ui: Interaction) -> Result:
         raise BuildBlocked("the source build cannot start here: " + "; ".join(plan.blockers))
     if not options.yes and not ui.confirm(f"Install this into {destination.prefix}?"):
         raise UsageError("not confirmed: nothing was changed")
+    from mmdoctor.install.reach import require_reachable
+
+    require_reachable(plan, destination.executable, os.environ)  # before the first change
     outcome = carry_out(plan, destination, matrix, options, ui)
     return Result(
         "install",
@@ -195,7 +198,7 @@ def _next_steps(options: InstallOptions, planned: bool) -> tuple[str, ...]:
 def carry_out(
     plan: Plan, destination: Destination, matrix: Matrix, options: InstallOptions, ui: Interaction
 ) -> InstallOutcome:
-    from mmdoctor.install.execute import execute, restore_options, source_builder
+    from mmdoctor.install.execute import execute, install_handlers, restore_options
     from mmdoctor.install.state import EnvState
     from mmdoctor.report import check_environment
 
@@ -210,7 +213,7 @@ def carry_out(
             destination.executable, matrix, cpu_only=plan.variant == "cpu", timeout=options.timeout
         ),
         restore_options=restore_options(plan),
-        builder=source_builder(plan, destination),
+        handlers=install_handlers(plan, destination),
         extra_env={"PIP_BREAK_SYSTEM_PACKAGES": "1"} if system_ok else {},
         keep_on_check_failure=options.keep_on_check_failure,
     )

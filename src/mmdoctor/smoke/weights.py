@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
-import ipaddress
 import os
 import posixpath
 import re
@@ -25,6 +24,7 @@ from typing import IO
 
 from mmdoctor import __version__
 from mmdoctor.errors import ExitCode, MmdoctorError
+from mmdoctor.net import is_loopback, one_line, proxies, reason_of
 from mmdoctor.paths import checkpoint_dir
 from mmdoctor.redact import redact_credentials
 
@@ -147,7 +147,7 @@ def _parse_url(source: str) -> _Url:
         )
     if not host:
         raise WeightsError(f"{shown}: the URL has no host")
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise WeightsError(
             f"{shown}: plain http is refused except to this machine (127.0.0.1, ::1, localhost);"
             " use https:// so the checkpoint cannot be swapped in transit"
@@ -165,15 +165,6 @@ def _parse_url(source: str) -> _Url:
     netloc = parts.netloc.rpartition("@")[2]
     clean = urllib.parse.urlunsplit((scheme, netloc, parts.path, parts.query, ""))
     return _Url(clean, shown, host, basename, authorization)
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _normalise_prefix(prefix: str | None) -> str | None:
@@ -222,32 +213,9 @@ def _ssl_context(environ: Mapping[str, str]) -> ssl.SSLContext:
         raise WeightsError(f"SSL_CERT_FILE={cafile}: cannot load CA certificates from it") from exc
 
 
-def _proxies(environ: Mapping[str, str], host: str) -> dict[str, str]:
-    """Proxies from `environ` as urllib.request.getproxies would read them; none for loopback."""
-    if _is_loopback(host):
-        return {}
-    found: dict[str, str] = {}
-    for key in sorted(environ, key=lambda k: k.islower()):  # lowercase names win, as in urllib
-        if key.lower().endswith("_proxy") and environ[key]:
-            found[key.lower()[: -len("_proxy")]] = environ[key]
-    if _no_proxy(found.pop("no", ""), host):
-        return {}
-    return found
-
-
-def _no_proxy(no_proxy: str, host: str) -> bool:
-    """$no_proxy as curl and urllib read it: "*", or hosts and domain suffixes, comma-separated."""
-    host = host.lower()
-    for entry in no_proxy.lower().replace(" ", "").split(","):
-        entry = entry.lstrip(".")
-        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
-            return True
-    return False
-
-
 def _opener(url: _Url, environ: Mapping[str, str]) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(
-        urllib.request.ProxyHandler(_proxies(environ, url.host)),
+        urllib.request.ProxyHandler(proxies(environ, url.host)),
         urllib.request.HTTPSHandler(context=_ssl_context(environ)),
         _CheckedRedirects(),
     )
@@ -283,7 +251,7 @@ def _download(
                     return _sha256_file(part, url.shown), 0, offset  # already complete
                 part.unlink()  # longer than the file: not a prefix of it, start over
                 continue
-            raise DownloadError(f"HTTP {exc.code} {_one_line(exc.reason)} for {url.shown}") from exc
+            raise DownloadError(f"HTTP {exc.code} {one_line(exc.reason)} for {url.shown}") from exc
         except urllib.error.URLError as exc:
             raise _network_error(url, exc.reason) from exc
         except (OSError, http.client.HTTPException) as exc:
@@ -314,7 +282,7 @@ def _receive(
         try:
             out = part.open("ab" if offset else "wb")
         except OSError as exc:
-            raise DownloadError(f"cannot write {part}: {_reason(exc)}") from exc
+            raise DownloadError(f"cannot write {part}: {reason_of(exc)}") from exc
         with out:
             while True:
                 try:
@@ -326,7 +294,7 @@ def _receive(
                 try:
                     out.write(chunk)
                 except OSError as exc:
-                    raise DownloadError(f"cannot write {part}: {_reason(exc)}") from exc
+                    raise DownloadError(f"cannot write {part}: {reason_of(exc)}") from exc
                 hasher.update(chunk)
                 received += len(chunk)
                 if bar is not None:
@@ -344,17 +312,17 @@ def _receive(
 
 def _network_error(url: _Url, reason: object) -> DownloadError:
     if isinstance(reason, ssl.SSLCertVerificationError):
-        detail = reason.verify_message or _one_line(reason)
+        detail = reason.verify_message or one_line(reason)
         return DownloadError(
             f"cannot download {url.shown}: the server's certificate was not accepted ({detail});"
             " if a private CA signed it, point SSL_CERT_FILE at that CA's certificate"
         )
-    return DownloadError(f"cannot download {url.shown}: {_reason(reason)}")
+    return DownloadError(f"cannot download {url.shown}: {reason_of(reason)}")
 
 
 def _interrupted(url: _Url, have: int, reason: object) -> DownloadError:
     return DownloadError(
-        f"download of {url.shown} interrupted after {have} bytes ({_reason(reason)});"
+        f"download of {url.shown} interrupted after {have} bytes ({reason_of(reason)});"
         " the partial file is kept: run again to resume"
     )
 
@@ -391,7 +359,7 @@ def _hash_into(hasher: hashlib._Hash, path: Path, shown: str) -> None:
             while block := handle.read(_CHUNK):
                 hasher.update(block)
     except OSError as exc:
-        raise WeightsError(f"{shown}: cannot read {path}: {_reason(exc)}") from exc
+        raise WeightsError(f"{shown}: cannot read {path}: {reason_of(exc)}") from exc
 
 
 def _cache_op(operation: Callable[..., object], path: Path, *args: object, **kw: object) -> None:
@@ -399,20 +367,7 @@ def _cache_op(operation: Callable[..., object], path: Path, *args: object, **kw:
     try:
         operation(*args, **kw)
     except OSError as exc:
-        raise DownloadError(f"cannot update the cache at {path}: {_reason(exc)}") from exc
-
-
-def _reason(error: object) -> str:
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, OSError) and error.strerror and not isinstance(error, ssl.SSLError):
-        return error.strerror
-    return _one_line(error) or type(error).__name__
-
-
-def _one_line(value: object) -> str:
-    """Messages are one line, and never carry credentials (not even from a library's text)."""
-    return redact_credentials(" ".join(str(value).split()))
+        raise DownloadError(f"cannot update the cache at {path}: {reason_of(exc)}") from exc
 
 
 class _Bar:

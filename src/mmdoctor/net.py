@@ -1,0 +1,56 @@
+"""What every HTTP client in mmdoctor shares: proxies read as urllib and curl read them, and
+error reasons as one line without credentials. Standard library only."""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from collections.abc import Mapping
+
+from mmdoctor.redact import redact_credentials
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def proxies(environ: Mapping[str, str], host: str) -> dict[str, str]:
+    """Proxies from `environ` as urllib.request.getproxies would read them; none for loopback."""
+    if is_loopback(host):
+        return {}
+    found: dict[str, str] = {}
+    for key in sorted(environ, key=lambda k: k.islower()):  # lowercase names win, as in urllib
+        if key.lower().endswith("_proxy") and environ[key]:
+            found[key.lower()[: -len("_proxy")]] = environ[key]
+    if no_proxy(found.pop("no", ""), host):
+        return {}
+    return found
+
+
+def no_proxy(entries: str, host: str) -> bool:
+    """$no_proxy as curl and urllib read it: "*", or hosts and domain suffixes, comma-separated."""
+    host = host.lower()
+    for entry in entries.lower().replace(" ", "").split(","):
+        entry = entry.lstrip(".")
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return True
+    return False
+
+
+def reason_of(error: object) -> str:
+    """Why a request failed, in a few words ("timed out", "Connection refused")."""
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, OSError) and error.strerror and not isinstance(error, ssl.SSLError):
+        return error.strerror
+    return one_line(error) or type(error).__name__
+
+
+def one_line(value: object) -> str:
+    """Messages are one line, and never carry credentials (not even from a library's text)."""
+    return redact_credentials(" ".join(str(value).split()))
