@@ -47,6 +47,14 @@ BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 TORCH_CPU = ["torch==2.13.0", "numpy==2.4.6"]
 STACK = [*TORCH_CPU, "mmdet==3.3.0", "mmengine==0.10.7", "mmcv-lite==2.2.0"]
 CUDA_TORCH = ["torch==2.14.1", "torchvision==0.29.1"]  # a CUDA 13.0 build, about 5.5 GB
+# The onedl line with onedl-mmcv's PyPI sdist built as pip builds it by default (isolated, no
+# torch in sight): the silent "lite" build, no mmcv/_ext. imaug pulls both OpenCVs. Then the
+# same with upstream mmengine and mmcv-lite on top: the module clash. About 1.8 GB each.
+ONEDL_LITE = [
+    *("torch==2.13.0", "onedl-mmengine==0.10.12", "onedl-mmdetection==3.5.1", "onedl-mmcv==2.3.6"),
+    *("opencv-python==4.12.0.88", "opencv-python-headless==4.12.0.88"),
+]
+ONEDL_CLASH = [ONEDL_LITE, ["mmengine==0.10.7", "mmcv-lite==2.2.0"]]
 # openmim pulls openxlab, which pins setuptools~=60.2.0; a later upgrade (what `pip install torch`
 # does) leaves setuptools without pkg_resources and mim broken: two steps, as users do it.
 MIM = [["openmim==0.3.9"], ["setuptools==84.2.1"]]
@@ -98,6 +106,16 @@ def torch_venv() -> Path:
 @pytest.fixture(scope="session")
 def stack_venv() -> Path:
     return _venv("stack", STACK)
+
+
+@pytest.fixture(scope="session")
+def onedl_lite_venv() -> Path:
+    return _venv("onedl-lite", ONEDL_LITE)
+
+
+@pytest.fixture(scope="session")
+def onedl_clash_venv() -> Path:
+    return _venv("onedl-clash", ONEDL_CLASH)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ the cases users type (--line, --torch-source, the RTX 5090 dry run).
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from packaging.version import Version as V
@@ -231,3 +233,53 @@ def test_onedl_on_windows_without_source_builds_is_exit_1_with_the_nearest_choic
     reasons = {r["reason"] for r in doc["rejected"]}
     assert any("no prebuilt onedl-mmcv" in r and "source builds are off" in r for r in reasons)
     assert doc["suggestions"][0].startswith("with --allow-source-build: onedl-mmdetection")
+
+
+# --- check knows the line: real venvs with onedl-* distributions ---------------------------
+
+
+def _checks(mmdoctor, venv: Path) -> dict[str, dict]:
+    doc = mmdoctor("check", "--python", str(venv), "--cpu-only", "--json").json()
+    return {c["id"]: c for c in doc["checks"]}
+
+
+def test_check_reads_an_onedl_stack_by_module_and_names_its_distributions(
+    mmdoctor, onedl_lite_venv: Path
+) -> None:
+    checks = _checks(mmdoctor, onedl_lite_venv)
+    variants = checks["mmcv.variants"]
+    assert variants["status"] == "ok", variants
+    for name in ("onedl-mmcv 2.3.6", "onedl-mmengine 0.10.12", "onedl-mmdetection 3.5.1"):
+        assert name in variants["summary"], variants
+    # the PyPI sdist built in isolation has no ops: mmcv.ops fails, mmdet says why it imports
+    assert checks["mmcv.ops"]["status"] == "fail"
+    assert checks["mmcv.ops"]["known_failure"] == "mmcv-ext-missing"
+    compat = checks["mmdet.compat"]
+    assert compat["status"] == "warn" and "onedl-mmdetection 3.5.1 imports" in compat["summary"]
+    assert any("asserts no mmcv version" in d for d in compat["details"]), compat
+    engine = checks["mmengine.checkpoint"]
+    assert engine["status"] == "ok", engine
+    assert engine["summary"].startswith("onedl-mmengine 0.10.12 and torch 2.13.0")
+    opencv = checks["opencv.duplicates"]
+    assert opencv["status"] == "warn", opencv
+    assert "imaug 0.4.3 requires them all" in opencv["summary"]
+    assert "openmim" not in checks["setuptools.window"]["summary"]  # onedl-mim needs none
+    listing = mmdoctor("check", "--python", str(onedl_lite_venv), "--cpu-only", "-v").stdout
+    assert re.search(r"Stack line:\s+onedl\b", listing), listing
+    assert re.search(r"onedl-mmdetection:\s+3\.5\.1", listing)
+
+
+def test_upstream_packages_over_onedl_ones_are_the_module_clash(
+    mmdoctor, onedl_clash_venv: Path
+) -> None:
+    variants = _checks(mmdoctor, onedl_clash_venv)["mmcv.variants"]
+    assert variants["status"] == "fail", variants
+    summary = variants["summary"]
+    assert "`mmcv` from mmcv-lite 2.2.0, onedl-mmcv 2.3.6" in summary, summary
+    assert "`mmengine` from mmengine 0.10.7, onedl-mmengine 0.10.12" in summary, summary
+    commands = variants["advice"]["commands"]
+    assert commands[0].endswith("uninstall -y mmcv-lite mmengine onedl-mmcv onedl-mmengine")
+    assert commands[-1].endswith("install onedl-mmengine==0.10.12"), commands
+    assert any("onedl-mmcv==2.3.6" in c for c in commands), commands
+    listing = mmdoctor("check", "--python", str(onedl_clash_venv), "--cpu-only", "-v").stdout
+    assert "Stack line:" in listing and "mixed: onedl and openmmlab" in listing

@@ -80,6 +80,7 @@ class Distribution:
     name: str
     version: str | None
     location: str
+    requires: tuple[str, ...] = ()  # normalised names of what it always requires (no extras)
 
 
 @dataclass(frozen=True)

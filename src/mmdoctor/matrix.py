@@ -372,6 +372,20 @@ class Matrix:
                 return line
         return None
 
+    def module_distributions(self, module: str) -> tuple[str, ...]:
+        """Every distribution, of either line, that installs the top-level module `module`
+        ("mmcv", "mmengine", "mmdet", "mim"): two in one environment overwrite each other."""
+        names: list[str] = []
+        for line in self.stack_lines.values():
+            by_module = {
+                "mmcv": line.mmcv,
+                "mmengine": (line.mmengine,),
+                "mmdet": (line.mmdet,),
+                "mim": (line.mim,),
+            }
+            names += by_module.get(module, ())
+        return tuple(names)
+
     def torch_index(self, variant: str) -> str:
         return self.torch_index_url.format(variant=variant)
 

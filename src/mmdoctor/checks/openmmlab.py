@@ -1,4 +1,6 @@
-"""mmcv / mmcv-full / mmcv-lite, mmengine and mmdet against torch and each other."""
+"""mmcv / mmcv-full / mmcv-lite / onedl-mmcv, mmengine and mmdet (of either stack line)
+against torch and each other. A module ("mmdet") may come from either line's distribution
+("mmdet" or "onedl-mmdetection"): the checks ask by module, and name the distribution."""
 
 from __future__ import annotations
 
@@ -15,20 +17,43 @@ from mmdoctor.checks.torch import (
     torch_data,
     torch_version,
 )
-from mmdoctor.environment import Distribution, parse_version
+from mmdoctor.environment import Distribution, normalize_name, parse_version
+from mmdoctor.matrix import StackLine
 from mmdoctor.resolver import find_prebuilt_mmcv
 
-MMCV_VARIANTS = ("mmcv", "mmcv-full", "mmcv-lite")
+# The modules two distributions can fight over, in the order the check reports them.
+SHARED_MODULES = ("mmcv", "mmengine", "mmdet")
+
+
+def providers(ctx: Context, module: str) -> list[Distribution]:
+    """The installed distributions that install `module`, of either line."""
+    names = ctx.matrix.module_distributions(module)
+    return [d for name in names for d in ctx.env.target.installed(name)]
+
+
+def provider(ctx: Context, module: str) -> Distribution | None:
+    found = providers(ctx, module)
+    return found[0] if found else None
 
 
 def mmcv_dists(ctx: Context) -> list[Distribution]:
-    return [d for name in MMCV_VARIANTS for d in ctx.env.target.installed(name)]
+    return providers(ctx, "mmcv")
+
+
+def installed_line(ctx: Context) -> StackLine | None:
+    """The line of the installed mmdet, else of the installed mmcv; None when neither is."""
+    for module in ("mmdet", "mmcv"):
+        dist = provider(ctx, module)
+        if dist is not None:
+            return ctx.matrix.line_of(dist.name)
+    return None
 
 
 def ops_package(dist: Distribution) -> bool:
-    """Whether this distribution carries compiled ops: mmcv-full 1.x and mmcv 2.x do; mmcv 1.x
-    (the old lite package) and mmcv-lite do not."""
-    if dist.name.lower() == "mmcv-full":
+    """Whether this distribution carries compiled ops: mmcv-full 1.x, mmcv 2.x and onedl-mmcv
+    do (an onedl-mmcv sdist built without torch does not: mmcv.ops finds that); mmcv 1.x (the
+    old lite package) and mmcv-lite do not."""
+    if normalize_name(dist.name) in ("mmcv-full", "onedl-mmcv"):
         return True
     if dist.name.lower() == "mmcv":
         version = parse_version(dist.version)
@@ -37,8 +62,13 @@ def ops_package(dist: Distribution) -> bool:
 
 
 def wanted_mmcv(ctx: Context) -> str:
-    """The mmcv distribution the installed mmdet needs: mmdet 2.x -> mmcv-full, 3.x -> mmcv."""
-    mmdet = parse_version(ctx.env.target.version_of("mmdet"))
+    """The mmcv distribution the installed mmdet needs: mmdet 2.x -> mmcv-full, 3.x -> mmcv,
+    onedl-mmdetection -> onedl-mmcv."""
+    dist = provider(ctx, "mmdet")
+    line = installed_line(ctx)
+    if line is not None and line.name != "openmmlab":
+        return line.mmcv[0]
+    mmdet = parse_version(dist.version if dist else None)
     if mmdet is not None and mmdet.major < 3:
         return "mmcv-full"
     return "mmcv"
@@ -57,11 +87,13 @@ def mmdet_requirement(ctx: Context, package: str) -> str | None:
 
 
 def mim_install(ctx: Context, spec: str, *flags: str) -> tuple[str, ...]:
-    """`python -m mim install SPEC`, preceded by installing openmim where it is missing."""
+    """`python -m mim install SPEC`, preceded by installing the line's mim where none is."""
     prefix: tuple[str, ...] = ()
-    if ctx.env.target.version_of("openmim") is None:
+    if provider(ctx, "mim") is None:
         good = setuptools_for(ctx)
-        prefix = (f"{ctx.pip} install openmim setuptools=={good}",)
+        line = installed_line(ctx)
+        mim = line.mim if line is not None else "openmim"
+        prefix = (f"{ctx.pip} install {mim} setuptools=={good}",)
     return (*prefix, " ".join((f"{ctx.python} -m mim install", *flags, f'"{spec}"')))
 
 
@@ -115,28 +147,52 @@ def install_note(ctx: Context, name: str, spec: str) -> str:
     )
 
 
-@check("mmcv.variants", "one mmcv distribution installed")
+@check("mmcv.variants", "one distribution per OpenMMLab module (mmcv, mmengine, mmdet)")
 def one_mmcv(ctx: Context) -> Finding:
-    dists = mmcv_dists(ctx)
-    if not dists:
-        return skip("no mmcv, mmcv-full or mmcv-lite installed")
-    listing = ", ".join(f"{d.name} {d.version}" for d in dists)
-    if len(dists) == 1:
-        return ok(f"{listing}")
-    wanted = wanted_mmcv(ctx)
-    keep = next((d for d in dists if d.name.lower() == wanted and ops_package(d)), None)
-    spec = f"{wanted}=={keep.version}" if keep else mmdet_spec(ctx, wanted)
-    return fail(
-        f"{len(dists)} mmcv distributions share the module `mmcv`: {listing}",
-        "They overwrite each other's files, so what `import mmcv` loads is an accident.",
-        *[f"{d.name} {d.version} in {d.location}" for d in dists],
-        f"{install_note(ctx, wanted, spec)}.",
-        commands=(
-            f"{ctx.pip} uninstall -y {' '.join(sorted({d.name for d in dists}))}",
-            *mmcv_install(ctx, wanted, spec),
-        ),
-        known_failure="mmcv-and-mmcv-full-coinstalled",
+    found = {module: providers(ctx, module) for module in SHARED_MODULES}
+    if not any(found.values()):
+        return skip("no mmcv, mmengine or mmdet installed, of either line")
+    clashes = {module: dists for module, dists in found.items() if len(dists) > 1}
+    if not clashes:
+        return ok(", ".join(f"{d.name} {d.version}" for ds in found.values() for d in ds))
+    shared = "; ".join(
+        f"`{module}` from {', '.join(f'{d.name} {d.version}' for d in dists)}"
+        for module, dists in clashes.items()
     )
+    removed = sorted({d.name for dists in clashes.values() for d in dists})
+    reinstall: list[str] = []
+    notes: list[str] = []
+    if "mmcv" in clashes:
+        spec = _kept_mmcv(ctx, clashes["mmcv"])
+        wanted = wanted_mmcv(ctx)
+        notes.append(f"{install_note(ctx, wanted, spec)}.")
+        reinstall += mmcv_install(ctx, wanted, spec)
+    reinstall += [f"{ctx.pip} install {_kept_distribution(ctx, m)}" for m in clashes if m != "mmcv"]
+    return fail(
+        f"two distributions install the same module: {shared}",
+        "They overwrite each other's files, so what the import loads is an accident, and "
+        "uninstalling one breaks the other (upstream OpenMMLab and the onedl fork install the "
+        "same modules).",
+        *[f"{d.name} {d.version} in {d.location}" for dists in clashes.values() for d in dists],
+        *notes,
+        commands=(f"{ctx.pip} uninstall -y {' '.join(removed)}", *reinstall),
+        known_failure="mmcv-and-mmcv-full-coinstalled" if "mmcv" in clashes else None,
+    )
+
+
+def _kept_distribution(ctx: Context, module: str) -> str:
+    """What to reinstall after a clash on mmengine or mmdet: the installed mmdet's line's."""
+    line = installed_line(ctx) or ctx.matrix.stack_lines["openmmlab"]
+    if module == "mmengine":
+        return f"{line.mmengine}=={line.mmengine_latest}"
+    return line.mmdet
+
+
+def _kept_mmcv(ctx: Context, dists: list[Distribution]) -> str:
+    """The mmcv to reinstall: the installed one that mmdet wants, with ops, else mmdet's range."""
+    wanted = wanted_mmcv(ctx)
+    keep = next((d for d in dists if normalize_name(d.name) == wanted and ops_package(d)), None)
+    return f"{wanted}=={keep.version}" if keep else mmdet_spec(ctx, wanted)
 
 
 def mmdet_spec(ctx: Context, wanted: str) -> str:
@@ -160,7 +216,7 @@ def mmcv_ops(ctx: Context) -> Finding:
             f"{ctx.pip} uninstall -y {' '.join(d.name for d in dists)}",
             *mmcv_install(ctx, wanted, spec),
         )
-        if target.version_of("mmdet"):
+        if provider(ctx, "mmdet") is not None:
             return fail(
                 text + ", and mmdet needs them",
                 note,
@@ -240,9 +296,13 @@ def mmcv_cuda(ctx: Context) -> Finding:
 @check("mmdet.compat", "mmdet accepts the installed mmcv and mmengine")
 def mmdet_compat(ctx: Context) -> Finding:
     target = ctx.env.target
-    mmdet_version = target.version_of("mmdet")
-    if mmdet_version is None:
-        return skip("mmdet is not installed")
+    mmdet = provider(ctx, "mmdet")
+    if mmdet is None:
+        return skip("mmdet is not installed (neither mmdet nor onedl-mmdetection)")
+    mmdet_version = mmdet.version
+    line = ctx.matrix.line_of(mmdet.name)
+    if line is not None and line.name != "openmmlab":
+        return _fork_mmdet_compat(ctx, mmdet)
     mmcv_req = mmdet_requirement(ctx, "mmcv")
     engine_req = mmdet_requirement(ctx, "mmengine")
     ranges = "; ".join(
@@ -250,7 +310,7 @@ def mmdet_compat(ctx: Context) -> Finding:
     )
     if target.imported("mmdet") is not None:
         installed = ", ".join(
-            f"{d.name} {d.version}" for d in mmcv_dists(ctx) + target.installed("mmengine")
+            f"{d.name} {d.version}" for d in mmcv_dists(ctx) + providers(ctx, "mmengine")
         )
         return ok(
             f"mmdet {mmdet_version} imports with {installed}",
@@ -292,17 +352,48 @@ def mmdet_compat(ctx: Context) -> Finding:
     )
 
 
+def _fork_mmdet_compat(ctx: Context, mmdet: Distribution) -> Finding:
+    """onedl-mmdetection asserts no mmcv or mmengine versions at import: it imports with an
+    mmcv that has no compiled ops, and fails only when a model uses one."""
+    target = ctx.env.target
+    installed = ", ".join(
+        f"{d.name} {d.version}" for d in mmcv_dists(ctx) + providers(ctx, "mmengine")
+    )
+    if target.imported("mmdet") is None:
+        step = target.step("mmdet")
+        return fail(
+            step_failure(step, "import mmdet"),
+            *([step.traceback] if step is not None and step.traceback else []),
+            known_failure=known_step_failure(step, "import mmdet"),
+        )
+    if target.imported("mmcv_ext") is None:
+        return warn(
+            f"{mmdet.name} {mmdet.version} imports with {installed or 'no mmcv'}, but mmcv has "
+            "no compiled ops that load",
+            f"{mmdet.name} asserts no mmcv version, so nothing fails until a model uses an op "
+            "(nms, RoIAlign): then 'No module named mmcv._ext'. See mmcv.ops for the fix.",
+            known_failure="mmcv-ext-missing",
+        )
+    return ok(
+        f"{mmdet.name} {mmdet.version} imports with {installed}",
+        f"{mmdet.name} asserts no mmcv or mmengine versions; mmcv's ops load",
+    )
+
+
 @check("mmengine.checkpoint", "mmengine can load checkpoints with this torch")
 def mmengine_weights_only(ctx: Context) -> Finding:
-    engine = parse_version(ctx.env.target.version_of("mmengine"))
+    dist = provider(ctx, "mmengine")
+    engine = parse_version(dist.version if dist else None)
     torch_v = torch_version(ctx)
-    if engine is None or torch_v is None:
-        return skip("mmengine or torch is not installed")
+    if dist is None or engine is None or torch_v is None:
+        return skip("mmengine (or onedl-mmengine) or torch is not installed")
     flipped = ctx.matrix.fact("torch_weights_only_default")
     last_bad = ctx.matrix.fact("mmengine_weights_only_fixed_after")
+    # onedl-mmengine's releases all come after the last upstream one that lacks the fix
+    # (0.10.8 passes weights_only itself), so one bound serves both lines
     if torch_v.release >= flipped.release and engine <= last_bad:
         return warn(
-            f"mmengine {engine} with torch {torch_v}: torch.load defaults to weights_only=True, "
+            f"{dist.name} {engine} with torch {torch_v}: torch.load defaults to weights_only=True, "
             "which mmengine's load_checkpoint does not expect",
             "Checkpoints that hold only tensors load; model zoo checkpoints with pickled "
             "metadata fail with 'Weights only load failed'.",
@@ -310,4 +401,9 @@ def mmengine_weights_only(ctx: Context) -> Finding:
             commands=(f"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 {ctx.python} your_script.py",),
             known_failure="torch-load-weights-only",
         )
-    return ok(f"mmengine {engine} and torch {torch_v} load checkpoints")
+    if torch_v.release >= flipped.release:
+        return ok(
+            f"{dist.name} {engine} and torch {torch_v} load checkpoints",
+            f"{dist.name} > {last_bad} passes weights_only to torch.load itself",
+        )
+    return ok(f"{dist.name} {engine} and torch {torch_v} load checkpoints")

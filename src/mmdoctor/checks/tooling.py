@@ -12,7 +12,7 @@ from mmdoctor.checks.torch import (
     torch_data,
     torch_version,
 )
-from mmdoctor.environment import parse_version
+from mmdoctor.environment import Distribution, normalize_name, parse_version
 
 OPENCV_DISTS = (
     "opencv-python",
@@ -62,14 +62,17 @@ def setuptools_window(ctx: Context) -> Finding:
     target = ctx.env.target
     facts = ctx.matrix
     setuptools = parse_version(target.version_of("setuptools"))
-    mim_installed = target.version_of("openmim") is not None
+    mims = [d for n in facts.module_distributions("mim") for d in target.installed(n)]
+    mim_installed = bool(mims)
+    # onedl-mim imports no pkg_resources: only openmim (and mmcv builds) need it
+    openmim = any(normalize_name(d.name) == "openmim" for d in mims)
     torch_v = torch_version(ctx)
     good = setuptools_for(ctx)
     mim_step = target.step("mim")
     if mim_installed and target.imported("mim") is None:
         error = f"{mim_step.error if mim_step else ''}"
         known = known_step_failure(mim_step, "import mim")
-        if known in ("pkg-resources-removed-mim", "mim-py312-pkgutil-impimporter"):
+        if openmim and known in ("pkg-resources-removed-mim", "mim-py312-pkgutil-impimporter"):
             return fail(
                 f"openmim cannot start: {error}",
                 f"setuptools here: {setuptools or 'not installed'}. openmim imports "
@@ -101,9 +104,15 @@ def setuptools_window(ctx: Context) -> Finding:
         return skip("setuptools is not installed (nothing here needs it)")
     removed = facts.fact("setuptools_without_pkg_resources")
     if setuptools >= removed:
+        fork = any(
+            (line := facts.line_of(d.name)) is not None and line.name != "openmmlab"
+            for d in target.distributions
+        )
+        users = "openmim" if openmim else "" if mims or fork else "openmim, once installed"
         return warn(
             f"setuptools {setuptools} has no pkg_resources: a source build of mmcv "
-            "(and openmim, once installed) will fail",
+            + (f"(and {users}) " if users else "")
+            + "will fail",
             commands=(f"{ctx.pip} install setuptools=={good}",),
             known_failure="pkg-resources-removed-mmcv-build",
         )
@@ -168,12 +177,46 @@ def opencv_duplicates(ctx: Context) -> Finding:
     listing = ", ".join(f"{d.name} {d.version}" for d in found)
     if len(found) == 1:
         return ok(listing)
+    names = {normalize_name(d.name) for d in found}
+    requirers = [
+        d for d in ctx.env.target.distributions if len(names & set(d.requires)) == len(names)
+    ]
+    if requirers and len(found) == len(names):
+        return _required_opencv_pair(ctx, found, requirers)
     return fail(
         f"{len(found)} OpenCV distributions share the module cv2: {listing}",
         "Keep one; headless suits servers.",
         commands=(
             f"{ctx.pip} uninstall -y {' '.join(sorted({d.name for d in found}))}",
             f"{ctx.pip} install opencv-python-headless",
+        ),
+        known_failure="opencv-circular-import",
+    )
+
+
+def _required_opencv_pair(
+    ctx: Context, found: list[Distribution], requirers: list[Distribution]
+) -> Finding:
+    """A dependency requires every OpenCV installed (onedl-mmdetection's imaug requires both
+    opencv-python and opencv-python-headless): removing one breaks it. One version of all of
+    them makes the copies of cv2 identical, so cv2 works; different versions mix files."""
+    listing = ", ".join(f"{d.name} {d.version}" for d in found)
+    why = ", ".join(f"{d.name} {d.version}" for d in requirers)
+    versions = {d.version for d in found}
+    if len(versions) == 1:
+        return warn(
+            f"{listing}: both install cv2, and {why} requires them all",
+            "The same version writes the same files, so cv2 works; uninstalling either breaks "
+            f"{requirers[0].name}'s requirement. Upgrade them together, to one version.",
+        )
+    newest = max(versions, key=lambda v: parse_version(v) or Version("0"))
+    return fail(
+        f"{listing}: {why} requires them all, and their versions differ, so cv2 is a mix of "
+        "both copies",
+        "Install one version of all of them (within what the requirer allows: `pip check`).",
+        commands=(
+            f"{ctx.pip} install " + " ".join(f"{d.name}=={newest}" for d in found),
+            f"{ctx.pip} check",
         ),
         known_failure="opencv-circular-import",
     )

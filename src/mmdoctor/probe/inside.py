@@ -69,7 +69,12 @@ def probe_target(
         platform=str(data["platform"]),
         machine=str(data["machine"]),
         distributions=tuple(
-            Distribution(name=d["name"], version=d["version"], location=d["location"])
+            Distribution(
+                name=d["name"],
+                version=d["version"],
+                location=d["location"],
+                requires=tuple(d.get("requires", ())),
+            )
             for d in data["distributions"]
         ),
         steps={name: step for name, step in steps.items() if name != "python"},

@@ -56,9 +56,14 @@ def _normalize(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+_REQUIRED_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
 def _read_metadata(path):
-    # type: (str) -> Tuple[Optional[str], Optional[str]]
+    # type: (str) -> Tuple[Optional[str], Optional[str], List[str]]
+    """Name, version and the names it always requires (Requires-Dist without an extra)."""
     name = version = None
+    requires = []  # type: List[str]
     try:
         with io.open(path, "r", encoding="utf-8", errors="replace") as handle:
             for line in handle:
@@ -68,9 +73,13 @@ def _read_metadata(path):
                     name = line.split(":", 1)[1].strip()
                 elif line.startswith("Version:") and version is None:
                     version = line.split(":", 1)[1].strip()
+                elif line.startswith("Requires-Dist:") and "extra ==" not in line:
+                    match = _REQUIRED_NAME.match(line.split(":", 1)[1])
+                    if match:
+                        requires.append(_normalize(match.group(1)))
     except (OSError, IOError):
-        return None, None
-    return name, version
+        return None, None, []
+    return name, version, requires
 
 
 def scan_distributions():
@@ -98,10 +107,16 @@ def scan_distributions():
                 meta = os.path.join(full, "PKG-INFO") if os.path.isdir(full) else full
             else:
                 continue
-            name, version = _read_metadata(meta)
+            name, version, requires = _read_metadata(meta)
             if name:
                 found.append(
-                    {"name": name, "key": _normalize(name), "version": version, "location": entry}
+                    {
+                        "name": name,
+                        "key": _normalize(name),
+                        "version": version,
+                        "location": entry,
+                        "requires": requires,
+                    }
                 )
     return found
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmdoctor.environment import Environment
+from mmdoctor.environment import Environment, TargetPython
 
 PACKAGES = (
     "torch",
@@ -11,9 +11,13 @@ PACKAGES = (
     "mmcv",
     "mmcv-full",
     "mmcv-lite",
+    "onedl-mmcv",
     "mmengine",
+    "onedl-mmengine",
     "mmdet",
+    "onedl-mmdetection",
     "openmim",
+    "onedl-mim",
     "setuptools",
     "pip",
     "wheel",
@@ -53,4 +57,21 @@ def environment_rows(env: Environment) -> list[tuple[str, str]]:
             if position:  # the first one on sys.path is the one imported
                 value += f" (shadowed, in {dist.location})"
             rows.append((dist.name, value))
+    line = stack_line(target)
+    if line:
+        rows.append(("Stack line", line))
     return rows
+
+
+def stack_line(target: TargetPython) -> str:
+    """Which line the installed OpenMMLab packages belong to: "onedl", "openmmlab", or both
+    (a clash: the same modules from two lines); "" when none is installed."""
+    from mmdoctor.matrix import load_matrix
+
+    matrix = load_matrix()
+    lines = sorted(
+        {line.name for d in target.distributions if (line := matrix.line_of(d.name)) is not None}
+    )
+    if len(lines) > 1:
+        return f"mixed: {' and '.join(lines)} (see mmcv.variants)"
+    return lines[0] if lines else ""

@@ -66,8 +66,11 @@ def render_check_report(report: CheckReport, *, verbose: bool, console: Console)
         )
     )
     if verbose:
-        for label, value in environment_rows(env):
-            console.print(Text(f"  {label + ':':<16} {redact_credentials(value)}", style="dim"))
+        rows = environment_rows(env)
+        width = max(len(label) for label, _ in rows) + 1  # onedl-mmdetection is the longest
+        for label, value in rows:
+            line = f"  {label + ':':<{width}} {redact_credentials(value)}"
+            console.print(Text(line, style="dim"))
         console.print()
 
     shown = sorted(report.results, key=lambda r: ORDER.index(r.status))
