@@ -14,7 +14,15 @@ from fakes.simple_index import SimpleIndex, isolated_pip_env
 WHEEL_CACHE = REPO / ".cache" / "test-mmdoctor-cache"  # the built mmcv survives between runs
 # uv's cache inside the checkout, not the user's ~/.cache/uv: it goes with the clone.
 UV_CACHE = REPO / ".cache" / "test-uv-cache"
-PLAN = ["--cpu", "--torch", "2.13.0", "--mmdet", "3", "--line", "openmmlab", "--allow-source-build"]
+# torch from PyPI, as a clean machine can have it: PyPI's CUDA 13.0 build, run on the CPU.
+PLAN = [
+    *("--cpu", "--torch-source", "pypi", "--torch", "2.13.0"),
+    *("--mmdet", "3", "--line", "openmmlab", "--allow-source-build"),
+]
+ONEDL_PLAN = [
+    *("--cpu", "--torch-source", "pypi", "--torch", "2.14.1"),
+    *("--line", "onedl", "--allow-source-build"),
+]
 
 
 def make_venv(folder: Path) -> Path:
@@ -43,6 +51,9 @@ def install_environ(work: Path, **extra: str) -> dict[str, str]:
         # uv (a test dependency) lives next to the interpreter running the tests
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         NO_COLOR="1",
+        # pip's own HTTP cache would keep a second copy of every torch and nvidia-* wheel it
+        # fetched from the test index (about 6 GB): the index is local, the cache buys nothing
+        PIP_NO_CACHE_DIR="1",
     )
     env.update(extra)
     return env
@@ -60,10 +71,16 @@ def sources(index: SimpleIndex) -> list[str]:
     ]
 
 
-def install(venv: Path, index: SimpleIndex, *args: str, env: dict[str, str] | None = None) -> Run:
+def install(
+    venv: Path,
+    index: SimpleIndex,
+    *args: str,
+    env: dict[str, str] | None = None,
+    plan: list[str] = PLAN,
+) -> Run:
     return run_mmdoctor(
         "install",
-        *PLAN,
+        *plan,
         "--venv",
         str(venv),
         "--yes",
@@ -82,4 +99,4 @@ def assert_restored(venv: Path, before: str, before_all: str, run: Run) -> None:
 
 
 def cached_mmcv_wheels() -> list[Path]:
-    return sorted((WHEEL_CACHE / "wheels").glob("mmcv-2.1.0-torch2.13.0-cpu-cp*/*.whl"))
+    return sorted((WHEEL_CACHE / "wheels").glob("mmcv-2.1.0-torch2.13.0+cu130-cpu-cp*/*.whl"))

@@ -32,11 +32,23 @@ class Sources:
     mmcv_base_url: str | None = None  # a mirror of the line's mmcv wheel host (MMCV_BASE_URL)
 
 
+# Run in the target right after torch + torchvision are installed: one line, so the plan can
+# show it as it runs. It prints what it found before each thing that may fail, so a failure
+# still tells which torch pip brought in (execute.verify_torch compares them with the plan).
+VERIFY_TORCH = (
+    'import torch; print("torch", torch.__version__, torch.version.cuda or "cpu", flush=True); '
+    'import torchvision.ops; print("torchvision", torchvision.__version__, flush=True); '
+    "b = torch.tensor([[0.0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]]); "
+    "k = torchvision.ops.nms(b, torch.tensor([0.9, 0.8, 0.7]), 0.5).tolist(); "
+    'assert k == [0, 2], k; print("nms", k)'
+)
+
+
 @dataclass(frozen=True)
 class Step:
-    """One command. `kind` tells the executor what it is: "install" (run argv), "build" (argv
-    builds a wheel; the executor adds the output folder, caches the wheel and installs it) or
-    "check" (the post-install check, run in-process)."""
+    """One command. `kind` tells the executor what it is: "install" (run argv), "verify" (argv
+    tests the torch just installed against the plan), "build" (argv builds a wheel into the
+    cache) or "check" (the post-install check, run in-process)."""
 
     description: str
     argv: tuple[str, ...]
@@ -367,6 +379,14 @@ def _steps(
                 ),
             )
         )
+    steps.append(
+        Step(
+            f"torch {torch_version} + torchvision {vision} import and run a tiny nms, before "
+            "anything builds or installs on top of them",
+            (executable, "-I", "-c", VERIFY_TORCH),
+            kind="verify",
+        )
+    )
     line = matrix.stack_lines[candidate.line]
     upstream = candidate.line == "openmmlab"
     steps.append(

@@ -361,10 +361,14 @@ def _file_sha256(file: Path) -> str:
 
 # Separate `pip download` runs: together they conflict (openxlab, under openmim, pins
 # setuptools~=60.2.0), and an index may well hold several versions of one project.
+# Everything comes from PyPI as a clean machine sees it (no local find-links or extra index):
+# torch and torchvision are PyPI's own CUDA 13.0 builds, with their nvidia-* wheels.
 REQUIREMENT_GROUPS: tuple[tuple[str, ...], ...] = (
     ("torch==2.13.0", "torchvision==0.28.0"),
+    ("torch==2.14.1", "torchvision==0.29.1"),
     ("openmim==0.3.9",),
-    ("setuptools==80.9.0", "wheel", "ninja", "psutil"),
+    ("onedl-mim==0.5.1",),
+    ("setuptools==80.9.0", "wheel", "ninja", "psutil", "packaging>=24.2"),
     (
         "mmengine==0.10.7",
         "mmdet==3.3.0",
@@ -375,10 +379,16 @@ REQUIREMENT_GROUPS: tuple[tuple[str, ...], ...] = (
         "packaging",
         "numpy",
     ),
+    (
+        "onedl-mmengine==0.10.12",
+        "onedl-mmdetection==3.5.1",
+        "opencv-python==4.12.0.88",
+        "opencv-python-headless==4.12.0.88",
+    ),
 )
-# Fetched from PyPI directly: `pip download` of mmcv's sdist builds its metadata, which
+# Fetched from PyPI directly: `pip download` of an mmcv sdist builds its metadata, which
 # imports torch, and so fails.
-SDISTS: tuple[tuple[str, str], ...] = (("mmcv", "2.1.0"),)
+SDISTS: tuple[tuple[str, str], ...] = (("mmcv", "2.1.0"), ("onedl-mmcv", "2.3.6"))
 MARKER = ".index-ready"
 _SPEC = ".index-spec"  # in the folder being built: which spec it is a partial build of
 
@@ -457,9 +467,11 @@ def _tail(text: str, lines: int = 30) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def _run(argv: Sequence[str], what: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: Sequence[str], what: str, timeout: float, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise IndexBuildError(f"could not {what}: {error}") from error
     if proc.returncode != 0:
@@ -469,20 +481,32 @@ def _run(argv: Sequence[str], what: str, timeout: float) -> subprocess.Completed
     return proc
 
 
-def _pip_download(python: str, dest: Path, requirements: Sequence[str]) -> None:
-    """One `pip download` run, with this machine's own pip configuration (find-links, extra
-    indexes), retried once: PyPI hiccups should not fail a whole test session."""
+def pypi_only_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`base` (os.environ by default) with pip reading PyPI alone, as on a clean machine: no
+    config file, find-links, extra index or constraints; certificates and timeouts stay."""
+    dropped = ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT")
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in dropped}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
+def _pip_download(
+    python: str, dest: Path, requirements: Sequence[str], env: Mapping[str, str] | None = None
+) -> None:
+    """One `pip download` run from PyPI alone (or with `env`'s pip settings), retried once:
+    PyPI hiccups should not fail a whole test session."""
     argv = [
         python,
         *("-m", "pip", "download", "--disable-pip-version-check", "--progress-bar", "off"),
         *("--dest", str(dest), *requirements),
     ]
     what = f"download {' '.join(requirements)}"
+    env = pypi_only_env() if env is None else env
     try:
-        _run(argv, what, timeout=3600)
+        _run(argv, what, timeout=3600, env=env)
     except IndexBuildError:
         time.sleep(5)
-        _run(argv, what, timeout=3600)
+        _run(argv, what, timeout=3600, env=env)
 
 
 def _fetch_sdist(name: str, version: str, dest: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +99,9 @@ def restore_options(plan: Plan) -> tuple[str, ...]:
     return tuple(options)
 
 
-Builder = Callable[[Runner, Step], str]
+# Carries out one step of a kind the executor does not run as a plain command ("build",
+# "verify"), returning the note shown for it or raising StepFailed.
+StepHandler = Callable[[Runner, Step], str]
 
 
 @dataclass(frozen=True)
@@ -164,15 +166,16 @@ def execute(
     run_check: Callable[[], CheckReport],
     restore_options: tuple[str, ...],
     judge: Callable[[CheckReport], Judgement] = every_problem,
-    builder: Builder | None = None,
+    handlers: Mapping[str, StepHandler] | None = None,
     extra_env: dict[str, str] | None = None,
     success: str = "installed",
     keep_on_check_failure: bool = False,
 ) -> InstallOutcome:
     """Lock, snapshot, run `steps`; on a failure restore the snapshot. A "check" step calls
-    `run_check` and `judge`s its report; `builder` carries out "build" steps (install's source
-    build). With `keep_on_check_failure`, problems found by the final check leave the result
-    in place (exit 1; `mmdoctor rollback` still undoes it)."""
+    `run_check` and `judge`s its report; `handlers` carry out the steps of other kinds
+    (install's torch verification and source build). With `keep_on_check_failure`, problems
+    found by the final check leave the result in place (exit 1; `mmdoctor rollback` still
+    undoes it)."""
     with state.lock(job):
         stamp = state.stamp()
         log = Log(state.root / "logs" / f"{stamp}-{job}.log")
@@ -182,7 +185,7 @@ def execute(
             snap = snapshots.take(runner, target.executable, state.snapshot_dir(stamp))
             state.set_latest(stamp)
             checked = _Checked(run_check, judge)
-            records, failure, output = _run(steps, runner, progress, checked.check, builder)
+            records, failure, output = _run(steps, runner, progress, checked.check, handlers or {})
 
             def outcome(
                 status: str,
@@ -215,7 +218,7 @@ def _run(
     runner: Runner,
     progress: Progress,
     run_check: Callable[[], str],
-    builder: Builder | None,
+    handlers: Mapping[str, StepHandler],
 ) -> tuple[tuple[StepRecord, ...], str | None, str]:
     """Run the steps in order, stopping at the first failure (or Ctrl-C)."""
     records: list[StepRecord] = []
@@ -229,9 +232,8 @@ def _run(
                 note = run_check()
                 if note == "problems":
                     raise StepFailed("the check afterwards found problems")
-            elif step.kind == "build":
-                assert builder is not None, "a build step needs a builder"
-                note = builder(runner, step)
+            elif step.kind in handlers:
+                note = handlers[step.kind](runner, step)
             elif step.unless_built and wheel_cache.cached_wheel(Path(step.unless_built)):
                 note = "skipped: the wheel cache holds this build"
             else:
@@ -273,8 +275,50 @@ def _why(result: shell.CommandResult) -> str:
     return f"{tool} failed (exit {result.returncode})"
 
 
-def source_builder(plan: Plan, target: Destination) -> Builder:
-    return lambda runner, step: _build(plan, target, runner, step)
+def install_handlers(plan: Plan, target: Destination) -> dict[str, StepHandler]:
+    """install's own step kinds: the torch verification and the source build."""
+    return {
+        "verify": lambda runner, step: verify_torch(plan, runner, step),
+        "build": lambda runner, step: _build(plan, target, runner, step),
+    }
+
+
+def verify_torch(plan: Plan, runner: Runner, step: Step) -> str:
+    """The plan's VERIFY_TORCH step: torch and torchvision import, torchvision's nms runs, and
+    both are the planned builds. Seconds here save a build of many minutes against a torch
+    that pip's own settings (find-links, an extra index) swapped for another."""
+    result = runner.run(step.argv, env=step.env, timeout=600)
+    found = dict(
+        (words[0], words[1:]) for words in map(str.split, result.stdout.splitlines()) if words
+    )
+    wrong = _unplanned(plan, found)
+    if wrong or not result.ok:
+        error = explaining_lines(result.stderr_tail)
+        raise StepFailed(
+            "; ".join([*wrong, *([f"it failed: {error[-1]}"] if error and not result.ok else [])])
+            or _why(result),
+            result.stdout + result.stderr_tail,
+        )
+    return f"torch {' '.join(found['torch'])}, torchvision {found['torchvision'][0]}, nms ok"
+
+
+def _unplanned(plan: Plan, found: Mapping[str, list[str]]) -> list[str]:
+    """What the verification printed that is not the plan's torch / torchvision."""
+    torch = found.get("torch", [])
+    mismatch = _torch_mismatch(plan, *torch) if len(torch) == 2 else None
+    wrong = [mismatch] if mismatch else []
+    vision = found.get("torchvision", [])
+    want = plan.torchvision_version
+    if vision and not _same_release(vision[0].split("+")[0], want):
+        wrong.append(f"the target has torchvision {vision[0]}, not the planned {want}")
+    return wrong
+
+
+def _same_release(version: str, wanted: str) -> bool:
+    """`wanted` may end in a wildcard (0.16.*), as the matrix spells some torchvision pins."""
+    if wanted.endswith(".*"):
+        return version == wanted[:-2] or version.startswith(wanted[:-1])
+    return version == wanted
 
 
 def _build(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
@@ -345,14 +389,21 @@ def _require_planned_torch(plan: Plan, target: Destination, runner: Runner) -> N
             "torch is not installed in the target, so mmcv cannot be built against it",
             result.stderr_tail,
         )
-    version, cuda = lines[-2], lines[-1]
+    mismatch = _torch_mismatch(plan, lines[-2], lines[-1])
+    if mismatch:
+        raise StepFailed(mismatch)
+
+
+def _torch_mismatch(plan: Plan, version: str, cuda: str) -> str | None:
+    """Why torch `version` built for `cuda` ("13.0", "cpu") is not the plan's, if it is not."""
     variant = "cpu" if cuda == "cpu" else "cu" + cuda.replace(".", "")
     planned = plan.candidate.wheel_variant  # PyPI's CUDA build on a --cpu plan
-    if version.split("+")[0] != plan.torch_version or variant != planned:
-        raise StepFailed(
-            f"the target has torch {version} ({variant}), not the planned {plan.torch_version} "
-            f"({planned}): pip's own settings (an index, find-links) gave another build"
-        )
+    if version.split("+")[0] == plan.torch_version and variant == planned:
+        return None
+    return (
+        f"the target has torch {version} ({variant}), not the planned {plan.torch_version} "
+        f"({planned}): pip's own settings (find-links, an extra index) gave another build"
+    )
 
 
 def explaining_lines(output: str) -> tuple[str, ...]:
