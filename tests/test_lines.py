@@ -283,3 +283,15 @@ def test_upstream_packages_over_onedl_ones_are_the_module_clash(
     assert any("onedl-mmcv==2.3.6" in c for c in commands), commands
     listing = mmdoctor("check", "--python", str(onedl_clash_venv), "--cpu-only", "-v").stdout
     assert "Stack line:" in listing and "mixed: onedl and openmmlab" in listing
+
+
+def test_matrix_line_keeps_one_lines_rows_and_names_the_forks_mmdet(mmdoctor) -> None:
+    onedl = mmdoctor("matrix", "--line", "onedl", "--json").json()["rows"]
+    assert onedl and all(r["mmdet"].startswith("onedl-mmdetection ") for r in onedl)
+    assert all(r["mmcv"].startswith("onedl-mmcv ") for r in onedl)
+    upstream = mmdoctor("matrix", "--line", "openmmlab", "--json").json()["rows"]
+    assert upstream and not any("onedl" in r["mmdet"] + r["mmcv"] for r in upstream)
+    both = mmdoctor("matrix", "--json").json()["rows"]
+    assert len(both) == len(onedl) + len(upstream)
+    bad = mmdoctor("matrix", "--line", "foo")
+    assert bad.returncode == 2 and "--line foo: expected one of openmmlab, onedl" in bad.stderr

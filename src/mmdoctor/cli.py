@@ -277,6 +277,7 @@ def matrix_command(
     cuda: CudaOption = None,
     torch: TorchOption = None,
     mmdet: MmdetOption = None,
+    line: LineOption = None,
     json_output: JsonOption = False,
     matrix: MatrixOption = None,
     debug: DebugOption = False,

@@ -34,7 +34,9 @@ def _groups(releases: list[MmdetRelease]) -> list[list[MmdetRelease]]:
 
 def _label(group: list[MmdetRelease]) -> str:
     low, high = group[0].version, group[-1].version
-    return str(low) if low == high else f"{low}-{high}"
+    span = str(low) if low == high else f"{low}-{high}"
+    name = group[0].distribution  # the fork's mmdet is named, upstream's is just the version
+    return span if name == "mmdet" else f"{name} {span}"
 
 
 def compat_rows(
@@ -43,8 +45,9 @@ def compat_rows(
     cuda: Version | None = None,
     torch: Version | None = None,
     mmdet: str | None = None,
+    line: str | None = None,
 ) -> list[CompatRow]:
-    releases = list(matrix.mmdet_releases)
+    releases = [r for r in matrix.mmdet_releases if line is None or r.stack_line == line]
     if mmdet in ("2", "3"):
         releases = [r for r in releases if r.line == int(mmdet)]
     elif mmdet:

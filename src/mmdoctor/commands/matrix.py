@@ -19,6 +19,7 @@ class MatrixOptions:
     cuda: str | None = None
     torch: str | None = None
     mmdet: str | None = None
+    line: str | None = None
     matrix: Path | None = None
 
 
@@ -41,6 +42,9 @@ def run(options: MatrixOptions, ui: Interaction) -> Result:
         torch=options.torch,
         mmdet=options.mmdet,
         allow_source_build=True,
+        line=options.line,
     )
-    rows = compat_rows(loaded, cuda=wishes.cuda, torch=wishes.torch, mmdet=wishes.mmdet)
+    rows = compat_rows(
+        loaded, cuda=wishes.cuda, torch=wishes.torch, mmdet=wishes.mmdet, line=wishes.line
+    )
     return Result("matrix", "ok", ExitCode.OK, MatrixRows(loaded.path, tuple(rows)))
