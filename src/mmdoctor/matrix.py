@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -371,6 +371,10 @@ class Matrix:
             if name in (*line.mmcv, line.mmengine, line.mmdet, line.mim):
                 return line
         return None
+
+    def lines_among(self, distributions: Iterable[str]) -> list[str]:
+        """The names of the lines these installed distributions belong to, sorted."""
+        return sorted({line.name for d in distributions if (line := self.line_of(d)) is not None})
 
     def module_distributions(self, module: str) -> tuple[str, ...]:
         """Every distribution, of either line, that installs the top-level module `module`

@@ -3,8 +3,10 @@ error reasons as one line without credentials. Standard library only."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import ssl
+import urllib.parse
 from collections.abc import Mapping
 
 from mmdoctor.redact import redact_credentials
@@ -17,6 +19,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def basic_authorization(parts: urllib.parse.SplitResult) -> str | None:
+    """The Authorization header for a URL's user:password@ (urllib cannot send it itself)."""
+    if parts.username is None and parts.password is None:
+        return None
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def proxies(environ: Mapping[str, str], host: str) -> dict[str, str]:

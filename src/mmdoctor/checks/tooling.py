@@ -5,6 +5,7 @@ from __future__ import annotations
 from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
+from mmdoctor.checks.openmmlab import providers
 from mmdoctor.checks.torch import (
     known_step_failure,
     setuptools_for,
@@ -62,7 +63,7 @@ def setuptools_window(ctx: Context) -> Finding:
     target = ctx.env.target
     facts = ctx.matrix
     setuptools = parse_version(target.version_of("setuptools"))
-    mims = [d for n in facts.module_distributions("mim") for d in target.installed(n)]
+    mims = providers(ctx, "mim")
     mim_installed = bool(mims)
     # onedl-mim imports no pkg_resources: only openmim (and mmcv builds) need it
     openmim = any(normalize_name(d.name) == "openmim" for d in mims)
@@ -104,10 +105,8 @@ def setuptools_window(ctx: Context) -> Finding:
         return skip("setuptools is not installed (nothing here needs it)")
     removed = facts.fact("setuptools_without_pkg_resources")
     if setuptools >= removed:
-        fork = any(
-            (line := facts.line_of(d.name)) is not None and line.name != "openmmlab"
-            for d in target.distributions
-        )
+        lines = facts.lines_among(d.name for d in target.distributions)
+        fork = any(line != "openmmlab" for line in lines)
         users = "openmim" if openmim else "" if mims or fork else "openmim, once installed"
         return warn(
             f"setuptools {setuptools} has no pkg_resources: a source build of mmcv "

@@ -74,14 +74,10 @@ def planned_torch(ctx: Context) -> tuple[str, str] | None:
         arch=ctx.env.host.arch,
     )
     # the line already in the environment (mmdet or mmcv of one line), else both compete
-    lines = {
-        line.name
-        for d in ctx.env.target.distributions
-        if (line := ctx.matrix.line_of(d.name)) is not None
-    }
+    lines = ctx.matrix.lines_among(d.name for d in ctx.env.target.distributions)
     wishes = Wishes(
         cpu=ctx.cpu_only or machine.driver is None,
-        line=lines.pop() if len(lines) == 1 else None,
+        line=lines[0] if len(lines) == 1 else None,
     )
     chosen = resolve(machine, wishes, ctx.matrix, suggest=False).chosen
     if chosen is None:

@@ -9,7 +9,6 @@ fails, a certificate that is refused, a timeout, 401/403/407 or a 5xx does not.
 
 from __future__ import annotations
 
-import base64
 import re
 import ssl
 import urllib.error
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 
 from mmdoctor import __version__, shell
 from mmdoctor.errors import ExitCode, MmdoctorError
-from mmdoctor.net import one_line, proxies, reason_of
+from mmdoctor.net import basic_authorization, one_line, proxies, reason_of
 from mmdoctor.plan import Plan
 from mmdoctor.redact import redact_credentials
 
@@ -133,11 +132,9 @@ def probe(url: str, network: PipNetwork, environ: Mapping[str, str], timeout: fl
     host = parts.hostname or ""
     clean = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
     headers = {"User-Agent": f"mmdoctor/{__version__}"}
-    if parts.username is not None:  # urllib cannot take user:password@ itself
-        user = urllib.parse.unquote(parts.username)
-        password = urllib.parse.unquote(parts.password or "")
-        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        headers["Authorization"] = f"Basic {token}"
+    authorization = basic_authorization(parts)
+    if authorization is not None:
+        headers["Authorization"] = authorization
     try:
         context = _context(network, host)
     except (OSError, ssl.SSLError) as exc:

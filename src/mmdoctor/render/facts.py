@@ -68,10 +68,7 @@ def stack_line(target: TargetPython) -> str:
     (a clash: the same modules from two lines); "" when none is installed."""
     from mmdoctor.matrix import load_matrix
 
-    matrix = load_matrix()
-    lines = sorted(
-        {line.name for d in target.distributions if (line := matrix.line_of(d.name)) is not None}
-    )
+    lines = load_matrix().lines_among(d.name for d in target.distributions)
     if len(lines) > 1:
         return f"mixed: {' and '.join(lines)} (see mmcv.variants)"
     return lines[0] if lines else ""

@@ -7,7 +7,6 @@ OpenMMLab zoo file names carry the first 8 hex digits of the file's sha256
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import http.client
 import os
@@ -24,7 +23,7 @@ from typing import IO
 
 from mmdoctor import __version__
 from mmdoctor.errors import ExitCode, MmdoctorError
-from mmdoctor.net import is_loopback, one_line, proxies, reason_of
+from mmdoctor.net import basic_authorization, is_loopback, one_line, proxies, reason_of
 from mmdoctor.paths import checkpoint_dir
 from mmdoctor.redact import redact_credentials
 
@@ -156,12 +155,7 @@ def _parse_url(source: str) -> _Url:
     if basename in ("", ".", "..") or any(c in basename for c in "/\\\0"):
         raise WeightsError(f"{shown}: the URL does not end in a file name")
 
-    authorization = None
-    if parts.username is not None or parts.password is not None:
-        user = urllib.parse.unquote(parts.username or "")
-        password = urllib.parse.unquote(parts.password or "")
-        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        authorization = f"Basic {token}"
+    authorization = basic_authorization(parts)
     netloc = parts.netloc.rpartition("@")[2]
     clean = urllib.parse.urlunsplit((scheme, netloc, parts.path, parts.query, ""))
     return _Url(clean, shown, host, basename, authorization)
