@@ -129,8 +129,18 @@ def test_python_that_is_another_program(mmdoctor, tmp_path: Path) -> None:
     script.chmod(0o755)
     run = mmdoctor("check", "--python", str(script))
     assert run.returncode == 2
-    assert_one_line_error(run.stderr, "does not look like a Python 3.7+ interpreter")
-    assert "I am not Python" in run.stderr
+    assert_one_line_error(run.stderr, "not a Python 3.7+ interpreter (it did not run the probe)")
+    assert "it printed: I am not Python" in run.stderr
+
+
+@pytest.mark.parametrize("command", [["check"], ["install", "--dry-run"], ["smoke-test"]])
+def test_python_that_is_a_program_of_the_system(mmdoctor, command: list[str]) -> None:
+    # issue 13.16: `--python /bin/ls` said "cannot access 'mim'"; smoke-test went on to the
+    # weights download (exit 4 here) before it knew the target was no Python
+    run = mmdoctor(*command, "--python", "/bin/ls")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert_one_line_error(run.stderr, "--python /bin/ls: not a Python 3.7+ interpreter")
+    assert "download" not in run.stderr
 
 
 def test_bad_what_if_override(mmdoctor) -> None:
@@ -412,7 +422,9 @@ def test_colour_on_a_terminal_and_no_color_honoured(bare_venv: Path) -> None:
 
 
 @pytest.mark.parametrize("version", ["2.7", "3.6"])
-@pytest.mark.parametrize("command", [["check"], ["install", "--dry-run"], ["fix", "--dry-run"]])
+@pytest.mark.parametrize(
+    "command", [["check"], ["install", "--dry-run"], ["fix", "--dry-run"], ["smoke-test"]]
+)
 def test_a_python_no_stack_runs_on_is_refused(mmdoctor, version: str, command: list[str]) -> None:
     # issue 13.8: Python 3.6 got a [✓] and an mmdet 3 plan; Python 2.7 got torch advice
     found = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))

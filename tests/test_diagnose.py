@@ -4,6 +4,7 @@ for every sample, nothing confident for unrelated logs, and the CLI contract."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,41 @@ def test_at_a_terminal_it_asks_for_the_log_and_ctrl_c_is_130() -> None:
         err.decode().strip()
         == "mmdoctor: error: interrupted (Ctrl-C) (--debug shows the traceback)"
     )
+
+
+# ------------------------------------------------------------------- advice that installs (13.6)
+
+
+def test_the_torch_command_is_the_one_install_plans_for_the_environment(
+    mmdoctor, tmp_path: Path
+) -> None:
+    """The entry's own pin (torch 2.1.2) has no wheel for Python 3.12: with --python, the torch
+    step is the one `install` plans for that venv; without, the pin is said to be an example."""
+    found = sorted(Path.home().glob(".pyenv/versions/3.12.*/bin/python3.12"))
+    if not found:
+        pytest.skip("no Python 3.12 from pyenv here")
+    venv = tmp_path / "py312"
+    subprocess.run([str(found[0]), "-m", "venv", str(venv)], check=True, timeout=120)
+    log = LOGS / "mmcv-no-prebuilt-wheel-source-build.log"
+    alone = mmdoctor("diagnose", str(log), "--json").json()["matches"][0]
+    assert any("torch==2.1.2" in c for c in alone["fix"]["commands"])
+    assert any("the pins above are an example" in n for n in alone["notes"])
+
+    run = mmdoctor("diagnose", str(log), "--python", str(venv), "--json")
+    top = run.json()["matches"][0]
+    assert top["id"] == "mmcv-no-prebuilt-wheel-source-build"
+    plan = mmdoctor(
+        "install", "--dry-run", "--python", str(venv), "--installer", "pip", "--json"
+    ).json()
+    steps = plan["plan"]["steps"]
+    torch_at = next(i for i, s in enumerate(steps) if s["description"].startswith("torch "))
+    mmcv_at = next(i for i, s in enumerate(steps) if "mmcv==" in s["description"])
+    commands = top["fix"]["commands"]
+    # the plan's torch step, then its mim and mmcv steps in its order (not the verify step)
+    assert commands == [
+        shlex.join(s["argv"])
+        for s in steps[torch_at : mmcv_at + 1]
+        if "import and run a tiny nms" not in s["description"]
+    ], (commands, steps)
+    assert not any("torch==2.1." in c or "mmcv==2.1.0" in c for c in commands)  # no cp312
+    assert any("plans here" in n for n in top["notes"]), top["notes"]

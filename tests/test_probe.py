@@ -114,7 +114,7 @@ def test_a_file_that_is_not_python(tmp_path: Path) -> None:
     script = tmp_path / "notpython"
     script.write_text("#!/bin/sh\necho hello\n")
     script.chmod(0o755)
-    with pytest.raises(UsageError, match="does not look like a Python"):
+    with pytest.raises(UsageError, match=r"not a Python 3\.7\+"):
         probe(script)
     text = tmp_path / "text.txt"
     text.write_text("just text\n")

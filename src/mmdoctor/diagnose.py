@@ -7,7 +7,10 @@ reads the log and weighs the matches against the environment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from mmdoctor.errors import UsageError
 from mmdoctor.knowledge import (
@@ -20,6 +23,9 @@ from mmdoctor.knowledge import (
     order_by_chain,
 )
 
+if TYPE_CHECKING:
+    from mmdoctor.checks.torch import PlannedStack
+
 __all__ = [
     "CONFIDENT",
     "EVIDENCE_LINES",
@@ -29,6 +35,7 @@ __all__ = [
     "clean",
     "confirm_with_environment",
     "decode_log",
+    "fit_stack_commands",
     "match_log",
     "order_by_chain",
 ]
@@ -59,7 +66,42 @@ def confirm_with_environment(matches: list[Match], failing: Mapping[str, str]) -
                 "`mmdoctor check` does not see this in the environment now: already fixed, or "
                 "was the log from another environment?"
             )
-        out.append(Match(match.failure, confidence, match.evidence, match.chain, tuple(notes)))
+        out.append(replace(match, confidence=confidence, notes=tuple(notes)))
+    return out
+
+
+# A known fix's commands that install torch or mmcv: their pins are the entry's example (torch
+# 2.1.2 + mmcv 2.1.0, with no wheel for Python 3.12), or templates.
+_INSTALLS_TORCH = re.compile(r"\bpip install\b.*\btorch==")
+_INSTALLS_MMCV = re.compile(r"\b(?:pip|mim) install\b.*\bmmcv(?:-full)?==")
+
+
+def fit_stack_commands(matches: list[Match], planned: PlannedStack | None) -> list[Match]:
+    """Put the steps `mmdoctor install` would plan for the environment in place of the fixes'
+    own torch and mmcv installs; without an environment, say that their pins are examples."""
+    out = []
+    for match in matches:
+        fix = match.failure.fix_commands
+        if not any(_INSTALLS_TORCH.search(c) for c in fix):
+            out.append(match)
+        elif planned is None:
+            note = (
+                "the pins above are an example; `mmdoctor diagnose --python PATH` (or "
+                "`mmdoctor install --dry-run --python PATH`) gives the torch and mmcv that fit "
+                "that environment's Python, driver and GPUs"
+            )
+            out.append(replace(match, notes=(*match.notes, note)))
+        else:
+            fitted: list[str] = []
+            for command in fix:
+                if _INSTALLS_TORCH.search(command):
+                    fitted.append(planned.torch)
+                elif _INSTALLS_MMCV.search(command):
+                    fitted += planned.mmcv
+                else:
+                    fitted.append(command)
+            note = f"the install steps are those `mmdoctor install` plans here ({planned.stack})"
+            out.append(replace(match, notes=(*match.notes, note), fitted_commands=tuple(fitted)))
     return out
 
 

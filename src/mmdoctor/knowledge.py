@@ -108,6 +108,12 @@ class Match:
     evidence: tuple[tuple[int, str], ...]  # (line number, line)
     chain: tuple[str, ...] = ()  # the matched failures this one leads to, downstream
     notes: tuple[str, ...] = field(default=())
+    # the fix's commands as they apply to the environment at hand (diagnose --python), if set
+    fitted_commands: tuple[str, ...] | None = None
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        return self.failure.fix_commands if self.fitted_commands is None else self.fitted_commands
 
 
 def clean(text: str) -> str:

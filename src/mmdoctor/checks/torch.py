@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from packaging.version import Version
@@ -55,10 +56,19 @@ def known_step_failure(step: StepResult | None, what: str) -> str | None:
     return classify("\n".join((step_failure(step, what), step.traceback or "", step.stderr)))
 
 
-def planned_torch(ctx: Context) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class PlannedStack:
+    """What `mmdoctor install` would plan for an environment, as commands to paste."""
+
+    stack: str  # the candidate, described
+    torch: str  # the torch + torchvision step
+    mmcv: tuple[str, ...]  # the steps after torch's, through mmcv's install (mim, builds)
+
+
+def planned_stack(ctx: Context) -> PlannedStack | None:
     """The stack `mmdoctor install` would choose for this environment (its Python, driver and
-    GPUs), and its torch + torchvision step: advice that cannot walk into a torch no mmcv fits
-    or a Python it has no wheel for. None where nothing fits."""
+    GPUs), and its steps: advice that cannot walk into a torch no mmcv fits or a Python it has
+    no wheel for. None where nothing fits."""
     from mmdoctor import shell
     from mmdoctor.plan import build_plan
     from mmdoctor.resolver import Machine, Wishes, resolve
@@ -82,11 +92,23 @@ def planned_torch(ctx: Context) -> tuple[str, str] | None:
     chosen = resolve(machine, wishes, ctx.matrix, suggest=False).chosen
     if chosen is None:
         return None
-    plan = build_plan(
+    steps = build_plan(
         chosen, machine, ctx.matrix, executable=ctx.env.target.executable, installer="pip"
+    ).steps
+    first = next((i for i, s in enumerate(steps) if s.description.startswith("torch ")), None)
+    if first is None:
+        return None
+    mmcv = f"{chosen.mmcv.package}=={chosen.mmcv.version}"
+    last = max(i for i, s in enumerate(steps) if s.description.startswith(mmcv))
+    return PlannedStack(
+        chosen.describe(),
+        shell.join(steps[first].argv),
+        tuple(
+            shell.command_line(s.argv, s.env)
+            for s in steps[first + 1 : last + 1]
+            if s.kind in ("install", "build")
+        ),
     )
-    step = next((s for s in plan.steps if s.description.startswith("torch ")), None)
-    return (chosen.describe(), shell.join(step.argv)) if step is not None else None
 
 
 def torch_install_hint(ctx: Context) -> str:
@@ -122,11 +144,13 @@ def torch_imports(ctx: Context) -> Finding:
             return ok(f"torch {data['version']} (ROCm {data['hip']})", data["file"])
         return ok(f"torch {data['version']} (CPU-only build)", data["file"])
     if step is not None and step.missing:
-        planned = planned_torch(ctx)
+        planned = planned_stack(ctx)
         if planned is not None:
-            stack, command = planned
-            plans = f"Install the torch and torchvision `mmdoctor install` plans here ({stack}):"
-            missing = advice(plans, command)
+            plans = (
+                "Install the torch and torchvision `mmdoctor install` plans here "
+                f"({planned.stack}):"
+            )
+            missing = advice(plans, planned.torch)
         else:
             missing = advice(
                 "Install torch and torchvision from the index that fits this machine "

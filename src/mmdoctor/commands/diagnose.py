@@ -12,6 +12,7 @@ from mmdoctor.errors import ExitCode, UsageError
 from mmdoctor.result import Result
 
 if TYPE_CHECKING:
+    from mmdoctor.checks.torch import PlannedStack
     from mmdoctor.diagnose import Match
 
 
@@ -31,13 +32,22 @@ class Diagnosis:
 
 
 def run(options: DiagnoseOptions, ui: Interaction) -> Result:
-    from mmdoctor.diagnose import CONFIDENT, confirm_with_environment, decode_log, match_log
+    from mmdoctor.diagnose import (
+        CONFIDENT,
+        confirm_with_environment,
+        decode_log,
+        fit_stack_commands,
+        match_log,
+    )
     from mmdoctor.knowledge import load_knowledge
 
     data, source = _read(options.log)
     matches = match_log(decode_log(data, source), load_knowledge())
+    planned: PlannedStack | None = None
     if options.python is not None:
-        matches = confirm_with_environment(matches, _failing_known_failures(options, ui))
+        failing, planned = _check_target(options, ui)
+        matches = confirm_with_environment(matches, failing)
+    matches = fit_stack_commands(matches, planned)
     found = any(m.confidence >= CONFIDENT for m in matches)
     status, code = ("found", ExitCode.OK) if found else ("unknown", ExitCode.PROBLEMS)
     return Result("diagnose", status, code, Diagnosis(source, tuple(matches), found))
@@ -58,8 +68,13 @@ def _read(log: str) -> tuple[bytes, str]:
     return data, source
 
 
-def _failing_known_failures(options: DiagnoseOptions, ui: Interaction) -> dict[str, str]:
-    """Known-failure id -> the failing check's summary, for `check` run on --python."""
+def _check_target(
+    options: DiagnoseOptions, ui: Interaction
+) -> tuple[dict[str, str], PlannedStack | None]:
+    """`check` on --python: known-failure id -> the failing check's summary, and the stack and
+    steps `mmdoctor install` would plan there (None where nothing fits)."""
+    from mmdoctor.checks.model import Context
+    from mmdoctor.checks.torch import planned_stack
     from mmdoctor.matrix import load_matrix
     from mmdoctor.report import check_environment
 
@@ -67,8 +82,9 @@ def _failing_known_failures(options: DiagnoseOptions, ui: Interaction) -> dict[s
     report = check_environment(
         options.python, matrix, cpu_only=False, timeout=options.timeout, busy=ui.busy
     )
-    return {
+    failing = {
         r.known_failure: f"{r.id}: {r.summary}"
         for r in report.results
         if r.known_failure and r.status.is_problem
     }
+    return failing, planned_stack(Context(report.environment, matrix, cpu_only=False))

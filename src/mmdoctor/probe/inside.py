@@ -228,11 +228,11 @@ def crash_site(stderr: str, script: str) -> str | None:
 
 
 def _not_python(executable: str, run: shell.CommandResult) -> MmdoctorError:
-    last = run.last_error_line
-    hint = f": {last.strip()[:200]}" if last else ""
     if run.timed_out:
         return ProbeError(f"{executable}: the probe did not answer within the timeout")
+    # What it printed is shown as its own words: for /bin/ls it is about the probe's arguments.
+    last = run.last_error_line.strip()[:200]
+    said = f"; it printed: {last}" if last else f"; it exited with status {run.returncode}"
     return UsageError(
-        f"--python {executable}: does not look like a Python 3.7+ interpreter "
-        f"(the probe did not start){hint}"
+        f"--python {executable}: not a Python 3.7+ interpreter (it did not run the probe){said}"
     )

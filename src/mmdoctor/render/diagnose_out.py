@@ -38,7 +38,7 @@ def render_matches(matches: list[Match], *, console: Console, verbose: bool, sou
         for number, text in match.evidence:
             console.print(Text(f"  line {number}: {redact_credentials(text)}", style="dim"))
         console.print(Text(f"  Fix: {failure.fix_text}", style="cyan"))
-        _render_commands(failure.fix_commands, console)
+        _render_commands(match.commands, console)
         for note in match.notes:
             console.print(Text(f"  Note: {note}", style="yellow"))
     if verbose:
@@ -83,9 +83,9 @@ def match_dict(match: Match) -> dict[str, Any]:
         "root_cause": failure.root_cause,
         "fix": {
             "text": failure.fix_text,
-            "commands": list(failure.fix_commands),
+            "commands": list(match.commands),
             # the commands with a <placeholder> to fill in first: templates, not to be run as is
-            "templates": [c for c in failure.fix_commands if _PLACEHOLDER.search(c)],
+            "templates": [c for c in match.commands if _PLACEHOLDER.search(c)],
         },
         "versions": failure.versions,
         "sources": list(failure.sources),

@@ -223,7 +223,7 @@ def not_installed(executable: str, missing: list[str]) -> tuple[Stage, ...]:
 
 def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str]) -> SmokeReport:
     from mmdoctor.probe.collect import TOOL_TIMEOUT
-    from mmdoctor.probe.inside import run_marked
+    from mmdoctor.probe.inside import probe_python, run_marked
     from mmdoctor.probe.interpreter import resolve_interpreter
     from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
     from mmdoctor.smoke.weights import DownloadError, fetch_checkpoint
@@ -246,6 +246,8 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
     device, notes = choose_device(options.device, gpus)
 
     env = {**environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # Not a Python, or one no stack runs on: exit 2 before anything else is looked at.
+    probe_python(executable, timeout=TOOL_TIMEOUT, environ=env)
     missing = missing_stack(executable, env)
     if missing:  # before any download: weights are no use without the stack
         stages = not_installed(executable, missing)
