@@ -263,6 +263,24 @@ def test_gpu_not_in_torch_arch_list_fails() -> None:
     assert result.status is Status.FAIL
     assert "sm_61" in result.summary
     assert result.known_failure == "gpu-sm-unsupported-by-torch"
+    # issue 13.6: not an unpinned newest torch (no mmcv wheel, and cu128 drops sm_61): the torch
+    # step install plans for a GTX 1080 on R570, with a CUDA that still has Pascal kernels
+    assert result.advice is not None
+    (command,) = result.advice.commands
+    assert "torch==" in command and "torchvision==" in command, command
+    assert command.endswith(("/cu118", "/cu121", "/cu124", "/cu126")), command
+
+
+def test_a_driver_too_old_gets_the_pinned_torch_install_plans() -> None:
+    environment = env(
+        nvidia_info=nvidia("470.82.01", "11.4", "6.1"),
+        steps=[torch_step("2.14.1+cu130", cuda="13.0")],
+    )
+    result = run("torch.driver", environment)
+    assert result.status is Status.FAIL and result.advice is not None
+    (command,) = result.advice.commands
+    # driver 470 runs CUDA 11.x builds (minor-version compatibility), so an 11.x torch, pinned
+    assert "torch==" in command and command.endswith(("/cu113", "/cu116", "/cu117", "/cu118"))
 
 
 def test_ptx_only_is_a_warning() -> None:

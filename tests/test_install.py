@@ -309,6 +309,10 @@ def test_a_find_links_torch_that_shadows_the_planned_one_stops_before_the_build(
     assert run.returncode == 3 and doc["status"] == "rolled-back", run.stdout[-3000:]
     assert freeze(venv) == before and freeze(venv, "--all") == before_all
     assert [s["ok"] for s in doc["steps"]] == [True, True, False], doc["steps"]
+    # the step asked PyPI's index; it says where pip really took torch from (issue 13)
+    came = doc["steps"][1]["note"]
+    assert came.startswith(f"came from: torch 2.13.0+cpu from {links}; torchvision 0.28.0"), came
+    assert "torchvision 0.28.0 from http://127.0.0.1:" in came, came
     failure = doc["steps"][-1]["note"]
     assert "the target has torch 2.13.0+cpu (cpu), not the planned 2.13.0 (cu130)" in failure
     assert "operator torchvision::nms does not exist" in failure, failure

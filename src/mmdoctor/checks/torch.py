@@ -111,6 +111,18 @@ def planned_stack(ctx: Context) -> PlannedStack | None:
     )
 
 
+def fitting_torch(ctx: Context) -> str:
+    """The command that replaces a torch this machine cannot use: the torch step `mmdoctor
+    install` plans here (pinned, so mmcv has a wheel for it), else the index that fits."""
+    planned = planned_stack(ctx)
+    if planned is not None:
+        return planned.torch
+    return (
+        f"{ctx.pip} install --force-reinstall torch torchvision "
+        f"--index-url {torch_install_hint(ctx)}"
+    )
+
+
 def torch_install_hint(ctx: Context) -> str:
     """The index a fresh torch should come from, judged only from the driver and GPUs.
     (The full resolver, with mmcv wheels in mind, is `mmdoctor install`.)"""
@@ -238,10 +250,7 @@ def driver_for_torch(ctx: Context) -> Finding:
             + (f" (CUDA <= {nvidia.cuda_driver_version})" if nvidia.cuda_driver_version else ""),
             "torch will report cuda.is_available() == False or 'The NVIDIA driver on your "
             "system is too old'.",
-            commands=(
-                f"{ctx.pip} install --force-reinstall torch torchvision "
-                f"--index-url {torch_install_hint(ctx)}",
-            ),
+            commands=(fitting_torch(ctx),),
             known_failure="cuda-driver-too-old",
         )
     ceiling = parse_version(nvidia.cuda_driver_version)
@@ -312,10 +321,7 @@ def gpu_arch(ctx: Context) -> Finding:
             "A cubin runs only on its own major architecture with an equal or newer minor; "
             "PTX (compute_XY) can be JIT-compiled for newer GPUs. Blackwell needs cu128 or "
             "newer; Maxwell/Pascal/Volta need cu126 or older.",
-            commands=(
-                f"{ctx.pip} install --force-reinstall torch torchvision "
-                f"--index-url {torch_install_hint(ctx)}",
-            ),
+            commands=(fitting_torch(ctx),),
             known_failure="gpu-sm-unsupported-by-torch",
         )
     if ptx_only:

@@ -237,7 +237,7 @@ def _run(
             elif step.unless_built and wheel_cache.cached_wheel(Path(step.unless_built)):
                 note = "skipped: the wheel cache holds this build"
             else:
-                _run_step(runner, step)
+                note = _run_step(runner, step)
         except (StepFailed, MmdoctorError, shell.CommandNotFound, KeyboardInterrupt) as exc:
             failure = (
                 "interrupted (Ctrl-C)"
@@ -257,8 +257,14 @@ def _run(
     return tuple(records), None, ""
 
 
-def _run_step(runner: Runner, step: Step) -> None:
-    _require_ok(runner.run(step.argv, env=step.env))
+def _run_step(runner: Runner, step: Step) -> str:
+    """Run it; for an install, where pip took what it asked for (its configuration may have
+    answered from elsewhere than the step's index)."""
+    from mmdoctor.install.origins import origins_note, requested
+
+    result = runner.run(step.argv, env=step.env)
+    _require_ok(result)
+    return origins_note(result.stdout, requested(step.argv)) if step.kind == "install" else ""
 
 
 def _require_ok(result: shell.CommandResult) -> None:
