@@ -121,6 +121,24 @@ def test_an_unreachable_index_stops_install_before_any_change(tmp_path: Path) ->
     assert doc["exit_code"] == 4 and "Connection refused" in doc["errors"][0]["message"]
 
 
+def test_a_venv_the_stopped_install_made_is_removed(tmp_path: Path) -> None:
+    """`install --venv NEW` makes the venv to probe its pip settings; stopped by an unreachable
+    index it says "nothing was changed", and then the venv is gone (an empty folder the user
+    gave stays, empty)."""
+    from installing import install_environ
+
+    dead = f"http://127.0.0.1:{closed_port()}/simple"
+    env = install_environ(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder in (tmp_path / "new", empty):
+        args = ["install", "--venv", str(folder), "--yes", "--cpu", "--torch", "2.4.1"]
+        run = run_mmdoctor(*args, "--index-url", dead, "--torch-index-url", dead, env=env)
+        assert run.returncode == 4 and "nothing was changed" in run.stderr, run.stderr
+    assert not (tmp_path / "new").exists()
+    assert empty.is_dir() and not any(empty.iterdir())
+
+
 @pytest.mark.parametrize("status", [403, 500])
 def test_a_mirror_that_refuses_is_named_with_its_answer(site: Site, tmp_path: Path, status) -> None:
     from installing import install_environ, make_venv

@@ -11,6 +11,7 @@ on any failure.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -96,23 +97,30 @@ def run(options: InstallOptions, ui: Interaction) -> Result:
             "install changes an environment and there is no terminal to ask on: add "
             "--yes (or --dry-run to only plan)"
         )
-    destination = None if options.planning else _destination(options)
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
-    chosen = plan_install(options, matrix, sources, *_interpreters(options, destination))
-    plan = chosen.plan
-    if destination is None or plan is None:
+    if options.planning:
+        chosen = plan_install(options, matrix, sources, *_interpreters(options, None))
+        plan = chosen.plan
         if options.export is not None and plan is not None:
             chosen = replace(chosen, exported=_export(plan, matrix, options.export))
         status, code = ("planned", ExitCode.OK) if plan else ("no-plan", ExitCode.PROBLEMS)
         return Result("install", status, code, chosen)
-    ui.show(Result("install", "planned", ExitCode.OK, replace(chosen, dry_run=False)))
-    if plan.blockers:
-        raise BuildBlocked("the source build cannot start here: " + "; ".join(plan.blockers))
-    if not options.yes and not ui.confirm(f"Install this into {destination.prefix}?"):
-        raise UsageError("not confirmed: nothing was changed")
-    from mmdoctor.install.reach import require_reachable
-
-    require_reachable(plan, destination.executable, os.environ)  # before the first change
+    new_venv = _new_venv(options)
+    destination = _destination(options)
+    try:
+        chosen = plan_install(options, matrix, sources, *_interpreters(options, destination))
+        plan = chosen.plan
+        if plan is None:
+            raise _NoPlan
+        _confirm_and_probe(chosen, destination, options, ui)
+    except BaseException as exc:
+        # stopped before the first step (no plan, not confirmed, blocked, unreachable, Ctrl-C):
+        # a venv this run made goes too, so "nothing was changed" holds
+        if new_venv is not None:
+            _remove_new_venv(*new_venv)
+        if isinstance(exc, _NoPlan):
+            return Result("install", "no-plan", ExitCode.PROBLEMS, chosen)
+        raise
     outcome = carry_out(plan, destination, matrix, options, ui)
     return Result(
         "install",
@@ -121,6 +129,48 @@ def run(options: InstallOptions, ui: Interaction) -> Result:
         JobDone(outcome, destination.executable, plan, _final(outcome)),
         (outcome.failure,) if outcome.failure else (),
     )
+
+
+class _NoPlan(Exception):
+    """Nothing fits: the real run stops before its first step."""
+
+
+def _new_venv(options: InstallOptions) -> tuple[Path, bool] | None:
+    """The --venv folder this run will create a venv in (missing, or empty now) and whether
+    the folder is there already; None where there is no such folder."""
+    if options.venv is None:
+        return None
+    folder = options.venv.expanduser().absolute()
+    if not folder.exists():
+        return folder, False
+    return (folder, True) if folder.is_dir() and not any(folder.iterdir()) else None
+
+
+def _remove_new_venv(folder: Path, existed: bool) -> None:
+    if not existed:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for entry in folder.iterdir():  # the user's empty folder stays, empty
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _confirm_and_probe(
+    chosen: InstallPlan, destination: Destination, options: InstallOptions, ui: Interaction
+) -> None:
+    """Show the plan, ask, and probe its package sources: all before the first change."""
+    from mmdoctor.install.reach import require_reachable
+
+    plan = chosen.plan
+    assert plan is not None
+    ui.show(Result("install", "planned", ExitCode.OK, replace(chosen, dry_run=False)))
+    if plan.blockers:
+        raise BuildBlocked("the source build cannot start here: " + "; ".join(plan.blockers))
+    if not options.yes and not ui.confirm(f"Install this into {destination.prefix}?"):
+        raise UsageError("not confirmed: nothing was changed")
+    require_reachable(plan, destination.executable, os.environ)
 
 
 def plan_install(
