@@ -37,3 +37,43 @@ def test_every_known_failure_a_check_can_name_is_documented() -> None:
     missing = sorted(i for i in ids if i not in page)
     assert not missing, missing
     assert "knowledge.classify" in page and "(known-failures.md)" in page
+
+
+def _synopses(readme: str) -> dict[str, str]:
+    """README's synopsis of each command: a `mmdoctor NAME [` line and its indented lines."""
+    found: dict[str, str] = {}
+    name = None
+    for line in readme.splitlines():
+        head = re.match(r"mmdoctor (\S+) \[", line)
+        if head:
+            name = head[1]
+            found[name] = found.get(name, "") + line
+        elif name and line.startswith(" " * 10) and line.strip().startswith("["):
+            found[name] += line
+        else:
+            name = None
+    return found
+
+
+def test_the_readme_synopsis_of_each_command_names_all_its_options(mmdoctor) -> None:
+    """issue 13.14: synopses lacked --keep-on-check-failure, --timeout, rollback's --system."""
+    import typer
+
+    from mmdoctor.cli import app
+
+    synopses = _synopses((REPO / "README.md").read_text())
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for name, command in commands.items():
+        assert name in synopses, f"README has no synopsis of mmdoctor {name}"
+        for param in command.params:
+            if param.param_type_name == "argument" or "--help" in param.opts:
+                continue
+            named = [
+                o
+                for o in param.opts + param.secondary_opts
+                if re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", synopses[name])
+            ]
+            assert named, f"README's synopsis of mmdoctor {name} lacks {param.opts[0]}"
+    usage = mmdoctor("diagnose", "--help").stdout.splitlines()[0]
+    assert usage == "Usage: mmdoctor diagnose [OPTIONS] [[FILE|-]]"
+    assert "mmdoctor diagnose [FILE | -]" in synopses["diagnose"]

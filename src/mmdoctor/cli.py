@@ -322,9 +322,9 @@ def smoke_test(
 def diagnose(
     log: Annotated[
         str,
-        typer.Argument(
-            metavar="[FILE|-]", help="The log, traceback or issue to read; - for stdin."
-        ),
+        # hidden from the Arguments list, which would print its Python type (<str>); the
+        # docstring says what it is
+        typer.Argument(metavar="[FILE|-]", hidden=True),
     ] = "-",
     python: Annotated[
         str | None,
@@ -342,7 +342,10 @@ def diagnose(
 ) -> None:
     """Name the known failure behind a log, root cause first, with the fix.
 
-    Exit codes: 0 a known cause was found, 1 nothing known matched, 2 unreadable or binary input.
+    FILE is the log, traceback or issue to read; without it, or with -, standard input.
+
+    Exit codes: 0 a known cause was found, 1 nothing known matched, 2 empty, unreadable or
+    binary input.
     """
     from mmdoctor.commands import diagnose as command
 
