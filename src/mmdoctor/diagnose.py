@@ -86,9 +86,9 @@ def fit_stack_commands(matches: list[Match], planned: PlannedStack | None) -> li
             out.append(match)
         elif planned is None:
             note = (
-                "the pins above are an example; `mmdoctor diagnose --python PATH` (or "
-                "`mmdoctor install --dry-run --python PATH`) gives the torch and mmcv that fit "
-                "that environment's Python, driver and GPUs"
+                "the torch (and mmcv) versions above are examples; `mmdoctor diagnose --python "
+                "PATH` (or `mmdoctor install --dry-run --python PATH`) gives the torch and mmcv "
+                "that fit that environment's Python, driver and GPUs"
             )
             out.append(replace(match, notes=(*match.notes, note)))
         else:
