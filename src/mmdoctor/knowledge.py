@@ -8,10 +8,14 @@ import's summary, traceback and stderr), `smoke-test` (a failed stage) and `inst
 command's output) all ask `match_log`, through `classify` / `classify_all` where they need ids.
 
 Matching: each entry's signatures are regexes with weights; an entry's confidence is the
-noisy-or of the weights of the patterns that match (1 - prod(1 - w)). Failures chain (no
-prebuilt wheel -> source build -> missing pkg_resources -> mmcv._ext missing at run time): a
-matched entry whose cause is also matched is shown under that cause, and the answer is the most
-upstream link, the one the user must fix first.
+noisy-or of the weights of the patterns that match (1 - prod(1 - w)). A pattern runs only where
+one of its needles (literal text every match contains, read from the parsed regex) is in the
+log: `str.__contains__` is several times faster than a regex scan, and most patterns' needles
+are absent from any one log, so a 100 MB log takes seconds (benchmarks/diagnose_large_log.py).
+
+Failures chain (no prebuilt wheel -> source build -> missing pkg_resources -> mmcv._ext missing
+at run time): a matched entry whose cause is also matched is shown under that cause, and the
+answer is the most upstream link, the one the user must fix first.
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ from typing import Any
 from mmdoctor import paths
 from mmdoctor.errors import UsageError
 
+try:  # the regex parser, for needles_of: re._parser from 3.11, sre_parse before
+    from re import _constants as _parser_constants  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _parser_constants
+    import sre_parse as _parser
+
 CONFIDENT = 0.5  # below this a match is only "possible"
 MIN_REPORTED = 0.2
 EVIDENCE_LINES = 6
@@ -33,8 +44,26 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 
 
 @dataclass(frozen=True)
+class Pattern:
+    """A compiled regex and the needles that let a log skip it (none: it always runs)."""
+
+    regex: re.Pattern[str]
+    needles: tuple[str, ...] = ()
+
+    @classmethod
+    def compile(cls, source: str) -> Pattern:
+        regex = re.compile(source)
+        return cls(regex, needles_of(regex))
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        if self.needles and not any(needle in text for needle in self.needles):
+            return None
+        return self.regex.search(text, pos)
+
+
+@dataclass(frozen=True)
 class Signature:
-    pattern: re.Pattern[str]
+    pattern: Pattern
     weight: float
 
 
@@ -44,7 +73,7 @@ class Failure:
     title: str
     category: str
     signatures: tuple[Signature, ...]
-    requires_any: tuple[re.Pattern[str], ...]
+    requires_any: tuple[Pattern, ...]
     causes: tuple[str, ...]
     root_cause: str
     fix_text: str
@@ -89,9 +118,10 @@ def _failure(row: Any) -> Failure:
         title=str(row["title"]),
         category=str(row["category"]),
         signatures=tuple(
-            Signature(re.compile(str(s["pattern"])), float(s["weight"])) for s in row["signatures"]
+            Signature(Pattern.compile(str(s["pattern"])), float(s["weight"]))
+            for s in row["signatures"]
         ),
-        requires_any=tuple(re.compile(str(p)) for p in row.get("requires_any") or ()),
+        requires_any=tuple(Pattern.compile(str(p)) for p in row.get("requires_any") or ()),
         causes=tuple(str(c) for c in row.get("causes") or ()),
         root_cause=str(row["root_cause"]),
         fix_text=str(fix["text"]),
@@ -117,44 +147,101 @@ class Match:
 
 
 def clean(text: str) -> str:
-    """ANSI colours and Windows line endings out; everything else as pasted."""
-    return _ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    """ANSI colours and Windows line endings out; everything else as pasted. (Each step copies
+    the text, so a step with nothing to do is skipped: a big log is big.)"""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def match_log(text: str, knowledge: Knowledge) -> list[Match]:
     """The entries the text shows (confidence >= MIN_REPORTED), roots of chains first."""
-    lines = text.splitlines()
     found: dict[str, Match] = {}
     for failure in knowledge.failures:
-        match = _match_one(failure, text, lines)
+        match = _match_one(failure, text)
         if match is not None:
             found[failure.id] = match
     return order_by_chain(found)
 
 
-def _match_one(failure: Failure, text: str, lines: list[str]) -> Match | None:
+def _match_one(failure: Failure, text: str) -> Match | None:
     if failure.requires_any and not any(p.search(text) for p in failure.requires_any):
         return None
     miss = 1.0
     hits: list[tuple[int, str]] = []
     for signature in failure.signatures:
-        if signature.pattern.search(text):
+        found = signature.pattern.search(text)
+        if found:
             miss *= 1.0 - signature.weight
-            hits += _first_line(signature.pattern, lines, hits)
+            hits += _evidence(signature.pattern, found, text, hits)
     confidence = round(1.0 - miss, 3)
     if confidence < MIN_REPORTED:
         return None
     return Match(failure, confidence, tuple(sorted(hits)[:EVIDENCE_LINES]))
 
 
-def _first_line(
-    pattern: re.Pattern[str], lines: list[str], seen: list[tuple[int, str]]
+def _evidence(
+    pattern: Pattern, found: re.Match[str], text: str, seen: list[tuple[int, str]]
 ) -> list[tuple[int, str]]:
-    """The first line, not shown yet, that the pattern matches on its own: evidence."""
-    for number, line in enumerate(lines, start=1):
-        if pattern.search(line) and (number, line) not in seen:
-            return [(number, line.strip()[:300])]
+    """The first line where the pattern's match starts that is not shown yet: evidence. Found
+    by position, so a big log is never split into a list of lines."""
+    match: re.Match[str] | None = found
+    while match is not None:
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.start())
+        end = len(text) if end < 0 else end
+        line = (text.count("\n", 0, start) + 1, text[start:end].strip()[:300])
+        if line not in seen:
+            return [line]
+        match = pattern.search(text, end + 1) if end < len(text) else None
     return []
+
+
+def needles_of(regex: re.Pattern[str]) -> tuple[str, ...]:
+    """Literal strings one of which every match of `regex` contains (empty: none is known).
+
+    Read from the parsed pattern: a run of literals in sequence is required; so is one of a
+    group's or an alternation's (when every branch has one); the longest shortest needle wins.
+    """
+    if regex.flags & re.IGNORECASE:
+        return ()
+    try:
+        parsed = _parser.parse(regex.pattern, regex.flags)
+    except Exception:  # a private module: never let its changes break matching
+        return ()
+    return tuple(sorted(_required(list(parsed)) or ()))
+
+
+def _required(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    constants = _parser_constants
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def end_run() -> None:
+        if run:
+            candidates.append(frozenset({"".join(run)}))
+            run.clear()
+
+    for op, av in items:
+        if op is constants.LITERAL:
+            run.append(chr(av))
+            continue
+        end_run()
+        found: frozenset[str] | None = None
+        if op is constants.SUBPATTERN and not av[1] & re.IGNORECASE:
+            found = _required(list(av[3]))
+        elif op is constants.BRANCH:
+            branches = [_required(list(branch)) for branch in av[1]]
+            if all(branches):
+                found = frozenset().union(*(b for b in branches if b))
+        elif op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and av[0] >= 1:
+            found = _required(list(av[2]))
+        if found:
+            candidates.append(found)
+    end_run()
+    return max(candidates, key=lambda needles: min(map(len, needles)), default=None)
 
 
 def order_by_chain(found: Mapping[str, Match]) -> list[Match]:

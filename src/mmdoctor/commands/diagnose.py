@@ -42,7 +42,9 @@ def run(options: DiagnoseOptions, ui: Interaction) -> Result:
     from mmdoctor.knowledge import load_knowledge
 
     data, source = _read(options.log)
-    matches = match_log(decode_log(data, source), load_knowledge())
+    text = decode_log(data, source)
+    del data  # a 100 MB log is held once, as text, while it is matched
+    matches = match_log(text, load_knowledge())
     planned: PlannedStack | None = None
     if options.python is not None:
         failing, planned = _check_target(options, ui)
@@ -63,7 +65,7 @@ def _read(log: str) -> tuple[bytes, str]:
             data, source = Path(log).read_bytes(), log
         except OSError as exc:
             raise UsageError(f"{log}: cannot read it ({exc.strerror})") from None
-    if not data.strip():
+    if not data or data.isspace():  # (strip() would copy a big log)
         raise UsageError(f"{source}: empty, there is no log to read")
     return data, source
 
