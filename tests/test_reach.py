@@ -12,8 +12,9 @@ from conftest import run_mmdoctor
 from fakes.https_server import Site
 from packaging.version import Version
 
-from mmdoctor.install.reach import PYPI, PipNetwork, parse_pip_config, plan_urls, probe
+from mmdoctor.install.reach import PYPI, PipNetwork, plan_urls, probe
 from mmdoctor.matrix import load_matrix
+from mmdoctor.pipnet import parse_pip_config
 from mmdoctor.plan import Plan, Sources, build_plan
 from mmdoctor.resolver import Machine, Wishes, resolve
 

@@ -154,6 +154,14 @@ def check(
         Opt("--only", metavar="ID", help="Run only checks with this id or id prefix."),
     ] = None,
     list_checks: Annotated[bool, Opt("--list-checks", help="List the checks and exit.")] = False,
+    offline: Annotated[
+        bool,
+        Opt(
+            "--offline",
+            envvar="MMDOCTOR_OFFLINE",
+            help="Do not ask the package index and download hosts (skips network.reachable).",
+        ),
+    ] = False,
     timeout: TimeoutOption = 90.0,
     matrix: MatrixOption = None,
     debug: DebugOption = False,

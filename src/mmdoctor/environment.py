@@ -112,6 +112,10 @@ class TargetPython:
     machine: str
     distributions: tuple[Distribution, ...] = ()
     steps: Mapping[str, StepResult] = field(default_factory=dict)
+    include_dir: str | None = None  # where a C extension's build looks for Python.h
+    has_python_h: bool | None = None
+    scripts_dir: str | None = None  # the environment's bin/ (a pip-installed ninja lands there)
+    ninja: str | None = None  # the ninja a build in this environment would run, if any
 
     @property
     def kind(self) -> str:
@@ -144,6 +148,26 @@ class TargetPython:
 
 
 @dataclass(frozen=True)
+class DiskSpace:
+    """Free space where a build or a download writes (pip's temporary folder, its cache)."""
+
+    role: str  # "temporary files (TMPDIR)", "pip's cache"
+    path: str
+    free_bytes: int | None  # None: the folder and its parents could not be read
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """One host a plan would download from, and how it answered."""
+
+    role: str  # "package index", "PyTorch wheels", ...
+    url: str
+    answer: str  # "ok", "dns", "refused", "timeout", "tls", "http", "proxy", "error"
+    detail: str  # one line: "HTTP 403 Forbidden", "certificate verify failed: self-signed ..."
+    seconds: float
+
+
+@dataclass(frozen=True)
 class HostInfo:
     """The machine itself: what a source build's parallelism and a report need."""
 
@@ -151,6 +175,9 @@ class HostInfo:
     machine: str  # "x86_64", as platform.machine() says it
     cpu_count: int | None = None
     memory_total_bytes: int | None = None
+    glibc: str | None = None  # "2.36"; None: not Linux, or another C library (musl)
+    disks: tuple[DiskSpace, ...] = ()  # where builds and downloads write
+    max_jobs: str | None = None  # $MAX_JOBS: a manual build's parallel compile jobs
 
     @property
     def arch(self) -> str:
@@ -174,6 +201,7 @@ class Environment:
     target: TargetPython
     overrides: Mapping[str, str] = field(default_factory=dict)
     probe_seconds: float | None = None
+    network: tuple[Reachability, ...] | None = None  # None: not probed (--offline)
 
     @property
     def os(self) -> str:

@@ -213,6 +213,8 @@ def gather(
             gpu_ccs=ccs,
             nvcc=Version(toolkit.nvcc_version) if toolkit and toolkit.nvcc_version else None,
             toolchain_known=toolkit is not None,
+            # this machine's C library, unless the plan is for another machine
+            glibc=Version(host.glibc) if host.glibc and toolkit is not None else None,
         ),
         executable=executable,
         host=host,

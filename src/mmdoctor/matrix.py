@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,9 @@ class SourceBuilds:
     requirements: tuple[str, ...]
     ops_core_minutes: float  # the C++ ops of one build, in core-minutes
     arch_core_minutes: float  # each CUDA arch on top
+    min_gcc: Mapping[int, int] = field(default_factory=dict)  # C++ standard -> oldest gcc
+    tmp_gib: float = 4.0  # free space a build needs in TMPDIR
+    cache_gib: float = 5.0  # and in pip's cache
 
     def minutes(self, jobs: int, cuda_archs: int) -> int:
         """About how long one build takes with `jobs` parallel compile jobs."""
@@ -232,6 +235,46 @@ class SourceBuilds:
             reason=f"{package} {version}'s setup.py forces -std=c++{rule.cxx} and torch "
             f"{torch.torch}'s headers need C++{torch.cxx_std}",
         )
+
+
+@dataclass(frozen=True)
+class WheelGlibc:
+    """The glibc the prebuilt Linux wheels of a package's releases need (their manylinux tag)."""
+
+    package: str
+    versions: SpecifierSet
+    arch: str
+    glibc: Version
+    variants: frozenset[str] = frozenset()  # only these builds; empty: every build
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """The bounds a sibling OpenMMLab package's releases assert at import (mmocr, mmseg...)."""
+
+    distribution: str
+    module: str
+    releases: SpecifierSet
+    requires: Mapping[str, tuple[tuple[str, Version], ...]]  # module -> ((operator, version), ...)
+    source: str
+
+    def broken_by(self, module: str, version: Version) -> str | None:
+        """The bound `version` of `module` breaks ('<2.2.0'), as the sibling's own
+        digit_version comparison reads it (a pre-release sorts below its release), or None."""
+        for operator, bound in self.requires.get(module, ()):
+            if not _COMPARE[operator](version, bound):
+                return f"{operator}{bound}"
+        return None
+
+
+_COMPARE: Mapping[str, Callable[[Version, Version], bool]] = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+}
 
 
 @dataclass(frozen=True)
@@ -307,6 +350,25 @@ class Matrix:
     default_smoke_model: str
     platforms: tuple[Platform, ...] = ()
     mmcv_wheel_archs: frozenset[str] = frozenset({"x86_64"})
+    wheel_glibc: tuple[WheelGlibc, ...] = ()
+    siblings: tuple[Sibling, ...] = ()
+
+    def glibc_needed(
+        self, package: str, version: Version, arch: str, variant: str | None = None
+    ) -> WheelGlibc | None:
+        """The row saying which glibc `package` `version`'s Linux wheels need, if one does."""
+        for row in self.wheel_glibc:
+            if row.package != package or row.arch != arch or version not in row.versions:
+                continue
+            if not row.variants or variant in row.variants:
+                return row
+        return None
+
+    def sibling(self, distribution: str, version: Version) -> Sibling | None:
+        key = distribution.lower().replace("_", "-")
+        return next(
+            (s for s in self.siblings if s.distribution == key and version in s.releases), None
+        )
 
     def setuptools_pin(self, python: Version, torch: Version | None = None) -> str:
         """The setuptools release plans pin for this Python and torch (a recent torch when
@@ -378,7 +440,8 @@ class Matrix:
 
     def module_distributions(self, module: str) -> tuple[str, ...]:
         """Every distribution, of either line, that installs the top-level module `module`
-        ("mmcv", "mmengine", "mmdet", "mim"): two in one environment overwrite each other."""
+        ("mmcv", "mmengine", "mmdet", "mim", a sibling's "mmseg"): two in one environment
+        overwrite each other."""
         names: list[str] = []
         for line in self.stack_lines.values():
             by_module = {
@@ -388,7 +451,8 @@ class Matrix:
                 "mim": (line.mim,),
             }
             names += by_module.get(module, ())
-        return tuple(names)
+        names += [s.distribution for s in self.siblings if s.module == module]  # mmseg...
+        return tuple(dict.fromkeys(names))
 
     def torch_index(self, variant: str) -> str:
         return self.torch_index_url.format(variant=variant)
@@ -462,6 +526,19 @@ def _torch_release(row: Mapping[str, Any]) -> TorchRelease:
         ),
         cxx_std=int(row["cxx_std"]),
         pypi={str(k): str(v) for k, v in (row.get("pypi") or {}).items()},
+    )
+
+
+def _sibling(row: Mapping[str, Any]) -> Sibling:
+    requires = {}
+    for module, spec in (row.get("requires") or {}).items():
+        requires[str(module)] = tuple((s.operator, Version(s.version)) for s in _spec(spec))
+    return Sibling(
+        distribution=str(row["distribution"]),
+        module=str(row["module"]),
+        releases=_spec(row["releases"]),
+        requires=requires,
+        source=str(row["source"]),
     )
 
 
@@ -608,6 +685,9 @@ def _build(path: str, raw: Any) -> Matrix:
                 requirements=tuple(str(r) for r in builds["requirements"]),
                 ops_core_minutes=float(builds["core_minutes"]["ops"]),
                 arch_core_minutes=float(builds["core_minutes"]["per_cuda_arch"]),
+                min_gcc={int(k): int(v) for k, v in builds["min_gcc"].items()},
+                tmp_gib=float(builds["disk_gib"]["tmp"]),
+                cache_gib=float(builds["disk_gib"]["cache"]),
             )
             if builds
             else None
@@ -616,6 +696,18 @@ def _build(path: str, raw: Any) -> Matrix:
             Version(str(row["cuda"])): int(row["max_gcc"])
             for row in raw.get("nvcc_gcc_limits", {}).get("rows", ())
         },
+        wheel_glibc=tuple(
+            WheelGlibc(
+                package=str(row["package"]),
+                versions=_spec(row["versions"]),
+                arch=str(row["arch"]),
+                glibc=Version(str(row["glibc"])),
+                variants=frozenset(str(v) for v in row.get("variants") or ()),
+                verified=bool(row.get("verified", True)),
+            )
+            for row in raw["wheel_glibc"]["rows"]
+        ),
+        siblings=tuple(_sibling(row) for row in raw["openmmlab_siblings"]["rows"]),
         smoke_models=tuple(
             SmokeModel(
                 id=str(row["id"]),

@@ -228,11 +228,14 @@ def arch_list_for(candidate: Candidate, machine: Machine, matrix: Matrix) -> str
     return ";".join(sorted(archs, key=lambda a: Version(a.removesuffix("+PTX"))))
 
 
+JOB_BYTES = 3 * 2**30  # what one compile job of mmcv's ops can take (an nvcc job: about 3 GB)
+
+
 def max_jobs(cpu_count: int | None, memory_bytes: int | None) -> int:
-    """Parallel compile jobs: one per core, but an nvcc job can take about 3 GB."""
+    """Parallel compile jobs: one per core, but no more than the memory holds."""
     cores = cpu_count or 1
     if memory_bytes:
-        return max(1, min(cores, int(memory_bytes // (3 * 2**30))))
+        return max(1, min(cores, int(memory_bytes // JOB_BYTES)))
     return cores
 
 

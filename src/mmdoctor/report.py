@@ -50,11 +50,13 @@ def check_environment(
     timeout: float,
     only: Sequence[str] = (),
     command: str = "check",
+    network: bool = False,
     environ: Mapping[str, str] = os.environ,
     busy: Callable[[Callable[[], CheckReport]], CheckReport] = lambda work: work(),
 ) -> CheckReport:
     """Probe `python` (and the machine) into one Environment and run the checks on it; `only`
-    narrows them by id or id prefix. `busy` shows a spinner while this runs, if anyone wants."""
+    narrows them by id or id prefix; `network`: ask the download hosts too, when a selected check
+    reads them. `busy` shows a spinner while this runs, if anyone wants."""
     from mmdoctor.checks import all_checks
     from mmdoctor.checks.model import Context, run_checks, select
     from mmdoctor.probe.collect import collect_environment
@@ -65,7 +67,11 @@ def check_environment(
 
     def work() -> CheckReport:
         env = collect_environment(
-            python=python, environ=environ, step_timeout=timeout, matrix=matrix
+            python=python,
+            environ=environ,
+            step_timeout=timeout,
+            matrix=matrix,
+            network=network and any(c.id.startswith("network.") for c in checks),
         )
         results = run_checks(Context(env, matrix, cpu_only=cpu_only), checks)
         return CheckReport(command, env, tuple(results))

@@ -45,6 +45,7 @@ class Machine:
     nvcc: Version | None = None  # the CUDA toolkit a source build would use
     toolchain_known: bool = True  # False: a plan for another machine, whose nvcc is not known
     arch: str = "x86_64"  # the CPU: "x86_64" or "aarch64"
+    glibc: Version | None = None  # Linux: the C library wheels load against; None: not known
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,9 @@ def _reject_torch(
     no_wheels = _no_wheels(release, machine, platform)
     if no_wheels is not None:
         return no_wheels
+    old_glibc = glibc_too_old(matrix, "torch", release.version, machine, variant)
+    if old_glibc is not None:
+        return f"torch {release.torch} {variant} wheels {old_glibc}"
     if variant == "cpu":
         return None
     if machine.os == "darwin":
@@ -347,6 +351,20 @@ def _no_wheels(release: TorchRelease, machine: Machine, platform: Platform) -> s
             f"this is {machine.python}"
         )
     return None
+
+
+def glibc_too_old(
+    matrix: Matrix, package: str, version: Version, machine: Machine, variant: str | None = None
+) -> str | None:
+    """'need glibc 2.28 (manylinux_2_28), this machine has 2.17' where the Linux wheels of
+    `package` `version` need a newer C library than the machine's (pip refuses them), else None."""
+    if machine.os != "linux" or machine.glibc is None:
+        return None
+    row = matrix.glibc_needed(package, version, machine.arch, variant)
+    if row is None or row.glibc <= machine.glibc:
+        return None
+    tag = f"manylinux_{row.glibc.major}_{row.glibc.minor}"
+    return f"need glibc {row.glibc} ({tag}), this machine has {machine.glibc}"
 
 
 def _cuda_rejection(
@@ -431,6 +449,7 @@ def _choose_mmcv(
         arch=machine.arch,
         gpu_ccs=machine.gpu_ccs,
         missing=missing,
+        glibc=machine.glibc,
     )
     if prebuilt is not None:
         return prebuilt, ""
@@ -481,15 +500,23 @@ def find_prebuilt_mmcv(
     arch: str = "x86_64",
     gpu_ccs: tuple[Version, ...] = (),
     missing: list[str] | None = None,
+    glibc: Version | None = None,
 ) -> MmcvChoice | None:
     """The newest `package` in `spec` with a published wheel for this torch minor, variant,
-    Python and platform, and kernels for every GPU (verified rows first); None where pip would
-    fall back to the sdist. Wheels skipped for a GPU are described in `missing`."""
+    Python and platform, kernels for every GPU and a glibc the machine has (verified rows
+    first); None where pip would fall back to the sdist. Wheels skipped for a GPU or the C
+    library are described in `missing`."""
     if arch not in matrix.mmcv_wheel_archs:
         return None
     best: MmcvChoice | None = None
+    here = Machine(os=os, python=python, arch=arch, glibc=glibc)
     for wheel_set, version in wheels_for(matrix, package, spec, variant, torch_minor, os):
         if python not in wheel_set.python:
+            continue
+        old_glibc = glibc_too_old(matrix, wheel_set.package, version, here)
+        if old_glibc is not None:
+            if missing is not None:
+                missing.append(f"{package} {version} wheels {old_glibc}")
             continue
         lacking = _arch_missing(wheel_set, variant, gpu_ccs)
         if lacking is not None:

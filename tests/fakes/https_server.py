@@ -36,6 +36,7 @@ class Served:
     authorization: str | None
     status: int = 0
     sent: int = 0  # body bytes written
+    method: str = "GET"
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -50,6 +51,7 @@ class _Server(http.server.ThreadingHTTPServer):
         self.ignore_range = False  # answer 200 with the whole file even to a Range request
         self.redirects: dict[str, str] = {}
         self.statuses: dict[str, int] = {}  # answer these paths with this HTTP error status
+        self.delay: float = 0.0  # wait this long (or until released) before any answer
         self.release = threading.Event()
 
 
@@ -59,10 +61,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
         pass
 
-    def do_GET(self) -> None:
+    def do_HEAD(self) -> None:
+        self.do_GET(with_body=False)
+
+    def do_GET(self, with_body: bool = True) -> None:
         srv = self.server
+        if srv.delay:
+            srv.release.wait(srv.delay)  # a slow server: nothing until then
         name = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path.lstrip("/"))
         seen = Served(name, self.headers.get("Range"), self.headers.get("Authorization"))
+        seen.method = "GET" if with_body else "HEAD"
         srv.log.append(seen)
         if name in srv.statuses:
             seen.status = srv.statuses[name]
@@ -100,6 +108,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
+        if not with_body:
+            return
         limit = min(x for x in (srv.cut_after, srv.stall_after, len(body)) if x is not None)
         self.wfile.write(body[:limit])
         seen.sent = limit

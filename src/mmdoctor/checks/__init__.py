@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from mmdoctor.checks import nvidia, openmmlab, tooling, torch  # noqa: F401  (they register)
+from mmdoctor.checks import host, network, nvidia, openmmlab, tooling, torch  # noqa: F401 (register)
 from mmdoctor.checks.model import REGISTRY, Check
 
 _ORDER = (
     "python.",
+    "platform.",
     "nvidia.",
     "torch.",
     "torchvision.",
@@ -14,9 +15,12 @@ _ORDER = (
     "mmcv.",
     "mmdet.",
     "mmengine.",
+    "openmmlab.",
     "setuptools.",
     "cuda.",
+    "build.",
     "opencv.",
+    "network.",
 )
 
 

@@ -407,3 +407,44 @@ def mmengine_weights_only(ctx: Context) -> Finding:
             f"{dist.name} > {last_bad} passes weights_only to torch.load itself",
         )
     return ok(f"{dist.name} {engine} and torch {torch_v} load checkpoints")
+
+
+@check("openmmlab.siblings", "sibling OpenMMLab packages accept the stack (mmocr, mmseg, ...)")
+def siblings_accept(ctx: Context) -> Finding:
+    """mmocr, mmseg, mmpose, mmyolo, mmpretrain and mmdet3d assert their own bounds on mmcv,
+    mmdet and mmengine at import: an upgrade of the stack breaks them without a word from pip."""
+    checked: list[str] = []
+    unknown: list[str] = []
+    broken: list[str] = []
+    for dist in ctx.env.target.distributions:
+        name = normalize_name(dist.name)
+        if not any(s.distribution == name for s in ctx.matrix.siblings):
+            continue
+        version = parse_version(dist.version)
+        row = ctx.matrix.sibling(name, version) if version is not None else None
+        if row is None:
+            unknown.append(f"{dist.name} {dist.version}")
+            continue
+        checked.append(f"{dist.name} {dist.version}")
+        for module in row.requires:
+            installed = provider(ctx, module)
+            have = parse_version(installed.version if installed else None)
+            bound = row.broken_by(module, have) if installed and have else None
+            if installed is not None and bound is not None:
+                broken.append(
+                    f"{dist.name} {dist.version} requires {module}{bound}, and "
+                    f"{installed.name} {installed.version} is installed: `import {row.module}` "
+                    "stops with an AssertionError"
+                )
+    notes = [f"bounds not in the matrix: {', '.join(unknown)}"] if unknown else []
+    if broken:
+        return fail(
+            broken[0],
+            *broken[1:],
+            *notes,
+            known_failure="openmmlab-sibling-bounds",
+            commands=(f"{ctx.pip} list",),
+        )
+    if not checked:
+        return skip("no sibling OpenMMLab package with known bounds is installed", *notes)
+    return ok(f"{', '.join(checked)} accept the installed mmcv, mmdet and mmengine", *notes)

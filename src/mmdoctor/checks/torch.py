@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
 from mmdoctor.environment import Gpu, StepResult, parse_version
 from mmdoctor.knowledge import classify, classify_all
+
+if TYPE_CHECKING:
+    from mmdoctor.resolver import Candidate
 
 TORCH_INDEX = "https://download.pytorch.org/whl"
 
@@ -63,6 +66,7 @@ class PlannedStack:
     stack: str  # the candidate, described
     torch: str  # the torch + torchvision step
     mmcv: tuple[str, ...]  # the steps after torch's, through mmcv's install (mim, builds)
+    chosen: Candidate  # what the resolver chose (its mmcv is prebuilt or built, its torch...)
 
 
 def planned_stack(ctx: Context) -> PlannedStack | None:
@@ -82,6 +86,7 @@ def planned_stack(ctx: Context) -> PlannedStack | None:
         gpu_ccs=tuple(_cc(g) for g in nvidia.gpus if parse_version(g.compute_capability)),
         nvcc=parse_version(ctx.env.toolkit.nvcc_version),
         arch=ctx.env.host.arch,
+        glibc=parse_version(ctx.env.host.glibc),
     )
     # the line already in the environment (mmdet or mmcv of one line), else both compete
     lines = ctx.matrix.lines_among(d.name for d in ctx.env.target.distributions)
@@ -108,6 +113,7 @@ def planned_stack(ctx: Context) -> PlannedStack | None:
             for s in steps[first + 1 : last + 1]
             if s.kind in ("install", "build")
         ),
+        chosen,
     )
 
 

@@ -18,6 +18,7 @@ class CheckOptions:
     list_checks: bool = False
     timeout: float = 90.0
     matrix: Path | None = None
+    offline: bool = False  # do not ask the download hosts (network.reachable is skipped)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ def run(options: CheckOptions, ui: Interaction) -> Result:
         cpu_only=options.cpu_only,
         timeout=options.timeout,
         only=options.only,
+        network=not options.offline,
         busy=ui.busy,
     )
     return Result("check", report.status, report.exit_code, report)

@@ -9,22 +9,16 @@ fails, a certificate that is refused, a timeout, 401/403/407 or a 5xx does not.
 
 from __future__ import annotations
 
-import re
-import ssl
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
-from mmdoctor import __version__, shell
 from mmdoctor.errors import ExitCode, MmdoctorError
-from mmdoctor.net import basic_authorization, one_line, proxies, reason_of
+from mmdoctor.pipnet import PYPI, PipNetwork, pip_network, probe_url
 from mmdoctor.plan import Plan
 from mmdoctor.redact import redact_credentials
 
-PYPI = "https://pypi.org/simple/"
+__all__ = ["PYPI", "PipNetwork", "Unreachable", "plan_urls", "probe", "require_reachable"]
+
 PROBE_TIMEOUT = 15.0  # seconds per URL: pip's own default timeout
 _PACKAGE_COMMANDS = ("install", "download", "wheel")
 _REFUSING = (401, 403, 407)
@@ -34,53 +28,6 @@ class Unreachable(MmdoctorError):
     """A package source the plan needs did not answer: nothing was changed."""
 
     exit_code = ExitCode.CANNOT_RUN
-
-
-@dataclass(frozen=True)
-class PipNetwork:
-    """The network settings the target's pip runs with (environment and config files)."""
-
-    index_url: str = PYPI
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    proxy: str | None = None
-    cert: str | None = None
-    client_cert: str | None = None
-    trusted_hosts: tuple[str, ...] = ()
-
-
-def parse_pip_config(listing: str) -> PipNetwork:
-    """`pip config list` output ("global.index-url='...'", ":env:.cert='...'"), as `pip
-    install` reads it: the environment over the [install] section over [global]."""
-    rank = {":env:": 3, "install": 2, "global": 1}
-    found: dict[str, tuple[int, str]] = {}
-    for line in listing.splitlines():
-        match = re.fullmatch(r"(:env:|[\w-]+)\.([\w-]+)=(['\"])(.*)\3", line.strip())
-        if match is None or match.group(1) not in rank:
-            continue
-        section, key, value = match.group(1), match.group(2), match.group(4)
-        if found.get(key, (0, ""))[0] < rank[section]:
-            found[key] = (rank[section], value)
-    values = {key: value for key, (_, value) in found.items()}
-
-    def many(key: str) -> tuple[str, ...]:
-        return tuple(values.get(key, "").split())
-
-    return PipNetwork(
-        index_url=values.get("index-url") or PYPI,
-        extra_index_urls=many("extra-index-url"),
-        find_links=many("find-links"),
-        proxy=values.get("proxy") or None,
-        cert=values.get("cert") or None,
-        client_cert=values.get("client-cert") or None,
-        trusted_hosts=many("trusted-host"),
-    )
-
-
-def pip_network(executable: str, timeout: float) -> PipNetwork:
-    """The target's pip settings; pip's defaults where pip cannot say (an old pip)."""
-    result = shell.run([executable, "-m", "pip", "config", "list"], timeout=timeout)
-    return parse_pip_config(result.stdout) if result.ok else PipNetwork()
 
 
 def plan_urls(plan: Plan, network: PipNetwork, environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -128,51 +75,12 @@ def require_reachable(
 
 def probe(url: str, network: PipNetwork, environ: Mapping[str, str], timeout: float) -> str | None:
     """None where `url` answers as pip could use it, else the answer in a few words."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    clean = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    headers = {"User-Agent": f"mmdoctor/{__version__}"}
-    authorization = basic_authorization(parts)
-    if authorization is not None:
-        headers["Authorization"] = authorization
-    try:
-        context = _context(network, host)
-    except (OSError, ssl.SSLError) as exc:
-        return f"pip's certificate settings cannot be loaded ({reason_of(exc)})"
-    found = {"http": network.proxy, "https": network.proxy} if network.proxy else {}
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler(found if found else proxies(environ, host)),
-        urllib.request.HTTPSHandler(context=context),
-    )
-    try:
-        with opener.open(urllib.request.Request(clean, headers=headers), timeout=timeout):
-            return None
-    except urllib.error.HTTPError as exc:
-        if exc.code in _REFUSING or exc.code >= 500:
-            return f"HTTP {exc.code} {one_line(exc.reason)}"
-        return None  # it answered: pip asks per-project pages, which may exist
-    except urllib.error.URLError as exc:
-        return _why(exc.reason)
-    except (OSError, ValueError) as exc:
-        return _why(exc)
-
-
-def _context(network: PipNetwork, host: str) -> ssl.SSLContext:
-    if host in network.trusted_hosts:  # pip's --trusted-host: no verification for it
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context = ssl.create_default_context(cafile=network.cert)
-    if network.client_cert:
-        context.load_cert_chain(network.client_cert)
-    return context
-
-
-def _why(reason: object) -> str:
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        return f"its certificate was not accepted ({reason.verify_message or one_line(reason)})"
-    return reason_of(reason)
+    answer = probe_url(url, network, environ, timeout)
+    if answer.kind != "http" or answer.status is None:
+        return None if answer.kind == "ok" else answer.detail
+    if answer.status in _REFUSING or answer.status >= 500:
+        return answer.detail
+    return None  # it answered: pip asks per-project pages, which may exist
 
 
 def _is_package_step(argv: Sequence[str]) -> bool:

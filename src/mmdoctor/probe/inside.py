@@ -78,6 +78,10 @@ def probe_target(
             for d in data["distributions"]
         ),
         steps={name: step for name, step in steps.items() if name != "python"},
+        include_dir=data.get("include") or None,
+        has_python_h=data.get("has_python_h"),
+        scripts_dir=data.get("scripts") or None,
+        ninja=data.get("ninja") or None,
     )
 
 

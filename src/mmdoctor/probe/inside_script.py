@@ -132,6 +132,7 @@ def step_python():
     prefix = sys.prefix
     base_prefix = getattr(sys, "base_prefix", getattr(sys, "real_prefix", sys.prefix))
     stdlib = sysconfig.get_paths().get("stdlib", "")
+    include = sysconfig.get_paths().get("include") or ""  # Python.h: what a C build includes
     in_venv = prefix != base_prefix
     return {
         "version": "%d.%d.%d" % sys.version_info[:3],
@@ -147,8 +148,21 @@ def step_python():
         "platform": sys.platform,
         "machine": platform.machine(),
         "purelib": sysconfig.get_paths().get("purelib"),
+        "include": include,
+        "has_python_h": bool(include) and os.path.isfile(os.path.join(include, "Python.h")),
+        "scripts": sysconfig.get_paths().get("scripts"),
+        "ninja": find_ninja(sysconfig.get_paths().get("scripts") or ""),
         "distributions": scan_distributions(),
     }
+
+
+def find_ninja(scripts):
+    # type: (str) -> Optional[str]
+    """ninja as a build in this environment finds it: its bin/ (pip's ninja), then PATH."""
+    import shutil
+
+    path = os.pathsep.join(p for p in (scripts, os.environ.get("PATH", "")) if p)
+    return shutil.which("ninja", path=path)
 
 
 def step_distutils():

@@ -1,0 +1,218 @@
+"""The machine under the stack: its C library against the prebuilt wheels, and what a source
+build of mmcv needs (a compiler torch's headers accept, Python.h, ninja, disk, memory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from packaging.version import Version
+
+from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
+from mmdoctor.checks.torch import fitting_torch, planned_stack
+from mmdoctor.environment import parse_version
+from mmdoctor.matrix import WheelGlibc
+from mmdoctor.plan import JOB_BYTES, max_jobs
+
+GIB = 2**30
+
+
+def _row_text(row: WheelGlibc) -> str:
+    unverified = "" if row.verified else ", not verified"
+    builds = f" {'/'.join(sorted(row.variants))}" if row.variants else ""
+    return f"{row.package}{row.versions}{builds} (glibc {row.glibc}{unverified})"
+
+
+@check("platform.glibc", "glibc new enough for the prebuilt wheels")
+def glibc_fits(ctx: Context) -> Finding:
+    host = ctx.env.host
+    if ctx.env.os != "linux":
+        return skip(f"{ctx.env.os}: wheels there do not depend on glibc")
+    if host.glibc is None:
+        return warn(
+            "this Linux has no glibc (musl, as on Alpine): pip installs no manylinux wheel "
+            "here, and torch publishes none for musl",
+            advice=advice("Use a glibc-based image (Debian, Ubuntu, RHEL) for the stack."),
+        )
+    glibc = Version(host.glibc)
+    rows = [r for r in ctx.matrix.wheel_glibc if r.arch == host.arch]
+    # the torch distribution, whether or not it imports (a torch that cannot load is the case)
+    installed = parse_version(ctx.env.target.version_of("torch"))
+    if installed is not None:
+        row = ctx.matrix.glibc_needed("torch", installed, host.arch)
+        if row is not None and row.glibc > glibc:
+            return fail(
+                f"torch {installed} is installed, but its wheels need glibc {row.glibc} and "
+                f"this machine has {glibc}: it fails to load ('GLIBC_{row.glibc}' not found)",
+                known_failure="glibc-too-old-ext",
+                commands=(fitting_torch(ctx),),
+            )
+    newer = [r for r in rows if r.glibc > glibc]
+    if newer:
+        return warn(
+            f"glibc {glibc}: some prebuilt wheels need a newer one: "
+            + "; ".join(_row_text(r) for r in newer),
+            "Plans here choose around them (`mmdoctor install --dry-run` says which and why).",
+            advice=advice(
+                "Nothing to do for a stack that fits; a newer OS (glibc >= 2.28: RHEL 8, "
+                "Ubuntu 20.04, Debian 10) opens the newer torch releases."
+            ),
+        )
+    newest = max(rows, key=lambda r: r.glibc, default=None)
+    need = f" (the newest need: {_row_text(newest)})" if newest else ""
+    return ok(f"glibc {glibc}: every prebuilt wheel the matrix knows fits{need}")
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One prerequisite of a build that is missing: how bad, what, and its fix."""
+
+    status: str  # "fail" or "warn"
+    text: str
+    known_failure: str | None = None
+    commands: tuple[str, ...] = ()
+
+
+@check("build.prerequisites", "what a source build of mmcv needs (compiler, headers, disk, memory)")
+def build_prerequisites(ctx: Context) -> Finding:
+    planned = planned_stack(ctx)
+    if planned is None or planned.chosen.mmcv.prebuilt:
+        return skip(
+            "no source build ahead: the plan here installs a prebuilt mmcv wheel"
+            if planned
+            else "no plan fits this environment (see torch and mmcv checks)"
+        )
+    mmcv = planned.chosen.mmcv
+    torch = planned.chosen.torch
+    why = f"the plan here builds {mmcv.package} {mmcv.version} from source for torch {torch.torch}"
+    seen: list[str] = []
+    items = [
+        *_compiler(ctx, torch.cxx_std, torch.torch, seen),
+        *_headers(ctx, seen),
+        *_disks(ctx, seen),
+        *_memory(ctx, seen),
+    ]
+    failing = [i for i in items if i.status == "fail"] or items
+    if not failing:
+        return ok(f"{why}: " + ", ".join(seen))
+    first = failing[0]
+    report = fail if any(i.status == "fail" for i in items) else warn
+    return report(
+        f"{why}, and {first.text}",
+        *(i.text for i in items if i is not first),
+        *(f"has: {', '.join(seen)}",) if seen else (),
+        known_failure=first.known_failure,
+        commands=first.commands,
+    )
+
+
+def _compiler(ctx: Context, cxx: int, torch: str, seen: list[str]) -> list[_Item]:
+    builds = ctx.matrix.source_builds
+    gcc = parse_version(ctx.env.toolkit.gcc_version)
+    if gcc is None:
+        return [_Item("fail", "there is no gcc on PATH", None, ("apt-get install -y g++",))]
+    least = builds.min_gcc.get(cxx) if builds else None
+    if least is not None and gcc.major < least:
+        return [
+            _Item(
+                "fail",
+                f"gcc {gcc} is older than torch {torch}'s C++{cxx} headers accept (gcc >= {least})",
+                "gcc-too-old-for-torch",
+                (f"export CC=gcc-{least} CXX=g++-{least}",),
+            )
+        ]
+    seen.append(f"gcc {gcc}" + (f" (>= {least} for C++{cxx})" if least else ""))
+    return []
+
+
+def _headers(ctx: Context, seen: list[str]) -> list[_Item]:
+    target = ctx.env.target
+    items = []
+    if target.has_python_h is False:
+        v = target.python_version
+        items.append(
+            _Item(
+                "fail",
+                f"Python.h is not in {target.include_dir} (no development headers for "
+                f"Python {v.major}.{v.minor})",
+                "python-h-missing",
+                (f"apt-get install -y python{v.major}.{v.minor}-dev",),
+            )
+        )
+    elif target.has_python_h:
+        seen.append("Python.h")
+    if target.ninja:
+        seen.append("ninja")
+    else:
+        items.append(
+            _Item(
+                "warn",
+                "ninja is not installed (`mmdoctor install` adds it; without it a manual "
+                "build falls back to a slow serial compile)",
+                None,
+                (f"{ctx.pip} install ninja",),
+            )
+        )
+    return items
+
+
+def _disks(ctx: Context, seen: list[str]) -> list[_Item]:
+    builds = ctx.matrix.source_builds
+    items = []
+    for disk in ctx.env.host.disks:
+        if disk.free_bytes is None:
+            continue
+        free = disk.free_bytes / GIB
+        is_tmp = disk.role.startswith("temporary")
+        need = (builds.tmp_gib if is_tmp else builds.cache_gib) if builds else 0
+        if free >= need:
+            seen.append(f"{free:.0f} GiB free for {disk.role}")
+        elif is_tmp:
+            items.append(
+                _Item(
+                    "fail",
+                    f"{disk.path} ({disk.role}) has {free:.1f} GiB free, a build needs about "
+                    f"{need:.0f}",
+                    "no-space-left",
+                )
+            )
+        else:
+            items.append(
+                _Item(
+                    "warn",
+                    f"{disk.path} ({disk.role}) has {free:.1f} GiB free, the downloads take "
+                    f"about {need:.0f} (pip's --no-cache-dir does without it)",
+                    None,
+                    (f"{ctx.pip} cache purge",),
+                )
+            )
+    return items
+
+
+def _memory(ctx: Context, seen: list[str]) -> list[_Item]:
+    host = ctx.env.host
+    if not host.memory_total_bytes:
+        return []
+    memory = host.memory_total_bytes / GIB
+    chosen = max_jobs(host.cpu_count, host.memory_total_bytes)
+    jobs = int(host.max_jobs) if host.max_jobs and host.max_jobs.isdigit() else None
+    if jobs is not None and jobs * JOB_BYTES > host.memory_total_bytes:
+        return [
+            _Item(
+                "warn",
+                f"MAX_JOBS={jobs} compile jobs need about {jobs * JOB_BYTES / GIB:.0f} GiB and "
+                f"this machine has {memory:.0f} GiB: the compiler gets killed",
+                "compiler-killed-oom",
+                (f"export MAX_JOBS={chosen}",),
+            )
+        ]
+    if host.memory_total_bytes < JOB_BYTES:
+        return [
+            _Item(
+                "warn",
+                f"{memory:.1f} GiB of memory is less than one compile job can take "
+                f"(about {JOB_BYTES / GIB:.0f} GiB): add swap before building",
+                "compiler-killed-oom",
+            )
+        ]
+    seen.append(f"{memory:.0f} GiB of memory for {jobs or chosen} compile jobs")
+    return []
