@@ -31,7 +31,7 @@ def _line(answer: Reachability) -> str:
 def hosts_answer(ctx: Context) -> Finding:
     answers = ctx.env.network
     if answers is None:
-        return skip("not asked (--offline)")
+        return skip("not asked (`mmdoctor check` asks the hosts unless --offline)")
     down = [a for a in answers if not _usable(a)]
     up = [a for a in answers if _usable(a)]
     answered = f"{len(up)} of {len(answers)} answered"

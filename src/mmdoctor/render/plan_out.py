@@ -26,7 +26,9 @@ def machine_line(context: PlanningContext) -> str:
     nvcc = f"nvcc {machine.nvcc}" if machine.nvcc else "no nvcc"
     if not machine.toolchain_known:
         nvcc = "nvcc not probed"
-    return f"Python {machine.python} on {machine.os} {machine.arch} · {driver} · {gpus} · {nvcc}"
+    glibc = f" (glibc {machine.glibc})" if machine.glibc else ""
+    where = f"{machine.os} {machine.arch}{glibc}"
+    return f"Python {machine.python} on {where} · {driver} · {gpus} · {nvcc}"
 
 
 def render_plan(
