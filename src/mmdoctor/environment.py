@@ -178,6 +178,9 @@ class HostInfo:
     glibc: str | None = None  # "2.36"; None: not Linux, or another C library (musl)
     disks: tuple[DiskSpace, ...] = ()  # where builds and downloads write
     max_jobs: str | None = None  # $MAX_JOBS: a manual build's parallel compile jobs
+    # which machine this is, so reports gathered from many nodes can be told apart
+    hostname: str | None = None
+    scheduler: Mapping[str, str] = field(default_factory=dict)  # SLURMD_NODENAME, SLURM_JOB_ID...
 
     @property
     def arch(self) -> str:

@@ -25,7 +25,7 @@ class UsageError(MmdoctorError):
 
 
 class BuildBlocked(MmdoctorError):
-    """The plan builds mmcv from source, and this machine's toolchain cannot (nvcc, gcc)."""
+    """The plan builds mmcv from source, and this machine cannot (nvcc, gcc, Python.h, TMPDIR)."""
 
     exit_code = ExitCode.PROBLEMS
 

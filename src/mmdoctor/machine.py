@@ -171,6 +171,7 @@ def gather(
         executable = "python"
     else:
         executable, how = resolve_interpreter(python, environ)
+    headers: bool | None = None
     if wanted_python is not None:
         py = wanted_python
         sources["python"] = "--python-version"
@@ -182,6 +183,7 @@ def gather(
             raise no_pip(executable)  # every step would run its pip
         version = Version(str(facts["version"]))
         py = Version(f"{version.major}.{version.minor}")
+        headers = facts.get("has_python_h")
         sources["python"] = f"{executable} ({how})"
     if wanted_driver is not None:
         drv: Version | None = wanted_driver
@@ -213,14 +215,20 @@ def gather(
             gpu_ccs=ccs,
             nvcc=Version(toolkit.nvcc_version) if toolkit and toolkit.nvcc_version else None,
             toolchain_known=toolkit is not None,
-            # this machine's C library, unless the plan is for another machine
+            # this machine's C library, headers and disk, unless the plan is for another
             glibc=Version(host.glibc) if host.glibc and toolkit is not None else None,
+            python_headers=headers if toolkit is not None else None,
+            build_tmp_free=_tmp_free(host) if toolkit is not None else None,
         ),
         executable=executable,
         host=host,
         gcc=Version(toolkit.gcc_version) if toolkit and toolkit.gcc_version else None,
         sources=sources,
     )
+
+
+def _tmp_free(host: HostInfo) -> int | None:
+    return next((d.free_bytes for d in host.disks if d.role.startswith("temporary")), None)
 
 
 def make_sources(

@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor.install import wheel_cache
-from mmdoctor.matrix import Matrix, StackLine, minor
+from mmdoctor.matrix import Matrix, StackLine, TorchRelease, minor
 from mmdoctor.resolver import Candidate, Machine, spec_text
 
 INSTALLERS = ("mim", "pip", "uv")
@@ -541,10 +541,99 @@ def _source_build_steps(
 def toolchain_blockers(
     candidate: Candidate, machine: Machine, matrix: Matrix, gcc: Version | None
 ) -> list[str]:
-    """What stops a CUDA source build on this machine before it starts: install checks these
+    """What stops a source build on this machine before it starts: install checks these
     first and stops with the fix instead of failing twenty minutes into a build."""
-    if candidate.mmcv.prebuilt or candidate.variant == "cpu":
+    if candidate.mmcv.prebuilt:
         return []
+    host = host_blockers(candidate, machine, matrix, gcc)
+    if candidate.variant == "cpu":
+        return host
+    return host + cuda_blockers(candidate, machine, matrix, gcc)
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Something every source build needs that this machine lacks, said once for install's
+    blockers and check's build.prerequisites."""
+
+    known_failure: str
+    text: str  # "gcc 7.5.0 is older than torch 2.10's C++17 headers accept (gcc >= 9)"
+    fix: str  # in words
+    commands: tuple[str, ...] = ()
+
+
+def build_shortfalls(
+    torch: TorchRelease,
+    matrix: Matrix,
+    *,
+    gcc: Version | None,
+    python: Version,
+    python_headers: bool | None,
+    tmp_free: int | None,
+) -> list[Shortfall]:
+    """A compiler torch's headers accept, Python.h, room in TMPDIR (None: not known)."""
+    builds = matrix.source_builds
+    if builds is None:
+        return []
+    out = []
+    least = builds.min_gcc.get(torch.cxx_std)
+    if gcc is None:
+        out.append(
+            Shortfall("gcc-too-old-for-torch", "there is no gcc on PATH", "install g++",
+                      ("apt-get install -y g++",))
+        )  # fmt: skip
+    elif least is not None and gcc.major < least:
+        out.append(
+            Shortfall(
+                "gcc-too-old-for-torch",
+                f"gcc {gcc} is older than torch {torch.torch}'s C++{torch.cxx_std} headers "
+                f"accept (gcc >= {least})",
+                "install a newer gcc and set CC/CXX to it",
+                (f"export CC=gcc-{least} CXX=g++-{least}",),
+            )
+        )
+    if python_headers is False:
+        minor = f"{python.major}.{python.minor}"
+        out.append(
+            Shortfall(
+                "python-h-missing",
+                f"Python.h is missing for Python {minor} (the build compiles a C extension)",
+                f"install python{minor}-dev or use a Python with its headers",
+                (f"apt-get install -y python{minor}-dev",),
+            )
+        )
+    if tmp_free is not None and tmp_free < builds.tmp_gib * 2**30:
+        out.append(
+            Shortfall(
+                "no-space-left",
+                f"TMPDIR has {tmp_free / 2**30:.1f} GiB free and a build needs about "
+                f"{builds.tmp_gib:.0f}",
+                "point TMPDIR at a folder on a disk with room",
+            )
+        )
+    return out
+
+
+def host_blockers(
+    candidate: Candidate, machine: Machine, matrix: Matrix, gcc: Version | None
+) -> list[str]:
+    if not machine.toolchain_known:  # a plan for another machine: its own facts are unknown
+        return []
+    shortfalls = build_shortfalls(
+        candidate.torch,
+        matrix,
+        gcc=gcc,
+        python=machine.python,
+        python_headers=machine.python_headers,
+        tmp_free=machine.build_tmp_free,
+    )
+    return [f"{s.text}: {s.fix}" for s in shortfalls]
+
+
+def cuda_blockers(
+    candidate: Candidate, machine: Machine, matrix: Matrix, gcc: Version | None
+) -> list[str]:
+    """nvcc, of torch's CUDA major, with a host gcc it accepts: a CUDA build needs them."""
     cuda = matrix.cuda_variants[candidate.variant].cuda
     if not machine.toolchain_known:
         return [

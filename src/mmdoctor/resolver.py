@@ -46,6 +46,9 @@ class Machine:
     toolchain_known: bool = True  # False: a plan for another machine, whose nvcc is not known
     arch: str = "x86_64"  # the CPU: "x86_64" or "aarch64"
     glibc: Version | None = None  # Linux: the C library wheels load against; None: not known
+    # for a source build here (None: not known, a plan for another machine)
+    python_headers: bool | None = None  # the target's Python.h
+    build_tmp_free: int | None = None  # free bytes in TMPDIR, where pip builds
 
 
 @dataclass(frozen=True)

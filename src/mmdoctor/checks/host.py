@@ -11,7 +11,7 @@ from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, ski
 from mmdoctor.checks.torch import fitting_torch, planned_stack
 from mmdoctor.environment import parse_version
 from mmdoctor.matrix import WheelGlibc
-from mmdoctor.plan import JOB_BYTES, max_jobs
+from mmdoctor.plan import JOB_BYTES, build_shortfalls, max_jobs
 
 GIB = 2**30
 
@@ -84,111 +84,82 @@ def build_prerequisites(ctx: Context) -> Finding:
     mmcv = planned.chosen.mmcv
     torch = planned.chosen.torch
     why = f"the plan here builds {mmcv.package} {mmcv.version} from source for torch {torch.torch}"
-    seen: list[str] = []
+    target = ctx.env.target
+    tmp = next((d for d in ctx.env.host.disks if d.role.startswith("temporary")), None)
+    shortfalls = build_shortfalls(
+        torch,
+        ctx.matrix,
+        gcc=parse_version(ctx.env.toolkit.gcc_version),
+        python=target.python_version,
+        python_headers=target.has_python_h,
+        tmp_free=tmp.free_bytes if tmp else None,
+    )
     items = [
-        *_compiler(ctx, torch.cxx_std, torch.torch, seen),
-        *_headers(ctx, seen),
-        *_disks(ctx, seen),
-        *_memory(ctx, seen),
+        *(_Item("fail", f"{s.text} ({s.fix})", s.known_failure, s.commands) for s in shortfalls),
+        *_ninja(ctx),
+        *_cache(ctx),
+        *_memory(ctx),
     ]
-    failing = [i for i in items if i.status == "fail"] or items
-    if not failing:
-        return ok(f"{why}: " + ", ".join(seen))
-    first = failing[0]
-    report = fail if any(i.status == "fail" for i in items) else warn
+    if not items:
+        return ok(f"{why}: {_has(ctx, torch.cxx_std)}")
+    first = next((i for i in items if i.status == "fail"), items[0])
+    report = fail if first.status == "fail" else warn
     return report(
         f"{why}, and {first.text}",
         *(i.text for i in items if i is not first),
-        *(f"has: {', '.join(seen)}",) if seen else (),
         known_failure=first.known_failure,
         commands=first.commands,
     )
 
 
-def _compiler(ctx: Context, cxx: int, torch: str, seen: list[str]) -> list[_Item]:
+def _has(ctx: Context, cxx: int) -> str:
+    """What the build will find, for the summary of a build that has all it needs."""
     builds = ctx.matrix.source_builds
-    gcc = parse_version(ctx.env.toolkit.gcc_version)
-    if gcc is None:
-        return [_Item("fail", "there is no gcc on PATH", None, ("apt-get install -y g++",))]
     least = builds.min_gcc.get(cxx) if builds else None
-    if least is not None and gcc.major < least:
-        return [
-            _Item(
-                "fail",
-                f"gcc {gcc} is older than torch {torch}'s C++{cxx} headers accept (gcc >= {least})",
-                "gcc-too-old-for-torch",
-                (f"export CC=gcc-{least} CXX=g++-{least}",),
-            )
-        ]
-    seen.append(f"gcc {gcc}" + (f" (>= {least} for C++{cxx})" if least else ""))
-    return []
+    gcc = f"gcc {ctx.env.toolkit.gcc_version}" + (f" (>= {least} for C++{cxx})" if least else "")
+    space = [
+        f"{d.free_bytes / GIB:.0f} GiB free for {d.role}"
+        for d in ctx.env.host.disks
+        if d.free_bytes is not None
+    ]
+    memory = ctx.env.host.memory_total_bytes
+    jobs = max_jobs(ctx.env.host.cpu_count, memory)
+    ram = [f"{memory / GIB:.0f} GiB of memory for {jobs} compile jobs"] if memory else []
+    headers = ["Python.h"] if ctx.env.target.has_python_h else []
+    return ", ".join([gcc, *headers, "ninja", *space, *ram])
 
 
-def _headers(ctx: Context, seen: list[str]) -> list[_Item]:
-    target = ctx.env.target
-    items = []
-    if target.has_python_h is False:
-        v = target.python_version
-        items.append(
-            _Item(
-                "fail",
-                f"Python.h is not in {target.include_dir} (no development headers for "
-                f"Python {v.major}.{v.minor})",
-                "python-h-missing",
-                (f"apt-get install -y python{v.major}.{v.minor}-dev",),
-            )
+def _ninja(ctx: Context) -> list[_Item]:
+    if ctx.env.target.ninja:
+        return []
+    return [
+        _Item(
+            "warn",
+            "ninja is not installed (`mmdoctor install` adds it; without it a manual build "
+            "falls back to a slow serial compile)",
+            None,
+            (f"{ctx.pip} install ninja",),
         )
-    elif target.has_python_h:
-        seen.append("Python.h")
-    if target.ninja:
-        seen.append("ninja")
-    else:
-        items.append(
-            _Item(
-                "warn",
-                "ninja is not installed (`mmdoctor install` adds it; without it a manual "
-                "build falls back to a slow serial compile)",
-                None,
-                (f"{ctx.pip} install ninja",),
-            )
-        )
-    return items
+    ]
 
 
-def _disks(ctx: Context, seen: list[str]) -> list[_Item]:
+def _cache(ctx: Context) -> list[_Item]:
     builds = ctx.matrix.source_builds
-    items = []
-    for disk in ctx.env.host.disks:
-        if disk.free_bytes is None:
-            continue
-        free = disk.free_bytes / GIB
-        is_tmp = disk.role.startswith("temporary")
-        need = (builds.tmp_gib if is_tmp else builds.cache_gib) if builds else 0
-        if free >= need:
-            seen.append(f"{free:.0f} GiB free for {disk.role}")
-        elif is_tmp:
-            items.append(
-                _Item(
-                    "fail",
-                    f"{disk.path} ({disk.role}) has {free:.1f} GiB free, a build needs about "
-                    f"{need:.0f}",
-                    "no-space-left",
-                )
-            )
-        else:
-            items.append(
-                _Item(
-                    "warn",
-                    f"{disk.path} ({disk.role}) has {free:.1f} GiB free, the downloads take "
-                    f"about {need:.0f} (pip's --no-cache-dir does without it)",
-                    None,
-                    (f"{ctx.pip} cache purge",),
-                )
-            )
-    return items
+    need = builds.cache_gib if builds else 0.0
+    return [
+        _Item(
+            "warn",
+            f"{d.path} ({d.role}) has {d.free_bytes / GIB:.1f} GiB free, the downloads take "
+            f"about {need:.0f} (pip's --no-cache-dir does without it)",
+            None,
+            (f"{ctx.pip} cache purge",),
+        )
+        for d in ctx.env.host.disks
+        if d.role == "pip's cache" and d.free_bytes is not None and d.free_bytes < need * GIB
+    ]
 
 
-def _memory(ctx: Context, seen: list[str]) -> list[_Item]:
+def _memory(ctx: Context) -> list[_Item]:
     host = ctx.env.host
     if not host.memory_total_bytes:
         return []
@@ -214,5 +185,4 @@ def _memory(ctx: Context, seen: list[str]) -> list[_Item]:
                 "compiler-killed-oom",
             )
         ]
-    seen.append(f"{memory:.0f} GiB of memory for {jobs or chosen} compile jobs")
     return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import socket
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,10 @@ from mmdoctor.probe.inside import probe_target
 from mmdoctor.probe.interpreter import resolve_interpreter
 from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
 from mmdoctor.probe.toolkit import probe_toolkit
+
+# What a scheduler tells its task about where it runs: Slurm's node name, job and step, and a
+# Kubernetes Indexed Job's index (its pod name is the host name).
+SCHEDULER_VARIABLES = ("SLURMD_NODENAME", "SLURM_JOB_ID", "SLURM_STEP_ID", "JOB_COMPLETION_INDEX")
 
 # Seconds for one short external command (nvidia-smi, nvcc --version, the NVML reader).
 TOOL_TIMEOUT = 20.0
@@ -78,6 +83,8 @@ def probe_host(environ: Mapping[str, str] = os.environ) -> HostInfo:
             disk_space("pip's cache", pip_cache_dir(environ)),
         ),
         max_jobs=environ.get("MAX_JOBS") or None,
+        hostname=socket.gethostname() or None,
+        scheduler={k: environ[k] for k in SCHEDULER_VARIABLES if environ.get(k)},
     )
 
 
