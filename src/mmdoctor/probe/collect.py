@@ -41,7 +41,8 @@ def collect_environment(
     started = time.monotonic()
     overrides = parse_overrides(environ)
     executable, _how = resolve_interpreter(python, environ)
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe") as pool:
+    # nvidia, toolkit, network, and the target's two probe processes: all at once
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="probe") as pool:
         nvidia_job = pool.submit(
             probe_nvidia,
             overrides=overrides,
