@@ -158,11 +158,15 @@ def step_python():
 
 def find_ninja(scripts):
     # type: (str) -> Optional[str]
-    """ninja as a build in this environment finds it: its bin/ (pip's ninja), then PATH."""
-    import shutil
-
-    path = os.pathsep.join(p for p in (scripts, os.environ.get("PATH", "")) if p)
-    return shutil.which("ninja", path=path)
+    """ninja as a build in this environment finds it: its bin/ (pip's ninja), then PATH.
+    (No shutil.which: the probe must run far enough on Python 2.7 to say it is too old.)"""
+    folders = [scripts] + os.environ.get("PATH", "").split(os.pathsep)
+    for folder in folders:
+        for name in ("ninja", "ninja.exe"):
+            candidate = os.path.join(folder, name) if folder else ""
+            if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+    return None
 
 
 def step_distutils():
