@@ -160,7 +160,7 @@ def find_ninja(scripts):
     # type: (str) -> Optional[str]
     """ninja as a build in this environment finds it: its bin/ (pip's ninja), then PATH.
     (No shutil.which: the probe must run far enough on Python 2.7 to say it is too old.)"""
-    folders = [scripts] + os.environ.get("PATH", "").split(os.pathsep)
+    folders = [scripts] + os.environ.get("PATH", "").split(os.pathsep)  # noqa: RUF005 (2.7 syntax)
     for folder in folders:
         for name in ("ninja", "ninja.exe"):
             candidate = os.path.join(folder, name) if folder else ""
