@@ -154,6 +154,7 @@ def build_plan(
         installer=installer,
         sources=sources,
     )
+    blockers = tuple(toolchain_blockers(candidate, machine, matrix, gcc))
     return Plan(
         python=f"{machine.python.major}.{machine.python.minor}",
         executable=executable,
@@ -174,11 +175,11 @@ def build_plan(
         mim_version=str(line.mim_latest),
         pins=pins,
         steps=steps,
-        warnings=_warnings(candidate, machine, matrix, gcc, steps),
+        warnings=_warnings(candidate, machine, matrix, steps, blockers),
         candidate=candidate,
         installer=installer,
         sources=sources,
-        blockers=tuple(toolchain_blockers(candidate, machine, matrix, gcc)),
+        blockers=blockers,
         line=line,
         line_reason=line_reason,
     )
@@ -579,9 +580,13 @@ def build_shortfalls(
     least = builds.min_gcc.get(torch.cxx_std)
     if gcc is None:
         out.append(
-            Shortfall("gcc-too-old-for-torch", "there is no gcc on PATH", "install g++",
-                      ("apt-get install -y g++",))
-        )  # fmt: skip
+            Shortfall(
+                "gcc-too-old-for-torch",
+                "there is no gcc on PATH",
+                "install g++",
+                ("apt-get install -y g++",),
+            )
+        )
     elif least is not None and gcc.major < least:
         out.append(
             Shortfall(
@@ -663,8 +668,8 @@ def _warnings(
     candidate: Candidate,
     machine: Machine,
     matrix: Matrix,
-    gcc: Version | None,
     steps: tuple[Step, ...],
+    blockers: tuple[str, ...],
 ) -> tuple[str, ...]:
     out: list[str] = []
     torch = candidate.torch
@@ -688,7 +693,7 @@ def _warnings(
                 f"C++{mmcv.raise_cxx_to}: the build raises it to -std=c++{mmcv.raise_cxx_to} on "
                 "mmdoctor's own copy of the sdist (measured to compile: docs/matrix.md)"
             )
-        out += toolchain_blockers(candidate, machine, matrix, gcc)
+        out += blockers
     if cuda is not None and machine.driver is not None:
         native = matrix.max_cuda_for_driver(str(machine.driver))
         if native is not None and Version(native) < cuda:

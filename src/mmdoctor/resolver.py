@@ -322,7 +322,15 @@ def _reject_torch(
     no_wheels = _no_wheels(release, machine, platform)
     if no_wheels is not None:
         return no_wheels
-    old_glibc = glibc_too_old(matrix, "torch", release.version, machine, variant)
+    old_glibc = glibc_too_old(
+        matrix,
+        "torch",
+        release.version,
+        os=machine.os,
+        arch=machine.arch,
+        glibc=machine.glibc,
+        variant=variant,
+    )
     if old_glibc is not None:
         return f"torch {release.torch} {variant} wheels {old_glibc}"
     if variant == "cpu":
@@ -357,17 +365,24 @@ def _no_wheels(release: TorchRelease, machine: Machine, platform: Platform) -> s
 
 
 def glibc_too_old(
-    matrix: Matrix, package: str, version: Version, machine: Machine, variant: str | None = None
+    matrix: Matrix,
+    package: str,
+    version: Version,
+    *,
+    os: str,
+    arch: str,
+    glibc: Version | None,
+    variant: str | None = None,
 ) -> str | None:
     """'need glibc 2.28 (manylinux_2_28), this machine has 2.17' where the Linux wheels of
-    `package` `version` need a newer C library than the machine's (pip refuses them), else None."""
-    if machine.os != "linux" or machine.glibc is None:
+    `package` `version` need a newer C library than `glibc` (pip refuses them), else None."""
+    if os != "linux" or glibc is None:
         return None
-    row = matrix.glibc_needed(package, version, machine.arch, variant)
-    if row is None or row.glibc <= machine.glibc:
+    row = matrix.glibc_needed(package, version, arch, variant)
+    if row is None or row.glibc <= glibc:
         return None
     tag = f"manylinux_{row.glibc.major}_{row.glibc.minor}"
-    return f"need glibc {row.glibc} ({tag}), this machine has {machine.glibc}"
+    return f"need glibc {row.glibc} ({tag}), this machine has {glibc}"
 
 
 def _cuda_rejection(
@@ -512,11 +527,10 @@ def find_prebuilt_mmcv(
     if arch not in matrix.mmcv_wheel_archs:
         return None
     best: MmcvChoice | None = None
-    here = Machine(os=os, python=python, arch=arch, glibc=glibc)
     for wheel_set, version in wheels_for(matrix, package, spec, variant, torch_minor, os):
         if python not in wheel_set.python:
             continue
-        old_glibc = glibc_too_old(matrix, wheel_set.package, version, here)
+        old_glibc = glibc_too_old(matrix, wheel_set.package, version, os=os, arch=arch, glibc=glibc)
         if old_glibc is not None:
             if missing is not None:
                 missing.append(f"{package} {version} wheels {old_glibc}")
