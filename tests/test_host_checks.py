@@ -21,7 +21,7 @@ from packaging.version import Version
 
 from mmdoctor.checks import all_checks
 from mmdoctor.checks.model import CheckResult, Context, Status, run_one
-from mmdoctor.environment import DiskSpace, Environment, ToolkitInfo
+from mmdoctor.environment import CACHE_DISK, TMP_DISK, DiskSpace, Environment, ToolkitInfo
 from mmdoctor.matrix import load_matrix
 from mmdoctor.probe.collect import probe_host
 from mmdoctor.resolver import Machine, Wishes, find_prebuilt_mmcv, resolve
@@ -116,7 +116,7 @@ def building_env(**host: object) -> Environment:
         toolkit=ToolkitInfo(gcc_version="12.2.0", gcc_path="/usr/bin/gcc"),
     )
     target = replace(base.target, has_python_h=True, include_dir="/inc", ninja="/venv/bin/ninja")
-    disks = (DiskSpace("temporary files (TMPDIR)", "/tmp", 50 * GIB),)
+    disks = (DiskSpace(TMP_DISK, "/tmp", 50 * GIB),)
     return with_host(replace(base, target=target), disks=disks, glibc="2.36", **host)
 
 
@@ -267,4 +267,4 @@ def test_a_report_says_which_machine_and_which_scheduler_task_it_is(bare_venv: P
     assert host["hostname"] == socket.gethostname()
     assert host["scheduler"] == {"SLURMD_NODENAME": "node07", "SLURM_JOB_ID": "4242"}
     assert host["glibc"] == probe_host().glibc
-    assert {d["role"] for d in host["disks"]} == {"temporary files (TMPDIR)", "pip's cache"}
+    assert {d["role"] for d in host["disks"]} == {TMP_DISK, CACHE_DISK}

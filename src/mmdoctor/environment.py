@@ -147,11 +147,15 @@ class TargetPython:
         return Version(self.version)
 
 
+TMP_DISK = "temporary files (TMPDIR)"  # DiskSpace.role of pip's build and unpack folder
+CACHE_DISK = "pip's cache"
+
+
 @dataclass(frozen=True)
 class DiskSpace:
     """Free space where a build or a download writes (pip's temporary folder, its cache)."""
 
-    role: str  # "temporary files (TMPDIR)", "pip's cache"
+    role: str  # TMP_DISK or CACHE_DISK
     path: str
     free_bytes: int | None  # None: the folder and its parents could not be read
 
@@ -165,6 +169,7 @@ class Reachability:
     answer: str  # "ok", "dns", "refused", "timeout", "tls", "http", "proxy", "error"
     detail: str  # one line: "HTTP 403 Forbidden", "certificate verify failed: self-signed ..."
     seconds: float
+    status: int | None = None  # the HTTP status, where there was an HTTP answer
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,10 @@ class HostInfo:
     # which machine this is, so reports gathered from many nodes can be told apart
     hostname: str | None = None
     scheduler: Mapping[str, str] = field(default_factory=dict)  # SLURMD_NODENAME, SLURM_JOB_ID...
+
+    def disk(self, role: str) -> DiskSpace | None:
+        """The free space probed for `role` (TMP_DISK, CACHE_DISK), if it was."""
+        return next((d for d in self.disks if d.role == role), None)
 
     @property
     def arch(self) -> str:

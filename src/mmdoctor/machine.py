@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from mmdoctor.environment import HostInfo
+from mmdoctor.environment import TMP_DISK, DiskSpace, HostInfo
 from mmdoctor.errors import UsageError
 from mmdoctor.matrix import Matrix
 from mmdoctor.resolver import Machine, Wishes, resolve_input_check
@@ -218,7 +218,7 @@ def gather(
             # this machine's C library, headers and disk, unless the plan is for another
             glibc=Version(host.glibc) if host.glibc and toolkit is not None else None,
             python_headers=headers if toolkit is not None else None,
-            build_tmp_free=_tmp_free(host) if toolkit is not None else None,
+            build_tmp_free=_free(host.disk(TMP_DISK)) if toolkit is not None else None,
         ),
         executable=executable,
         host=host,
@@ -227,8 +227,8 @@ def gather(
     )
 
 
-def _tmp_free(host: HostInfo) -> int | None:
-    return next((d.free_bytes for d in host.disks if d.role.startswith("temporary")), None)
+def _free(disk: DiskSpace | None) -> int | None:
+    return disk.free_bytes if disk is not None else None
 
 
 def make_sources(

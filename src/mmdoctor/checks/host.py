@@ -9,7 +9,7 @@ from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
 from mmdoctor.checks.torch import fitting_torch, planned_stack
-from mmdoctor.environment import parse_version
+from mmdoctor.environment import CACHE_DISK, TMP_DISK, parse_version
 from mmdoctor.matrix import WheelGlibc
 from mmdoctor.plan import JOB_BYTES, build_shortfalls, max_jobs
 
@@ -85,7 +85,7 @@ def build_prerequisites(ctx: Context) -> Finding:
     torch = planned.chosen.torch
     why = f"the plan here builds {mmcv.package} {mmcv.version} from source for torch {torch.torch}"
     target = ctx.env.target
-    tmp = next((d for d in ctx.env.host.disks if d.role.startswith("temporary")), None)
+    tmp = ctx.env.host.disk(TMP_DISK)
     shortfalls = build_shortfalls(
         torch,
         ctx.matrix,
@@ -146,16 +146,17 @@ def _ninja(ctx: Context) -> list[_Item]:
 def _cache(ctx: Context) -> list[_Item]:
     builds = ctx.matrix.source_builds
     need = builds.cache_gib if builds else 0.0
+    cache = ctx.env.host.disk(CACHE_DISK)
+    if cache is None or cache.free_bytes is None or cache.free_bytes >= need * GIB:
+        return []
     return [
         _Item(
             "warn",
-            f"{d.path} ({d.role}) has {d.free_bytes / GIB:.1f} GiB free, the downloads take "
-            f"about {need:.0f} (pip's --no-cache-dir does without it)",
+            f"{cache.path} ({cache.role}) has {cache.free_bytes / GIB:.1f} GiB free, the "
+            f"downloads take about {need:.0f} (pip's --no-cache-dir does without it)",
             None,
             (f"{ctx.pip} cache purge",),
         )
-        for d in ctx.env.host.disks
-        if d.role == "pip's cache" and d.free_bytes is not None and d.free_bytes < need * GIB
     ]
 
 

@@ -18,9 +18,7 @@ _KNOWN = {
 
 def _usable(answer: Reachability) -> bool:
     # An index root may be a 404 on a mirror that serves only per-project pages: pip copes.
-    return answer.answer == "ok" or (
-        answer.answer == "http" and answer.detail.startswith("HTTP 404")
-    )
+    return answer.answer == "ok" or answer.status == 404
 
 
 def _line(answer: Reachability) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mmdoctor.environment import DiskSpace, Environment, HostInfo
+from mmdoctor.environment import CACHE_DISK, TMP_DISK, DiskSpace, Environment, HostInfo
 from mmdoctor.matrix import Matrix
 from mmdoctor.probe.inside import probe_target
 from mmdoctor.probe.interpreter import resolve_interpreter
@@ -80,8 +80,8 @@ def probe_host(environ: Mapping[str, str] = os.environ) -> HostInfo:
         memory_total_bytes=int(psutil.virtual_memory().total),
         glibc=glibc_version(),
         disks=(
-            disk_space("temporary files (TMPDIR)", environ.get("TMPDIR") or "/tmp"),
-            disk_space("pip's cache", pip_cache_dir(environ)),
+            disk_space(TMP_DISK, environ.get("TMPDIR") or "/tmp"),
+            disk_space(CACHE_DISK, pip_cache_dir(environ)),
         ),
         max_jobs=environ.get("MAX_JOBS") or None,
         hostname=socket.gethostname() or None,

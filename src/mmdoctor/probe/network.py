@@ -75,7 +75,7 @@ def probe_network(
         thread.join(timeout + 1)
     late = Answer("timeout", f"no answer in {timeout:.0f} s", seconds=timeout)
     return tuple(
-        Reachability(role, url, a.kind, a.detail, a.seconds)
+        Reachability(role, url, a.kind, a.detail, a.seconds, a.status)
         for role, url, _ in targets
         for a in (answers.get(url, late),)
     )
