@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from mmdoctor.knowledge import load_knowledge
@@ -32,6 +33,7 @@ PIP_LINES = (
 
 
 def write_log(path: Path, mib: int) -> None:
+    """`mib` MiB of training progress and pip output, then FAILURE's log."""
     block = "".join(
         f"2026/11/30 10:{i % 60:02d}:{i % 60:02d} - mmengine - INFO - Epoch(train) [1][{i}/7330]"
         f"  lr: 2.0000e-02  eta: 1 day, 2:03:04  time: 0.41  loss: 1.{i:04d}\n"
@@ -44,20 +46,35 @@ def write_log(path: Path, mib: int) -> None:
         out.write(FAILURE.read_text(encoding="utf-8"))
 
 
-def one_run(log: Path) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of one diagnose, measured by a wrapper that only waits."""
+@dataclass(frozen=True)
+class Measured:
+    """One `diagnose LOG --json` in a child process, measured by a wrapper that only waits."""
+
+    seconds: float
+    peak_kib: int  # the child's peak resident memory (getrusage of children)
+    returncode: int
+    stdout: str
+
+
+def one_run(log: Path) -> Measured:
     wrapper = (
         "import resource, subprocess, sys, time;"
         "t = time.perf_counter();"
-        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True);"
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        "run = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "took = time.perf_counter() - t;"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+        "print(took, peak, run.returncode, run.stdout, sep='\\n', end='')"
     )
     command = [sys.executable, "-m", "mmdoctor", "diagnose", str(log), "--json"]
     out = subprocess.run(
-        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True, check=True
+        [sys.executable, "-c", wrapper, *command],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     )
-    seconds, peak = out.stdout.split()
-    return float(seconds), int(peak)
+    seconds, peak, code, stdout = out.stdout.split("\n", 3)
+    return Measured(float(seconds), int(peak), int(code), stdout)
 
 
 def slowest_patterns(count: int = 5, chars: int = 400_000) -> list[tuple[float, str]]:
@@ -84,10 +101,10 @@ def main() -> None:
         write_log(log, args.mib)
         runs = [one_run(log) for _ in range(args.runs)]
         size = log.stat().st_size / 2**20
-    seconds = [s for s, _ in runs]
+    seconds = [r.seconds for r in runs]
     print(f"log: {size:.0f} MiB, {args.runs} runs")
     print(f"diagnose: median {statistics.median(seconds):.1f} s, max {max(seconds):.1f} s")
-    print(f"peak memory: {max(p for _, p in runs) / 1024:.0f} MiB")
+    print(f"peak memory: {max(r.peak_kib for r in runs) / 1024:.0f} MiB")
     print("slowest patterns on a hostile line (needles repeated, 400k characters):")
     for took, name in slowest_patterns():
         print(f"  {took * 1000:7.1f} ms  {name}")
