@@ -116,7 +116,7 @@ def _serve(
     """Run a command with the options its Typer parameters (`values`) give, render its Result
     in the format asked for, exit with its code. Expected errors become one line and their
     exit code, anything else exit 4 ("internal error"); tracebacks only with --debug."""
-    from mmdoctor.render.emit import emit
+    from mmdoctor.render.emit import emit, write_files
     from mmdoctor.render.terminal import Terminal
     from mmdoctor.result import Result
 
@@ -126,6 +126,7 @@ def _serve(
     try:
         fmt = output_format(fmt, asked)
         result = run(command_options(kind, values), Terminal(fmt.value, verbose))
+        write_files(result, junit=values.get("junit"), prometheus=values.get("prometheus"))
     except (Exception, KeyboardInterrupt) as exc:
         if _State.debug:
             traceback.print_exc()
@@ -164,6 +165,14 @@ def check(
     ] = False,
     timeout: TimeoutOption = 90.0,
     matrix: MatrixOption = None,
+    prometheus: Annotated[
+        Path | None,
+        Opt(
+            "--prometheus",
+            metavar="FILE",
+            help="Also write the result for node_exporter's textfile collector (FILE.prom).",
+        ),
+    ] = None,
     debug: DebugOption = False,
 ) -> None:
     """Inspect the driver, GPUs, CUDA toolkit and a Python environment; say what is wrong
@@ -358,6 +367,11 @@ def diagnose(
     from mmdoctor.commands import diagnose as command
 
     _serve("diagnose", command.run, command.DiagnoseOptions, locals())
+
+
+from mmdoctor.cli_fleet import fleet_app  # noqa: E402  (its commands call _serve, above)
+
+app.add_typer(fleet_app)
 
 
 def main(argv: list[str] | None = None) -> None:

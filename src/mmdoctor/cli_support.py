@@ -16,7 +16,8 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 OptionsT = TypeVar("OptionsT")
-COMMANDS = ("check", "install", "fix", "rollback", "matrix", "smoke-test", "diagnose")
+COMMANDS = ("check", "install", "fix", "rollback", "matrix", "smoke-test", "diagnose", "fleet")
+FLEET_COMMANDS = ("check", "report", "plan", "smoke-test")
 
 
 class Format(str, Enum):
@@ -301,7 +302,11 @@ def parse_error(args: list[str], message: str) -> NoReturn:
     from mmdoctor.result import Result
 
     message = " ".join(message.split()).replace("Value error, ", "")
-    command = next((a for a in args if a in COMMANDS), None)
+    at = next((i for i, a in enumerate(args) if a in COMMANDS), None)
+    command = args[at] if at is not None else None
+    sub = args[at + 1] if at is not None and at + 1 < len(args) else None
+    if command == "fleet" and sub in FLEET_COMMANDS:
+        command = f"fleet {sub}"  # `mmdoctor fleet check --help`
     pairs = {f"{a}={b}" for a, b in pairwise(args)} | set(args)
     fmt = "json" if {"--json", "--format=json"} & pairs else "text"
     see = f"mmdoctor {command} --help" if command else "mmdoctor --help"

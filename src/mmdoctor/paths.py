@@ -73,3 +73,19 @@ def state_dir(environ: Mapping[str, str] = os.environ) -> Path:
 def _home(environ: Mapping[str, str]) -> Path:
     home = environ.get("HOME")
     return Path(home) if home else Path.home()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file beside it and a rename, so a reader (a
+    Prometheus textfile collector, a CI dashboard) never sees half a file. The temporary name
+    starts with a dot and does not end in .prom, so collectors skip it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef int nvmlReturn_t; /* an enum in nvml.h: int-sized, which is what ctypes assumes */
 
@@ -171,9 +172,42 @@ static nvmlReturn_t find_gpu(nvmlDevice_t device, const fake_gpu **gpu)
     return NVML_SUCCESS;
 }
 
+/* A cluster's nodes differ: with FAKE_NVML_NODE_DIR set, the node's own file
+ * (DIR/$SLURMD_NODENAME.env, lines FAKE_NVML_X=value) overrides the FAKE_NVML_* variables.
+ * slurmd sets SLURMD_NODENAME for every task it starts, so one library serves every node. */
+static void load_node_file(void)
+{
+    const char *dir = getenv("FAKE_NVML_NODE_DIR");
+    const char *node = getenv("SLURMD_NODENAME");
+    char path[4096];
+    char line[4096];
+    FILE *file;
+    if (dir == NULL || *dir == '\0' || node == NULL || *node == '\0')
+        return;
+    snprintf(path, sizeof path, "%s/%s.env", dir, node);
+    file = fopen(path, "r");
+    if (file == NULL)
+        return;
+    while (fgets(line, sizeof line, file) != NULL) {
+        char *eq = strchr(line, '=');
+        line[strcspn(line, "\r\n")] = '\0';
+        if (eq == NULL || strncmp(line, "FAKE_NVML_", 10) != 0)
+            continue;
+        *eq = '\0';
+        setenv(line, eq + 1, 1);
+    }
+    fclose(file);
+}
+
 static nvmlReturn_t do_init(void)
 {
-    nvmlReturn_t ret = (nvmlReturn_t)env_long("FAKE_NVML_INIT_ERROR", 0);
+    nvmlReturn_t ret;
+    long delay;
+    load_node_file();
+    delay = env_long("FAKE_NVML_INIT_SECONDS", 0); /* a driver that hangs in nvmlInit */
+    if (delay > 0)
+        sleep((unsigned int)delay);
+    ret = (nvmlReturn_t)env_long("FAKE_NVML_INIT_ERROR", 0);
     if (ret == NVML_SUCCESS)
         init_count++;
     return ret;

@@ -25,7 +25,25 @@ SETTINGS = {
     "gpus": "FAKE_NVML_GPUS",  # "name|8.0|memory_MiB|uuid" entries, ';'-joined (or a list)
     "gpu_lost": "FAKE_NVML_GPU_LOST",  # index whose handle lookup returns 15 (GPU is lost)
     "call_log": "FAKE_NVML_CALL_LOG",  # file that receives each called symbol's name
+    "init_seconds": "FAKE_NVML_INIT_SECONDS",  # nvmlInit sleeps this long (a hung driver)
+    "node_dir": "FAKE_NVML_NODE_DIR",  # folder of $SLURMD_NODENAME.env files: per-node settings
 }
+
+
+def write_node_file(node_dir: Path, node: str, **settings: object) -> Path:
+    """The per-node settings a Slurm task on `node` reads (FAKE_NVML_NODE_DIR): one
+    FAKE_NVML_X=value line per keyword of SETTINGS, as fake_nvml_env takes them."""
+    lines = []
+    for key, value in settings.items():
+        if key not in SETTINGS or key == "node_dir":
+            raise TypeError(f"not a per-node fake NVML setting: {key}")
+        if key == "gpus" and isinstance(value, (list, tuple)):
+            value = ";".join(value)
+        lines.append(f"{SETTINGS[key]}={value}")
+    node_dir.mkdir(parents=True, exist_ok=True)
+    path = node_dir / f"{node}.env"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def build_fake_nvml(dest_dir: Path) -> Path:

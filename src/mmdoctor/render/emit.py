@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from functools import singledispatch
+from pathlib import Path
 
 from rich.console import Console
 
@@ -18,7 +19,8 @@ from mmdoctor.commands.fix import FixPlanned
 from mmdoctor.commands.install import InstallPlan, JobDone
 from mmdoctor.commands.matrix import MatrixRows
 from mmdoctor.commands.rollback import RolledBack
-from mmdoctor.errors import ExitCode
+from mmdoctor.errors import ExitCode, MmdoctorError
+from mmdoctor.fleet.summary import FleetSummary
 from mmdoctor.redact import redact_credentials
 from mmdoctor.render import json_out
 from mmdoctor.render.human import make_console
@@ -52,6 +54,25 @@ def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False
         with console.capture() as captured:  # tables pad their cells: no trailing spaces in files
             human(result.body, console, verbose)
         sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def write_files(result: Result, *, junit: Path | None, prometheus: Path | None) -> None:
+    """The files a command was asked to write besides its output: --junit (a fleet summary),
+    --prometheus (a check report, or that check could not run). Each is written atomically."""
+    from mmdoctor.paths import write_atomic
+
+    try:
+        if junit is not None and isinstance(result.body, FleetSummary):
+            from mmdoctor.render.junit_out import junit_document
+
+            write_atomic(junit, junit_document(result.body, f"mmdoctor {result.command}"))
+        if prometheus is not None:
+            from mmdoctor.render.prometheus_out import textfile
+
+            write_atomic(prometheus, textfile(result))
+    except OSError as exc:
+        path = junit if junit is not None and not prometheus else prometheus
+        raise MmdoctorError(f"could not write {path}: {exc.strerror or exc}") from exc
 
 
 @singledispatch
@@ -144,3 +165,10 @@ def _(body: Diagnosis, console: Console, verbose: bool) -> None:
     from mmdoctor.render.diagnose_out import render_matches
 
     render_matches(list(body.matches), console=console, verbose=verbose, source=body.source)
+
+
+@human.register
+def _(body: FleetSummary, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.fleet_out import render_fleet
+
+    render_fleet(body, console, "mmdoctor fleet")

@@ -16,6 +16,7 @@ from mmdoctor.commands.install import InstallPlan, JobDone
 from mmdoctor.commands.matrix import MatrixRows
 from mmdoctor.commands.rollback import RolledBack
 from mmdoctor.errors import ExitCode
+from mmdoctor.fleet.summary import FleetSummary
 from mmdoctor.redact import redact_credentials
 from mmdoctor.report import CheckReport
 from mmdoctor.result import SCHEMA, Failed, Result
@@ -146,3 +147,10 @@ def _(body: Diagnosis, command: str, verbose: bool) -> dict[str, Any]:
         "matches": [match_dict(m) for m in body.matches],
         "hint": None if body.found else bug_report_hint(),
     }
+
+
+@body_keys.register
+def _(body: FleetSummary, command: str, verbose: bool) -> dict[str, Any]:
+    from mmdoctor.render.fleet_out import fleet_dict
+
+    return fleet_dict(body)

@@ -1,0 +1,120 @@
+"""`mmdoctor fleet ...`: the Typer declarations of the fleet commands (cli.py adds them as a
+group). Like cli.py, no logic: each command hands its parameters to cli._serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mmdoctor.cli_support import CpuOnlyOption, DebugOption, JsonOption, PythonOption
+
+fleet_app = typer.Typer(
+    name="fleet",
+    help="Check many nodes at once through Slurm, or summarise their reports.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+Opt = typer.Option
+
+NodesOption = Annotated[
+    int | None, Opt("--nodes", "-N", metavar="N", min=1, help="Any N nodes (srun --nodes).")
+]
+NodelistOption = Annotated[
+    str | None,
+    Opt(
+        "--nodelist",
+        "-w",
+        metavar="LIST",
+        help="These nodes, as a Slurm host list (node1,gpu[01-16]). Default: every node of the "
+        "partition.",
+    ),
+]
+PartitionOption = Annotated[
+    str | None, Opt("--partition", "-p", metavar="P", help="The Slurm partition.")
+]
+SrunArgOption = Annotated[
+    list[str] | None,
+    Opt(
+        "--srun-arg",
+        metavar="ARG",
+        help="One more argument for srun, such as --account=vision (repeatable).",
+    ),
+]
+FleetTimeoutOption = Annotated[
+    float,
+    Opt(
+        "--timeout",
+        metavar="SECONDS",
+        min=1.0,
+        help="Seconds the nodes have to report; a node that has not by then is named as timed out.",
+    ),
+]
+MmdoctorOption = Annotated[
+    str | None,
+    Opt(
+        "--mmdoctor",
+        metavar="COMMAND",
+        help="How a node starts mmdoctor. Default: this mmdoctor's own interpreter path "
+        "(`python -m mmdoctor`), which the nodes share when it sits on shared storage.",
+    ),
+]
+JunitOption = Annotated[
+    Path | None,
+    Opt(
+        "--junit",
+        metavar="FILE",
+        help="Also write a JUnit XML file: one test suite per node, one test case per check.",
+    ),
+]
+OfflineOption = Annotated[
+    bool, Opt("--offline", help="The nodes do not ask the package index and download hosts.")
+]
+
+
+@fleet_app.command("check")
+def fleet_check(
+    nodes: NodesOption = None,
+    nodelist: NodelistOption = None,
+    partition: PartitionOption = None,
+    python: PythonOption = None,
+    srun_arg: SrunArgOption = None,
+    timeout: FleetTimeoutOption = 120.0,
+    mmdoctor: MmdoctorOption = None,
+    offline: OfflineOption = False,
+    cpu_only: CpuOnlyOption = False,
+    json_output: JsonOption = False,
+    junit: JunitOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Run `mmdoctor check` on every node (one srun task per node) and summarise: nodes
+    grouped by their driver, GPUs and stack, the odd ones out, failing checks by node, and the
+    nodes that gave no report, with why.
+
+    Exit codes: 0 every node healthy, 1 a node has problems or gave no report, 2 bad input
+    (no srun, a bad node list), 4 could not run.
+    """
+    from mmdoctor.cli import _serve
+    from mmdoctor.commands import fleet as command
+
+    _serve("fleet check", command.run_check, command.FleetCheckOptions, locals())
+
+
+@fleet_app.command("report")
+def fleet_report(
+    paths: Annotated[list[Path], typer.Argument(metavar="FILE|DIR...", show_default=False)],
+    json_output: JsonOption = False,
+    junit: JunitOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """The fleet summary of `check --json` reports gathered any other way (a Kubernetes
+    Indexed Job, Ansible, pdsh): each FILE, and every *.json under each DIR, is one node.
+
+    Exit codes: 0 every node healthy, 1 a node has problems or an unreadable report, 2 bad input.
+    """
+    from mmdoctor.cli import _serve
+    from mmdoctor.commands import fleet as command
+
+    _serve("fleet report", command.run_report, command.FleetReportOptions, locals())

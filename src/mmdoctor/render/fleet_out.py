@@ -1,0 +1,103 @@
+"""A fleet summary for people (rich) and as the --json body."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from mmdoctor.fleet.reports import NodeFacts
+from mmdoctor.fleet.summary import FleetSummary, hostlist
+from mmdoctor.redact import redact_credentials
+from mmdoctor.render.human import say
+
+MARKS = {"fail": ("✗", "red"), "crash": ("☠", "magenta"), "warn": ("!", "yellow")}
+
+
+def facts_line(facts: NodeFacts) -> str:
+    shown = []
+    for fact, value in facts.values:
+        if fact == "torch CUDA":
+            continue
+        if fact == "torch" and value != "none":
+            cuda = facts.get("torch CUDA")
+            value = f"{value} ({'CUDA ' + cuda if cuda not in ('CPU', 'none') else 'CPU'})"
+        shown.append(f"{fact} {value}")
+    return " · ".join(shown)
+
+
+def render_fleet(summary: FleetSummary, console: Console, title: str) -> None:
+    total, healthy = len(summary.nodes), len(summary.healthy)
+    missing = len(summary.missing)
+    console.print(
+        Text(
+            f"{title} · {total} node(s): {healthy} healthy, {total - healthy - missing} with "
+            f"problems, {missing} without a report",
+            style="bold",
+        )
+    )
+    if summary.groups:
+        console.print("Nodes by their facts:")
+        for group in summary.groups:
+            lead = f"  {hostlist(group.nodes)} ({len(group.nodes)}): "
+            say(console, lead, facts_line(group.facts))
+    if summary.odd:
+        console.print("Odd ones out:")
+        for odd in summary.odd:
+            peers = f"{odd.usual_count} node{'s' if odd.usual_count > 1 else ''}"
+            line = f"{odd.fact} {odd.value}, {peers} {'have' if odd.usual_count > 1 else 'has'} "
+            say(console, f"  {odd.node}: ", line + odd.usual, style="yellow")
+    if summary.problems:
+        console.print("Problems by node:")
+        for problem in summary.problems:
+            mark, style = MARKS.get(problem.status, ("?", ""))
+            text = f"{problem.check}: {redact_credentials(problem.summary)}"
+            say(console, f"  {mark} {problem.node} ", text, style=style)
+    if summary.missing:
+        console.print("No report:")
+        for node in summary.missing:
+            detail = f": {redact_credentials(node.detail)}" if node.detail else ""
+            say(console, f"  ✗ {node.node}: ", f"{node.reason}{detail}", style="red")
+    for slow in summary.slow:
+        say(
+            console,
+            f"  ! {slow.node}: ",
+            f"took {slow.seconds:.1f} s, {slow.seconds / slow.median:.1f}x the median of its "
+            f"peers ({slow.median:.1f} s)",
+            style="yellow",
+        )
+    verdict = "every node is healthy" if summary.exit_code == 0 else "not every node is healthy"
+    console.print(Text(verdict, style="green" if summary.exit_code == 0 else "red bold"))
+
+
+def fleet_dict(summary: FleetSummary) -> dict[str, Any]:
+    problems: dict[str, list[dict[str, str]]] = {}
+    for problem in summary.problems:
+        problems.setdefault(problem.node, []).append(
+            {"check": problem.check, "status": problem.status, "summary": problem.summary}
+        )
+    nodes = [
+        {
+            "node": node.node,
+            "healthy": node.healthy,
+            "status": (node.document or {}).get("status") if node.document else "no-report",
+            "reason": node.reason,
+            "detail": node.detail or None,
+            "seconds": node.seconds,
+            "problems": problems.get(node.node, []),
+        }
+        for node in summary.nodes
+    ]
+    return {
+        "counts": {
+            "nodes": len(summary.nodes),
+            "healthy": len(summary.healthy),
+            "without_report": len(summary.missing),
+        },
+        "nodes": nodes,
+        "groups": [{"nodes": list(g.nodes), "facts": dict(g.facts.values)} for g in summary.groups],
+        "odd_ones_out": [asdict(odd) for odd in summary.odd],
+        "slow": [asdict(slow) for slow in summary.slow],
+    }
