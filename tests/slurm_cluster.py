@@ -116,7 +116,7 @@ class SlurmCluster:
             "SelectType=select/linear",
             "SchedulerType=sched/builtin",
             "MpiDefault=none",
-            "ReturnToService=2",
+            "ReturnToService=1",  # a node an admin took down stays down until resumed
             "SlurmdTimeout=5",
             "MessageTimeout=5",
             "KillWait=2",
@@ -124,7 +124,6 @@ class SlurmCluster:
             "JobAcctGatherType=jobacct_gather/none",
             "AccountingStorageType=accounting_storage/none",
             "SwitchType=switch/none",
-            "LaunchParameters=enable_nss_slurm" if False else "",
         ]
         for node, port in zip(self.nodes, ports[1:], strict=True):
             lines.append(

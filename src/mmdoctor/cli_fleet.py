@@ -85,6 +85,10 @@ def fleet_check(
     mmdoctor: MmdoctorOption = None,
     offline: OfflineOption = False,
     cpu_only: CpuOnlyOption = False,
+    only: Annotated[
+        list[str] | None,
+        Opt("--only", metavar="ID", help="Each node runs only checks with this id or prefix."),
+    ] = None,
     json_output: JsonOption = False,
     junit: JunitOption = None,
     debug: DebugOption = False,

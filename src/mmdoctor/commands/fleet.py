@@ -26,6 +26,7 @@ class FleetCheckOptions:
     mmdoctor: str | None = None  # how a node starts mmdoctor; default: this one's interpreter
     offline: bool = False
     cpu_only: bool = False
+    only: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ def check_argv(options: FleetCheckOptions) -> list[str]:
         argv.append("--offline")
     if options.cpu_only:
         argv.append("--cpu-only")
+    for check in options.only:
+        argv += ["--only", check]
     return argv
 
 
