@@ -201,3 +201,23 @@ class SlurmCluster:
                 except (ProcessLookupError, ChildProcessError):
                     pass
         self.pids.clear()
+        for pid in self.stray_processes():  # a task's slurmstepd can outlive its slurmd
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stray_processes(self) -> list[int]:
+        """Processes started for this cluster (their environment names its slurm.conf)."""
+        mark = f"SLURM_CONF={self.conf}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if mark in environ.split(b"\0"):
+                found.append(int(entry.name))
+        return found

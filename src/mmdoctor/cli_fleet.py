@@ -8,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-from mmdoctor.cli_support import CpuOnlyOption, DebugOption, JsonOption, PythonOption
+from mmdoctor.cli_support import (
+    AllowSourceBuildOption,
+    CpuOnlyOption,
+    CudaOption,
+    DebugOption,
+    JsonOption,
+    LineOption,
+    MatrixOption,
+    MmdetOption,
+    PythonOption,
+    TorchOption,
+    TorchSourceOption,
+)
 
 fleet_app = typer.Typer(
     name="fleet",
@@ -122,3 +134,36 @@ def fleet_report(
     from mmdoctor.commands import fleet as command
 
     _serve("fleet report", command.run_report, command.FleetReportOptions, locals())
+
+
+@fleet_app.command("plan")
+def fleet_plan(
+    nodes: NodesOption = None,
+    nodelist: NodelistOption = None,
+    partition: PartitionOption = None,
+    python: PythonOption = None,
+    srun_arg: SrunArgOption = None,
+    timeout: FleetTimeoutOption = 120.0,
+    mmdoctor: MmdoctorOption = None,
+    cuda: CudaOption = None,
+    torch: TorchOption = None,
+    mmdet: MmdetOption = None,
+    line: LineOption = None,
+    torch_source: TorchSourceOption = "pytorch",
+    allow_source_build: AllowSourceBuildOption = True,
+    matrix: MatrixOption = None,
+    json_output: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """One stack for every node, for an environment they share: the lowest driver decides the
+    CUDA variant, the union of their GPUs the prebuilt wheels that qualify and the arch list
+    of a build. If nothing fits them all, the nodes that block it, and the best stack for the
+    rest.
+
+    Exit codes: 0 one stack fits every node, 1 some nodes block it (or gave no facts), 2 bad
+    input, 4 could not run.
+    """
+    from mmdoctor.cli import _serve
+    from mmdoctor.commands import fleet as command
+
+    _serve("fleet plan", command.run_plan, command.FleetPlanOptions, locals())

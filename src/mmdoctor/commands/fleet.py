@@ -4,7 +4,7 @@ summary; or the summary of reports gathered any other way."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +12,12 @@ from mmdoctor.commands.interaction import Interaction
 from mmdoctor.result import Result
 
 if TYPE_CHECKING:
+    from mmdoctor.commands.install import InstallPlan
+    from mmdoctor.errors import ExitCode
+    from mmdoctor.fleet.plan import FleetPlanning
+    from mmdoctor.fleet.reports import NodeReport
     from mmdoctor.fleet.slurm import SrunRequest
+    from mmdoctor.matrix import Matrix
 
 
 @dataclass(frozen=True)
@@ -83,3 +88,91 @@ def run_report(options: FleetReportOptions, ui: Interaction) -> Result:
 
     summary = summarise(read_report_files(options.paths))
     return Result("fleet report", summary.status, summary.exit_code, summary)
+
+
+@dataclass(frozen=True)
+class FleetPlanOptions(FleetCheckOptions):
+    cuda: str | None = None
+    torch: str | None = None
+    mmdet: str | None = None
+    line: str | None = None
+    torch_source: str = "pytorch"
+    allow_source_build: bool = True
+    matrix: Path | None = None
+
+
+@dataclass(frozen=True)
+class FleetPlanned:
+    """fleet plan: the stack for the nodes that reported, and the nodes it leaves out."""
+
+    planning: FleetPlanning
+    install: InstallPlan | None  # the plan as `install` shows it; None: nothing fits
+    missing: tuple[NodeReport, ...]  # nodes that gave no facts
+
+    @property
+    def exit_code(self) -> ExitCode:
+        from mmdoctor.errors import ExitCode
+
+        whole = self.planning.fits_all and not self.missing
+        return ExitCode.OK if whole else ExitCode.PROBLEMS
+
+
+def run_plan(options: FleetPlanOptions, ui: Interaction) -> Result:
+    from mmdoctor.fleet.plan import plan_fleet
+    from mmdoctor.machine import make_wishes
+    from mmdoctor.matrix import load_matrix
+
+    matrix = load_matrix(str(options.matrix) if options.matrix else None)
+    wishes = make_wishes(  # bad wishes are exit 2 before any node is asked
+        matrix,
+        cuda=options.cuda,
+        cpu=False,
+        torch=options.torch,
+        mmdet=options.mmdet,
+        allow_source_build=options.allow_source_build,
+        line=options.line,
+        torch_source=options.torch_source,
+    )
+    reports = gather_facts(options, ui)
+    planning = plan_fleet(reports, matrix, wishes)
+    body = FleetPlanned(
+        planning,
+        install_plan(planning, matrix, options.python or "python"),
+        tuple(r for r in reports if r.document is None),
+    )
+    status = "planned" if body.exit_code == 0 else ("blocked" if body.install else "no-plan")
+    return Result("fleet plan", status, body.exit_code, body)
+
+
+def gather_facts(options: FleetCheckOptions, ui: Interaction) -> list[NodeReport]:
+    """Every node's report with the facts a plan needs (its NVIDIA checks only: quick)."""
+    from mmdoctor.fleet.collect import gather
+    from mmdoctor.fleet.slurm import find_srun
+
+    find_srun()
+    request = srun_request(options)
+    remote = check_argv(replace(options, only=("nvidia",), offline=True))
+    return ui.busy(lambda: gather(request, remote))
+
+
+def install_plan(planning: FleetPlanning, matrix: Matrix, executable: str) -> InstallPlan | None:
+    from mmdoctor.commands.install import InstallPlan
+    from mmdoctor.environment import HostInfo
+    from mmdoctor.machine import PlanningContext
+    from mmdoctor.plan import build_plan
+
+    if planning.resolution is None or planning.machine is None:
+        return None
+    machine, resolution = planning.machine, planning.resolution
+    host = HostInfo(os=machine.os, machine=machine.arch)
+    context = PlanningContext(machine, executable, host, None, planning.sources)
+    plan = None
+    if resolution.chosen is not None:
+        plan = build_plan(
+            resolution.chosen,
+            machine,
+            matrix,
+            executable=executable,
+            line_reason=resolution.line_reason,
+        )
+    return InstallPlan(resolution, plan, context, dry_run=True)

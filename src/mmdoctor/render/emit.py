@@ -16,6 +16,7 @@ from rich.console import Console
 from mmdoctor.commands.check import CheckList
 from mmdoctor.commands.diagnose import Diagnosis
 from mmdoctor.commands.fix import FixPlanned
+from mmdoctor.commands.fleet import FleetPlanned
 from mmdoctor.commands.install import InstallPlan, JobDone
 from mmdoctor.commands.matrix import MatrixRows
 from mmdoctor.commands.rollback import RolledBack
@@ -172,3 +173,10 @@ def _(body: FleetSummary, console: Console, verbose: bool) -> None:
     from mmdoctor.render.fleet_out import render_fleet
 
     render_fleet(body, console, "mmdoctor fleet")
+
+
+@human.register
+def _(body: FleetPlanned, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.fleet_out import render_fleet_plan
+
+    render_fleet_plan(body, console, verbose)

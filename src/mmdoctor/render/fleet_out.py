@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from mmdoctor.commands.fleet import FleetPlanned
 from mmdoctor.fleet.reports import NodeFacts
 from mmdoctor.fleet.summary import FleetSummary, hostlist
 from mmdoctor.redact import redact_credentials
@@ -100,4 +101,42 @@ def fleet_dict(summary: FleetSummary) -> dict[str, Any]:
         "groups": [{"nodes": list(g.nodes), "facts": dict(g.facts.values)} for g in summary.groups],
         "odd_ones_out": [asdict(odd) for odd in summary.odd],
         "slow": [asdict(slow) for slow in summary.slow],
+    }
+
+
+def render_fleet_plan(body: FleetPlanned, console: Console, verbose: bool) -> None:
+    from mmdoctor.render.plan_out import render_plan
+
+    planning = body.planning
+    every = len(planning.planned) + sum(len(b.nodes) for b in planning.blockers)
+    console.print(Text(f"mmdoctor fleet plan · {every} node(s) gave their facts", style="bold"))
+    for fact, where in planning.sources.items():
+        say(console, f"  {fact}: ", where, style="dim")
+    for blocker in planning.blockers:
+        say(console, f"  ✗ {hostlist(blocker.nodes)}: ", f"blocks one stack: {blocker.why}", "red")
+    if planning.blockers:
+        say(console, "The best stack for the rest: ", hostlist(planning.planned), "bold")
+    for rejection in planning.arch_rejections:
+        say(console, "  ✗ prebuilt ", rejection, "yellow")
+    for node in body.missing:
+        say(console, f"  ✗ {node.node}: ", f"no facts: {node.reason}", "red")
+    if body.install is None:
+        console.print(Text("No stack fits: the nodes differ in OS, CPU or Python.", style="red"))
+        return
+    install = body.install
+    render_plan(install.resolution, install.plan, install.context, verbose=verbose, console=console)
+
+
+def fleet_plan_dict(body: FleetPlanned, verbose: bool) -> dict[str, Any]:
+    from mmdoctor.render import json_out
+
+    planning = body.planning
+    install = json_out.body_keys(body.install, "install", verbose) if body.install else {}
+    return {
+        "planned_for": list(planning.planned),
+        "blockers": [{"nodes": list(b.nodes), "why": b.why} for b in planning.blockers],
+        "facts_from": dict(planning.sources),
+        "arch_rejections": list(planning.arch_rejections),
+        "without_facts": [{"node": n.node, "reason": n.reason} for n in body.missing],
+        **{key: install.get(key) for key in ("machine", "plan", "rejected", "suggestions")},
     }

@@ -12,6 +12,7 @@ from mmdoctor import __version__
 from mmdoctor.commands.check import CheckList
 from mmdoctor.commands.diagnose import Diagnosis
 from mmdoctor.commands.fix import FixPlanned
+from mmdoctor.commands.fleet import FleetPlanned
 from mmdoctor.commands.install import InstallPlan, JobDone
 from mmdoctor.commands.matrix import MatrixRows
 from mmdoctor.commands.rollback import RolledBack
@@ -154,3 +155,10 @@ def _(body: FleetSummary, command: str, verbose: bool) -> dict[str, Any]:
     from mmdoctor.render.fleet_out import fleet_dict
 
     return fleet_dict(body)
+
+
+@body_keys.register
+def _(body: FleetPlanned, command: str, verbose: bool) -> dict[str, Any]:
+    from mmdoctor.render.fleet_out import fleet_plan_dict
+
+    return fleet_plan_dict(body, verbose)
