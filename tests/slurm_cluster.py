@@ -23,10 +23,15 @@ from pathlib import Path
 DAEMONS = ("munged", "slurmctld", "slurmd")
 
 
+def tool(name: str) -> str | None:
+    """A Slurm or munge program; the daemons live in /usr/sbin, which a PATH may lack."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+
+
 def missing_tools() -> list[str]:
     """What this machine lacks to run a cluster (empty when it can)."""
     need = [*DAEMONS, "srun", "sinfo", "scontrol", "mungekey"]
-    missing = [name for name in need if shutil.which(name) is None]
+    missing = [name for name in need if tool(name) is None]
     if os.geteuid() != 0:
         missing.append("root")
     return missing
@@ -70,20 +75,20 @@ class SlurmCluster:
         for key in [k for k in self.env if k.startswith(("SLURM_", "SRUN_", "SBATCH_"))]:
             if key != "SLURM_CONF":
                 del self.env[key]
-        self._spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)], self.env)
+        self._spawn("slurmctld", [str(tool("slurmctld")), "-D", "-i", "-f", str(self.conf)], self.env)
         daemon_env = {**self.env, **(node_env or {})}
         for node in self.nodes:
-            argv = ["slurmd", "-D", "-N", node, "-f", str(self.conf)]
+            argv = [str(tool("slurmd")), "-D", "-N", node, "-f", str(self.conf)]
             self._spawn(f"slurmd:{node}", argv, daemon_env)
         self.wait_idle(self.nodes)
 
     def _start_munge(self) -> None:
         key = self.root / "munge" / "munge.key"
         if not key.exists():
-            subprocess.run(["mungekey", "--create", "--keyfile", str(key)], check=True)
+            subprocess.run([str(tool("mungekey")), "--create", "--keyfile", str(key)], check=True)
             key.chmod(0o400)
         munge = self.root / "munge"
-        argv = ["munged", "--foreground", "--force", f"--key-file={key}"]
+        argv = [str(tool("munged")), "--foreground", "--force", f"--key-file={key}"]
         argv += [f"--socket={munge / 'munge.socket'}", f"--pid-file={munge / 'munged.pid'}"]
         argv += [f"--seed-file={munge / 'munge.seed'}", f"--log-file={munge / 'munged.log'}"]
         self._spawn("munged", argv, dict(os.environ))

@@ -12,6 +12,7 @@ SRC = REPO / "src" / "mmdoctor"
 BELOW_RENDER = ("install", "smoke", "probe", "checks", "machine.py", "plan.py", "resolver.py")
 BELOW_RENDER += ("matrix.py", "knowledge.py", "diagnose.py", "fix.py", "report.py", "shell.py")
 BELOW_RENDER += ("redact.py", "paths.py", "errors.py", "environment.py", "commands", "drift.py")
+BELOW_RENDER += ("fleet",)
 
 
 def _imports(path: Path) -> set[str]:
@@ -53,7 +54,10 @@ def test_the_cli_only_declares() -> None:
     lines = (SRC / "cli.py").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 400, len(lines)
     modules = {p.stem for p in (SRC / "commands").glob("*.py")} - {"__init__", "interaction"}
-    assert modules == {"check", "install", "fix", "rollback", "smoke_test", "diagnose", "matrix"}
-    # every command goes through the one _serve (guard, format, exit code)
-    source = "\n".join(lines)
-    assert source.count('_serve("') == len(modules), source.count('_serve("')
+    assert modules == {
+        *("check", "install", "fix", "rollback", "smoke_test", "diagnose", "matrix", "fleet")
+    }
+    # every command, fleet's group included, goes through the one _serve (guard, format, exit)
+    source = "\n".join(lines) + (SRC / "cli_fleet.py").read_text(encoding="utf-8")
+    commands = source.count("@app.command(") + source.count("@fleet_app.command(")
+    assert source.count('_serve("') == commands, (source.count('_serve("'), commands)

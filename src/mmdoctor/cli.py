@@ -61,7 +61,7 @@ from mmdoctor.cli_support import (
     output_format,
     parse_error,
 )
-from mmdoctor.errors import ExitCode, describe
+from mmdoctor.errors import ExitCode, MmdoctorError, describe
 
 if TYPE_CHECKING:
     from mmdoctor.commands.interaction import Interaction
@@ -126,10 +126,13 @@ def _serve(
     try:
         fmt = output_format(fmt, asked)
         result = run(command_options(kind, values), Terminal(fmt.value, verbose))
-        write_files(result, junit=values.get("junit"), prometheus=values.get("prometheus"))
     except (Exception, KeyboardInterrupt) as exc:
         if _State.debug:
             traceback.print_exc()
+        result = Result.failure(name, *describe(exc))
+    try:  # --junit, --prometheus: written for a failure too (a textfile says it could not run)
+        write_files(result, junit=values.get("junit"), prometheus=values.get("prometheus"))
+    except MmdoctorError as exc:
         result = Result.failure(name, *describe(exc))
     try:
         emit(result, fmt.value, verbose=verbose, debug=_State.debug)

@@ -8,8 +8,9 @@ version, so every key is read with a default and a document that is not mmdoctor
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,9 @@ def parse_report(text: str, node: str) -> NodeReport:
     try:
         doc = json.loads(text)
     except ValueError:
-        return NodeReport(node, reason="its output is not JSON", detail=text.splitlines()[-1][:200])
+        return NodeReport(
+            node, reason="its output is not JSON", detail=text.splitlines()[-1].strip()[:200]
+        )
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("command") != "check":
         return NodeReport(node, reason="its output is not an mmdoctor check report")
     if doc.get("environment") is None:  # check's error envelope: it could not run
@@ -147,4 +150,9 @@ def read_report_files(paths: Iterable[Path]) -> list[NodeReport]:
         if report.document is not None:
             report = NodeReport(node_name(report.document, file.stem), document=report.document)
         reports.append(report)
-    return reports
+    names = Counter(r.node for r in reports)
+    # two reports with one name (pods or containers sharing a host name): tell them apart by file
+    return [
+        replace(r, node=f"{r.node} ({file.name})") if names[r.node] > 1 else r
+        for r, file in zip(reports, files, strict=True)
+    ]
