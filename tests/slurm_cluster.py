@@ -75,7 +75,9 @@ class SlurmCluster:
         for key in [k for k in self.env if k.startswith(("SLURM_", "SRUN_", "SBATCH_"))]:
             if key != "SLURM_CONF":
                 del self.env[key]
-        self._spawn("slurmctld", [str(tool("slurmctld")), "-D", "-i", "-f", str(self.conf)], self.env)
+        self._spawn(
+            "slurmctld", [str(tool("slurmctld")), "-D", "-i", "-f", str(self.conf)], self.env
+        )
         daemon_env = {**self.env, **(node_env or {})}
         for node in self.nodes:
             argv = [str(tool("slurmd")), "-D", "-N", node, "-f", str(self.conf)]
