@@ -31,6 +31,7 @@ GPUS = ["NVIDIA H100 80GB HBM3|9.0|81559|GPU-0", "NVIDIA H100 80GB HBM3|9.0|8155
 ERROR = {
     "schema": "mmdoctor/result/v1",
     "command": "check",
+    "status": "error",
     "exit_code": 4,
     "environment": None,
     "checks": [],

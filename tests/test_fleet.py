@@ -344,3 +344,36 @@ def test_fleet_plan_names_the_nodes_that_block_one_stack(
     assert plan["blockers"] == [{"nodes": ["node3"], "why": "driver 418.67"}]
     assert plan["planned_for"] == ["node1", "node2"] and plan["plan"] is not None
     assert plan["machine"]["driver"] == "580.95.05"
+
+
+# --- fleet smoke-test ------------------------------------------------------------------------
+
+
+def test_fleet_smoke_test_per_gpu_runs_one_task_per_gpu_on_its_own_device(
+    cluster, fake_nvml_lib, node_dir, bare_venv: Path
+) -> None:
+    # no stack in the target: every task fails its first stage at once, on its own GPU
+    args = ["smoke-test", "--per-gpu", "--python", str(bare_venv), "--weights", "none", "--json"]
+    run = fleet(cluster, fake_nvml_lib, node_dir, *args)
+    assert run.returncode == 1, run.stdout + run.stderr
+    nodes = by_node(run.json())
+    assert sorted(nodes) == [f"{n}/{k}" for n in NODES for k in (0, 1)]
+    assert all(n["problems"][0]["status"] == "fail" for n in nodes.values())
+    groups = {g["facts"]["device"]: g["nodes"] for g in run.json()["groups"]}
+    assert groups == {"cuda:0": [f"{n}/0" for n in NODES], "cuda:1": [f"{n}/1" for n in NODES]}
+
+
+def test_fleet_smoke_test_passes_on_every_node(
+    cluster, fake_nvml_lib, node_dir, compiled_stack_venv: Path, tmp_path: Path
+) -> None:
+    junit = tmp_path / "smoke.xml"
+    args = ["smoke-test", "--python", str(compiled_stack_venv), "--device", "cpu"]
+    args += ["--weights", "none", "--runs", "1", "--json", "--junit", str(junit)]
+    run = fleet(cluster, fake_nvml_lib, node_dir, *args, timeout=900)
+    assert run.returncode == 0, run.stdout + run.stderr
+    doc = run.json()
+    assert doc["command"] == "fleet smoke-test" and doc["counts"]["healthy"] == 3
+    assert [g["facts"]["device"] for g in doc["groups"]] == ["cpu"]
+    assert all(n["seconds"] > 0 for n in doc["nodes"])
+    suites = ET.parse(junit).getroot().findall("testsuite")
+    assert {c.get("name") for c in suites[0].findall("testcase")} >= {"torch", "inference"}

@@ -186,6 +186,7 @@ def test_parse_report_reads_check_s_error_envelope() -> None:
         {
             "schema": "mmdoctor/result/v1",
             "command": "check",
+            "status": "error",
             "exit_code": 4,
             "environment": None,
             "errors": [{"code": 4, "message": "probe timed out"}],

@@ -18,6 +18,10 @@ from mmdoctor.cli_support import (
     MatrixOption,
     MmdetOption,
     PythonOption,
+    SmokeDeviceOption,
+    SmokeModelOption,
+    SmokeRunsOption,
+    SmokeWeightsOption,
     TorchOption,
     TorchSourceOption,
 )
@@ -167,3 +171,45 @@ def fleet_plan(
     from mmdoctor.commands import fleet as command
 
     _serve("fleet plan", command.run_plan, command.FleetPlanOptions, locals())
+
+
+@fleet_app.command("smoke-test")
+def fleet_smoke_test(
+    nodes: NodesOption = None,
+    nodelist: NodelistOption = None,
+    partition: PartitionOption = None,
+    python: PythonOption = None,
+    srun_arg: SrunArgOption = None,
+    timeout: Annotated[
+        float,
+        Opt(
+            "--timeout",
+            metavar="SECONDS",
+            min=1.0,
+            help="Seconds each node's smoke test may take (the step gets 30 more).",
+        ),
+    ] = 900.0,
+    mmdoctor: MmdoctorOption = None,
+    per_gpu: Annotated[
+        bool,
+        Opt("--per-gpu", help="One task per GPU (each on --device cuda:local), not one per node."),
+    ] = False,
+    device: SmokeDeviceOption = None,
+    model: SmokeModelOption = None,
+    weights: SmokeWeightsOption = "zoo",
+    runs: SmokeRunsOption = None,
+    json_output: JsonOption = False,
+    junit: JunitOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Run `mmdoctor smoke-test` on every node (or every GPU) and summarise: the stages that
+    failed by node, the nodes that gave no report and why, and a node 3x slower than the
+    median of its peers (seconds per image).
+
+    Exit codes: 0 every node passed, 1 a node failed a stage or gave no report, 2 bad input,
+    4 could not run.
+    """
+    from mmdoctor.cli import _serve
+    from mmdoctor.commands import fleet as command
+
+    _serve("fleet smoke-test", command.run_smoke, command.FleetSmokeOptions, locals())

@@ -222,8 +222,9 @@ SmokeDeviceOption = Annotated[
     str | None,
     typer.Option(
         "--device",
-        metavar="cpu|cuda|cuda:N",
-        help="cpu, cuda or cuda:N (default: cuda:0 when a GPU is visible).",
+        metavar="cpu|cuda|cuda:N|cuda:local",
+        help="cpu, cuda, cuda:N, or cuda:local: the GPU of this task's rank on its node "
+        "($SLURM_LOCALID, $LOCAL_RANK). Default: cuda:0 when a GPU is visible.",
     ),
 ]
 SmokeModelOption = Annotated[

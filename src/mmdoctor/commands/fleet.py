@@ -176,3 +176,48 @@ def install_plan(planning: FleetPlanning, matrix: Matrix, executable: str) -> In
             line_reason=resolution.line_reason,
         )
     return InstallPlan(resolution, plan, context, dry_run=True)
+
+
+SMOKE_GRACE = 30.0  # seconds the srun step outlives each node's smoke-test --timeout
+
+
+@dataclass(frozen=True)
+class FleetSmokeOptions(FleetCheckOptions):
+    per_gpu: bool = False  # one task per GPU (--device cuda:local), not one per node
+    device: str | None = None
+    model: str | None = None
+    weights: str = "zoo"
+    runs: int | None = None
+
+
+def smoke_argv(options: FleetSmokeOptions) -> list[str]:
+    from mmdoctor.fleet.collect import mmdoctor_command
+
+    argv = [*mmdoctor_command(options.mmdoctor), "smoke-test", "--json"]
+    argv += ["--weights", options.weights, "--timeout", f"{options.timeout:g}"]
+    device = options.device or ("cuda:local" if options.per_gpu else None)
+    for flag, value in (("--python", options.python), ("--device", device)):
+        if value:
+            argv += [flag, value]
+    if options.model:
+        argv += ["--model", options.model]
+    if options.runs:
+        argv += ["--runs", str(options.runs)]
+    return argv
+
+
+def run_smoke(options: FleetSmokeOptions, ui: Interaction) -> Result:
+    from mmdoctor.fleet.collect import gather
+    from mmdoctor.fleet.reports import gpu_count
+    from mmdoctor.fleet.summary import summarise
+
+    # each node's smoke-test has --timeout; the step a little more, so that a node's own
+    # timeout is what reports a slow stage
+    request = replace(srun_request(options), timeout=options.timeout + SMOKE_GRACE)
+    if options.per_gpu:  # as many tasks per node as the nodes have GPUs (the most of any)
+        facts = gather_facts(options, ui)
+        counts = [gpu_count(r.document) for r in facts if r.document is not None]
+        request = replace(request, tasks_per_node=max(counts, default=0) or 1)
+    reports = ui.busy(lambda: gather(request, smoke_argv(options), command="smoke-test"))
+    summary = summarise(reports)
+    return Result("fleet smoke-test", summary.status, summary.exit_code, summary)

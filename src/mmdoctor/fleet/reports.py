@@ -18,7 +18,8 @@ from mmdoctor.errors import UsageError
 
 SCHEMA = "mmdoctor/result/v1"
 # The facts nodes are grouped by, in the order they are shown.
-FACTS = ("driver", "GPUs", "compute capability", "Python", "torch", "torch CUDA", "mmcv", "mmdet")
+CHECK_FACTS = ("driver", "GPUs", "compute capability", "Python", "torch", "torch CUDA")
+FACTS = (*CHECK_FACTS, "mmcv", "mmdet", "device", "model")  # the last two: a smoke test's
 _MMCV = ("mmcv", "onedl-mmcv", "mmcv-full", "mmcv-lite")
 _MMDET = ("mmdet", "onedl-mmdetection")
 
@@ -39,8 +40,17 @@ class NodeReport:
 
     @property
     def checks(self) -> list[Mapping[str, Any]]:
-        checks = (self.document or {}).get("checks") or []
+        """A check report's checks, or a smoke test's stages (both: id, status, summary)."""
+        doc = self.document or {}
+        checks = doc.get("checks") or doc.get("stages") or []
         return [c for c in checks if isinstance(c, Mapping)]
+
+    @property
+    def timing(self) -> float | None:
+        """What a node is compared with its peers by: a smoke test's seconds per image, else
+        how long its task ran."""
+        per_image = _dig(self.document or {}, "timing", "median_seconds")
+        return float(per_image) if isinstance(per_image, (int, float)) else self.seconds
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,10 @@ def _first_version(distributions: list[Any], names: tuple[str, ...]) -> str:
 
 
 def facts_of(doc: Mapping[str, Any]) -> NodeFacts:
-    """The facts of one node that its peers should share."""
+    """The facts of one node that its peers should share (a smoke test's: what it ran)."""
+    if doc.get("command") == "smoke-test":
+        model = _dig(doc, "model", "id")
+        return NodeFacts((("device", str(doc.get("device"))), ("model", str(model))))
     gpus = [g for g in _dig(doc, "environment", "nvidia", "gpus") or [] if isinstance(g, Mapping)]
     models: dict[str, int] = {}
     for gpu in gpus:
@@ -98,6 +111,11 @@ def facts_of(doc: Mapping[str, Any]) -> NodeFacts:
     return NodeFacts(values)
 
 
+def gpu_count(doc: Mapping[str, Any]) -> int:
+    gpus = _dig(doc, "environment", "nvidia", "gpus")
+    return len(gpus) if isinstance(gpus, list) else 0
+
+
 def node_name(doc: Mapping[str, Any], fallback: str) -> str:
     """The scheduler's name for the node, else its host name, else `fallback` (a file name)."""
     host = _dig(doc, "environment", "host") or {}
@@ -107,8 +125,8 @@ def node_name(doc: Mapping[str, Any], fallback: str) -> str:
     return str(host.get("hostname") or fallback) if isinstance(host, Mapping) else fallback
 
 
-def parse_report(text: str, node: str) -> NodeReport:
-    """A node's stdout (or file) as its report; anything but a check document is a reason."""
+def parse_report(text: str, node: str, command: str = "check") -> NodeReport:
+    """A node's stdout (or file) as its report; anything but a `command` document is a reason."""
     text = text.strip()
     if not text:
         return NodeReport(node, reason="gave no output")
@@ -118,12 +136,12 @@ def parse_report(text: str, node: str) -> NodeReport:
         return NodeReport(
             node, reason="its output is not JSON", detail=text.splitlines()[-1].strip()[:200]
         )
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("command") != "check":
-        return NodeReport(node, reason="its output is not an mmdoctor check report")
-    if doc.get("environment") is None:  # check's error envelope: it could not run
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("command") != command:
+        return NodeReport(node, reason=f"its output is not an mmdoctor {command} report")
+    if doc.get("status") == "error":  # the error envelope: it could not run
         errors = doc.get("errors") or [{}]
         message = errors[0].get("message", "") if isinstance(errors[0], Mapping) else ""
-        return NodeReport(node, reason="its check could not run", detail=str(message))
+        return NodeReport(node, reason=f"its {command} could not run", detail=str(message))
     return NodeReport(node, document=doc)
 
 

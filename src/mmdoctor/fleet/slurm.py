@@ -28,7 +28,7 @@ QUERY_TIMEOUT = 30.0  # sinfo, scontrol, scancel
 UP_STATES = ("idle", "mixed", "allocated", "completing", "planned", "reserved")
 _HOSTLIST = re.compile(r"^[A-Za-z0-9._-]*(\[[0-9,-]+\][A-Za-z0-9._-]*)*$")
 _LABEL = re.compile(r"^\s*(\d+): ?(.*)$")
-_LAUNCH = re.compile(r"launching StepId=\S+ on host (\S+), \d+ tasks?: ([\d,-]+)")
+_LAUNCH = re.compile(r"launching StepId=\S+ on host (\S+), \d+ tasks?: \[?([\d,-]+)\]?")
 _ENDED = re.compile(r"(?:srun: error: |_task_finish: )(\S+): tasks? ([\d,-]+): (.+)$")
 _NODE_FAILURE = re.compile(r"srun: error: Node failure on (\S+)")
 _JOB = re.compile(r"srun: (?:jobid|job) (\d+)")

@@ -96,7 +96,7 @@ def _odd_ones(facts: dict[str, NodeFacts]) -> list[OddOne]:
     odd: list[OddOne] = []
     for fact in FACTS:
         counts = Counter(f.get(fact) for f in facts.values())
-        if len(counts) < 2:
+        if len(counts) < 2 or "" in counts:  # the same for all, or not a fact of these reports
             continue
         usual, usual_count = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         for node in sorted(facts):
@@ -118,7 +118,7 @@ def _problems(reported: list[NodeReport]) -> list[NodeProblem]:
 
 
 def _slow(reported: list[NodeReport]) -> list[SlowNode]:
-    timed = {n.node: n.seconds for n in reported if n.seconds is not None}
+    timed = {n.node: n.timing for n in reported if n.timing is not None}
     if len(timed) < 3:  # a median of one peer says nothing
         return []
     slow = []

@@ -98,6 +98,39 @@ def choose_model(matrix: Matrix, model_id: str | None) -> SmokeModel:
     return chosen
 
 
+LOCAL_RANK_VARIABLES = ("SLURM_LOCALID", "LOCAL_RANK")  # srun's, torchrun's
+
+
+def local_device(environ: Mapping[str, str]) -> tuple[str, str]:
+    """`--device cuda:local`: the GPU of this task's rank on its node, as a launcher that
+    starts one task per GPU numbers them; (the device, where its number came from)."""
+    for name in LOCAL_RANK_VARIABLES:
+        value = environ.get(name, "")
+        if value.isdigit():
+            return f"cuda:{value}", f"cuda:local is cuda:{value} (${name})"
+    return "cuda:0", "cuda:local is cuda:0 (neither $SLURM_LOCALID nor $LOCAL_RANK is set)"
+
+
+def _device(asked: str | None, matrix: Matrix, environ: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The device to run on, from --device and the GPUs NVML sees."""
+    from mmdoctor.probe.collect import TOOL_TIMEOUT
+    from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
+
+    gpus = 0
+    if asked != "cpu":
+        nvidia = probe_nvidia(
+            overrides=parse_overrides(environ),
+            timeout=TOOL_TIMEOUT,
+            max_cuda_for_driver=matrix.max_cuda_for_driver,
+        )
+        gpus = len(nvidia.gpus)
+    local = None
+    if asked == "cuda:local":
+        asked, local = local_device(environ)
+    device, notes = choose_device(asked, gpus)
+    return device, [*notes, local] if local else notes
+
+
 def choose_device(device: str | None, gpu_count: int) -> tuple[str, list[str]]:
     """The device and what to tell the user about the choice."""
     notes: list[str] = []
@@ -225,7 +258,6 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
     from mmdoctor.probe.collect import TOOL_TIMEOUT
     from mmdoctor.probe.inside import probe_python, run_marked
     from mmdoctor.probe.interpreter import resolve_interpreter
-    from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
     from mmdoctor.smoke.weights import DownloadError, fetch_checkpoint
 
     model = choose_model(matrix, options.model)
@@ -235,15 +267,7 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
     if options.weights not in ("zoo", "none"):
         raise UsageError(f"--weights {options.weights}: expected zoo or none")
     executable, _how = resolve_interpreter(options.python, environ)
-    gpus = 0
-    if options.device != "cpu":
-        nvidia = probe_nvidia(
-            overrides=parse_overrides(environ),
-            timeout=TOOL_TIMEOUT,
-            max_cuda_for_driver=matrix.max_cuda_for_driver,
-        )
-        gpus = len(nvidia.gpus)
-    device, notes = choose_device(options.device, gpus)
+    device, notes = _device(options.device, matrix, environ)
 
     env = {**environ, "PYTHONDONTWRITEBYTECODE": "1"}
     # Not a Python, or one no stack runs on: exit 2 before anything else is looked at.
