@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from fakes.nvml import build_fake_nvml
 from fakes.simple_index import IndexBuildError, SimpleIndex, ensure_index_files
 from fakes.wheels import BROKEN_PACKAGES, EXT_INFO_CRASH_PACKAGES, make_wheel
 from hypothesis import settings
+from slurm_cluster import NODES, SlurmCluster, missing_tools, set_node
 
 # A test run started as a background job of a non-interactive shell (`cmd &`, as CI scripts
 # and `nohup` do) inherits SIGINT ignored, and so would every mmdoctor it starts: exec keeps an
@@ -304,3 +306,44 @@ def pytest_report_header() -> str:
     # Out of disk, the suite fails in set-up with ENOSPC far from the cause: say it up front.
     free = shutil.disk_usage(CACHE.parent if CACHE.parent.exists() else REPO).free / 2**30
     return f"mmdoctor: {free:.0f} GiB free for the test environments (a first run uses about 12)"
+
+
+# --- a real Slurm cluster (tests/slurm_cluster.py), for the fleet tests ---------------------
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    """Three nodes, started once; stopped at the end, every daemon by its pid."""
+    missing = missing_tools()
+    if missing:
+        message = f"a real Slurm needs {', '.join(missing)} (.ci/run installs slurm-wlm, munge)"
+        if os.environ.get("MMDOCTOR_REQUIRE_SLURM"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    running = SlurmCluster(tmp_path_factory.mktemp("slurm"), NODES)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+    time.sleep(0.5)
+    assert running.stray_processes() == []
+
+
+@pytest.fixture
+def node_dir(tmp_path: Path, cluster: SlurmCluster) -> Iterator[Path]:
+    """Every node: driver 580.95.05, two H100s; a test rewrites the files it needs. Nodes a
+    test took down are resumed after it."""
+    folder = tmp_path / "nvml-nodes"
+    for node in NODES:
+        set_node(folder, node)
+    yield folder
+    for node in NODES:
+        subprocess.run(
+            ["scontrol", "update", f"nodename={node}", "state=resume"],
+            env=cluster.env,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    cluster.wait_idle(NODES)

@@ -19,6 +19,10 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import Run
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
 
@@ -228,3 +232,44 @@ class SlurmCluster:
             if mark in environ.split(b"\0"):
                 found.append(int(entry.name))
         return found
+
+
+# --- what the fleet tests share ----------------------------------------------------------------
+
+NODES = ("node1", "node2", "node3")
+H100 = "NVIDIA H100 80GB HBM3|9.0|81559|GPU-{node}-{i}"
+NEW_DRIVER, OLD_DRIVER = ("580.95.05", 13000), ("535.104.05", 12020)
+
+
+def set_node(
+    folder: Path,
+    node: str,
+    driver: tuple[str, int] = NEW_DRIVER,
+    gpu: str = H100,
+    count: int = 2,
+    **extra: object,
+) -> None:
+    """The stand-in NVML's file for `node`: its driver (version, CUDA) and `count` GPUs."""
+    from fakes.nvml import write_node_file
+
+    gpus = [gpu.format(node=node, i=i) for i in range(count)]
+    write_node_file(folder, node, driver=driver[0], cuda=driver[1], gpus=gpus, **extra)
+
+
+def fleet_env(cluster: SlurmCluster, fake_nvml_lib: Path, node_dir: Path) -> dict[str, str]:
+    """The environment of an mmdoctor that talks to `cluster`, its nodes reading `node_dir`."""
+    from fakes.nvml import fake_nvml_env
+
+    env = fake_nvml_env(fake_nvml_lib, node_dir=node_dir)
+    env["SLURM_CONF"] = cluster.env["SLURM_CONF"]
+    return env
+
+
+def fleet(
+    cluster: SlurmCluster, fake_nvml_lib: Path, node_dir: Path, *args: str, timeout: float = 240
+) -> Run:
+    from conftest import run_mmdoctor
+
+    return run_mmdoctor(
+        "fleet", *args, env=fleet_env(cluster, fake_nvml_lib, node_dir), timeout=timeout
+    )

@@ -13,17 +13,23 @@ from mmdoctor.cli_support import (
     CpuOnlyOption,
     CudaOption,
     DebugOption,
+    FindLinksOption,
+    IndexUrlOption,
+    InstallerOption,
     JsonOption,
     LineOption,
     MatrixOption,
+    MmcvBaseUrlOption,
     MmdetOption,
     PythonOption,
     SmokeDeviceOption,
     SmokeModelOption,
     SmokeRunsOption,
     SmokeWeightsOption,
+    TorchIndexUrlOption,
     TorchOption,
     TorchSourceOption,
+    YesOption,
 )
 
 fleet_app = typer.Typer(
@@ -150,6 +156,7 @@ def fleet_plan(
     timeout: FleetTimeoutOption = 120.0,
     mmdoctor: MmdoctorOption = None,
     cuda: CudaOption = None,
+    cpu: Annotated[bool, Opt("--cpu", help="A CPU-only stack.")] = False,
     torch: TorchOption = None,
     mmdet: MmdetOption = None,
     line: LineOption = None,
@@ -213,3 +220,58 @@ def fleet_smoke_test(
     from mmdoctor.commands import fleet as command
 
     _serve("fleet smoke-test", command.run_smoke, command.FleetSmokeOptions, locals())
+
+
+@fleet_app.command("install")
+def fleet_install(
+    venv: Annotated[
+        Path | None,
+        Opt(
+            "--venv",
+            metavar="DIR",
+            help="The environment to install, on storage every node shares.",
+        ),
+    ] = None,
+    nodes: NodesOption = None,
+    nodelist: NodelistOption = None,
+    partition: PartitionOption = None,
+    python: Annotated[
+        str | None,
+        Opt(
+            "--python",
+            metavar="PATH",
+            help="The interpreter to make the venv from (on every node).",
+        ),
+    ] = None,
+    srun_arg: SrunArgOption = None,
+    timeout: FleetTimeoutOption = 120.0,
+    mmdoctor: MmdoctorOption = None,
+    yes: YesOption = False,
+    cuda: CudaOption = None,
+    cpu: Annotated[bool, Opt("--cpu", help="A CPU-only stack.")] = False,
+    torch: TorchOption = None,
+    mmdet: MmdetOption = None,
+    line: LineOption = None,
+    torch_source: TorchSourceOption = "pytorch",
+    allow_source_build: AllowSourceBuildOption = True,
+    installer: InstallerOption = "mim",
+    index_url: IndexUrlOption = None,
+    torch_index_url: TorchIndexUrlOption = None,
+    mmcv_base_url: MmcvBaseUrlOption = None,
+    find_links: FindLinksOption = None,
+    offline: OfflineOption = False,
+    matrix: MatrixOption = None,
+    json_output: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Plan one stack for every node (as `fleet plan`), install it once into the shared --venv
+    (mmcv built once, for every node's GPU archs), then check the venv on every node: anything
+    short of every node healthy rolls it back, as `install` does.
+
+    Exit codes: 0 installed and every node healthy, 1 nodes block one stack (nothing changed),
+    2 bad input, 3 failed or a node unhealthy, rolled back, 4 could not run.
+    """
+    from mmdoctor.cli import _serve
+    from mmdoctor.commands import fleet as command
+
+    _serve("fleet install", command.run_install, command.FleetInstallOptions, locals())

@@ -17,7 +17,7 @@ import typer
 
 OptionsT = TypeVar("OptionsT")
 COMMANDS = ("check", "install", "fix", "rollback", "matrix", "smoke-test", "diagnose", "fleet")
-FLEET_COMMANDS = ("check", "report", "plan", "smoke-test")
+FLEET_COMMANDS = ("check", "report", "plan", "smoke-test", "install")
 
 
 class Format(str, Enum):

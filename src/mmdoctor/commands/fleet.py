@@ -3,7 +3,7 @@ summary; or the summary of reports gathered any other way."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from mmdoctor.fleet.plan import FleetPlanning
     from mmdoctor.fleet.reports import NodeReport
     from mmdoctor.fleet.slurm import SrunRequest
+    from mmdoctor.fleet.summary import FleetSummary
+    from mmdoctor.install.execute import Judgement
     from mmdoctor.matrix import Matrix
 
 
@@ -92,6 +94,7 @@ def run_report(options: FleetReportOptions, ui: Interaction) -> Result:
 
 @dataclass(frozen=True)
 class FleetPlanOptions(FleetCheckOptions):
+    cpu: bool = False
     cuda: str | None = None
     torch: str | None = None
     mmdet: str | None = None
@@ -126,7 +129,7 @@ def run_plan(options: FleetPlanOptions, ui: Interaction) -> Result:
     wishes = make_wishes(  # bad wishes are exit 2 before any node is asked
         matrix,
         cuda=options.cuda,
-        cpu=False,
+        cpu=options.cpu,
         torch=options.torch,
         mmdet=options.mmdet,
         allow_source_build=options.allow_source_build,
@@ -221,3 +224,101 @@ def run_smoke(options: FleetSmokeOptions, ui: Interaction) -> Result:
     reports = ui.busy(lambda: gather(request, smoke_argv(options), command="smoke-test"))
     summary = summarise(reports)
     return Result("fleet smoke-test", summary.status, summary.exit_code, summary)
+
+
+@dataclass(frozen=True)
+class FleetInstallOptions(FleetPlanOptions):
+    venv: Path | None = None  # on storage every node shares
+    yes: bool = False
+    installer: str = "mim"
+    index_url: str | None = None
+    torch_index_url: str | None = None
+    mmcv_base_url: str | None = None
+    find_links: Sequence[str] = ()
+    install_timeout: float = 90.0  # one probe step of the install (as install's --timeout)
+
+
+def run_install(options: FleetInstallOptions, ui: Interaction) -> Result:
+    """Plan for every node, install once into the shared venv (here), then check it on every
+    node: anything short of every node healthy rolls the venv back, as `install` does."""
+    from mmdoctor.commands import install
+    from mmdoctor.errors import ExitCode, UsageError
+    from mmdoctor.fleet.plan import plan_fleet
+    from mmdoctor.install.destination import planned_interpreter
+    from mmdoctor.machine import make_wishes
+    from mmdoctor.matrix import load_matrix
+
+    if options.venv is None:
+        raise UsageError("fleet install needs --venv DIR, on storage every node shares")
+    if not options.yes and not ui.can_ask:
+        raise UsageError(
+            "fleet install changes an environment and there is no terminal to ask on: add --yes"
+        )
+    matrix = load_matrix(str(options.matrix) if options.matrix else None)
+    wishes = make_wishes(
+        matrix,
+        cuda=options.cuda,
+        cpu=options.cpu,
+        torch=options.torch,
+        mmdet=options.mmdet,
+        allow_source_build=options.allow_source_build,
+        line=options.line,
+        torch_source=options.torch_source,
+    )
+    base, venv_python = planned_interpreter(str(options.venv), options.python)
+    reports = gather_facts(replace(options, python=base), ui)
+    planning = plan_fleet(reports, matrix, wishes)
+    missing = tuple(r for r in reports if r.document is None)
+    if not planning.fits_all or missing or planning.machine is None:
+        body = FleetPlanned(planning, install_plan(planning, matrix, venv_python), missing)
+        return Result("fleet install", "blocked", ExitCode.PROBLEMS, body)
+    machine = planning.machine
+    chosen = install.InstallOptions(
+        python=options.python,
+        venv=options.venv,
+        yes=options.yes,
+        cuda=options.cuda,
+        cpu=options.cpu,
+        torch=options.torch,
+        mmdet=options.mmdet,
+        line=options.line,
+        torch_source=options.torch_source,
+        allow_source_build=options.allow_source_build,
+        installer=options.installer,
+        index_url=options.index_url,
+        torch_index_url=options.torch_index_url,
+        mmcv_base_url=options.mmcv_base_url,
+        find_links=options.find_links,
+        # the fleet's machine: its lowest driver and every node's GPU archs (a build covers all)
+        driver=str(machine.driver) if machine.driver is not None else None,
+        gpu_cc=tuple(str(cc) for cc in machine.gpu_ccs),
+        timeout=options.install_timeout,
+        matrix=options.matrix,
+    )
+    every_node = replace(options, cpu_only=options.cpu_only or options.cpu)  # as install checks
+    result = install.run(chosen, ui, verifier=lambda python: fleet_verifier(every_node, python))
+    return replace(result, command="fleet install")
+
+
+def fleet_verifier(
+    options: FleetCheckOptions, python: str
+) -> tuple[Callable[[], FleetSummary], Callable[[FleetSummary], Judgement]]:
+    """install's check step for a shared venv: `check` of it on every node."""
+    from mmdoctor.fleet.collect import gather
+    from mmdoctor.fleet.summary import summarise
+    from mmdoctor.install.execute import Judgement
+
+    request = srun_request(options)
+    remote = check_argv(replace(options, python=python))
+
+    def check_every_node() -> FleetSummary:
+        return summarise(gather(request, remote))
+
+    def judge(summary: FleetSummary) -> Judgement:
+        problems = [
+            f"{p.node}: {p.check}: {p.summary}" for p in summary.problems if p.status != "warn"
+        ]
+        problems += [f"{n.node}: {n.reason}" for n in summary.missing]
+        return Judgement(tuple(problems))
+
+    return check_every_node, judge

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import BuildBlocked, ExitCode, UsageError
@@ -24,11 +24,10 @@ from mmdoctor.result import Result
 if TYPE_CHECKING:
     from mmdoctor.fix import FixPlan
     from mmdoctor.install.destination import Destination
-    from mmdoctor.install.execute import InstallOutcome
+    from mmdoctor.install.execute import InstallOutcome, Judgement, Verdict
     from mmdoctor.machine import PlanningContext
     from mmdoctor.matrix import Matrix
     from mmdoctor.plan import Plan, Sources
-    from mmdoctor.report import CheckReport
     from mmdoctor.resolver import Resolution
 
 
@@ -85,10 +84,15 @@ class JobDone:
     outcome: InstallOutcome
     executable: str
     plan: Plan | FixPlan  # what was carried out
-    reports: tuple[CheckReport, ...] = ()  # check reports to show before the outcome
+    reports: tuple[Verdict, ...] = ()  # check reports (or a fleet's) to show before the outcome
 
 
-def run(options: InstallOptions, ui: Interaction) -> Result:
+# How an install's result is checked: given the interpreter installed into, a check to run
+# and how to judge what it returns. Default: `check` of that interpreter, every problem counts.
+Verifier = Callable[[str], tuple[Callable[[], "Verdict"], Callable[[Any], "Judgement"]]]
+
+
+def run(options: InstallOptions, ui: Interaction, verifier: Verifier | None = None) -> Result:
     from mmdoctor.matrix import load_matrix
 
     sources = _sources(options)  # bad input first, before anything is probed
@@ -121,7 +125,7 @@ def run(options: InstallOptions, ui: Interaction) -> Result:
         if isinstance(exc, _NoPlan):
             return Result("install", "no-plan", ExitCode.PROBLEMS, chosen)
         raise
-    outcome = carry_out(plan, destination, matrix, options, ui)
+    outcome = carry_out(plan, destination, matrix, options, ui, verifier)
     return Result(
         "install",
         outcome.status,
@@ -246,12 +250,29 @@ def _next_steps(options: InstallOptions, planned: bool) -> tuple[str, ...]:
 
 
 def carry_out(
-    plan: Plan, destination: Destination, matrix: Matrix, options: InstallOptions, ui: Interaction
+    plan: Plan,
+    destination: Destination,
+    matrix: Matrix,
+    options: InstallOptions,
+    ui: Interaction,
+    verifier: Verifier | None = None,
 ) -> InstallOutcome:
-    from mmdoctor.install.execute import execute, install_handlers, restore_options
+    from mmdoctor.install.execute import (
+        every_problem,
+        execute,
+        install_handlers,
+        restore_options,
+    )
     from mmdoctor.install.state import EnvState
     from mmdoctor.report import check_environment
 
+    def check_here() -> Verdict:
+        cpu = plan.variant == "cpu"
+        return check_environment(
+            destination.executable, matrix, cpu_only=cpu, timeout=options.timeout
+        )
+
+    run_check, judge = verifier(destination.executable) if verifier else (check_here, every_problem)
     system_ok = options.system and destination.externally_managed
     return execute(
         plan.steps,
@@ -259,9 +280,8 @@ def carry_out(
         EnvState(destination.prefix),
         ui.progress(),
         job="install",
-        run_check=lambda: check_environment(
-            destination.executable, matrix, cpu_only=plan.variant == "cpu", timeout=options.timeout
-        ),
+        run_check=run_check,
+        judge=judge,
         restore_options=restore_options(plan),
         handlers=install_handlers(plan, destination),
         extra_env={"PIP_BREAK_SYSTEM_PACKAGES": "1"} if system_ok else {},
@@ -282,7 +302,7 @@ def choose(python: str | None, venv: Path | None, system: bool, timeout: float) 
     )
 
 
-def _final(outcome: InstallOutcome) -> tuple[CheckReport, ...]:
+def _final(outcome: InstallOutcome) -> tuple[Verdict, ...]:
     """The final check's report, to show where it is not healthy."""
     return (outcome.final_report,) if outcome.final_report is not None else ()
 

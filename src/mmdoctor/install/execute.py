@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from mmdoctor import shell
 from mmdoctor.errors import ExitCode, MmdoctorError
@@ -58,7 +58,7 @@ class InstallOutcome:
     log_path: Path
     snapshot_path: Path
     check_status: str | None  # the post-install check: "healthy", "warnings", "problems"
-    final_report: CheckReport | None = None  # what that check found
+    final_report: Verdict | None = None  # what that check found
 
     @property
     def exit_code(self) -> ExitCode:
@@ -104,6 +104,14 @@ def restore_options(plan: Plan) -> tuple[str, ...]:
 StepHandler = Callable[[Runner, Step], str]
 
 
+class Verdict(Protocol):
+    """What the check after the steps returns: a CheckReport of the environment, or (fleet
+    install) the summary of every node's check of it."""
+
+    @property
+    def status(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Judgement:
     """What the check after the steps says of the job: why it did not hold (empty: it held)
@@ -125,12 +133,10 @@ def every_problem(report: CheckReport) -> Judgement:
 class _Checked:
     """Runs the check step for the executor and keeps its last report and judgement."""
 
-    def __init__(
-        self, run_check: Callable[[], CheckReport], judge: Callable[[CheckReport], Judgement]
-    ) -> None:
+    def __init__(self, run_check: Callable[[], Verdict], judge: Callable[[Any], Judgement]) -> None:
         self._run_check = run_check
         self._judge = judge
-        self.report: CheckReport | None = None
+        self.report: Verdict | None = None
         self.judgement = Judgement()
 
     def check(self) -> str:
@@ -163,9 +169,9 @@ def execute(
     progress: Progress,
     *,
     job: str,
-    run_check: Callable[[], CheckReport],
+    run_check: Callable[[], Verdict],
     restore_options: tuple[str, ...],
-    judge: Callable[[CheckReport], Judgement] = every_problem,
+    judge: Callable[[Any], Judgement] = every_problem,
     handlers: Mapping[str, StepHandler] | None = None,
     extra_env: dict[str, str] | None = None,
     success: str = "installed",

@@ -119,12 +119,11 @@ def _(body: InstallPlan, console: Console, verbose: bool) -> None:
 
 @human.register
 def _(body: JobDone, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.human import render_check_report
     from mmdoctor.render.install_out import render_outcome
 
-    for report in body.reports:
+    for report in body.reports:  # a check report, or a fleet's summary (fleet install)
         if report.status != "healthy":
-            render_check_report(report, verbose=False, console=console)
+            human(report, console, False)
     render_outcome(body.outcome, console)
 
 

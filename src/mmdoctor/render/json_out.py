@@ -104,7 +104,13 @@ def _(body: JobDone, command: str, verbose: bool) -> dict[str, Any]:
     from mmdoctor.render.plan_out import plan_dict
 
     plan = fix_plan_dict(body.plan) if isinstance(body.plan, FixPlan) else plan_dict(body.plan)
-    return {"target": body.executable, "plan": plan, **outcome_dict(body.outcome)}
+    keys = {"target": body.executable, "plan": plan, **outcome_dict(body.outcome)}
+    final = body.outcome.final_report
+    if isinstance(final, FleetSummary):  # fleet install: every node's check of the result
+        from mmdoctor.render.fleet_out import fleet_dict
+
+        keys["fleet"] = fleet_dict(final)
+    return keys
 
 
 @body_keys.register
