@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mmdoctor.fleet.summary import FleetSummary
     from mmdoctor.install.execute import Judgement
     from mmdoctor.matrix import Matrix
+    from mmdoctor.resolver import Machine
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,12 @@ class FleetInstallOptions(FleetPlanOptions):
     mmcv_base_url: str | None = None
     find_links: Sequence[str] = ()
     install_timeout: float = 90.0  # one probe step of the install (as install's --timeout)
+    # per-node venvs instead of a shared one: every node installs (--venv may hold %n), and
+    # mmcv is built once, by the first node, into this folder that the others read
+    wheelhouse: Path | None = None
+
+
+INSTALL_STEP_TIMEOUT = 4 * 3600.0  # seconds a node's own install may take (a source build)
 
 
 def run_install(options: FleetInstallOptions, ui: Interaction) -> Result:
@@ -273,6 +280,8 @@ def run_install(options: FleetInstallOptions, ui: Interaction) -> Result:
         body = FleetPlanned(planning, install_plan(planning, matrix, venv_python), missing)
         return Result("fleet install", "blocked", ExitCode.PROBLEMS, body)
     machine = planning.machine
+    if options.wheelhouse is not None:
+        return _install_per_node(options, planning.planned, machine)
     chosen = install.InstallOptions(
         python=options.python,
         venv=options.venv,
@@ -322,3 +331,61 @@ def fleet_verifier(
         return Judgement(tuple(problems))
 
     return check_every_node, judge
+
+
+def install_argv(options: FleetInstallOptions, machine: Machine) -> list[str]:
+    """The `mmdoctor install` each node runs for its own venv: the fleet's plan wishes, and
+    the fleet's machine as what-if values, so every node plans (and keys its build) alike."""
+    from mmdoctor.fleet.collect import mmdoctor_command
+
+    argv = [*mmdoctor_command(options.mmdoctor), "install", "--venv", str(options.venv)]
+    argv += ["--yes", "--json", "--installer", options.installer]
+    argv += ["--torch-source", options.torch_source, "--timeout", f"{options.install_timeout:g}"]
+    flags = {
+        "--python": options.python,
+        "--cuda": options.cuda,
+        "--torch": options.torch,
+        "--mmdet": options.mmdet,
+        "--line": options.line,
+        "--index-url": options.index_url,
+        "--torch-index-url": options.torch_index_url,
+        "--mmcv-base-url": options.mmcv_base_url,
+        "--matrix": str(options.matrix) if options.matrix else None,
+        "--driver": str(machine.driver) if machine.driver is not None else None,
+    }
+    argv += [part for flag, value in flags.items() if value for part in (flag, value)]
+    argv += [part for link in options.find_links for part in ("--find-links", link)]
+    argv += [part for cc in machine.gpu_ccs for part in ("--gpu-cc", str(cc))]
+    argv.append("--cpu" if options.cpu else "")
+    argv.append("--allow-source-build" if options.allow_source_build else "--no-source-build")
+    return [part for part in argv if part]
+
+
+def _install_per_node(
+    options: FleetInstallOptions, nodes: Sequence[str], machine: Machine
+) -> Result:
+    """The first node installs (and builds mmcv into the wheelhouse), then the others at once,
+    reading the wheel it built: N nodes, one build."""
+    import os
+
+    from mmdoctor.fleet.collect import gather
+    from mmdoctor.fleet.reports import NodeReport
+    from mmdoctor.fleet.summary import hostlist, summarise
+
+    assert options.wheelhouse is not None
+    options.wheelhouse.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MMDOCTOR_WHEELHOUSE": str(options.wheelhouse.absolute())}
+    remote = install_argv(options, machine)
+    step = replace(srun_request(options), nodes=None, timeout=INSTALL_STEP_TIMEOUT)
+    first = gather(replace(step, nodelist=nodes[0]), remote, command="install", env=env)
+    reports = list(first)
+    if len(nodes) > 1:
+        if all(r.healthy for r in first):
+            rest = replace(step, nodelist=hostlist(nodes[1:]))
+            reports += gather(rest, remote, command="install", env=env)
+        else:  # its build or install failed: the others would fail the same way
+            reason = f"not attempted: the first node's install ({nodes[0]}) failed"
+            reports += [NodeReport(node, reason=reason) for node in nodes[1:]]
+    summary = summarise(reports)
+    status = "installed" if summary.exit_code == 0 else "problems"
+    return Result("fleet install", status, summary.exit_code, summary)

@@ -95,6 +95,7 @@ Verifier = Callable[[str], tuple[Callable[[], "Verdict"], Callable[[Any], "Judge
 def run(options: InstallOptions, ui: Interaction, verifier: Verifier | None = None) -> Result:
     from mmdoctor.matrix import load_matrix
 
+    options = node_venv(options)
     sources = _sources(options)  # bad input first, before anything is probed
     if not options.planning and not options.yes and not ui.can_ask:
         raise UsageError(
@@ -133,6 +134,17 @@ def run(options: InstallOptions, ui: Interaction, verifier: Verifier | None = No
         JobDone(outcome, destination.executable, plan, _final(outcome)),
         (outcome.failure,) if outcome.failure else (),
     )
+
+
+def node_venv(options: InstallOptions) -> InstallOptions:
+    """--venv with %n in it (as in srun's file names): the node's name there ($SLURMD_NODENAME,
+    else the host name), so one command gives every node its own venv."""
+    if options.venv is None or "%n" not in str(options.venv):
+        return options
+    import socket
+
+    node = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
+    return replace(options, venv=Path(str(options.venv).replace("%n", node)))
 
 
 class _NoPlan(Exception):

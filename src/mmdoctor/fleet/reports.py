@@ -84,7 +84,17 @@ def _first_version(distributions: list[Any], names: tuple[str, ...]) -> str:
 
 
 def facts_of(doc: Mapping[str, Any]) -> NodeFacts:
-    """The facts of one node that its peers should share (a smoke test's: what it ran)."""
+    """The facts of one node that its peers should share (a smoke test's or an install's:
+    what it ran)."""
+    if doc.get("command") == "install":
+        plan = doc.get("plan") or {}
+        torch, mmcv = plan.get("torch") or {}, plan.get("mmcv") or {}
+        return NodeFacts(
+            (
+                ("torch", f"{torch.get('version')} ({torch.get('variant')})"),
+                ("mmcv", f"{mmcv.get('name')} {mmcv.get('version')}"),
+            )
+        )
     if doc.get("command") == "smoke-test":
         model = _dig(doc, "model", "id")
         return NodeFacts((("device", str(doc.get("device"))), ("model", str(model))))

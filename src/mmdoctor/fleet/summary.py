@@ -109,6 +109,9 @@ def _odd_ones(facts: dict[str, NodeFacts]) -> list[OddOne]:
 def _problems(reported: list[NodeReport]) -> list[NodeProblem]:
     out: list[NodeProblem] = []
     for node in sorted(reported, key=lambda n: n.node):
+        doc = node.document or {}
+        if doc.get("failure"):  # an install that failed (and was rolled back on that node)
+            out.append(NodeProblem(node.node, str(doc["command"]), "fail", str(doc["failure"])))
         for check in node.checks:
             status = str(check.get("status"))
             if status in PROBLEMS or status == "warn":

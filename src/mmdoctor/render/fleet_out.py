@@ -88,6 +88,7 @@ def fleet_dict(summary: FleetSummary) -> dict[str, Any]:
             "detail": node.detail or None,
             "seconds": node.seconds,
             "problems": problems.get(node.node, []),
+            "log": (node.document or {}).get("log"),  # an install's, on that node
         }
         for node in summary.nodes
     ]

@@ -1,0 +1,87 @@
+"""`mmdoctor fleet install` for real: one install into a venv the nodes share (this machine's
+disk), from the local index, then `check` of it on every node of the real Slurm cluster; a
+node short of healthy rolls the venv back. The plan is the end-to-end install's CPU stack
+(mmcv 2.1.0 built from source, its wheel from that test's cache), on nodes without a GPU."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import Run, run_mmdoctor
+from installing import PLAN, assert_restored, freeze, install_environ, make_venv, sources
+from slurm_cluster import NODES, OLD_DRIVER, SlurmCluster, fleet_env, set_node
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+
+def cpu_nodes(node_dir: Path) -> None:
+    for node in NODES:  # NVML_ERROR_LIBRARY_NOT_FOUND: a node without an NVIDIA driver
+        set_node(node_dir, node, count=0, init_error=12)
+
+
+def fleet_install(
+    cluster: SlurmCluster, lib: Path, node_dir: Path, venv: Path, index, *args: str
+) -> Run:
+    cluster_env = fleet_env(cluster, lib, node_dir)  # only what reaches the cluster and NVML:
+    keys = ("SLURM_CONF", "LD_LIBRARY_PATH", "FAKE_NVML_NODE_DIR")  # not this machine's PIP_*
+    env = install_environ(venv.parent, **{key: cluster_env[key] for key in keys})
+    argv = ["fleet", "install", *PLAN, "--venv", str(venv), "--yes", *sources(index), *args]
+    return run_mmdoctor(*argv, env=env, timeout=3600)
+
+
+def test_fleet_install_into_a_shared_venv_that_every_node_then_checks(
+    cluster, fake_nvml_lib, node_dir, index, mmcv_wheel: Path, tmp_path: Path
+) -> None:
+    cpu_nodes(node_dir)
+    venv = tmp_path / "shared" / "mm"
+    run = fleet_install(cluster, fake_nvml_lib, node_dir, venv, index, "--json")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    doc = run.json()
+    assert (doc["command"], doc["status"]) == ("fleet install", "installed")
+    assert doc["plan"]["mmcv"]["name"] == "mmcv" and doc["plan"]["mmcv"]["version"] == "2.1.0"
+    # the check step was every node's check of the shared venv, through srun
+    assert doc["fleet"]["counts"] == {"nodes": 3, "healthy": 3, "without_report": 0}
+    assert [n["node"] for n in doc["fleet"]["nodes"]] == list(NODES)
+    assert "mmcv==2.1.0" in freeze(venv)
+
+
+def test_a_node_short_of_healthy_rolls_the_shared_venv_back(
+    cluster, fake_nvml_lib, node_dir, index, mmcv_wheel: Path, tmp_path: Path
+) -> None:
+    cpu_nodes(node_dir)
+    # node3 has a GPU and a 535 driver: PyPI's torch 2.13.0 (a CUDA 13.0 build) plans fine for
+    # the CPU, and then fails node3's check (torch.driver), so the install does not hold
+    set_node(node_dir, "node3", driver=OLD_DRIVER)
+    venv = make_venv(tmp_path / "shared" / "mm")
+    before, before_all = freeze(venv), freeze(venv, "--all")
+    run = fleet_install(cluster, fake_nvml_lib, node_dir, venv, index)
+    assert "node3: torch.driver:" in run.stdout, run.stdout[-3000:]
+    assert "node1: " not in run.stdout.split("Install failed")[-1]
+    assert_restored(venv, before, before_all, run)
+
+
+def test_per_node_installs_read_the_one_wheel_in_the_wheelhouse(
+    cluster, fake_nvml_lib, node_dir, index, mmcv_wheel: Path, tmp_path: Path
+) -> None:
+    """--wheelhouse: every node installs its own venv (--venv with %n), and reads the mmcv
+    wheel from the folder they share instead of building it. The wheelhouse starts with the
+    one build the end-to-end install made of this very key (a second 13-minute build would
+    not fit CI); no node builds another, each one's log says it reused that wheel."""
+    cpu_nodes(node_dir)
+    wheelhouse = tmp_path / "wheelhouse"
+    shutil.copytree(mmcv_wheel.parent, wheelhouse / mmcv_wheel.parent.name)
+    venvs = tmp_path / "local" / "%n" / "mm"
+    run = fleet_install(
+        cluster, fake_nvml_lib, node_dir, venvs, index, "--wheelhouse", str(wheelhouse), "--json"
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    doc = run.json()
+    assert doc["command"] == "fleet install" and doc["counts"]["healthy"] == 3
+    for node in doc["nodes"]:
+        log = Path(node["log"]).read_text()
+        assert f"reused the cached wheel {wheelhouse}" in log, log[-2000:]
+        assert "built and cached" not in log
+        assert "mmcv==2.1.0" in freeze(tmp_path / "local" / node["node"] / "mm")
+    assert [p.name for p in wheelhouse.rglob("*.whl")] == [mmcv_wheel.name]
