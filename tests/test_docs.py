@@ -76,6 +76,10 @@ def test_the_readme_synopsis_of_each_command_names_all_its_options(mmdoctor) -> 
                 if re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", synopses[name])
             ]
             assert named, f"README's synopsis of mmdoctor {name} lacks {param.opts[0]}"
+        # and the other way: every option a synopsis names exists
+        known = {o for param in command.params for o in param.opts + param.secondary_opts}
+        for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", synopses[name]):
+            assert option in known, f"README's synopsis of mmdoctor {name} names {option}"
     usage = mmdoctor("diagnose", "--help").stdout.splitlines()[0]
     assert usage == "Usage: mmdoctor diagnose [OPTIONS] [[FILE|-]]"
     assert "mmdoctor diagnose [FILE | -]" in synopses["diagnose"]

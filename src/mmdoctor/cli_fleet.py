@@ -232,6 +232,15 @@ def fleet_install(
             help="The environment to install, on storage every node shares.",
         ),
     ] = None,
+    wheelhouse: Annotated[
+        Path | None,
+        Opt(
+            "--wheelhouse",
+            metavar="DIR",
+            help="Per-node venvs instead (--venv may hold %n, the node's name): the first node "
+            "builds mmcv into DIR, which the nodes share, and the others read it.",
+        ),
+    ] = None,
     nodes: NodesOption = None,
     nodelist: NodelistOption = None,
     partition: PartitionOption = None,
