@@ -24,9 +24,10 @@ def cpu_nodes(node_dir: Path) -> None:
 def fleet_install(
     cluster: SlurmCluster, lib: Path, node_dir: Path, venv: Path, index, *args: str
 ) -> Run:
+    work = node_dir.parent  # the test's own folder: state and logs
     cluster_env = fleet_env(cluster, lib, node_dir)  # only what reaches the cluster and NVML:
     keys = ("SLURM_CONF", "LD_LIBRARY_PATH", "FAKE_NVML_NODE_DIR")  # not this machine's PIP_*
-    env = install_environ(venv.parent, **{key: cluster_env[key] for key in keys})
+    env = install_environ(work, **{key: cluster_env[key] for key in keys})
     argv = ["fleet", "install", *PLAN, "--venv", str(venv), "--yes", *sources(index), *args]
     return run_mmdoctor(*argv, env=env, timeout=3600)
 
@@ -81,7 +82,9 @@ def test_per_node_installs_read_the_one_wheel_in_the_wheelhouse(
     assert doc["command"] == "fleet install" and doc["counts"]["healthy"] == 3
     for node in doc["nodes"]:
         log = Path(node["log"]).read_text()
-        assert f"reused the cached wheel {wheelhouse}" in log, log[-2000:]
-        assert "built and cached" not in log
+        # its build steps skipped, and mmcv installed from the wheelhouse
+        assert "skipped: the wheel cache holds this build" in log, log[-3000:]
+        assert f"--find-links {wheelhouse}/mmcv-2.1.0-" in log
+        assert " -m pip wheel " not in log and "built and cached" not in log
         assert "mmcv==2.1.0" in freeze(tmp_path / "local" / node["node"] / "mm")
     assert [p.name for p in wheelhouse.rglob("*.whl")] == [mmcv_wheel.name]

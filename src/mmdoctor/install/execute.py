@@ -259,6 +259,8 @@ def _run(
         records.append(
             StepRecord(number, step.description, _shown(step), _since(started), True, note)
         )
+        if note:  # in the log too: a skipped build, where pip took each package
+            runner.log.write(f"= step {number}: {note}")
         progress.step_done(records[-1], total)
     return tuple(records), None, ""
 
