@@ -165,7 +165,7 @@ def compiled_stack_venv(mmcv_wheel: Path) -> Path:
 @pytest.fixture(scope="session")
 def built_install(
     local_index: SimpleIndex, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Run]:
+) -> Iterator[tuple[Path, Run]]:
     """The end-to-end install with the default installer (mim): on a fresh machine this builds
     mmcv 2.1.0 from its PyPI sdist against torch 2.13 CPU (about 12-20 min on 2 cores) and keeps
     the wheel in the build cache that later installs (and the fixtures above) reuse."""
@@ -184,7 +184,8 @@ def built_install(
         env=install_environ(work),
         timeout=5400,
     )
-    return venv, run
+    yield venv, run
+    shutil.rmtree(venv, ignore_errors=True)  # 5.5 GB; pytest keeps a session's folders
 
 
 @pytest.fixture(scope="session")
@@ -300,6 +301,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if needs_build & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+PASSED_TMP_PATH = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[pytest.TestReport]:
+    """A passed test's tmp_path goes as soon as its fixtures are torn down: installs leave venvs
+    of 5.5 GB (PyPI's CUDA torch), and pytest would keep every one until the session ends,
+    which once filled a CI machine's disk. A failed test's folder stays, to be read."""
+    report = yield
+    funcargs = getattr(item, "funcargs", {})
+    if report.when == "call" and report.passed and "tmp_path" in funcargs:
+        item.stash[PASSED_TMP_PATH] = funcargs["tmp_path"]
+    elif report.when == "teardown" and PASSED_TMP_PATH in item.stash:
+        shutil.rmtree(item.stash[PASSED_TMP_PATH], ignore_errors=True)
+    return report
 
 
 def pytest_report_header() -> str:

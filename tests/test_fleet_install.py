@@ -6,14 +6,31 @@ node short of healthy rolls the venv back. The plan is the end-to-end install's 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import Run, run_mmdoctor
-from installing import PLAN, assert_restored, freeze, install_environ, make_venv, sources
+from installing import (
+    PLAN,
+    UV_CACHE,
+    assert_restored,
+    freeze,
+    install_environ,
+    make_venv,
+    sources,
+)
 from slurm_cluster import NODES, OLD_DRIVER, SlurmCluster, fleet_env, set_node
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _uv_cache() -> Iterator[None]:
+    """The installs here use uv: its cache holds PyPI's CUDA torch unpacked once (about 6 GB)
+    and every venv hardlinks it, so five venvs cost one copy, not 27 GB. Gone at the end."""
+    yield
+    shutil.rmtree(UV_CACHE, ignore_errors=True)
 
 
 def cpu_nodes(node_dir: Path) -> None:
@@ -28,7 +45,8 @@ def fleet_install(
     cluster_env = fleet_env(cluster, lib, node_dir)  # only what reaches the cluster and NVML:
     keys = ("SLURM_CONF", "LD_LIBRARY_PATH", "FAKE_NVML_NODE_DIR")  # not this machine's PIP_*
     env = install_environ(work, **{key: cluster_env[key] for key in keys})
-    argv = ["fleet", "install", *PLAN, "--venv", str(venv), "--yes", *sources(index), *args]
+    argv = ["fleet", "install", *PLAN, "--installer", "uv", "--venv", str(venv), "--yes"]
+    argv += [*sources(index), *args]
     return run_mmdoctor(*argv, env=env, timeout=3600)
 
 
@@ -60,6 +78,8 @@ def test_a_node_short_of_healthy_rolls_the_shared_venv_back(
     run = fleet_install(cluster, fake_nvml_lib, node_dir, venv, index)
     assert "node3: torch.driver:" in run.stdout, run.stdout[-3000:]
     assert "node1: " not in run.stdout.split("Install failed")[-1]
+    (log,) = [p.read_text() for p in (tmp_path / "state").glob("envs/*/logs/*-install.log")]
+    assert "! node3: torch.driver:" in log, log[-3000:]  # the log alone says why
     assert_restored(venv, before, before_all, run)
 
 
@@ -74,17 +94,21 @@ def test_per_node_installs_read_the_one_wheel_in_the_wheelhouse(
     wheelhouse = tmp_path / "wheelhouse"
     shutil.copytree(mmcv_wheel.parent, wheelhouse / mmcv_wheel.parent.name)
     venvs = tmp_path / "local" / "%n" / "mm"
-    run = fleet_install(
-        cluster, fake_nvml_lib, node_dir, venvs, index, "--wheelhouse", str(wheelhouse), "--json"
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    doc = run.json()
-    assert doc["command"] == "fleet install" and doc["counts"]["healthy"] == 3
-    for node in doc["nodes"]:
-        log = Path(node["log"]).read_text()
-        # its build steps skipped, and mmcv installed from the wheelhouse
-        assert "skipped: the wheel cache holds this build" in log, log[-3000:]
-        assert f"--find-links {wheelhouse}/mmcv-2.1.0-" in log
-        assert " -m pip wheel " not in log and "built and cached" not in log
-        assert "mmcv==2.1.0" in freeze(tmp_path / "local" / node["node"] / "mm")
-    assert [p.name for p in wheelhouse.rglob("*.whl")] == [mmcv_wheel.name]
+    try:
+        run = fleet_install(
+            cluster, fake_nvml_lib, node_dir, venvs, index, "--wheelhouse", str(wheelhouse),
+            "--json",
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        doc = run.json()
+        assert doc["command"] == "fleet install" and doc["counts"]["healthy"] == 3
+        for node in doc["nodes"]:
+            log = Path(node["log"]).read_text()
+            # its build step took the wheelhouse's wheel, and mmcv installed from there
+            assert f"reused the cached wheel {wheelhouse}/mmcv-2.1.0-" in log, log[-3000:]
+            assert f"--find-links {wheelhouse}/mmcv-2.1.0-" in log
+            assert " -m pip wheel " not in log and "built and cached" not in log
+            assert "mmcv==2.1.0" in freeze(tmp_path / "local" / node["node"] / "mm")
+        assert [p.name for p in wheelhouse.rglob("*.whl")] == [mmcv_wheel.name]
+    finally:  # a failure keeps the logs (state/), not three venvs of 5.5 GB
+        shutil.rmtree(tmp_path / "local", ignore_errors=True)

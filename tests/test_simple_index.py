@@ -73,6 +73,20 @@ def test_pages_list_projects_and_hashes_and_redirect_other_spellings(
     assert index.requests[:3] == ["/simple/", "/simple/OpenMIM", "/simple/openmim/"]
 
 
+def test_files_are_immutable_pages_and_faulty_files_are_not_cached(index: SimpleIndex) -> None:
+    """As PyPI's file host: a client (uv) may keep a file for good; a page never, so a fault
+    armed later still reaches every client."""
+
+    def cache_control(path: str) -> str:
+        request = urllib.request.Request(index.url.removesuffix("/simple") + path, method="HEAD")
+        return urllib.request.urlopen(request, timeout=30).headers["Cache-Control"]
+
+    assert cache_control(f"/files/{OPENMIM}") == "max-age=365000000, immutable, public"
+    assert cache_control("/simple/openmim/") == "no-store"
+    index.fail(OPENMIM, "slow", seconds=0.1)
+    assert cache_control(f"/files/{OPENMIM}") == "no-store"
+
+
 def test_pip_downloads_a_wheel_with_the_published_hash(
     index: SimpleIndex, index_files: Path, tmp_path: Path
 ) -> None:

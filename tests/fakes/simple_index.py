@@ -279,12 +279,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._plain(404, "not found\n", with_body)
 
-    def _headers(self, status: int, content_type: str, length: int) -> None:
+    def _headers(
+        self, status: int, content_type: str, length: int, cache: str = "no-store"
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(length))
-        # Nothing may be cached: a fault switched on later must reach the client.
-        self.send_header("Cache-Control", "no-store")
+        # Pages may not be cached: a fault switched on later must reach the client.
+        self.send_header("Cache-Control", cache)
         self.end_headers()
 
     def _redirect(self, location: str) -> None:
@@ -320,7 +322,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._plain(500, "injected fault\n", with_body)
             return
         size = file.stat().st_size
-        self._headers(200, "application/octet-stream", size)
+        # A whole file is what PyPI's file host says of it: immutable. uv then unpacks a wheel
+        # once and hardlinks it into every venv (without this, one 5.5 GB copy per venv); the
+        # tests keep pip's cache off, so a fault armed later still reaches pip.
+        cache = "no-store" if fault is not None else "max-age=365000000, immutable, public"
+        self._headers(200, "application/octet-stream", size, cache)
         if not with_body:
             return
         self.close_connection = True  # whatever happens below, this connection is done

@@ -206,6 +206,8 @@ def execute(
             if failure is None:
                 return outcome(success)
             why = checked.explain(output)
+            for problem in checked.judgement.problems:  # the log alone then says why
+                log.write(f"! {problem}")
             if keep_on_check_failure and checked.judgement.problems:
                 return outcome("kept-with-problems", why)
             log.write(f"! {failure}: restoring the snapshot {snap.folder}")
