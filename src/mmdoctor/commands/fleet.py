@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mmdoctor.fleet.summary import FleetSummary
     from mmdoctor.install.execute import Judgement
     from mmdoctor.matrix import Matrix
-    from mmdoctor.resolver import Machine
+    from mmdoctor.resolver import Machine, Wishes
 
 
 @dataclass(frozen=True)
@@ -123,20 +123,10 @@ class FleetPlanned:
 
 def run_plan(options: FleetPlanOptions, ui: Interaction) -> Result:
     from mmdoctor.fleet.plan import plan_fleet
-    from mmdoctor.machine import make_wishes
     from mmdoctor.matrix import load_matrix
 
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
-    wishes = make_wishes(  # bad wishes are exit 2 before any node is asked
-        matrix,
-        cuda=options.cuda,
-        cpu=options.cpu,
-        torch=options.torch,
-        mmdet=options.mmdet,
-        allow_source_build=options.allow_source_build,
-        line=options.line,
-        torch_source=options.torch_source,
-    )
+    wishes = _wishes(options, matrix)  # bad wishes are exit 2 before any node is asked
     reports = gather_facts(options, ui)
     planning = plan_fleet(reports, matrix, wishes)
     body = FleetPlanned(
@@ -146,6 +136,21 @@ def run_plan(options: FleetPlanOptions, ui: Interaction) -> Result:
     )
     status = "planned" if body.exit_code == 0 else ("blocked" if body.install else "no-plan")
     return Result("fleet plan", status, body.exit_code, body)
+
+
+def _wishes(options: FleetPlanOptions, matrix: Matrix) -> Wishes:
+    from mmdoctor.machine import make_wishes
+
+    return make_wishes(
+        matrix,
+        cuda=options.cuda,
+        cpu=options.cpu,
+        torch=options.torch,
+        mmdet=options.mmdet,
+        allow_source_build=options.allow_source_build,
+        line=options.line,
+        torch_source=options.torch_source,
+    )
 
 
 def gather_facts(options: FleetCheckOptions, ui: Interaction) -> list[NodeReport]:
@@ -252,7 +257,6 @@ def run_install(options: FleetInstallOptions, ui: Interaction) -> Result:
     from mmdoctor.errors import ExitCode, UsageError
     from mmdoctor.fleet.plan import plan_fleet
     from mmdoctor.install.destination import planned_interpreter
-    from mmdoctor.machine import make_wishes
     from mmdoctor.matrix import load_matrix
 
     if options.venv is None:
@@ -262,16 +266,7 @@ def run_install(options: FleetInstallOptions, ui: Interaction) -> Result:
             "fleet install changes an environment and there is no terminal to ask on: add --yes"
         )
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
-    wishes = make_wishes(
-        matrix,
-        cuda=options.cuda,
-        cpu=options.cpu,
-        torch=options.torch,
-        mmdet=options.mmdet,
-        allow_source_build=options.allow_source_build,
-        line=options.line,
-        torch_source=options.torch_source,
-    )
+    wishes = _wishes(options, matrix)
     base, venv_python = planned_interpreter(str(options.venv), options.python)
     reports = gather_facts(replace(options, python=base), ui)
     planning = plan_fleet(reports, matrix, wishes)
