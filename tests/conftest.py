@@ -323,7 +323,7 @@ def pytest_runtest_makereport(item: pytest.Item) -> Iterator[pytest.TestReport]:
 def pytest_report_header() -> str:
     # Out of disk, the suite fails in set-up with ENOSPC far from the cause: say it up front.
     free = shutil.disk_usage(CACHE.parent if CACHE.parent.exists() else REPO).free / 2**30
-    return f"mmdoctor: {free:.0f} GiB free for the test environments (a first run uses about 12)"
+    return f"mmdoctor: {free:.0f} GiB free for the test environments (a first run's peak: about 30)"
 
 
 # --- a real Slurm cluster (tests/slurm_cluster.py), for the fleet tests ---------------------
