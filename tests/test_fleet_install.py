@@ -89,7 +89,7 @@ def test_per_node_installs_build_mmcv_once_into_the_wheelhouse(
     cluster, fake_nvml_lib, node_dir, index, tmp_path: Path
 ) -> None:
     """--wheelhouse: every node installs its own venv (--venv with %n). The wheelhouse starts
-    empty: the first node builds mmcv 2.1.0 from its sdist into it (about 13 min here), then
+    empty: the first node builds mmcv 2.1.0 from its sdist into it (9-12 min here), then
     the other two read that wheel instead of building: three nodes, one build, as their logs
     say. (The build cache of the end-to-end install is not read: the wheelhouse replaces it.)"""
     cpu_nodes(node_dir)
