@@ -11,8 +11,8 @@ import time
 
 from packaging.version import Version
 
-from mmdoctor.matrix import load_matrix
-from mmdoctor.resolver import Machine, Wishes, resolve
+from mmdoctor.planning.matrix import load_matrix
+from mmdoctor.planning.resolver import Machine, Wishes, resolve
 
 CASES = {
     "A100, Python 3.10, no wishes": (

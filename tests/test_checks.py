@@ -19,7 +19,7 @@ from mmdoctor.checks.model import (
 )
 from mmdoctor.checks.torch import arch_support, parse_arch
 from mmdoctor.environment import Environment, NvidiaInfo, NvmlError, ToolkitInfo
-from mmdoctor.matrix import load_matrix
+from mmdoctor.planning.matrix import load_matrix
 
 CU126_ARCHS = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
 CU128_ARCHS = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"]

@@ -20,7 +20,7 @@ from installing import freeze, make_venv
 
 from mmdoctor.checks.model import Advice, CheckResult, Status
 from mmdoctor.fix import plan_fixes
-from mmdoctor.matrix import load_matrix
+from mmdoctor.planning.matrix import load_matrix
 
 pytestmark = pytest.mark.slow
 

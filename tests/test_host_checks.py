@@ -22,9 +22,9 @@ from packaging.version import Version
 from mmdoctor.checks import all_checks
 from mmdoctor.checks.model import CheckResult, Context, Status, run_one
 from mmdoctor.environment import CACHE_DISK, TMP_DISK, DiskSpace, Environment, ToolkitInfo
-from mmdoctor.matrix import load_matrix
+from mmdoctor.planning.matrix import load_matrix
+from mmdoctor.planning.resolver import Machine, Wishes, find_prebuilt_mmcv, resolve
 from mmdoctor.probe.collect import probe_host
-from mmdoctor.resolver import Machine, Wishes, find_prebuilt_mmcv, resolve
 
 MATRIX = load_matrix()
 GIB = 2**30

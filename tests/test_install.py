@@ -396,7 +396,7 @@ def test_the_log_never_holds_credentials(tmp_path: Path) -> None:
 
 def test_a_wheel_without_compiled_ops_is_told_apart(tmp_path: Path) -> None:
     # a build that skips the ops (no torch in sight) makes a pure-Python mmcv: never the result
-    from mmdoctor.install.wheel_cache import has_compiled_ops
+    from mmdoctor.wheel_cache import has_compiled_ops
 
     lite, full = tmp_path / "lite.whl", tmp_path / "full.whl"
     with zipfile.ZipFile(lite, "w") as archive:
@@ -443,9 +443,9 @@ def test_the_cxx20_build_prepares_its_own_copy_of_the_real_sdist(
     from mmdoctor.install.execute import StepFailed, _require_raised_standard, _run
     from mmdoctor.install.runner import Runner
     from mmdoctor.install.state import Log
-    from mmdoctor.matrix import load_matrix
-    from mmdoctor.plan import Sources, build_plan
-    from mmdoctor.resolver import Machine, Wishes, resolve
+    from mmdoctor.planning.matrix import load_matrix
+    from mmdoctor.planning.plan import Sources, build_plan
+    from mmdoctor.planning.resolver import Machine, Wishes, resolve
 
     clean = isolated_pip_env()
     for name in [n for n in os.environ if n not in clean]:  # PIP_FIND_LINKS, ...
@@ -497,9 +497,9 @@ def test_the_torch_check_names_each_build_that_is_not_the_planned_one() -> None:
     from packaging.version import Version
 
     from mmdoctor.install.execute import _unplanned
-    from mmdoctor.matrix import load_matrix
-    from mmdoctor.plan import build_plan
-    from mmdoctor.resolver import Machine, Wishes, resolve
+    from mmdoctor.planning.matrix import load_matrix
+    from mmdoctor.planning.plan import build_plan
+    from mmdoctor.planning.resolver import Machine, Wishes, resolve
 
     matrix = load_matrix()
     machine = Machine(os="linux", python=Version("3.11"))

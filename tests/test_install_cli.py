@@ -487,7 +487,7 @@ def test_the_main_scenario_says_nothing_it_does_not_know(mmdoctor) -> None:
 
 
 def test_build_time_comes_from_jobs_and_archs() -> None:
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.matrix import load_matrix
 
     builds = load_matrix().source_builds
     assert builds is not None

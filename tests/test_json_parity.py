@@ -25,21 +25,17 @@ VOLATILE |= {"hostname", "scheduler", "max_jobs", "mmdoctor_version"}
 
 # Plans for machines described by what-if values: nothing of this machine but its OS and CPU.
 WHAT_IF = {
-    "ampere-cu116-mmdet2": ["--cuda", "11.6", "--python-version", "3.10", "--mmdet", "2"]
-    + ["--driver", "535.104.05", "--gpu-cc", "8.6"],
-    "blackwell-consumer-r580": ["--driver", "580.65.05", "--gpu-cc", "12.0"]
-    + ["--python-version", "3.12", "--mmdet", "3"],
-    "turing-r470-py38": ["--driver", "470.82.01", "--gpu-cc", "7.5", "--python-version", "3.8"],
-    "windows-ada": ["--os", "windows", "--driver", "560.94", "--gpu-cc", "8.9"]
-    + ["--python-version", "3.11"],
-    "macos-arm": ["--os", "darwin", "--arch", "aarch64", "--python-version", "3.12"],
-    "grace-hopper-pip": ["--arch", "aarch64", "--driver", "570.124.06", "--gpu-cc", "9.0"]
-    + ["--python-version", "3.12", "--installer", "pip"],
-    "mixed-archs-onedl-uv-mirror": ["--driver", "580.95.05", "--gpu-cc", "8.0", "--gpu-cc", "9.0"]
-    + ["--python-version", "3.11", "--line", "onedl", "--installer", "uv"]
-    + ["--index-url", "https://mirror.example/simple"],
-    "py313-mmdet2-no-plan": ["--driver", "535.104.05", "--gpu-cc", "8.9"]
-    + ["--python-version", "3.13", "--mmdet", "2"],
+    "ampere-cu116-mmdet2": "--cuda 11.6 --python-version 3.10 --mmdet 2 --driver 535.104.05 "
+    "--gpu-cc 8.6",
+    "blackwell-consumer-r580": "--driver 580.65.05 --gpu-cc 12.0 --python-version 3.12 --mmdet 3",
+    "turing-r470-py38": "--driver 470.82.01 --gpu-cc 7.5 --python-version 3.8",
+    "windows-ada": "--os windows --driver 560.94 --gpu-cc 8.9 --python-version 3.11",
+    "macos-arm": "--os darwin --arch aarch64 --python-version 3.12",
+    "grace-hopper-pip": "--arch aarch64 --driver 570.124.06 --gpu-cc 9.0 --python-version 3.12 "
+    "--installer pip",
+    "mixed-archs-onedl-uv-mirror": "--driver 580.95.05 --gpu-cc 8.0 --gpu-cc 9.0 "
+    "--python-version 3.11 --line onedl --installer uv --index-url https://mirror.example/simple",
+    "py313-mmdet2-no-plan": "--driver 535.104.05 --gpu-cc 8.9 --python-version 3.13 --mmdet 2",
 }
 
 
@@ -96,7 +92,7 @@ def _with_uv_on_path() -> dict[str, str]:
 
 @pytest.mark.parametrize("name", sorted(WHAT_IF))
 def test_what_if_dry_run(name: str) -> None:
-    doc = _json("install", "--dry-run", *WHAT_IF[name], env=_with_uv_on_path())
+    doc = _json("install", "--dry-run", *WHAT_IF[name].split(), env=_with_uv_on_path())
     _compare(f"install-{name}", _normal(doc))
 
 

@@ -9,8 +9,8 @@ from conftest import REPO
 
 SRC = REPO / "src" / "mmdoctor"
 # These do the work; they hand data up and never draw it.
-BELOW_RENDER = ("install", "smoke", "probe", "checks", "machine.py", "plan.py", "resolver.py")
-BELOW_RENDER += ("matrix.py", "knowledge.py", "diagnose.py", "fix.py", "report.py", "shell.py")
+BELOW_RENDER = ("install", "smoke", "probe", "checks", "planning", "wheel_cache.py")
+BELOW_RENDER += ("knowledge.py", "diagnose.py", "fix.py", "report.py", "shell.py")
 BELOW_RENDER += ("redact.py", "paths.py", "errors.py", "environment.py", "commands", "drift.py")
 BELOW_RENDER += ("fleet",)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version as V
 
-from mmdoctor.matrix import load_matrix
-from mmdoctor.plan import build_plan, export_requirements
-from mmdoctor.resolver import Machine, Wishes, resolve
+from mmdoctor.planning.matrix import load_matrix
+from mmdoctor.planning.plan import build_plan, export_requirements
+from mmdoctor.planning.resolver import Machine, Wishes, resolve
 
 M = load_matrix()
 PY = "/envs/x/bin/python"
@@ -106,7 +106,7 @@ def test_the_onedl_plan_names_its_own_packages_index_and_opencv_pair() -> None:
 
 
 def test_a_mirror_of_the_onedl_host_goes_to_its_mim_as_mmcv_base_url() -> None:
-    from mmdoctor.plan import Sources
+    from mmdoctor.planning.plan import Sources
 
     machine = gpu("3.10", "550.54.14", "8.6")
     chosen = resolve(machine, Wishes(line="onedl"), M).chosen

@@ -14,7 +14,7 @@ import yaml
 from conftest import REPO
 from packaging.version import Version
 
-from mmdoctor.matrix import MatrixError, load_matrix
+from mmdoctor.planning.matrix import MatrixError, load_matrix
 
 MATRIX = REPO / "compat_matrix.yaml"
 SCHEMA = REPO / "compat_matrix.schema.json"

@@ -13,10 +13,10 @@ from fakes.https_server import Site
 from packaging.version import Version
 
 from mmdoctor.install.reach import PYPI, PipNetwork, plan_urls, probe
-from mmdoctor.matrix import load_matrix
 from mmdoctor.pipnet import parse_pip_config
-from mmdoctor.plan import Plan, Sources, build_plan
-from mmdoctor.resolver import Machine, Wishes, resolve
+from mmdoctor.planning.matrix import load_matrix
+from mmdoctor.planning.plan import Plan, Sources, build_plan
+from mmdoctor.planning.resolver import Machine, Wishes, resolve
 
 
 def closed_port() -> int:

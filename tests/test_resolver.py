@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from mmdoctor.matrix import DriverVersion, load_matrix
-from mmdoctor.plan import Sources, build_plan
-from mmdoctor.resolver import Candidate, Machine, Resolution, Wishes, resolve, runs_on
+from mmdoctor.planning.matrix import DriverVersion, load_matrix
+from mmdoctor.planning.plan import Sources, build_plan
+from mmdoctor.planning.resolver import Candidate, Machine, Resolution, Wishes, resolve, runs_on
 
 M = load_matrix()
 V = Version

@@ -137,8 +137,8 @@ def test_an_interrupted_checkpoint_download_resumes(
 def test_with_real_weights_the_detections_are_judged(compiled_stack_venv, tmp_path):
     """The zoo weights must find a person on the shipped image. These random weights cannot:
     the same script, asked to expect a person above 0.99, fails its inference stage."""
-    from mmdoctor.matrix import load_matrix
     from mmdoctor.paths import SHIPPED_IMAGE
+    from mmdoctor.planning.matrix import load_matrix
     from mmdoctor.probe.inside import run_marked
     from mmdoctor.smoke.run import SmokeOptions, settings
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmdoctor.checks.model import CheckResult, Status, id_matches
-from mmdoctor.plan import Step
+from mmdoctor.planning.plan import Step
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _TOOLS = (("-m", "pip"), ("-m", "mim"))

@@ -44,7 +44,7 @@ def checkpoint_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def wheel_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """mmcv wheels built from source, kept for the next install (install/wheel_cache.py):
+    """mmcv wheels built from source, kept for the next install (wheel_cache.py):
     $MMDOCTOR_WHEELHOUSE (a folder many nodes share: one build serves them all), else the
     cache's own."""
     shared = environ.get("MMDOCTOR_WHEELHOUSE")

@@ -15,7 +15,7 @@ from mmdoctor.environment import Environment
 from mmdoctor.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from mmdoctor.matrix import Matrix
+    from mmdoctor.planning.matrix import Matrix
 
 
 @dataclass(frozen=True)

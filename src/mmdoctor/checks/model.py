@@ -11,7 +11,7 @@ from enum import Enum
 from mmdoctor import shell
 from mmdoctor.environment import Environment
 from mmdoctor.knowledge import Failure, load_knowledge
-from mmdoctor.matrix import Matrix
+from mmdoctor.planning.matrix import Matrix
 
 
 class Status(str, Enum):

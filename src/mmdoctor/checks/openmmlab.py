@@ -18,8 +18,8 @@ from mmdoctor.checks.torch import (
     torch_version,
 )
 from mmdoctor.environment import Distribution, normalize_name, parse_version
-from mmdoctor.matrix import StackLine
-from mmdoctor.resolver import find_prebuilt_mmcv
+from mmdoctor.planning.matrix import StackLine
+from mmdoctor.planning.resolver import find_prebuilt_mmcv
 
 # The modules two distributions can fight over, in the order the check reports them.
 SHARED_MODULES = ("mmcv", "mmengine", "mmdet")

@@ -13,7 +13,7 @@ from mmdoctor.environment import Gpu, StepResult, parse_version
 from mmdoctor.knowledge import classify, classify_all
 
 if TYPE_CHECKING:
-    from mmdoctor.resolver import Candidate
+    from mmdoctor.planning.resolver import Candidate
 
 TORCH_INDEX = "https://download.pytorch.org/whl"
 
@@ -74,8 +74,8 @@ def planned_stack(ctx: Context) -> PlannedStack | None:
     GPUs), and its steps: advice that cannot walk into a torch no mmcv fits or a Python it has
     no wheel for. None where nothing fits."""
     from mmdoctor import shell
-    from mmdoctor.plan import build_plan
-    from mmdoctor.resolver import Machine, Wishes, resolve
+    from mmdoctor.planning.plan import build_plan
+    from mmdoctor.planning.resolver import Machine, Wishes, resolve
 
     nvidia = ctx.env.nvidia
     python = ctx.env.target.python_version

@@ -31,7 +31,7 @@ class CheckList:
 def run(options: CheckOptions, ui: Interaction) -> Result:
     from mmdoctor.checks import all_checks
     from mmdoctor.errors import ExitCode
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.matrix import load_matrix
     from mmdoctor.report import check_environment
 
     if options.list_checks:

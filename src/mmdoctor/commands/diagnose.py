@@ -77,7 +77,7 @@ def _check_target(
     steps `mmdoctor install` would plan there (None where nothing fits)."""
     from mmdoctor.checks.model import Context
     from mmdoctor.checks.torch import planned_stack
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.matrix import load_matrix
     from mmdoctor.report import check_environment
 
     matrix = load_matrix(str(options.matrix) if options.matrix else None)

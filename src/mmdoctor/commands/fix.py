@@ -46,7 +46,7 @@ def run(options: FixOptions, ui: Interaction) -> Result:
     from mmdoctor.fix import plan_fixes, problems_left
     from mmdoctor.install.execute import Judgement, execute, source_options
     from mmdoctor.install.state import EnvState
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.matrix import load_matrix
     from mmdoctor.probe.interpreter import resolve_interpreter
     from mmdoctor.report import CheckReport, check_environment
 

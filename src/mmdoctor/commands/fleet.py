@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from mmdoctor.fleet.slurm import SrunRequest
     from mmdoctor.fleet.summary import FleetSummary
     from mmdoctor.install.execute import Judgement
-    from mmdoctor.matrix import Matrix
-    from mmdoctor.resolver import Machine, Wishes
+    from mmdoctor.planning.matrix import Matrix
+    from mmdoctor.planning.resolver import Machine, Wishes
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class FleetPlanned:
 
 def run_plan(options: FleetPlanOptions, ui: Interaction) -> Result:
     from mmdoctor.fleet.plan import plan_fleet
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.matrix import load_matrix
 
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
     wishes = _wishes(options, matrix)  # bad wishes are exit 2 before any node is asked
@@ -139,7 +139,7 @@ def run_plan(options: FleetPlanOptions, ui: Interaction) -> Result:
 
 
 def _wishes(options: FleetPlanOptions, matrix: Matrix) -> Wishes:
-    from mmdoctor.machine import make_wishes
+    from mmdoctor.planning.machine import make_wishes
 
     return make_wishes(
         matrix,
@@ -167,8 +167,8 @@ def gather_facts(options: FleetCheckOptions, ui: Interaction) -> list[NodeReport
 def install_plan(planning: FleetPlanning, matrix: Matrix, executable: str) -> InstallPlan | None:
     from mmdoctor.commands.install import InstallPlan
     from mmdoctor.environment import HostInfo
-    from mmdoctor.machine import PlanningContext
-    from mmdoctor.plan import build_plan
+    from mmdoctor.planning.machine import PlanningContext
+    from mmdoctor.planning.plan import build_plan
 
     if planning.resolution is None or planning.machine is None:
         return None
@@ -257,7 +257,7 @@ def run_install(options: FleetInstallOptions, ui: Interaction) -> Result:
     from mmdoctor.errors import ExitCode, UsageError
     from mmdoctor.fleet.plan import plan_fleet
     from mmdoctor.install.destination import planned_interpreter
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.matrix import load_matrix
 
     if options.venv is None:
         raise UsageError("fleet install needs --venv DIR, on storage every node shares")

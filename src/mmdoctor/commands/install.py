@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from mmdoctor.fix import FixPlan
     from mmdoctor.install.destination import Destination
     from mmdoctor.install.execute import InstallOutcome, Judgement, Verdict
-    from mmdoctor.machine import PlanningContext
-    from mmdoctor.matrix import Matrix
-    from mmdoctor.plan import Plan, Sources
-    from mmdoctor.resolver import Resolution
+    from mmdoctor.planning.machine import PlanningContext
+    from mmdoctor.planning.matrix import Matrix
+    from mmdoctor.planning.plan import Plan, Sources
+    from mmdoctor.planning.resolver import Resolution
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ Verifier = Callable[[str], tuple[Callable[[], "Verdict"], Callable[[Any], "Judge
 
 
 def run(options: InstallOptions, ui: Interaction, verifier: Verifier | None = None) -> Result:
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.matrix import load_matrix
 
     options = node_venv(options)
     sources = _sources(options)  # bad input first, before anything is probed
@@ -198,9 +198,9 @@ def plan_install(
 ) -> InstallPlan:
     """The machine (probed, or what-if values), the candidate that fits it best, its steps.
     `python` is probed for its version; the steps run `steps_python` (default: the same)."""
-    from mmdoctor import machine as machines
-    from mmdoctor.plan import build_plan
-    from mmdoctor.resolver import resolve
+    from mmdoctor.planning import machine as machines
+    from mmdoctor.planning.plan import build_plan
+    from mmdoctor.planning.resolver import resolve
 
     wishes = machines.make_wishes(
         matrix,
@@ -346,7 +346,7 @@ def _what_if(options: InstallOptions) -> list[str]:
 
 
 def _sources(options: InstallOptions) -> Sources:
-    from mmdoctor.machine import make_sources
+    from mmdoctor.planning.machine import make_sources
 
     return make_sources(
         installer=options.installer,
@@ -363,7 +363,7 @@ def _destination(options: InstallOptions) -> Destination:
 
 def _export(plan: Plan, matrix: Matrix, path: Path) -> Path:
     from mmdoctor import __version__
-    from mmdoctor.plan import export_requirements
+    from mmdoctor.planning.plan import export_requirements
 
     try:
         path.write_text(export_requirements(plan, matrix, __version__), encoding="utf-8")

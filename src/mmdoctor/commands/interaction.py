@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from mmdoctor.install.execute import Progress, StepRecord
-    from mmdoctor.plan import Step
+    from mmdoctor.planning.plan import Step
     from mmdoctor.result import Result
 
 T = TypeVar("T")

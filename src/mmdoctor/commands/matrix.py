@@ -11,7 +11,7 @@ from mmdoctor.errors import ExitCode
 from mmdoctor.result import Result
 
 if TYPE_CHECKING:
-    from mmdoctor.compat_table import CompatRow
+    from mmdoctor.planning.compat_table import CompatRow
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class MatrixRows:
 
 
 def run(options: MatrixOptions, ui: Interaction) -> Result:
-    from mmdoctor.compat_table import compat_rows
-    from mmdoctor.machine import make_wishes
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.compat_table import compat_rows
+    from mmdoctor.planning.machine import make_wishes
+    from mmdoctor.planning.matrix import load_matrix
 
     loaded = load_matrix(str(options.matrix) if options.matrix else None)
     wishes = make_wishes(

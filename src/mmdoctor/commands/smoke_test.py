@@ -18,7 +18,7 @@ class SmokeTestOptions(SmokeOptions):
 
 
 def run(options: SmokeTestOptions, ui: Interaction) -> Result:
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.matrix import load_matrix
     from mmdoctor.smoke.run import run_smoke
 
     loaded = load_matrix(str(options.matrix) if options.matrix else None)

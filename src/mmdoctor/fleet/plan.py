@@ -20,8 +20,8 @@ from packaging.version import InvalidVersion, Version
 from mmdoctor.environment import normal_arch
 from mmdoctor.fleet.reports import NodeReport
 from mmdoctor.fleet.summary import hostlist
-from mmdoctor.matrix import DriverVersion, Matrix
-from mmdoctor.resolver import Machine, Resolution, Wishes, find_prebuilt_mmcv, resolve
+from mmdoctor.planning.matrix import DriverVersion, Matrix
+from mmdoctor.planning.resolver import Machine, Resolution, Wishes, find_prebuilt_mmcv, resolve
 
 MAX_LEFT_OUT = 2  # groups of nodes tried out of the plan together, when nothing fits them all
 _LACKING = re.compile(r"(?<=have no )sm_(\d)(\d+)\b")  # the arch a wheel set lacks

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mmdoctor import shell
+from mmdoctor import shell, wheel_cache
 from mmdoctor.errors import ExitCode, MmdoctorError
 from mmdoctor.install import snapshot as snapshots
-from mmdoctor.install import wheel_cache
 from mmdoctor.install.destination import Destination
 from mmdoctor.install.runner import Runner
 from mmdoctor.install.state import EnvState, Log
-from mmdoctor.plan import Plan, Step
+from mmdoctor.planning.plan import Plan, Step
 from mmdoctor.report import CheckReport
 
 FAILURE_LINES = 8

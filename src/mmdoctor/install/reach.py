@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mmdoctor.errors import ExitCode, MmdoctorError
 from mmdoctor.pipnet import PYPI, PipNetwork, pip_network, probe_url
-from mmdoctor.plan import Plan
+from mmdoctor.planning.plan import Plan
 from mmdoctor.redact import redact_credentials
 
 __all__ = ["PYPI", "PipNetwork", "Unreachable", "plan_urls", "probe", "require_reachable"]

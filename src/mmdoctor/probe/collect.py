@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mmdoctor.environment import CACHE_DISK, TMP_DISK, DiskSpace, Environment, HostInfo
-from mmdoctor.matrix import Matrix
+from mmdoctor.planning.matrix import Matrix
 from mmdoctor.probe.inside import probe_target
 from mmdoctor.probe.interpreter import resolve_interpreter
 from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Mapping
 
 from mmdoctor.environment import Reachability
-from mmdoctor.matrix import Matrix
 from mmdoctor.pipnet import Answer, PipNetwork, pip_network, probe_url
+from mmdoctor.planning.matrix import Matrix
 
 NETWORK_TIMEOUT = 5.0  # seconds per host: a healthy index answers in well under one
 PACKAGE_INDEX = "package index"

@@ -66,7 +66,7 @@ def environment_rows(env: Environment) -> list[tuple[str, str]]:
 def stack_line(target: TargetPython) -> str:
     """Which line the installed OpenMMLab packages belong to: "onedl", "openmmlab", or both
     (a clash: the same modules from two lines); "" when none is installed."""
-    from mmdoctor.matrix import load_matrix
+    from mmdoctor.planning.matrix import load_matrix
 
     lines = load_matrix().lines_among(d.name for d in target.distributions)
     if len(lines) > 1:

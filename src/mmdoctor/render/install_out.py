@@ -13,7 +13,7 @@ from rich.text import Text
 from mmdoctor.fix import FixPlan
 from mmdoctor.install.execute import InstallOutcome, StepRecord
 from mmdoctor.install.snapshot import Restore
-from mmdoctor.plan import Step
+from mmdoctor.planning.plan import Step
 from mmdoctor.redact import redact_credentials
 from mmdoctor.render.human import say
 from mmdoctor.render.plan_out import render_steps, steps_list

@@ -10,11 +10,11 @@ from rich.table import Table
 from rich.text import Text
 
 from mmdoctor import shell
-from mmdoctor.compat_table import CompatRow
-from mmdoctor.machine import PlanningContext
-from mmdoctor.plan import Plan, Step
+from mmdoctor.planning.compat_table import CompatRow
+from mmdoctor.planning.machine import PlanningContext
+from mmdoctor.planning.plan import Plan, Step
+from mmdoctor.planning.resolver import Resolution
 from mmdoctor.render.human import command, say
-from mmdoctor.resolver import Resolution
 
 REJECTIONS_SHOWN = 12
 

@@ -18,7 +18,7 @@ from mmdoctor import paths
 from mmdoctor.environment import StepResult
 from mmdoctor.errors import UsageError
 from mmdoctor.knowledge import classify, load_knowledge
-from mmdoctor.matrix import Matrix, SmokeModel
+from mmdoctor.planning.matrix import Matrix, SmokeModel
 
 STAGES = ("torch", "ops", "detector", "inference", "timing")
 STAGE_TITLES = {

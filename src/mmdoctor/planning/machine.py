@@ -16,11 +16,11 @@ from packaging.version import Version
 
 from mmdoctor.environment import TMP_DISK, DiskSpace, HostInfo
 from mmdoctor.errors import UsageError
-from mmdoctor.matrix import Matrix
-from mmdoctor.resolver import Machine, Wishes, resolve_input_check
+from mmdoctor.planning.matrix import Matrix
+from mmdoctor.planning.resolver import Machine, Wishes, resolve_input_check
 
 if TYPE_CHECKING:
-    from mmdoctor.plan import Sources
+    from mmdoctor.planning.plan import Sources
 
 _MINOR = re.compile(r"^\d+\.\d+$")
 _CUDA = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.\d+)?$")  # 13, 12.1, 12.1.1: major.minor is meant
@@ -47,7 +47,7 @@ def parse_cc(text: str) -> Version:
 def parse_driver(text: str) -> Version:
     if not _DRIVER.match(text):
         raise UsageError(f"--driver {text!r}: expected a driver version such as 535.104.05")
-    from mmdoctor.matrix import DriverVersion
+    from mmdoctor.planning.matrix import DriverVersion
 
     return DriverVersion(text if "." in text else f"{text}.0")
 
@@ -243,7 +243,7 @@ def make_sources(
     packages are code, and pip would run them."""
     import shutil
 
-    from mmdoctor.plan import INSTALLERS, Sources
+    from mmdoctor.planning.plan import INSTALLERS, Sources
 
     if installer not in INSTALLERS:
         raise UsageError(f"--installer {installer!r}: expected one of {', '.join(INSTALLERS)}")

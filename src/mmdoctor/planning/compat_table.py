@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from mmdoctor.matrix import Matrix, MmdetRelease, TorchRelease
-from mmdoctor.resolver import newest_compiling_mmcv, spec_text, wheels_for
+from mmdoctor.planning.matrix import Matrix, MmdetRelease, TorchRelease
+from mmdoctor.planning.resolver import newest_compiling_mmcv, spec_text, wheels_for
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from mmdoctor.install import wheel_cache
-from mmdoctor.matrix import Matrix, StackLine, TorchRelease, minor
-from mmdoctor.resolver import Candidate, Machine, spec_text
+from mmdoctor import wheel_cache
+from mmdoctor.planning.matrix import Matrix, StackLine, TorchRelease, minor
+from mmdoctor.planning.resolver import Candidate, Machine, spec_text
 
 INSTALLERS = ("mim", "pip", "uv")
 

@@ -24,7 +24,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor.errors import UsageError
-from mmdoctor.matrix import (
+from mmdoctor.planning.matrix import (
     BuildVerdict,
     CudaVariant,
     Matrix,
