@@ -11,8 +11,10 @@ import time
 
 from packaging.version import Version
 
+from mmdoctor.planning.machine import Machine
 from mmdoctor.planning.matrix import load_matrix
-from mmdoctor.planning.resolver import Machine, Wishes, resolve
+from mmdoctor.planning.resolver import resolve
+from mmdoctor.planning.wishes import Wishes
 
 CASES = {
     "A100, Python 3.10, no wishes": (

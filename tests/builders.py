@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmdoctor.environment import (
-    Distribution,
-    Environment,
-    Gpu,
-    HostInfo,
-    NvidiaInfo,
-    NvmlError,
-    StepResult,
-    TargetPython,
-    ToolkitInfo,
-)
+from mmdoctor.environment import Environment, Gpu, HostInfo, NvidiaInfo, NvmlError, ToolkitInfo
+from mmdoctor.target import Distribution, StepResult, Target
 
 SITE = "/venv/lib/python3.11/site-packages"
 
@@ -88,7 +79,7 @@ def env(
         host=HostInfo(os=os_name, machine="x86_64", cpu_count=2, memory_total_bytes=24 * 2**30),
         nvidia=nvidia_info if nvidia_info is not None else nvidia(None),
         toolkit=toolkit or ToolkitInfo(),
-        target=TargetPython(
+        target=Target(
             executable="/venv/bin/python",
             version=python,
             implementation="CPython",

@@ -13,7 +13,6 @@ import itertools
 import pytest
 from conftest import REPO
 
-from mmdoctor.environment import StepResult
 from mmdoctor.knowledge import (
     CONFIDENT,
     classify,
@@ -23,6 +22,7 @@ from mmdoctor.knowledge import (
     match_log,
 )
 from mmdoctor.smoke.run import stage_from
+from mmdoctor.target import StepResult
 
 UNDEFINED_SYMBOL = (
     "ImportError: /venv/lib/python3.10/site-packages/mmcv/_ext.cpython-310-x86_64-linux-gnu.so: "

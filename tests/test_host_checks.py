@@ -22,8 +22,10 @@ from packaging.version import Version
 from mmdoctor.checks import all_checks
 from mmdoctor.checks.model import CheckResult, Context, Status, run_one
 from mmdoctor.environment import CACHE_DISK, TMP_DISK, DiskSpace, Environment, ToolkitInfo
+from mmdoctor.planning.machine import Machine
 from mmdoctor.planning.matrix import load_matrix
-from mmdoctor.planning.resolver import Machine, Wishes, find_prebuilt_mmcv, resolve
+from mmdoctor.planning.resolver import find_prebuilt_mmcv, resolve
+from mmdoctor.planning.wishes import Wishes
 from mmdoctor.probe.collect import probe_host
 
 MATRIX = load_matrix()

@@ -443,9 +443,12 @@ def test_the_cxx20_build_prepares_its_own_copy_of_the_real_sdist(
     from mmdoctor.install.execute import StepFailed, _require_raised_standard, _run
     from mmdoctor.install.runner import Runner
     from mmdoctor.install.state import Log
+    from mmdoctor.planning.machine import Machine
     from mmdoctor.planning.matrix import load_matrix
-    from mmdoctor.planning.plan import Sources, build_plan
-    from mmdoctor.planning.resolver import Machine, Wishes, resolve
+    from mmdoctor.planning.plan import build_plan
+    from mmdoctor.planning.resolver import resolve
+    from mmdoctor.planning.sources import Sources
+    from mmdoctor.planning.wishes import Wishes
 
     clean = isolated_pip_env()
     for name in [n for n in os.environ if n not in clean]:  # PIP_FIND_LINKS, ...
@@ -497,9 +500,11 @@ def test_the_torch_check_names_each_build_that_is_not_the_planned_one() -> None:
     from packaging.version import Version
 
     from mmdoctor.install.execute import _unplanned
+    from mmdoctor.planning.machine import Machine
     from mmdoctor.planning.matrix import load_matrix
     from mmdoctor.planning.plan import build_plan
-    from mmdoctor.planning.resolver import Machine, Wishes, resolve
+    from mmdoctor.planning.resolver import resolve
+    from mmdoctor.planning.wishes import Wishes
 
     matrix = load_matrix()
     machine = Machine(os="linux", python=Version("3.11"))

@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 from packaging.version import Version as V
 
+from mmdoctor.planning.export import export_requirements
+from mmdoctor.planning.machine import Machine
 from mmdoctor.planning.matrix import load_matrix
-from mmdoctor.planning.plan import build_plan, export_requirements
-from mmdoctor.planning.resolver import Machine, Wishes, resolve
+from mmdoctor.planning.plan import build_plan
+from mmdoctor.planning.resolver import resolve
+from mmdoctor.planning.wishes import Wishes
 
 M = load_matrix()
 PY = "/envs/x/bin/python"
@@ -106,7 +109,7 @@ def test_the_onedl_plan_names_its_own_packages_index_and_opencv_pair() -> None:
 
 
 def test_a_mirror_of_the_onedl_host_goes_to_its_mim_as_mmcv_base_url() -> None:
-    from mmdoctor.planning.plan import Sources
+    from mmdoctor.planning.sources import Sources
 
     machine = gpu("3.10", "550.54.14", "8.6")
     chosen = resolve(machine, Wishes(line="onedl"), M).chosen

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mmdoctor.environment import TargetPython
 from mmdoctor.errors import ProbeError, UsageError
 from mmdoctor.probe.inside import crash_site, probe_target
-from mmdoctor.probe.interpreter import resolve_interpreter
 from mmdoctor.probe.nvidia import (
     decode_cuda_version,
     parse_nvidia_smi,
@@ -20,9 +18,10 @@ from mmdoctor.probe.nvidia import (
     parse_proc_version,
 )
 from mmdoctor.probe.toolkit import find_nvcc, parse_nvcc_version
+from mmdoctor.target import Target, choose_interpreter
 
 
-def probe(python: Path | str, step_timeout: float = 120) -> TargetPython:
+def probe(python: Path | str, step_timeout: float = 120) -> Target:
     with ThreadPoolExecutor(max_workers=2) as pool:
         return probe_target(str(python), step_timeout=step_timeout, pool=pool, environ=os.environ)
 
@@ -96,6 +95,11 @@ def test_probe_runs_on_python_37() -> None:
     target = probe(found[0])
     assert target.version.startswith("3.7.")
     assert target.step("torch") is not None
+
+
+def resolve_interpreter(python: str | None, environ: dict[str, str]) -> tuple[str, str]:
+    choice = choose_interpreter(python=python, environ=environ)
+    return choice.executable, choice.how
 
 
 def test_resolve_interpreter(tmp_path: Path, bare_venv: Path) -> None:

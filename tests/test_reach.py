@@ -14,9 +14,12 @@ from packaging.version import Version
 
 from mmdoctor.install.reach import PYPI, PipNetwork, plan_urls, probe
 from mmdoctor.pipnet import parse_pip_config
+from mmdoctor.planning.machine import Machine
 from mmdoctor.planning.matrix import load_matrix
-from mmdoctor.planning.plan import Plan, Sources, build_plan
-from mmdoctor.planning.resolver import Machine, Wishes, resolve
+from mmdoctor.planning.plan import Plan, build_plan
+from mmdoctor.planning.resolver import resolve
+from mmdoctor.planning.sources import Sources
+from mmdoctor.planning.wishes import Wishes
 
 
 def closed_port() -> int:

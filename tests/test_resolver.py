@@ -22,9 +22,12 @@ from hypothesis import strategies as st
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from mmdoctor.planning.machine import Machine
 from mmdoctor.planning.matrix import DriverVersion, load_matrix
-from mmdoctor.planning.plan import Sources, build_plan
-from mmdoctor.planning.resolver import Candidate, Machine, Resolution, Wishes, resolve, runs_on
+from mmdoctor.planning.plan import build_plan
+from mmdoctor.planning.resolver import Candidate, Resolution, resolve, runs_on
+from mmdoctor.planning.sources import Sources
+from mmdoctor.planning.wishes import Wishes
 
 M = load_matrix()
 V = Version

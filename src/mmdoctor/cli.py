@@ -1,26 +1,28 @@
-"""The command line: Typer declarations, and one `_serve` that runs a command's plain
-function, renders its Result and exits with its code. No logic lives here.
+"""The command line: Typer declarations; each hands its parameters to `cli_support.serve`,
+which runs the command's plain function, renders its Result and exits with its code. No logic
+lives here.
 
-Heavy modules (the probes, rich, YAML) are imported inside the commands, so that
-`mmdoctor --help` and `--version` stay fast.
+Each command's module is imported inside its declaration, the one place mmdoctor imports its
+own code inside a function: `mmdoctor --help` and `--version` then load neither the probes
+nor rich nor YAML.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import Annotated
 
 import typer
 
 from mmdoctor import __version__
+from mmdoctor.cli_fleet import fleet_app
 from mmdoctor.cli_support import (
     AllowSourceBuildOption,
     ArchOption,
+    CliState,
     CpuOnlyOption,
+    CpuOption,
     CudaOption,
     DebugOption,
     DriverOption,
@@ -57,15 +59,10 @@ from mmdoctor.cli_support import (
     TorchSourceOption,
     VenvOption,
     YesOption,
-    command_options,
-    output_format,
     parse_error,
+    serve,
 )
-from mmdoctor.errors import ExitCode, MmdoctorError, describe
-
-if TYPE_CHECKING:
-    from mmdoctor.commands.interaction import Interaction
-    from mmdoctor.result import Result
+from mmdoctor.errors import ExitCode
 
 app = typer.Typer(
     name="mmdoctor",
@@ -76,13 +73,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # locals can hold index tokens; errors are handled below
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-OptionsT = TypeVar("OptionsT")
-
-
-class _State:
-    debug = False
 
 
 Opt = typer.Option
@@ -104,42 +94,7 @@ def _root(
         bool, typer.Option("--debug", envvar="MMDOCTOR_DEBUG", help="Show tracebacks of errors.")
     ] = False,
 ) -> None:
-    _State.debug = debug
-
-
-def _serve(
-    name: str,
-    run: Callable[[OptionsT, Interaction], Result],
-    kind: type[OptionsT],
-    values: dict[str, Any],
-) -> NoReturn:
-    """Run a command with the options its Typer parameters (`values`) give, render its Result
-    in the format asked for, exit with its code. Expected errors become one line and their
-    exit code, anything else exit 4 ("internal error"); tracebacks only with --debug."""
-    from mmdoctor.render.emit import emit, write_files
-    from mmdoctor.render.terminal import Terminal
-    from mmdoctor.result import Result
-
-    _State.debug = _State.debug or bool(values.get("debug"))
-    fmt, asked = (Format.json if values.get("json_output") else Format.text), values.get("fmt")
-    verbose = bool(values.get("verbose"))
-    try:
-        fmt = output_format(fmt, asked)
-        result = run(command_options(kind, values), Terminal(fmt.value, verbose))
-    except (Exception, KeyboardInterrupt) as exc:
-        if _State.debug:
-            traceback.print_exc()
-        result = Result.failure(name, *describe(exc))
-    try:  # --junit, --prometheus: written for a failure too (a textfile says it could not run)
-        write_files(result, junit=values.get("junit"), prometheus=values.get("prometheus"))
-    except MmdoctorError as exc:
-        result = Result.failure(name, *describe(exc))
-    try:
-        emit(result, fmt.value, verbose=verbose, debug=_State.debug)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `mmdoctor ... | head`: the reader has what it wanted, not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    raise typer.Exit(int(result.exit_code))
+    CliState.debug = debug
 
 
 @app.command()
@@ -185,7 +140,7 @@ def check(
     """
     from mmdoctor.commands import check as command
 
-    _serve("check", command.run, command.CheckOptions, locals())
+    serve("check", command.run, command.CheckOptions, locals())
 
 
 @app.command()
@@ -195,7 +150,7 @@ def install(
     system: SystemOption = False,
     yes: YesOption = False,
     cuda: CudaOption = None,
-    cpu: Annotated[bool, Opt("--cpu", help="A CPU-only stack.")] = False,
+    cpu: CpuOption = False,
     torch: TorchOption = None,
     mmdet: MmdetOption = None,
     line: LineOption = None,
@@ -231,7 +186,7 @@ def install(
     """
     from mmdoctor.commands import install as command
 
-    _serve("install", command.run, command.InstallOptions, locals())
+    serve("install", command.run, command.InstallOptions, locals())
 
 
 @app.command()
@@ -268,7 +223,7 @@ def fix(
     """
     from mmdoctor.commands import fix as command
 
-    _serve("fix", command.run, command.FixOptions, locals())
+    serve("fix", command.run, command.FixOptions, locals())
 
 
 @app.command()
@@ -289,7 +244,7 @@ def rollback(
     """
     from mmdoctor.commands import rollback as command
 
-    _serve("rollback", command.run, command.RollbackOptions, locals())
+    serve("rollback", command.run, command.RollbackOptions, locals())
 
 
 @app.command("matrix")
@@ -308,7 +263,7 @@ def matrix_command(
     """
     from mmdoctor.commands import matrix as command
 
-    _serve("matrix", command.run, command.MatrixOptions, locals())
+    serve("matrix", command.run, command.MatrixOptions, locals())
 
 
 @app.command("smoke-test")
@@ -335,7 +290,7 @@ def smoke_test(
     """
     from mmdoctor.commands import smoke_test as command
 
-    _serve("smoke-test", command.run, command.SmokeTestOptions, locals())
+    serve("smoke-test", command.run, command.SmokeTestOptions, locals())
 
 
 @app.command()
@@ -369,10 +324,8 @@ def diagnose(
     """
     from mmdoctor.commands import diagnose as command
 
-    _serve("diagnose", command.run, command.DiagnoseOptions, locals())
+    serve("diagnose", command.run, command.DiagnoseOptions, locals())
 
-
-from mmdoctor.cli_fleet import fleet_app  # noqa: E402  (its commands call _serve, above)
 
 app.add_typer(fleet_app)
 

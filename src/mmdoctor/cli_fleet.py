@@ -1,5 +1,5 @@
 """`mmdoctor fleet ...`: the Typer declarations of the fleet commands (cli.py adds them as a
-group). Like cli.py, no logic: each command hands its parameters to cli._serve."""
+group). Like cli.py, no logic: each command hands its parameters to cli_support.serve."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from mmdoctor.cli_support import (
     AllowSourceBuildOption,
     CpuOnlyOption,
+    CpuOption,
     CudaOption,
     DebugOption,
     FindLinksOption,
@@ -30,6 +31,7 @@ from mmdoctor.cli_support import (
     TorchOption,
     TorchSourceOption,
     YesOption,
+    serve,
 )
 
 fleet_app = typer.Typer(
@@ -122,10 +124,9 @@ def fleet_check(
     Exit codes: 0 every node healthy, 1 a node has problems or gave no report, 2 bad input
     (no srun, a bad node list), 4 could not run.
     """
-    from mmdoctor.cli import _serve
     from mmdoctor.commands import fleet as command
 
-    _serve("fleet check", command.run_check, command.FleetCheckOptions, locals())
+    serve("fleet check", command.run_check, command.FleetCheckOptions, locals())
 
 
 @fleet_app.command("report")
@@ -140,10 +141,9 @@ def fleet_report(
 
     Exit codes: 0 every node healthy, 1 a node has problems or an unreadable report, 2 bad input.
     """
-    from mmdoctor.cli import _serve
     from mmdoctor.commands import fleet as command
 
-    _serve("fleet report", command.run_report, command.FleetReportOptions, locals())
+    serve("fleet report", command.run_report, command.FleetReportOptions, locals())
 
 
 @fleet_app.command("plan")
@@ -156,7 +156,7 @@ def fleet_plan(
     timeout: FleetTimeoutOption = 120.0,
     mmdoctor: MmdoctorOption = None,
     cuda: CudaOption = None,
-    cpu: Annotated[bool, Opt("--cpu", help="A CPU-only stack.")] = False,
+    cpu: CpuOption = False,
     torch: TorchOption = None,
     mmdet: MmdetOption = None,
     line: LineOption = None,
@@ -174,10 +174,9 @@ def fleet_plan(
     Exit codes: 0 one stack fits every node, 1 some nodes block it (or gave no facts), 2 bad
     input, 4 could not run.
     """
-    from mmdoctor.cli import _serve
     from mmdoctor.commands import fleet as command
 
-    _serve("fleet plan", command.run_plan, command.FleetPlanOptions, locals())
+    serve("fleet plan", command.run_plan, command.FleetPlanOptions, locals())
 
 
 @fleet_app.command("smoke-test")
@@ -216,10 +215,9 @@ def fleet_smoke_test(
     Exit codes: 0 every node passed, 1 a node failed a stage or gave no report, 2 bad input,
     4 could not run.
     """
-    from mmdoctor.cli import _serve
     from mmdoctor.commands import fleet as command
 
-    _serve("fleet smoke-test", command.run_smoke, command.FleetSmokeOptions, locals())
+    serve("fleet smoke-test", command.run_smoke, command.FleetSmokeOptions, locals())
 
 
 @fleet_app.command("install")
@@ -257,7 +255,7 @@ def fleet_install(
     mmdoctor: MmdoctorOption = None,
     yes: YesOption = False,
     cuda: CudaOption = None,
-    cpu: Annotated[bool, Opt("--cpu", help="A CPU-only stack.")] = False,
+    cpu: CpuOption = False,
     torch: TorchOption = None,
     mmdet: MmdetOption = None,
     line: LineOption = None,
@@ -280,7 +278,6 @@ def fleet_install(
     Exit codes: 0 installed and every node healthy, 1 nodes block one stack (nothing changed),
     2 bad input, 3 failed or a node unhealthy, rolled back, 4 could not run.
     """
-    from mmdoctor.cli import _serve
     from mmdoctor.commands import fleet as command
 
-    _serve("fleet install", command.run_install, command.FleetInstallOptions, locals())
+    serve("fleet install", command.run_install, command.FleetInstallOptions, locals())

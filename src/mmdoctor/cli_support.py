@@ -5,15 +5,24 @@ said."""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from enum import Enum
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+
+from mmdoctor.errors import ExitCode, MmdoctorError, UsageError, describe
+from mmdoctor.flags import flag, toggle
+
+if TYPE_CHECKING:  # the command side's types, for the signatures only (start-up: see serve)
+    from mmdoctor.commands.interaction import Interaction
+    from mmdoctor.result import Result
 
 OptionsT = TypeVar("OptionsT")
 COMMANDS = ("check", "install", "fix", "rollback", "matrix", "smoke-test", "diagnose", "fleet")
@@ -65,16 +74,16 @@ TimeoutOption = Annotated[
 ]
 CudaOption = Annotated[
     str | None,
-    typer.Option("--cuda", metavar="X.Y", help="The CUDA of the torch build, such as 11.6."),
+    typer.Option(flag("cuda"), metavar="X.Y", help="The CUDA of the torch build, such as 11.6."),
 ]
 TorchOption = Annotated[
     str | None,
-    typer.Option("--torch", metavar="VERSION", help="torch release, such as 2.1 or 2.1.2."),
+    typer.Option(flag("torch"), metavar="VERSION", help="torch release, such as 2.1 or 2.1.2."),
 ]
 MmdetOption = Annotated[
     str | None,
     typer.Option(
-        "--mmdet",
+        flag("mmdet"),
         metavar="2|3|VERSION",
         help="2, 3, a minor (3.3) or a release (3.3.0); install picks the newest that fits.",
     ),
@@ -82,7 +91,7 @@ MmdetOption = Annotated[
 LineOption = Annotated[
     str | None,
     typer.Option(
-        "--line",
+        flag("line"),
         metavar="openmmlab|onedl",
         help="The stack line: upstream OpenMMLab (frozen since 2024) or VBTI's maintained "
         "onedl fork; default: whichever fits best.",
@@ -92,7 +101,7 @@ LineOption = Annotated[
 TorchSourceOption = Annotated[
     str,
     typer.Option(
-        "--torch-source",
+        flag("torch_source"),
         metavar="pytorch|pypi",
         help="Where torch + torchvision come from: PyTorch's index for the variant, or PyPI "
         "(one build per platform: CUDA on Linux x86_64).",
@@ -106,7 +115,7 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first."
 IndexUrlOption = Annotated[
     str | None,
     typer.Option(
-        "--index-url",
+        flag("index_url"),
         metavar="URL",
         help="A PyPI mirror for everything but torch.",
         show_default=False,
@@ -115,11 +124,14 @@ IndexUrlOption = Annotated[
 FindLinksOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--find-links",
+        flag("find_links"),
         metavar="DIR|URL",
         help="A folder or page of wheels, for every step (repeatable).",
     ),
 ]
+
+
+CpuOption = Annotated[bool, typer.Option(flag("cpu"), help="A CPU-only stack.")]
 
 
 # install's and smoke-test's own options (long to declare inline)
@@ -134,14 +146,14 @@ VenvOption = Annotated[
 AllowSourceBuildOption = Annotated[
     bool,
     typer.Option(
-        "--allow-source-build/--no-source-build",
+        toggle("allow_source_build"),
         help="Whether a plan may build mmcv from source where no wheel exists.",
     ),
 ]
 InstallerOption = Annotated[
     str,
     typer.Option(
-        "--installer",
+        flag("installer"),
         metavar="mim|pip|uv",
         help="mim (default), pip or uv (uv only when installed).",
     ),
@@ -157,7 +169,7 @@ KeepOnCheckFailureOption = Annotated[
 TorchIndexUrlOption = Annotated[
     str | None,
     typer.Option(
-        "--torch-index-url",
+        flag("torch_index_url"),
         metavar="URL",
         help="A mirror of PyTorch's index for this variant (e.g. .../whl/cu121).",
         show_default=False,
@@ -166,7 +178,7 @@ TorchIndexUrlOption = Annotated[
 MmcvBaseUrlOption = Annotated[
     str | None,
     typer.Option(
-        "--mmcv-base-url",
+        flag("mmcv_base_url"),
         metavar="URL",
         envvar="MMCV_BASE_URL",
         help="A mirror of https://download.openmmlab.com (what mim calls MMCV_BASE_URL).",
@@ -175,30 +187,36 @@ MmcvBaseUrlOption = Annotated[
 ]
 DriverOption = Annotated[
     str | None,
-    typer.Option("--driver", metavar="VERSION", help="What-if driver version, such as 470.82.01."),
+    typer.Option(
+        flag("driver"), metavar="VERSION", help="What-if driver version, such as 470.82.01."
+    ),
 ]
 GpuCcOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--gpu-cc",
+        flag("gpu_cc"),
         metavar="X.Y",
         help="What-if GPU compute capability, such as 8.6 (repeatable).",
     ),
 ]
 PythonVersionOption = Annotated[
     str | None,
-    typer.Option("--python-version", metavar="X.Y", help="What-if Python version, such as 3.10."),
+    typer.Option(
+        flag("python_version"), metavar="X.Y", help="What-if Python version, such as 3.10."
+    ),
 ]
 OsNameOption = Annotated[
     str | None,
     typer.Option(
-        "--os", metavar="linux|windows|darwin", help="What-if OS: linux, windows or darwin."
+        flag("os_name"),
+        metavar="linux|windows|darwin",
+        help="What-if OS: linux, windows or darwin.",
     ),
 ]
 ArchOption = Annotated[
     str | None,
     typer.Option(
-        "--arch", metavar="x86_64|aarch64", help="What-if CPU architecture: x86_64 or aarch64."
+        flag("arch"), metavar="x86_64|aarch64", help="What-if CPU architecture: x86_64 or aarch64."
     ),
 ]
 ExportOption = Annotated[
@@ -278,8 +296,6 @@ SmokeTimeoutOption = Annotated[
 
 def output_format(from_json: Format, asked: Format | None) -> Format:
     """--json, or --format; both at once must agree."""
-    from mmdoctor.errors import UsageError
-
     if from_json == Format.json and asked not in (None, Format.text, Format.json):
         raise UsageError(f"--json and --format {asked.value} ask for two formats: choose one")
     return from_json if from_json == Format.json else (asked or Format.text)
@@ -298,7 +314,7 @@ def command_options(kind: type[OptionsT], values: Mapping[str, Any]) -> OptionsT
 def parse_error(args: list[str], message: str) -> NoReturn:
     """A parse error as any other bad input: one line on stderr (no box, no pydantic wording),
     exit 2, and the error envelope on stdout when the arguments ask for JSON."""
-    from mmdoctor.errors import ExitCode
+    # here, not at the top: rich and every renderer load only when something is said
     from mmdoctor.render.emit import emit
     from mmdoctor.result import Result
 
@@ -313,3 +329,43 @@ def parse_error(args: list[str], message: str) -> NoReturn:
     see = f"mmdoctor {command} --help" if command else "mmdoctor --help"
     emit(Result.failure(command or "mmdoctor", ExitCode.USAGE, f"{message} (see {see})"), fmt)
     sys.exit(int(ExitCode.USAGE))
+
+
+class CliState:
+    debug = False  # --debug (before or after the command), or MMDOCTOR_DEBUG
+
+
+def serve(
+    name: str,
+    run: Callable[[OptionsT, Interaction], Result],
+    kind: type[OptionsT],
+    values: dict[str, Any],
+) -> NoReturn:
+    """Run a command with the options its Typer parameters (`values`) give, render its Result
+    in the format asked for, exit with its code. Expected errors become one line and their
+    exit code, anything else exit 4 ("internal error"); tracebacks only with --debug."""
+    # here, not at the top: `mmdoctor --help` and --version never load rich or a renderer
+    from mmdoctor.render.emit import emit, write_files
+    from mmdoctor.render.terminal import Terminal
+    from mmdoctor.result import Result
+
+    CliState.debug = CliState.debug or bool(values.get("debug"))
+    fmt, asked = (Format.json if values.get("json_output") else Format.text), values.get("fmt")
+    verbose = bool(values.get("verbose"))
+    try:
+        fmt = output_format(fmt, asked)
+        result = run(command_options(kind, values), Terminal(fmt.value, verbose))
+    except (Exception, KeyboardInterrupt) as exc:
+        if CliState.debug:
+            traceback.print_exc()
+        result = Result.failure(name, *describe(exc))
+    try:  # --junit, --prometheus: written for a failure too (a textfile says it could not run)
+        write_files(result, junit=values.get("junit"), prometheus=values.get("prometheus"))
+    except MmdoctorError as exc:
+        result = Result.failure(name, *describe(exc))
+    try:
+        emit(result, fmt.value, verbose=verbose, debug=CliState.debug)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `mmdoctor ... | head`: the reader has what it wanted, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise typer.Exit(int(result.exit_code))

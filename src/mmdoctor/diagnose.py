@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import Any
 
+from mmdoctor.checks.torch import PlannedStack
 from mmdoctor.errors import UsageError
 from mmdoctor.knowledge import (
     CONFIDENT,
@@ -22,9 +23,7 @@ from mmdoctor.knowledge import (
     match_log,
     order_by_chain,
 )
-
-if TYPE_CHECKING:
-    from mmdoctor.checks.torch import PlannedStack
+from mmdoctor.redact import redact_credentials
 
 __all__ = [
     "CONFIDENT",
@@ -103,6 +102,46 @@ def fit_stack_commands(matches: list[Match], planned: PlannedStack | None) -> li
             note = f"the install steps are those `mmdoctor install` plans here ({planned.stack})"
             out.append(replace(match, notes=(*match.notes, note), fitted_commands=tuple(fitted)))
     return out
+
+
+PLACEHOLDER = re.compile(r"<[A-Za-z_]+>")  # a fix command's part to fill in: <mmcv_version>
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    source: str  # the file name, or "standard input"
+    matches: tuple[Match, ...]
+    found: bool  # a known cause matched confidently
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "matches": [match_dict(m) for m in self.matches],
+            "hint": None if self.found else bug_report_hint(),
+        }
+
+
+def match_dict(match: Match) -> dict[str, Any]:
+    failure = match.failure
+    return {
+        "id": failure.id,
+        "title": failure.title,
+        "confidence": match.confidence,
+        "evidence_lines": [
+            {"line": number, "text": redact_credentials(text)} for number, text in match.evidence
+        ],
+        "chain": list(match.chain),
+        "root_cause": failure.root_cause,
+        "fix": {
+            "text": failure.fix_text,
+            "commands": list(match.commands),
+            # the commands with a <placeholder> to fill in first: templates, not to be run as is
+            "templates": [c for c in match.commands if PLACEHOLDER.search(c)],
+        },
+        "versions": failure.versions,
+        "sources": list(failure.sources),
+        "notes": list(match.notes),
+    }
 
 
 def bug_report_hint() -> str:

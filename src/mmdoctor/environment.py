@@ -6,26 +6,14 @@ to the system, so every check is a pure function of an `Environment`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from packaging.version import InvalidVersion, Version
+from mmdoctor.target import Target
 
-
-def parse_version(text: str | None) -> Version | None:
-    """A PEP 440 version, or None for a missing or unparsable string (never raises)."""
-    if not text:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
-def normalize_name(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -73,78 +61,6 @@ class ToolkitInfo:
     gcc_path: str | None = None
     gcc_version: str | None = None  # "12.2.0"
     notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Distribution:
-    name: str
-    version: str | None
-    location: str
-    requires: tuple[str, ...] = ()  # normalised names of what it always requires (no extras)
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """One probe step run inside the target interpreter (see probe/inside_script.py)."""
-
-    name: str
-    ok: bool
-    data: Mapping[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    missing: bool = False  # not installed at all, as opposed to installed and broken
-    traceback: str | None = None
-    stderr: str = ""
-    seconds: float | None = None
-    # Set by the runner when the step killed or hung the interpreter.
-    crashed: str | None = None
-
-
-@dataclass(frozen=True)
-class TargetPython:
-    executable: str
-    version: str
-    implementation: str
-    prefix: str
-    in_venv: bool
-    is_conda: bool
-    externally_managed: bool
-    platform: str
-    machine: str
-    distributions: tuple[Distribution, ...] = ()
-    steps: Mapping[str, StepResult] = field(default_factory=dict)
-    include_dir: str | None = None  # where a C extension's build looks for Python.h
-    has_python_h: bool | None = None
-    scripts_dir: str | None = None  # the environment's bin/ (a pip-installed ninja lands there)
-    ninja: str | None = None  # the ninja a build in this environment would run, if any
-
-    @property
-    def kind(self) -> str:
-        if self.is_conda:
-            return "conda"
-        if self.in_venv:
-            return "venv"
-        return "system"
-
-    def installed(self, name: str) -> list[Distribution]:
-        """Every installed distribution with this name (more than one means a broken env)."""
-        key = normalize_name(name)
-        return [d for d in self.distributions if normalize_name(d.name) == key]
-
-    def version_of(self, name: str) -> str | None:
-        found = self.installed(name)
-        return found[0].version if found else None
-
-    def step(self, name: str) -> StepResult | None:
-        return self.steps.get(name)
-
-    def imported(self, name: str) -> Mapping[str, Any] | None:
-        """The data of a step that succeeded, else None."""
-        result = self.steps.get(name)
-        return result.data if result is not None and result.ok else None
-
-    @property
-    def python_version(self) -> Version:
-        return Version(self.version)
 
 
 TMP_DISK = "temporary files (TMPDIR)"  # DiskSpace.role of pip's build and unpack folder
@@ -210,7 +126,7 @@ class Environment:
     host: HostInfo
     nvidia: NvidiaInfo
     toolkit: ToolkitInfo
-    target: TargetPython
+    target: Target
     overrides: Mapping[str, str] = field(default_factory=dict)
     probe_seconds: float | None = None
     network: tuple[Reachability, ...] | None = None  # None: not probed (--offline)
@@ -220,4 +136,36 @@ class Environment:
         return self.host.os
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "target": self.target.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Environment:
+        """The record again from `to_dict`'s JSON (a node's `check --json`, read by fleet):
+        ValueError where it is not one."""
+        try:
+            return record_from(cls, data)
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"not an environment record: {exc}") from None
+
+
+def record_from(kind: type[R], data: Mapping[str, Any]) -> R:
+    """A frozen record of `kind` from its dict: nested records, tuples, mappings and optional
+    values by the field's type; keys the record does not have are left out."""
+    hints = get_type_hints(kind)
+    names = {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    return kind(**{k: _value(hints[k], v) for k, v in data.items() if k in names})
+
+
+def _value(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):  # X | None
+        return _value(next(a for a in args if a is not type(None)), value)
+    if origin is tuple:
+        return tuple(_value(args[0], item) for item in value)
+    if origin in (Mapping, dict):
+        return {k: _value(args[1], v) for k, v in value.items()}
+    if is_dataclass(hint):
+        return record_from(hint, value)  # type: ignore[arg-type]
+    return value

@@ -12,9 +12,10 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mmdoctor.checks.model import CheckResult, Status, id_matches
-from mmdoctor.planning.plan import Step
+from mmdoctor.planning.steps import Command, Step
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _TOOLS = (("-m", "pip"), ("-m", "mim"))
@@ -25,6 +26,32 @@ class FixPlan:
     fixing: tuple[CheckResult, ...]  # the checks these steps address (failures, named warnings)
     steps: tuple[Step, ...]  # their commands, then the check
     manual: tuple[str, ...]  # advice mmdoctor does not carry out itself
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fixing": [
+                {"id": r.id, "summary": r.summary, "known_failure": r.known_failure}
+                for r in self.fixing
+            ],
+            "steps": [step.to_dict() for step in self.steps],
+            "manual": list(self.manual),
+        }
+
+
+@dataclass(frozen=True)
+class FixPlanned:
+    """`fix --dry-run`, or a fix about to be carried out: its plan, for which interpreter."""
+
+    plan: FixPlan
+    executable: str
+    dry_run: bool = True
+
+    @property
+    def nothing(self) -> bool:
+        return not self.plan.steps
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        return {"target": self.executable, "plan": self.plan.to_dict()}
 
 
 def selected(results: Iterable[CheckResult], only: Sequence[str]) -> list[CheckResult]:
@@ -61,7 +88,9 @@ def plan_fixes(results: Iterable[CheckResult], executable: str, only: Sequence[s
                 steps.append(step)
     if steps:
         steps.append(
-            Step("check again", ("mmdoctor", "check", "--python", executable), kind="check")
+            Step(
+                "check again", Command(("mmdoctor", "check", "--python", executable)), kind="check"
+            )
         )
     return FixPlan(tuple(fixing), tuple(steps), tuple(manual))
 
@@ -81,7 +110,7 @@ def advice_step(command: str, executable: str, result: CheckResult) -> Step | No
         return None
     known = f" [{result.known_failure}]" if result.known_failure else ""
     why = result.advice.text.rstrip(":") if result.advice else ""
-    return Step(f"{result.id}{known}: {why}", tuple(words), env)
+    return Step(f"{result.id}{known}: {why}", Command(tuple(words)), env=env)
 
 
 def problems_left(

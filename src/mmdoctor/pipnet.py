@@ -11,10 +11,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from mmdoctor import __version__, shell
+from mmdoctor import __version__
 from mmdoctor.net import basic_authorization, one_line, proxies, reason_of
 
 PYPI = "https://pypi.org/simple/"
@@ -34,15 +34,24 @@ class PipNetwork:
 
 
 def parse_pip_config(listing: str) -> PipNetwork:
-    """`pip config list` output ("global.index-url='...'", ":env:.cert='...'"), as `pip
-    install` reads it: the environment over the [install] section over [global]."""
+    """`pip config list` output ("global.index-url='...'", ":env:.cert='...'")."""
+    items = []
+    for line in listing.splitlines():
+        match = re.fullmatch(r"((?::env:|[\w-]+)\.[\w-]+)=(['\"])(.*)\2", line.strip())
+        if match is not None:
+            items.append((match.group(1), match.group(3)))
+    return pip_network_from(items)
+
+
+def pip_network_from(items: Iterable[tuple[str, str]]) -> PipNetwork:
+    """pip's configuration items ("global.index-url", ":env:.cert"), as `pip install` reads
+    them: the environment over the [install] section over [global]."""
     rank = {":env:": 3, "install": 2, "global": 1}
     found: dict[str, tuple[int, str]] = {}
-    for line in listing.splitlines():
-        match = re.fullmatch(r"(:env:|[\w-]+)\.([\w-]+)=(['\"])(.*)\3", line.strip())
-        if match is None or match.group(1) not in rank:
+    for name, value in items:
+        section, _, key = name.partition(".")
+        if section not in rank or not key:
             continue
-        section, key, value = match.group(1), match.group(2), match.group(4)
         if found.get(key, (0, ""))[0] < rank[section]:
             found[key] = (rank[section], value)
     values = {key: value for key, (_, value) in found.items()}
@@ -61,10 +70,13 @@ def parse_pip_config(listing: str) -> PipNetwork:
     )
 
 
-def pip_network(executable: str, timeout: float) -> PipNetwork:
-    """The target's pip settings; pip's defaults where pip cannot say (an old pip)."""
-    result = shell.run([executable, "-m", "pip", "config", "list"], timeout=timeout)
-    return parse_pip_config(result.stdout) if result.ok else PipNetwork()
+@dataclass(frozen=True)
+class Host:
+    """One URL to ask, what it is for, and how (a HEAD for a big file: nothing is downloaded)."""
+
+    role: str
+    url: str
+    method: str = "GET"
 
 
 @dataclass(frozen=True)

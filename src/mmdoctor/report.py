@@ -6,16 +6,20 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from mmdoctor import __version__
-from mmdoctor.checks.model import CheckResult, Status
+from mmdoctor.checks import all_checks
+from mmdoctor.checks.model import CheckResult, Context, Status, run_checks, select
 from mmdoctor.environment import Environment
 from mmdoctor.errors import ExitCode, UsageError
-
-if TYPE_CHECKING:
-    from mmdoctor.planning.matrix import Matrix
+from mmdoctor.pipnet import Host, PipNetwork
+from mmdoctor.planning.hosts import download_hosts
+from mmdoctor.planning.matrix import Matrix
+from mmdoctor.probe.collect import collect_environment
+from mmdoctor.probe.nvidia import parse_overrides
+from mmdoctor.target import Choice, choose_interpreter
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,39 @@ class CheckReport:
     def counts(self) -> Counter[Status]:
         return Counter(r.status for r in self.results)
 
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        checks = [
+            {
+                "id": r.id,
+                "title": r.title,
+                "status": r.status.value,
+                "summary": r.summary,
+                "details": list(r.details),
+                "advice": asdict(r.advice) if r.advice else None,
+                "known_failure": r.known_failure,
+                "cause": r.cause,
+            }
+            for r in self.results
+        ]
+        return {"environment": self.environment.to_dict(), "checks": checks}
+
+    def job_keys(self) -> dict[str, Any]:
+        """An install's or fix's JSON shows the outcome; the check's problems are in it."""
+        return {}
+
+
+@dataclass(frozen=True)
+class CheckList:
+    """--list-checks: (id, title) of every check."""
+
+    checks: tuple[tuple[str, str], ...]
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        return {"checks": [{"id": check_id, "title": title} for check_id, title in self.checks]}
+
 
 def check_environment(
-    python: str | None,
+    target: Choice | str | None,
     matrix: Matrix,
     *,
     cpu_only: bool,
@@ -54,24 +88,28 @@ def check_environment(
     environ: Mapping[str, str] = os.environ,
     busy: Callable[[Callable[[], CheckReport]], CheckReport] = lambda work: work(),
 ) -> CheckReport:
-    """Probe `python` (and the machine) into one Environment and run the checks on it; `only`
-    narrows them by id or id prefix; `network`: ask the download hosts too, when a selected check
-    reads them. `busy` shows a spinner while this runs, if anyone wants."""
-    from mmdoctor.checks import all_checks
-    from mmdoctor.checks.model import Context, run_checks, select
-    from mmdoctor.probe.collect import collect_environment
-
+    """Probe the `target` interpreter (and the machine) into one Environment and run the checks
+    on it; `target`: a Choice, or --python as given (chosen here, as check chooses); `only`
+    narrows the checks by id or id prefix; `network`: ask the download hosts too, when a
+    selected check reads them. `busy` shows a spinner while this runs, if anyone wants."""
     checks = select(all_checks(), only)
     if only and not checks:
         raise UsageError(f"--only {' '.join(only)}: no such check (see --list-checks)")
+    parse_overrides(environ)  # a bad MMDOCTOR_* what-if variable is bad input, said first
+    if not isinstance(target, Choice):
+        target = choose_interpreter(python=target, environ=environ)
+    asks_hosts = network and any(c.id.startswith("network.") for c in checks)
+
+    def hosts(pip: PipNetwork) -> list[Host]:
+        return download_hosts(matrix, pip, environ)
 
     def work() -> CheckReport:
         env = collect_environment(
-            python=python,
+            target,
             environ=environ,
             step_timeout=timeout,
-            matrix=matrix,
-            network=network and any(c.id.startswith("network.") for c in checks),
+            max_cuda_for_driver=matrix.max_cuda_for_driver,
+            hosts=hosts if asks_hosts else None,
         )
         results = run_checks(Context(env, matrix, cpu_only=cpu_only), checks)
         return CheckReport(command, env, tuple(results))

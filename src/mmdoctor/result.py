@@ -4,11 +4,18 @@ data the renderers show (render/emit.py: rich for people, the JSON envelope for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mmdoctor.errors import ExitCode
 
 SCHEMA = "mmdoctor/result/v1"
+
+
+class Body(Protocol):
+    """What a command found or did: it knows its own JSON keys (`verbose`: the runners-up and
+    rejections too, where a body has them)."""
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -17,13 +24,16 @@ class Failed:
 
     message: str
 
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        return {}  # the envelope's `errors` says it
+
 
 @dataclass(frozen=True)
 class Result:
     command: str  # "check", "install", ... as typed on the command line
     status: str  # the one word a script reads: "healthy", "planned", "rolled-back", "error", ...
     exit_code: ExitCode
-    body: object  # what the command found or did; render/emit.py renders each kind
+    body: Body  # what the command found or did; render/emit.py renders each kind
     errors: tuple[Any, ...] = ()  # the JSON envelope's `errors`
 
     @classmethod

@@ -9,9 +9,10 @@ from packaging.version import Version
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
 from mmdoctor.checks.torch import fitting_torch, planned_stack
-from mmdoctor.environment import CACHE_DISK, TMP_DISK, parse_version
+from mmdoctor.environment import CACHE_DISK, TMP_DISK
 from mmdoctor.planning.matrix import WheelGlibc
-from mmdoctor.planning.plan import JOB_BYTES, build_shortfalls, max_jobs
+from mmdoctor.planning.source_build import JOB_BYTES, build_shortfalls, max_jobs
+from mmdoctor.versions import parse_version
 
 GIB = 2**30
 

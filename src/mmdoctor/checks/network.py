@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
 from mmdoctor.environment import Reachability
-from mmdoctor.probe.network import PACKAGE_INDEX
+from mmdoctor.planning.hosts import PACKAGE_INDEX
 from mmdoctor.redact import redact_credentials
 
 # What a failed answer points at in the knowledge base.

@@ -17,9 +17,10 @@ from mmdoctor.checks.torch import (
     torch_data,
     torch_version,
 )
-from mmdoctor.environment import Distribution, normalize_name, parse_version
 from mmdoctor.planning.matrix import StackLine
 from mmdoctor.planning.resolver import find_prebuilt_mmcv
+from mmdoctor.target import Distribution
+from mmdoctor.versions import normalize_name, parse_version
 
 # The modules two distributions can fight over, in the order the check reports them.
 SHARED_MODULES = ("mmcv", "mmengine", "mmdet")

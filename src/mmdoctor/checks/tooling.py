@@ -13,7 +13,8 @@ from mmdoctor.checks.torch import (
     torch_data,
     torch_version,
 )
-from mmdoctor.environment import Distribution, normalize_name, parse_version
+from mmdoctor.target import Distribution
+from mmdoctor.versions import normalize_name, parse_version
 
 OPENCV_DISTS = (
     "opencv-python",

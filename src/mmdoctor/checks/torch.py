@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from packaging.version import Version
 
+from mmdoctor import shell
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
-from mmdoctor.environment import Gpu, StepResult, parse_version
+from mmdoctor.environment import Gpu
 from mmdoctor.knowledge import classify, classify_all
-
-if TYPE_CHECKING:
-    from mmdoctor.planning.resolver import Candidate
+from mmdoctor.planning.machine import PlanningContext
+from mmdoctor.planning.plan import build_plan
+from mmdoctor.planning.resolver import Candidate, resolve
+from mmdoctor.planning.wishes import Wishes
+from mmdoctor.target import StepResult
+from mmdoctor.versions import parse_version
 
 TORCH_INDEX = "https://download.pytorch.org/whl"
 
@@ -73,21 +77,7 @@ def planned_stack(ctx: Context) -> PlannedStack | None:
     """The stack `mmdoctor install` would choose for this environment (its Python, driver and
     GPUs), and its steps: advice that cannot walk into a torch no mmcv fits or a Python it has
     no wheel for. None where nothing fits."""
-    from mmdoctor import shell
-    from mmdoctor.planning.plan import build_plan
-    from mmdoctor.planning.resolver import Machine, Wishes, resolve
-
-    nvidia = ctx.env.nvidia
-    python = ctx.env.target.python_version
-    machine = Machine(
-        os=ctx.env.os,
-        python=Version(f"{python.major}.{python.minor}"),
-        driver=parse_version(nvidia.driver_version) if nvidia.has_driver else None,
-        gpu_ccs=tuple(_cc(g) for g in nvidia.gpus if parse_version(g.compute_capability)),
-        nvcc=parse_version(ctx.env.toolkit.nvcc_version),
-        arch=ctx.env.host.arch,
-        glibc=parse_version(ctx.env.host.glibc),
-    )
+    machine = PlanningContext.from_environment(ctx.env).machine
     # the line already in the environment (mmdet or mmcv of one line), else both compete
     lines = ctx.matrix.lines_among(d.name for d in ctx.env.target.distributions)
     wishes = Wishes(
@@ -111,7 +101,7 @@ def planned_stack(ctx: Context) -> PlannedStack | None:
         tuple(
             shell.command_line(s.argv, s.env)
             for s in steps[first + 1 : last + 1]
-            if s.kind in ("install", "build")
+            if s.kind in ("install", "prepare", "build")
         ),
         chosen,
     )

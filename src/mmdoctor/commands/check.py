@@ -6,7 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmdoctor.checks import all_checks
 from mmdoctor.commands.interaction import Interaction
+from mmdoctor.errors import ExitCode
+from mmdoctor.planning.matrix import load_matrix
+from mmdoctor.report import CheckList, check_environment
 from mmdoctor.result import Result
 
 
@@ -21,25 +25,14 @@ class CheckOptions:
     offline: bool = False  # do not ask the download hosts (network.reachable is skipped)
 
 
-@dataclass(frozen=True)
-class CheckList:
-    """--list-checks: (id, title) of every check."""
-
-    checks: tuple[tuple[str, str], ...]
-
-
 def run(options: CheckOptions, ui: Interaction) -> Result:
-    from mmdoctor.checks import all_checks
-    from mmdoctor.errors import ExitCode
-    from mmdoctor.planning.matrix import load_matrix
-    from mmdoctor.report import check_environment
-
     if options.list_checks:
         listed = CheckList(tuple((c.id, c.title) for c in all_checks()))
         return Result("check", "ok", ExitCode.OK, listed)
+    matrix = load_matrix(str(options.matrix) if options.matrix else None)
     report = check_environment(
         options.python,
-        load_matrix(str(options.matrix) if options.matrix else None),
+        matrix,
         cpu_only=options.cpu_only,
         timeout=options.timeout,
         only=options.only,

@@ -5,15 +5,23 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from mmdoctor.checks.model import Context
+from mmdoctor.checks.torch import PlannedStack, planned_stack
 from mmdoctor.commands.interaction import Interaction
+from mmdoctor.diagnose import (
+    CONFIDENT,
+    Diagnosis,
+    confirm_with_environment,
+    decode_log,
+    fit_stack_commands,
+    match_log,
+)
 from mmdoctor.errors import ExitCode, UsageError
+from mmdoctor.knowledge import load_knowledge
+from mmdoctor.planning.matrix import load_matrix
+from mmdoctor.report import check_environment
 from mmdoctor.result import Result
-
-if TYPE_CHECKING:
-    from mmdoctor.checks.torch import PlannedStack
-    from mmdoctor.diagnose import Match
 
 
 @dataclass(frozen=True)
@@ -24,23 +32,7 @@ class DiagnoseOptions:
     matrix: Path | None = None
 
 
-@dataclass(frozen=True)
-class Diagnosis:
-    source: str  # the file name, or "standard input"
-    matches: tuple[Match, ...]
-    found: bool  # a known cause matched confidently
-
-
 def run(options: DiagnoseOptions, ui: Interaction) -> Result:
-    from mmdoctor.diagnose import (
-        CONFIDENT,
-        confirm_with_environment,
-        decode_log,
-        fit_stack_commands,
-        match_log,
-    )
-    from mmdoctor.knowledge import load_knowledge
-
     data, source = _read(options.log)
     text = decode_log(data, source)
     del data  # a 100 MB log is held once, as text, while it is matched
@@ -75,10 +67,6 @@ def _check_target(
 ) -> tuple[dict[str, str], PlannedStack | None]:
     """`check` on --python: known-failure id -> the failing check's summary, and the stack and
     steps `mmdoctor install` would plan there (None where nothing fits)."""
-    from mmdoctor.checks.model import Context
-    from mmdoctor.checks.torch import planned_stack
-    from mmdoctor.planning.matrix import load_matrix
-    from mmdoctor.report import check_environment
 
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
     report = check_environment(

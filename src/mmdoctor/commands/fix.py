@@ -6,15 +6,20 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from mmdoctor.commands.install import JobDone, choose
+from mmdoctor.checks import all_checks
+from mmdoctor.checks.model import select
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import ExitCode, UsageError
+from mmdoctor.fix import FixPlanned, plan_fixes, problems_left
+from mmdoctor.install.execute import execute, source_options
+from mmdoctor.install.outcome import JobDone, Judgement
+from mmdoctor.install.state import EnvState
+from mmdoctor.knowledge import load_knowledge
+from mmdoctor.planning.matrix import load_matrix
+from mmdoctor.report import CheckReport, check_environment
 from mmdoctor.result import Result
-
-if TYPE_CHECKING:
-    from mmdoctor.fix import FixPlan
+from mmdoctor.target import choose_interpreter
 
 
 @dataclass(frozen=True)
@@ -31,58 +36,36 @@ class FixOptions:
     matrix: Path | None = None
 
 
-@dataclass(frozen=True)
-class FixPlanned:
-    plan: FixPlan
-    executable: str
-    dry_run: bool = True
-
-    @property
-    def nothing(self) -> bool:
-        return not self.plan.steps
-
-
 def run(options: FixOptions, ui: Interaction) -> Result:
-    from mmdoctor.fix import plan_fixes, problems_left
-    from mmdoctor.install.execute import Judgement, execute, source_options
-    from mmdoctor.install.state import EnvState
-    from mmdoctor.planning.matrix import load_matrix
-    from mmdoctor.probe.interpreter import resolve_interpreter
-    from mmdoctor.report import CheckReport, check_environment
-
     _check_only(options.only)
     if not options.dry_run and not options.yes and not ui.can_ask:
         raise UsageError(
             "fix changes an environment and there is no terminal to ask on: add --yes "
             "(or --dry-run to only look)"
         )
-    destination = (
-        None if options.dry_run else choose(options.python, None, options.system, options.timeout)
-    )
-    executable = (
-        destination.executable
-        if destination
-        else resolve_interpreter(options.python, os.environ)[0]
+    choice = choose_interpreter(
+        python=options.python, environ=os.environ, writes=not options.dry_run
     )
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
 
     def probe() -> CheckReport:
         return check_environment(
-            executable, matrix, cpu_only=options.cpu_only, timeout=options.timeout, command="fix"
+            choice, matrix, cpu_only=options.cpu_only, timeout=options.timeout, command="fix"
         )
 
     before = ui.busy(probe)
-    plan = plan_fixes(before.results, executable, options.only)
-    planned = FixPlanned(plan, executable, dry_run=destination is None)
-    if planned.plan.steps and before.environment.target.version_of("pip") is None:
-        from mmdoctor.install.destination import no_pip
-
-        raise no_pip(executable)  # every step runs its pip
-    if destination is None or planned.nothing:
+    target = before.environment.target
+    if not options.dry_run:
+        target.require_writable(system=options.system)
+    plan = plan_fixes(before.results, target.executable, options.only)
+    planned = FixPlanned(plan, target.executable, dry_run=options.dry_run)
+    if planned.plan.steps:
+        target.require_pip()  # every step runs its pip
+    if options.dry_run or planned.nothing:
         code = ExitCode.PROBLEMS if planned.plan.manual else ExitCode.OK
         return Result("fix", "nothing-to-fix" if planned.nothing else "planned", code, planned)
     ui.show(Result("fix", "planned", ExitCode.OK, planned))  # then carried out, below
-    if not options.yes and not ui.confirm(f"Apply these fixes to {executable}?"):
+    if not options.yes and not ui.confirm(f"Apply these fixes to {target.executable}?"):
         raise UsageError("not confirmed: nothing was changed")
 
     def judge(after: CheckReport) -> Judgement:
@@ -90,8 +73,8 @@ def run(options: FixOptions, ui: Interaction) -> Result:
 
     outcome = execute(
         planned.plan.steps,
-        destination,
-        EnvState(destination.prefix),
+        target,
+        EnvState(target.prefix),
         ui.progress(),
         job="fix",
         run_check=probe,
@@ -100,16 +83,12 @@ def run(options: FixOptions, ui: Interaction) -> Result:
         success="fixed",
     )
     errors = (outcome.failure,) if outcome.failure else ()
-    body = JobDone(outcome, executable, planned.plan)
+    body = JobDone(outcome, target.executable, planned.plan)
     return Result("fix", outcome.status, outcome.exit_code, body, errors)
 
 
 def _check_only(only: Sequence[str]) -> None:
     """--only names check ids, id prefixes or known-failure ids."""
-    from mmdoctor.checks import all_checks
-    from mmdoctor.checks.model import select
-    from mmdoctor.knowledge import load_knowledge
-
     checks = all_checks()
     known_ids = {f.id for f in load_knowledge().failures}
     for wanted in only:

@@ -3,24 +3,26 @@ summary; or the summary of reports gathered any other way."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
+from mmdoctor.commands import install
 from mmdoctor.commands.interaction import Interaction
+from mmdoctor.errors import ExitCode, UsageError
+from mmdoctor.fleet.collect import gather, mmdoctor_command
+from mmdoctor.fleet.plan import FleetPlanned, install_plan, plan_fleet
+from mmdoctor.fleet.reports import NodeReport, gpu_count, read_report_files
+from mmdoctor.fleet.slurm import SrunRequest, find_srun
+from mmdoctor.fleet.summary import FleetSummary, hostlist, summarise
+from mmdoctor.install.outcome import Judgement
+from mmdoctor.options import SourceOptions, StackOptions, WhatIfOptions, argv_of
+from mmdoctor.planning.machine import Machine, WhatIf
+from mmdoctor.planning.matrix import load_matrix
 from mmdoctor.result import Result
-
-if TYPE_CHECKING:
-    from mmdoctor.commands.install import InstallPlan
-    from mmdoctor.errors import ExitCode
-    from mmdoctor.fleet.plan import FleetPlanning
-    from mmdoctor.fleet.reports import NodeReport
-    from mmdoctor.fleet.slurm import SrunRequest
-    from mmdoctor.fleet.summary import FleetSummary
-    from mmdoctor.install.execute import Judgement
-    from mmdoctor.planning.matrix import Matrix
-    from mmdoctor.planning.resolver import Machine, Wishes
+from mmdoctor.target import choose_interpreter, venv_python
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,6 @@ class FleetReportOptions:
 
 def check_argv(options: FleetCheckOptions) -> list[str]:
     """The command each node runs."""
-    from mmdoctor.fleet.collect import mmdoctor_command
 
     argv = [*mmdoctor_command(options.mmdoctor), "check", "--json"]
     if options.python:
@@ -59,8 +60,6 @@ def check_argv(options: FleetCheckOptions) -> list[str]:
 
 
 def srun_request(options: FleetCheckOptions) -> SrunRequest:
-    from mmdoctor.errors import UsageError
-    from mmdoctor.fleet.slurm import SrunRequest
 
     if options.nodes is not None and options.nodelist:
         raise UsageError("--nodes and --nodelist exclude each other")
@@ -74,9 +73,6 @@ def srun_request(options: FleetCheckOptions) -> SrunRequest:
 
 
 def run_check(options: FleetCheckOptions, ui: Interaction) -> Result:
-    from mmdoctor.fleet.collect import gather
-    from mmdoctor.fleet.slurm import find_srun
-    from mmdoctor.fleet.summary import summarise
 
     find_srun()  # no srun: exit 2 before anything else
     request = srun_request(options)
@@ -86,47 +82,20 @@ def run_check(options: FleetCheckOptions, ui: Interaction) -> Result:
 
 
 def run_report(options: FleetReportOptions, ui: Interaction) -> Result:
-    from mmdoctor.fleet.reports import read_report_files
-    from mmdoctor.fleet.summary import summarise
 
     summary = summarise(read_report_files(options.paths))
     return Result("fleet report", summary.status, summary.exit_code, summary)
 
 
 @dataclass(frozen=True)
-class FleetPlanOptions(FleetCheckOptions):
-    cpu: bool = False
-    cuda: str | None = None
-    torch: str | None = None
-    mmdet: str | None = None
-    line: str | None = None
-    torch_source: str = "pytorch"
-    allow_source_build: bool = True
+class FleetPlanOptions(FleetCheckOptions, StackOptions):
     matrix: Path | None = None
 
 
-@dataclass(frozen=True)
-class FleetPlanned:
-    """fleet plan: the stack for the nodes that reported, and the nodes it leaves out."""
-
-    planning: FleetPlanning
-    install: InstallPlan | None  # the plan as `install` shows it; None: nothing fits
-    missing: tuple[NodeReport, ...]  # nodes that gave no facts
-
-    @property
-    def exit_code(self) -> ExitCode:
-        from mmdoctor.errors import ExitCode
-
-        whole = self.planning.fits_all and not self.missing
-        return ExitCode.OK if whole else ExitCode.PROBLEMS
-
-
 def run_plan(options: FleetPlanOptions, ui: Interaction) -> Result:
-    from mmdoctor.fleet.plan import plan_fleet
-    from mmdoctor.planning.matrix import load_matrix
 
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
-    wishes = _wishes(options, matrix)  # bad wishes are exit 2 before any node is asked
+    wishes = options.wishes(matrix)  # bad wishes are exit 2 before any node is asked
     reports = gather_facts(options, ui)
     planning = plan_fleet(reports, matrix, wishes)
     body = FleetPlanned(
@@ -138,53 +107,13 @@ def run_plan(options: FleetPlanOptions, ui: Interaction) -> Result:
     return Result("fleet plan", status, body.exit_code, body)
 
 
-def _wishes(options: FleetPlanOptions, matrix: Matrix) -> Wishes:
-    from mmdoctor.planning.machine import make_wishes
-
-    return make_wishes(
-        matrix,
-        cuda=options.cuda,
-        cpu=options.cpu,
-        torch=options.torch,
-        mmdet=options.mmdet,
-        allow_source_build=options.allow_source_build,
-        line=options.line,
-        torch_source=options.torch_source,
-    )
-
-
 def gather_facts(options: FleetCheckOptions, ui: Interaction) -> list[NodeReport]:
     """Every node's report with the facts a plan needs (its NVIDIA checks only: quick)."""
-    from mmdoctor.fleet.collect import gather
-    from mmdoctor.fleet.slurm import find_srun
 
     find_srun()
     request = srun_request(options)
     remote = check_argv(replace(options, only=("nvidia",), offline=True))
     return ui.busy(lambda: gather(request, remote))
-
-
-def install_plan(planning: FleetPlanning, matrix: Matrix, executable: str) -> InstallPlan | None:
-    from mmdoctor.commands.install import InstallPlan
-    from mmdoctor.environment import HostInfo
-    from mmdoctor.planning.machine import PlanningContext
-    from mmdoctor.planning.plan import build_plan
-
-    if planning.resolution is None or planning.machine is None:
-        return None
-    machine, resolution = planning.machine, planning.resolution
-    host = HostInfo(os=machine.os, machine=machine.arch)
-    context = PlanningContext(machine, executable, host, None, planning.sources)
-    plan = None
-    if resolution.chosen is not None:
-        plan = build_plan(
-            resolution.chosen,
-            machine,
-            matrix,
-            executable=executable,
-            line_reason=resolution.line_reason,
-        )
-    return InstallPlan(resolution, plan, context, dry_run=True)
 
 
 SMOKE_GRACE = 30.0  # seconds the srun step outlives each node's smoke-test --timeout
@@ -200,7 +129,6 @@ class FleetSmokeOptions(FleetCheckOptions):
 
 
 def smoke_argv(options: FleetSmokeOptions) -> list[str]:
-    from mmdoctor.fleet.collect import mmdoctor_command
 
     argv = [*mmdoctor_command(options.mmdoctor), "smoke-test", "--json"]
     argv += ["--weights", options.weights, "--timeout", f"{options.timeout:g}"]
@@ -216,9 +144,6 @@ def smoke_argv(options: FleetSmokeOptions) -> list[str]:
 
 
 def run_smoke(options: FleetSmokeOptions, ui: Interaction) -> Result:
-    from mmdoctor.fleet.collect import gather
-    from mmdoctor.fleet.reports import gpu_count
-    from mmdoctor.fleet.summary import summarise
 
     # each node's smoke-test has --timeout; the step a little more, so that a node's own
     # timeout is what reports a slow stage
@@ -233,14 +158,9 @@ def run_smoke(options: FleetSmokeOptions, ui: Interaction) -> Result:
 
 
 @dataclass(frozen=True)
-class FleetInstallOptions(FleetPlanOptions):
+class FleetInstallOptions(FleetPlanOptions, SourceOptions):
     venv: Path | None = None  # on storage every node shares
     yes: bool = False
-    installer: str = "mim"
-    index_url: str | None = None
-    torch_index_url: str | None = None
-    mmcv_base_url: str | None = None
-    find_links: Sequence[str] = ()
     install_timeout: float = 90.0  # one probe step of the install (as install's --timeout)
     # per-node venvs instead of a shared one: every node installs (--venv may hold %n), and
     # mmcv is built once, by the first node, into this folder that the others read
@@ -253,12 +173,6 @@ INSTALL_STEP_TIMEOUT = 4 * 3600.0  # seconds a node's own install may take (a so
 def run_install(options: FleetInstallOptions, ui: Interaction) -> Result:
     """Plan for every node, install once into the shared venv (here), then check it on every
     node: anything short of every node healthy rolls the venv back, as `install` does."""
-    from mmdoctor.commands import install
-    from mmdoctor.errors import ExitCode, UsageError
-    from mmdoctor.fleet.plan import plan_fleet
-    from mmdoctor.install.destination import planned_interpreter
-    from mmdoctor.planning.matrix import load_matrix
-
     if options.venv is None:
         raise UsageError("fleet install needs --venv DIR, on storage every node shares")
     if not options.yes and not ui.can_ask:
@@ -266,51 +180,46 @@ def run_install(options: FleetInstallOptions, ui: Interaction) -> Result:
             "fleet install changes an environment and there is no terminal to ask on: add --yes"
         )
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
-    wishes = _wishes(options, matrix)
-    base, venv_python = planned_interpreter(str(options.venv), options.python)
-    reports = gather_facts(replace(options, python=base), ui)
+    wishes = options.wishes(matrix)
+    choice = choose_interpreter(python=options.python, venv=options.venv, environ=os.environ)
+    venv = str(venv_python(choice.new_venv)) if choice.new_venv else choice.executable
+    reports = gather_facts(replace(options, python=choice.executable), ui)
     planning = plan_fleet(reports, matrix, wishes)
     missing = tuple(r for r in reports if r.document is None)
     if not planning.fits_all or missing or planning.machine is None:
-        body = FleetPlanned(planning, install_plan(planning, matrix, venv_python), missing)
+        body = FleetPlanned(planning, install_plan(planning, matrix, venv), missing)
         return Result("fleet install", "blocked", ExitCode.PROBLEMS, body)
     machine = planning.machine
     if options.wheelhouse is not None:
         return _install_per_node(options, planning.planned, machine)
-    chosen = install.InstallOptions(
-        python=options.python,
-        venv=options.venv,
-        yes=options.yes,
-        cuda=options.cuda,
-        cpu=options.cpu,
-        torch=options.torch,
-        mmdet=options.mmdet,
-        line=options.line,
-        torch_source=options.torch_source,
-        allow_source_build=options.allow_source_build,
-        installer=options.installer,
-        index_url=options.index_url,
-        torch_index_url=options.torch_index_url,
-        mmcv_base_url=options.mmcv_base_url,
-        find_links=options.find_links,
-        # the fleet's machine: its lowest driver and every node's GPU archs (a build covers all)
-        driver=str(machine.driver) if machine.driver is not None else None,
-        gpu_cc=tuple(str(cc) for cc in machine.gpu_ccs),
-        timeout=options.install_timeout,
-        matrix=options.matrix,
-    )
     every_node = replace(options, cpu_only=options.cpu_only or options.cpu)  # as install checks
-    result = install.run(chosen, ui, verifier=lambda python: fleet_verifier(every_node, python))
+    result = install.run(
+        install.InstallOptions(
+            **_values(options, StackOptions),
+            **_values(options, SourceOptions),
+            python=options.python,
+            venv=options.venv,
+            yes=options.yes,
+            timeout=options.install_timeout,
+            matrix=options.matrix,
+        ),
+        ui,
+        verifier=lambda python: fleet_verifier(every_node, python),
+        # the fleet's machine: its lowest driver and every node's GPU archs (a build covers all)
+        what_if=WhatIf(driver=machine.driver, gpu_ccs=machine.gpu_ccs),
+    )
     return replace(result, command="fleet install")
+
+
+def _values(options: object, group: type) -> dict[str, Any]:
+    """The values `options` has of `group`'s fields."""
+    return {f.name: getattr(options, f.name) for f in fields(group)}
 
 
 def fleet_verifier(
     options: FleetCheckOptions, python: str
 ) -> tuple[Callable[[], FleetSummary], Callable[[FleetSummary], Judgement]]:
     """install's check step for a shared venv: `check` of it on every node."""
-    from mmdoctor.fleet.collect import gather
-    from mmdoctor.fleet.summary import summarise
-    from mmdoctor.install.execute import Judgement
 
     request = srun_request(options)
     remote = check_argv(replace(options, python=python))
@@ -329,31 +238,19 @@ def fleet_verifier(
 
 
 def install_argv(options: FleetInstallOptions, machine: Machine) -> list[str]:
-    """The `mmdoctor install` each node runs for its own venv: the fleet's plan wishes, and
-    the fleet's machine as what-if values, so every node plans (and keys its build) alike."""
-    from mmdoctor.fleet.collect import mmdoctor_command
-
+    """The `mmdoctor install` each node runs for its own venv: the fleet's wishes and sources
+    as given, and the fleet's machine as what-if values, so every node plans (and keys its
+    build) alike."""
+    fleet_machine = WhatIfOptions(
+        driver=str(machine.driver) if machine.driver is not None else None,
+        gpu_cc=tuple(str(cc) for cc in machine.gpu_ccs),
+    )
     argv = [*mmdoctor_command(options.mmdoctor), "install", "--venv", str(options.venv)]
-    argv += ["--yes", "--json", "--installer", options.installer]
-    argv += ["--torch-source", options.torch_source, "--timeout", f"{options.install_timeout:g}"]
-    flags = {
-        "--python": options.python,
-        "--cuda": options.cuda,
-        "--torch": options.torch,
-        "--mmdet": options.mmdet,
-        "--line": options.line,
-        "--index-url": options.index_url,
-        "--torch-index-url": options.torch_index_url,
-        "--mmcv-base-url": options.mmcv_base_url,
-        "--matrix": str(options.matrix) if options.matrix else None,
-        "--driver": str(machine.driver) if machine.driver is not None else None,
-    }
-    argv += [part for flag, value in flags.items() if value for part in (flag, value)]
-    argv += [part for link in options.find_links for part in ("--find-links", link)]
-    argv += [part for cc in machine.gpu_ccs for part in ("--gpu-cc", str(cc))]
-    argv.append("--cpu" if options.cpu else "")
-    argv.append("--allow-source-build" if options.allow_source_build else "--no-source-build")
-    return [part for part in argv if part]
+    argv += ["--yes", "--json", "--timeout", f"{options.install_timeout:g}"]
+    argv += ["--python", options.python] if options.python else []
+    argv += ["--matrix", str(options.matrix)] if options.matrix else []
+    argv += argv_of(options, StackOptions) + argv_of(options, SourceOptions)
+    return argv + argv_of(fleet_machine, WhatIfOptions)
 
 
 def _install_per_node(
@@ -361,11 +258,6 @@ def _install_per_node(
 ) -> Result:
     """The first node installs (and builds mmcv into the wheelhouse), then the others at once,
     reading the wheel it built: N nodes, one build."""
-    import os
-
-    from mmdoctor.fleet.collect import gather
-    from mmdoctor.fleet.reports import NodeReport
-    from mmdoctor.fleet.summary import hostlist, summarise
 
     assert options.wheelhouse is not None
     options.wheelhouse.mkdir(parents=True, exist_ok=True)

@@ -6,12 +6,11 @@ scripts and --json, where nobody is there."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from mmdoctor.install.execute import Progress, StepRecord
-    from mmdoctor.planning.plan import Step
-    from mmdoctor.result import Result
+from mmdoctor.install.outcome import Progress, StepRecord
+from mmdoctor.planning.steps import Step
+from mmdoctor.result import Result
 
 T = TypeVar("T")
 

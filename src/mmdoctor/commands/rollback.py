@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from mmdoctor.commands.install import choose
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import ExitCode, UsageError
+from mmdoctor.install import execute
+from mmdoctor.install.outcome import RolledBack
+from mmdoctor.install.state import EnvState
+from mmdoctor.probe.collect import read_target
 from mmdoctor.result import Result
-
-if TYPE_CHECKING:
-    from mmdoctor.install.snapshot import Restore
+from mmdoctor.target import choose_interpreter
 
 
 @dataclass(frozen=True)
@@ -25,30 +26,23 @@ class RollbackOptions:
     find_links: Sequence[str] = ()
 
 
-@dataclass(frozen=True)
-class RolledBack:
-    restore: Restore
-    executable: str
-    snapshot: Path
-    log: Path
-
-
 def run(options: RollbackOptions, ui: Interaction) -> Result:
-    from mmdoctor.install import execute
-    from mmdoctor.install.state import EnvState
-
     if options.venv is not None and not options.venv.exists():
         raise UsageError(f"--venv {options.venv}: no such directory")
-    destination = choose(options.python, options.venv, options.system, 60.0)
+    choice = choose_interpreter(
+        python=options.python, venv=options.venv, environ=os.environ, writes=True
+    )
+    if choice.new_venv is not None:
+        raise UsageError(f"--venv {options.venv}: there is no virtual environment in it")
+    target = read_target(choice, environ=os.environ, timeout=60.0)
+    target.require_writable(system=options.system)
     restored, folder, log = execute.rollback(
-        destination,
-        EnvState(destination.prefix),
+        target,
+        EnvState(target.prefix),
         ui.progress(),
         source_options=execute.source_options(options.index_url, options.find_links),
     )
     status, code = (
         ("restored", ExitCode.OK) if restored.ok else ("not-restored", ExitCode.CANNOT_RUN)
     )
-    return Result(
-        "rollback", status, code, RolledBack(restored, destination.executable, folder, log)
-    )
+    return Result("rollback", status, code, RolledBack(restored, target.executable, folder, log))

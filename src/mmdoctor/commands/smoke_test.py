@@ -8,8 +8,9 @@ from pathlib import Path
 
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import ExitCode
+from mmdoctor.planning.matrix import load_matrix
 from mmdoctor.result import Result
-from mmdoctor.smoke.run import SmokeOptions
+from mmdoctor.smoke.run import SmokeOptions, run_smoke
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,6 @@ class SmokeTestOptions(SmokeOptions):
 
 
 def run(options: SmokeTestOptions, ui: Interaction) -> Result:
-    from mmdoctor.planning.matrix import load_matrix
-    from mmdoctor.smoke.run import run_smoke
 
     loaded = load_matrix(str(options.matrix) if options.matrix else None)
     report = ui.busy(lambda: run_smoke(options, loaded, os.environ))

@@ -15,13 +15,18 @@ from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from mmdoctor.environment import normal_arch
+from mmdoctor.environment import Environment, HostInfo
+from mmdoctor.errors import ExitCode
 from mmdoctor.fleet.reports import NodeReport
 from mmdoctor.fleet.summary import hostlist
-from mmdoctor.planning.matrix import DriverVersion, Matrix
-from mmdoctor.planning.resolver import Machine, Resolution, Wishes, find_prebuilt_mmcv, resolve
+from mmdoctor.planning.machine import Machine, PlanningContext
+from mmdoctor.planning.matrix import Matrix
+from mmdoctor.planning.plan import InstallPlan, build_plan
+from mmdoctor.planning.resolver import Resolution, find_prebuilt_mmcv, resolve
+from mmdoctor.planning.wishes import Wishes
+from mmdoctor.target import Target
 
 MAX_LEFT_OUT = 2  # groups of nodes tried out of the plan together, when nothing fits them all
 _LACKING = re.compile(r"(?<=have no )sm_(\d)(\d+)\b")  # the arch a wheel set lacks
@@ -63,30 +68,22 @@ class FleetPlanning:
         )
 
 
-def _version(text: Any) -> Version | None:
-    try:
-        return Version(str(text)) if text else None
-    except InvalidVersion:
-        return None
-
-
-def _driver(text: Any) -> Version | None:
-    """As NVIDIA writes it (580.95.05), which Version alone would print as 580.95.5."""
-    return DriverVersion(str(text)) if _version(text) is not None else None
-
-
 def node_machine(doc: Mapping[str, Any]) -> NodeMachine:
-    env = doc.get("environment") or {}
-    host, nvidia, target = env.get("host") or {}, env.get("nvidia") or {}, env.get("target") or {}
-    python = _version(target.get("version"))
-    ccs = {_version(g.get("compute_capability")) for g in nvidia.get("gpus") or []}
+    """What one node's `check --json` says of it, as the Machine its facts make (the same
+    reading as everywhere: PlanningContext.from_environment); a report without a readable
+    environment gives no Python, which no plan fits."""
+    try:
+        env = Environment.from_dict(doc.get("environment") or {})
+    except ValueError:
+        return NodeMachine("linux", "x86_64", None, None, (), None)
+    machine = PlanningContext.from_environment(env).machine
     return NodeMachine(
-        os=str(host.get("os") or "linux"),
-        arch=normal_arch(str(host.get("machine") or "x86_64")),
-        python=Version(f"{python.major}.{python.minor}") if python else None,
-        driver=_driver(nvidia.get("driver_version")),
-        gpu_ccs=tuple(sorted(cc for cc in ccs if cc is not None)),
-        glibc=_version(host.get("glibc")),
+        os=machine.os,
+        arch=machine.arch,
+        python=machine.python,
+        driver=machine.driver,
+        gpu_ccs=tuple(sorted(set(machine.gpu_ccs))),
+        glibc=machine.glibc,
     )
 
 
@@ -228,3 +225,50 @@ def _planning(
         _sources(kept, machine),
         _arch_rejections(resolution, kept, matrix),
     )
+
+
+@dataclass(frozen=True)
+class FleetPlanned:
+    """fleet plan: the stack for the nodes that reported, and the nodes it leaves out."""
+
+    planning: FleetPlanning
+    install: InstallPlan | None  # the plan as `install` shows it; None: nothing fits
+    missing: tuple[NodeReport, ...]  # nodes that gave no facts
+
+    @property
+    def exit_code(self) -> ExitCode:
+        whole = self.planning.fits_all and not self.missing
+        return ExitCode.OK if whole else ExitCode.PROBLEMS
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        planning = self.planning
+        install = self.install.to_dict(verbose) if self.install else {}
+        return {
+            "planned_for": list(planning.planned),
+            "blockers": [{"nodes": list(b.nodes), "why": b.why} for b in planning.blockers],
+            "facts_from": dict(planning.sources),
+            "arch_rejections": list(planning.arch_rejections),
+            "without_facts": [{"node": n.node, "reason": n.reason} for n in self.missing],
+            **{key: install.get(key) for key in ("machine", "plan", "rejected", "suggestions")},
+        }
+
+
+def install_plan(planning: FleetPlanning, matrix: Matrix, executable: str) -> InstallPlan | None:
+    """The plan as `install` would show it for the nodes' shared environment, whose Python is
+    `executable` on every node."""
+    if planning.resolution is None or planning.machine is None:
+        return None
+    machine, resolution = planning.machine, planning.resolution
+    host = HostInfo(os=machine.os, machine=machine.arch)
+    context = PlanningContext(machine, executable, host, None, planning.sources)
+    target = replace(Target.described(machine.python), executable=executable)
+    plan = None
+    if resolution.chosen is not None:
+        plan = build_plan(
+            resolution.chosen,
+            machine,
+            matrix,
+            executable=executable,
+            line_reason=resolution.line_reason,
+        )
+    return InstallPlan(resolution, plan, context, target, dry_run=True)

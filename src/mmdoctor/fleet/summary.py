@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from mmdoctor.errors import ExitCode
 from mmdoctor.fleet.reports import FACTS, NodeFacts, NodeReport, facts_of
@@ -69,6 +70,43 @@ class FleetSummary:
         if self.exit_code == ExitCode.OK:
             return "healthy"
         return "unreachable" if self.missing and not self.healthy else "problems"
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        problems: dict[str, list[dict[str, str]]] = {}
+        for problem in self.problems:
+            problems.setdefault(problem.node, []).append(
+                {"check": problem.check, "status": problem.status, "summary": problem.summary}
+            )
+        nodes = [
+            {
+                "node": node.node,
+                "healthy": node.healthy,
+                "status": (node.document or {}).get("status") if node.document else "no-report",
+                "reason": node.reason,
+                "detail": node.detail or None,
+                "seconds": node.seconds,
+                "problems": problems.get(node.node, []),
+                "log": (node.document or {}).get("log"),  # an install's, on that node
+            }
+            for node in self.nodes
+        ]
+        return {
+            "counts": {
+                "nodes": len(self.nodes),
+                "healthy": len(self.healthy),
+                "without_report": len(self.missing),
+            },
+            "nodes": nodes,
+            "groups": [
+                {"nodes": list(g.nodes), "facts": dict(g.facts.values)} for g in self.groups
+            ],
+            "odd_ones_out": [asdict(odd) for odd in self.odd],
+            "slow": [asdict(slow) for slow in self.slow],
+        }
+
+    def job_keys(self) -> dict[str, Any]:
+        """fleet install's JSON carries every node's check of the venv."""
+        return {"fleet": self.to_dict()}
 
 
 def summarise(nodes: Sequence[NodeReport]) -> FleetSummary:

@@ -12,62 +12,22 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from mmdoctor import shell, wheel_cache
 from mmdoctor.errors import ExitCode, MmdoctorError
 from mmdoctor.install import snapshot as snapshots
-from mmdoctor.install.destination import Destination
+from mmdoctor.install.origins import origins_note, requested
+from mmdoctor.install.outcome import InstallOutcome, Judgement, Progress, StepRecord, Verdict
 from mmdoctor.install.runner import Runner
 from mmdoctor.install.state import EnvState, Log
-from mmdoctor.planning.plan import Plan, Step
-from mmdoctor.report import CheckReport
+from mmdoctor.knowledge import classify_all
+from mmdoctor.planning.plan import Plan
+from mmdoctor.planning.steps import Step
+from mmdoctor.target import Target
 
 FAILURE_LINES = 8
-
-
-class Progress(Protocol):
-    def step_started(self, number: int, total: int, step: Step) -> None: ...
-    def line(self, text: str) -> None: ...
-    def step_done(self, record: StepRecord, total: int) -> None: ...
-    def note(self, text: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    number: int
-    description: str
-    command: str
-    seconds: float
-    ok: bool
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class InstallOutcome:
-    job: str  # "install" or "fix"
-    status: str  # "installed" (or "fixed"), "kept-with-problems", "rolled-back", "not-restored"
-    steps: tuple[StepRecord, ...]
-    failure: str | None  # one line: what went wrong
-    failure_lines: tuple[str, ...]  # the output lines that explain it
-    known_failures: tuple[str, ...]  # ids from the knowledge base that match those lines
-    restore: snapshots.Restore | None
-    log_path: Path
-    snapshot_path: Path
-    check_status: str | None  # the post-install check: "healthy", "warnings", "problems"
-    final_report: Verdict | None = None  # what that check found
-
-    @property
-    def exit_code(self) -> ExitCode:
-        if self.status == "kept-with-problems":
-            return ExitCode.PROBLEMS
-        if self.status not in ("rolled-back", "not-restored"):
-            return ExitCode.OK
-        if self.status == "rolled-back":
-            return ExitCode.ROLLED_BACK
-        return ExitCode.CANNOT_RUN
 
 
 class NoSnapshot(MmdoctorError):
@@ -101,32 +61,6 @@ def restore_options(plan: Plan) -> tuple[str, ...]:
 # Carries out one step of a kind the executor does not run as a plain command ("build",
 # "verify"), returning the note shown for it or raising StepFailed.
 StepHandler = Callable[[Runner, Step], str]
-
-
-class Verdict(Protocol):
-    """What the check after the steps returns: a CheckReport of the environment, or (fleet
-    install) the summary of every node's check of it."""
-
-    @property
-    def status(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """What the check after the steps says of the job: why it did not hold (empty: it held)
-    and the known failures behind that."""
-
-    problems: tuple[str, ...] = ()
-    known_failures: tuple[str, ...] = ()
-
-
-def every_problem(report: CheckReport) -> Judgement:
-    """install's judgement: any check that fails or crashes means the install did not hold."""
-    failing = [r for r in report.results if r.status.is_problem]
-    return Judgement(
-        tuple(f"{r.id}: {r.summary}" for r in failing),
-        tuple(r.known_failure for r in failing if r.known_failure),
-    )
 
 
 class _Checked:
@@ -163,14 +97,14 @@ class _Checked:
 
 def execute(
     steps: tuple[Step, ...],
-    target: Destination,
+    target: Target,
     state: EnvState,
     progress: Progress,
     *,
     job: str,
     run_check: Callable[[], Verdict],
     restore_options: tuple[str, ...],
-    judge: Callable[[Any], Judgement] = every_problem,
+    judge: Callable[[Any], Judgement],
     handlers: Mapping[str, StepHandler] | None = None,
     extra_env: dict[str, str] | None = None,
     success: str = "installed",
@@ -267,13 +201,11 @@ def _run(
 
 
 def _run_step(runner: Runner, step: Step) -> str:
-    """Run it; for an install, where pip took what it asked for (its configuration may have
+    """Run it; where it asked for packages, where pip took them (its configuration may have
     answered from elsewhere than the step's index)."""
-    from mmdoctor.install.origins import origins_note, requested
-
     result = runner.run(step.argv, env=step.env)
     _require_ok(result)
-    return origins_note(result.stdout, requested(step.argv)) if step.kind == "install" else ""
+    return origins_note(result.stdout, requested(step.packages)) if step.packages else ""
 
 
 def _require_ok(result: shell.CommandResult) -> None:
@@ -290,7 +222,7 @@ def _why(result: shell.CommandResult) -> str:
     return f"{tool} failed (exit {result.returncode})"
 
 
-def install_handlers(plan: Plan, target: Destination) -> dict[str, StepHandler]:
+def install_handlers(plan: Plan, target: Target) -> dict[str, StepHandler]:
     """install's own step kinds: the torch verification and the source build."""
     return {
         "verify": lambda runner, step: verify_torch(plan, runner, step),
@@ -336,19 +268,19 @@ def _same_release(version: str, wanted: str) -> bool:
     return version == wanted
 
 
-def _build(plan: Plan, target: Destination, runner: Runner, step: Step) -> str:
+def _build(plan: Plan, target: Target, runner: Runner, step: Step) -> str:
     """The plan's build step, as shown: `pip wheel ... --wheel-dir FOLDER`, FOLDER being the
     cache folder of this exact torch / CUDA / Python / arch list, unless a wheel is there
     already. The torch in the target must be the planned one, and the wheel must hold ops."""
-    wheelhouse = Path(step.argv[step.argv.index("--wheel-dir") + 1])
+    assert step.wheel_dir is not None, "a build step names its wheel folder"
+    wheelhouse = Path(step.wheel_dir)
     _require_planned_torch(plan, target, runner)
     wheel = wheel_cache.cached_wheel(wheelhouse)
     if wheel is not None:
         return f"reused the cached wheel {wheel}"
     mmcv = plan.candidate.mmcv
-    if mmcv.raise_cxx_to is not None and mmcv.forced_cxx is not None:
-        tree = Path(step.argv[step.argv.index("--wheel-dir") - 1])
-        _require_raised_standard(tree, mmcv.forced_cxx, mmcv.raise_cxx_to)
+    if mmcv.raise_cxx_to is not None and mmcv.forced_cxx is not None and step.source_tree:
+        _require_raised_standard(Path(step.source_tree), mmcv.forced_cxx, mmcv.raise_cxx_to)
     result = runner.run(step.argv, env=step.env)
     wheel = wheel_cache.cached_wheel(wheelhouse)
     if not result.ok or wheel is None:
@@ -394,7 +326,7 @@ print(found.get("cuda") or "cpu")
 """
 
 
-def _require_planned_torch(plan: Plan, target: Destination, runner: Runner) -> None:
+def _require_planned_torch(plan: Plan, target: Target, runner: Runner) -> None:
     """mmcv is built against the torch in the target: it must be the one the plan installed,
     or the cached wheel's key would lie (pip's own settings can bring in another torch)."""
     result = runner.run([target.executable, "-I", "-c", _TORCH_FACTS], timeout=300, quiet=True)
@@ -431,8 +363,6 @@ def explaining_lines(output: str) -> tuple[str, ...]:
 
 
 def _known(output: str) -> tuple[str, ...]:
-    from mmdoctor.knowledge import classify_all
-
     return classify_all(output)
 
 
@@ -446,7 +376,7 @@ def _since(started: float) -> float:
 
 def _restore(
     runner: Runner,
-    target: Destination,
+    target: Target,
     snap: snapshots.Snapshot,
     source_options: tuple[str, ...],
 ) -> snapshots.Restore:
@@ -470,7 +400,7 @@ def _no_interrupts() -> Iterator[None]:
 
 
 def rollback(
-    target: Destination, state: EnvState, progress: Progress, *, source_options: tuple[str, ...]
+    target: Target, state: EnvState, progress: Progress, *, source_options: tuple[str, ...]
 ) -> tuple[snapshots.Restore, Path, Path]:
     """`mmdoctor rollback`: restore the last snapshot taken before an install or fix."""
     if state.latest_snapshot() is None:  # said before the lock makes a state folder for it

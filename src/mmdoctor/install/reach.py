@@ -9,18 +9,17 @@ fails, a certificate that is refused, a timeout, 401/403/407 or a 5xx does not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from mmdoctor.errors import ExitCode, MmdoctorError
-from mmdoctor.pipnet import PYPI, PipNetwork, pip_network, probe_url
+from mmdoctor.pipnet import PYPI, PipNetwork, probe_url
 from mmdoctor.planning.plan import Plan
 from mmdoctor.redact import redact_credentials
 
 __all__ = ["PYPI", "PipNetwork", "Unreachable", "plan_urls", "probe", "require_reachable"]
 
 PROBE_TIMEOUT = 15.0  # seconds per URL: pip's own default timeout
-_PACKAGE_COMMANDS = ("install", "download", "wheel")
 _REFUSING = (401, 403, 407)
 
 
@@ -31,7 +30,9 @@ class Unreachable(MmdoctorError):
 
 
 def plan_urls(plan: Plan, network: PipNetwork, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Every http(s) index and find-links page the plan's package steps will ask, in order."""
+    """Every http(s) index and find-links page the plan's installer runs will ask, in order:
+    each step's own index (else the installer's default) and find-links, then what pip's
+    configuration adds."""
     urls: list[str] = []
     extra: tuple[str, ...]
     links: tuple[str, ...]
@@ -41,11 +42,8 @@ def plan_urls(plan: Plan, network: PipNetwork, environ: Mapping[str, str]) -> tu
     else:
         default, extra, links = network.index_url, network.extra_index_urls, network.find_links
     for step in plan.steps:
-        if not _is_package_step(step.argv):
-            continue
-        urls += _values(step.argv, "--index-url", "-i") or [default]
-        urls += [*_values(step.argv, "--extra-index-url"), *extra]
-        urls += [*_values(step.argv, "--find-links", "-f"), *links]
+        if step.runs_installer:
+            urls += [step.index_url or default, *extra, *step.find_links, *links]
     if plan.mmcv_prebuilt and plan.installer == "mim":
         urls.append(plan.mmcv_find_links)  # mim computes the page itself: the same one
     return tuple(dict.fromkeys(u for u in urls if u.startswith(("http://", "https://"))))
@@ -53,13 +51,13 @@ def plan_urls(plan: Plan, network: PipNetwork, environ: Mapping[str, str]) -> tu
 
 def require_reachable(
     plan: Plan,
-    executable: str,
+    network: PipNetwork,
     environ: Mapping[str, str],
     *,
     timeout: float = PROBE_TIMEOUT,
 ) -> None:
-    """Raise Unreachable naming each package source of the plan that does not answer."""
-    network = pip_network(executable, timeout=60)
+    """Raise Unreachable naming each package source of the plan that does not answer, asked
+    with the target pip's own `network` settings."""
     urls = plan_urls(plan, network, environ)
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(urls)))) as pool:
         answers = list(pool.map(lambda url: probe(url, network, environ, timeout), urls))
@@ -81,14 +79,3 @@ def probe(url: str, network: PipNetwork, environ: Mapping[str, str], timeout: fl
     if answer.status in _REFUSING or answer.status >= 500:
         return answer.detail
     return None  # it answered: pip asks per-project pages, which may exist
-
-
-def _is_package_step(argv: Sequence[str]) -> bool:
-    """A pip, mim or uv command that installs, downloads or builds from package sources."""
-    head = [a.rsplit("/", 1)[-1] for a in argv[:4]]
-    tool = any(a in ("pip", "mim", "uv") for a in head)
-    return tool and any(a in _PACKAGE_COMMANDS for a in argv[:5])
-
-
-def _values(argv: Sequence[str], *flags: str) -> list[str]:
-    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in flags]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -39,6 +40,14 @@ class Restore:
     removed: tuple[str, ...]
     reinstalled: tuple[str, ...]
     differences: tuple[str, ...]  # freeze lines that still differ ("- x==1", "+ x==2")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "removed": list(self.removed),
+            "reinstalled": list(self.reinstalled),
+            "differences": list(self.differences),
+        }
 
 
 class SnapshotError(MmdoctorError):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -20,6 +21,17 @@ class CompatRow:
     python: str  # ">=3.8,<3.12"
     how: str  # "prebuilt" or "source build"
     verified: bool = True
+
+
+@dataclass(frozen=True)
+class MatrixRows:
+    """`mmdoctor matrix`: the rows for its filters, and the matrix file they come from."""
+
+    path: str
+    rows: tuple[CompatRow, ...]
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        return {"matrix": self.path, "rows": [asdict(row) for row in self.rows]}
 
 
 def _groups(releases: list[MmdetRelease]) -> list[list[MmdetRelease]]:

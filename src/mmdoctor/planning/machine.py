@@ -1,7 +1,9 @@
-"""The machine a plan is for: probed here, or described by what-if values, or both.
+"""The machine a plan is for: the facts of one probed Environment, with what-if values
+(`--driver`, `--gpu-cc`, `--python-version`, `--os`, `--arch`) in their place where given.
 
-Also the validation of the values users type (`--cuda 11.6`, `--gpu-cc 8.6`, ...): a bad one is
-a one-line `UsageError` (exit 2).
+`PlanningContext.from_environment(env, what_if)` is the only way facts become a `Machine`, for
+install, fix, check's advice and fleet alike. A what-if value a user types is checked here:
+a bad one is a one-line `UsageError` (exit 2) before anything is probed.
 """
 
 from __future__ import annotations
@@ -9,33 +11,167 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from packaging.version import Version
 
-from mmdoctor.environment import TMP_DISK, DiskSpace, HostInfo
+from mmdoctor.environment import TMP_DISK, Environment, HostInfo, normal_arch
 from mmdoctor.errors import UsageError
-from mmdoctor.planning.matrix import Matrix
-from mmdoctor.planning.resolver import Machine, Wishes, resolve_input_check
-
-if TYPE_CHECKING:
-    from mmdoctor.planning.plan import Sources
+from mmdoctor.planning.matrix import DriverVersion, Matrix
+from mmdoctor.target import WHAT_IF_PYTHON
 
 _MINOR = re.compile(r"^\d+\.\d+$")
-_CUDA = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.\d+)?$")  # 13, 12.1, 12.1.1: major.minor is meant
 _DRIVER = re.compile(r"^\d+(\.\d+){0,2}$")  # 535 alone: the R535 branch, its first release
-_TORCH = re.compile(r"^\d+\.\d+(\.\d+)?$")
-_MMDET = re.compile(r"^(2|3|\d+\.\d+(\.\d+)?)$")  # 3.3: the newest 3.3.x
 OS_NAMES = ("linux", "windows", "darwin")
 ARCH_NAMES = ("x86_64", "aarch64")
+ELSEWHERE = "not probed: the plan is for another machine"
 
 
-def parse_cuda(text: str) -> Version:
-    found = _CUDA.match(text)
-    if not found:
-        raise UsageError(f"--cuda {text!r}: expected a CUDA version such as 11.6")
-    return Version(f"{found[1]}.{found[2] or 0}")
+@dataclass(frozen=True)
+class Machine:
+    os: str  # "linux", "windows", "darwin"
+    python: Version  # major.minor of the target interpreter
+    driver: Version | None = None  # None: no NVIDIA driver
+    gpu_ccs: tuple[Version, ...] = ()
+    nvcc: Version | None = None  # the CUDA toolkit a source build would use
+    toolchain_known: bool = True  # False: a plan for another machine, whose nvcc is not known
+    arch: str = "x86_64"  # the CPU: "x86_64" or "aarch64"
+    glibc: Version | None = None  # Linux: the C library wheels load against; None: not known
+    # for a source build here (None: not known, a plan for another machine)
+    python_headers: bool | None = None  # the target's Python.h
+    build_tmp_free: int | None = None  # free bytes in TMPDIR, where pip builds
+
+
+def has_gpu(machine: Machine) -> bool:
+    return machine.driver is not None or bool(machine.gpu_ccs)
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """Facts given instead of probed. `elsewhere`: the plan is for another machine, so this
+    one's toolkit, C library, headers and disk say nothing about it."""
+
+    driver: Version | None = None
+    gpu_ccs: tuple[Version, ...] = ()
+    python: Version | None = None
+    os: str | None = None
+    arch: str | None = None
+    elsewhere: bool = False
+
+    @classmethod
+    def parse(
+        cls,
+        matrix: Matrix,
+        *,
+        driver: str | None = None,
+        gpu_cc: Sequence[str] = (),
+        python_version: str | None = None,
+        os_name: str | None = None,
+        arch: str | None = None,
+        elsewhere: bool = False,
+    ) -> WhatIf:
+        what_if = cls(
+            driver=parse_driver(driver) if driver else None,
+            gpu_ccs=tuple(parse_cc(cc) for cc in gpu_cc),
+            python=parse_python_version(python_version) if python_version else None,
+            os=parse_os(os_name) if os_name else None,
+            arch=parse_arch(arch) if arch else None,
+            elsewhere=elsewhere,
+        )
+        if what_if.os and what_if.arch:  # a pair given whole is judged before any probe
+            what_if.require_platform(matrix, what_if.os, what_if.arch)
+        return what_if
+
+    def require_platform(self, matrix: Matrix, os: str, arch: str) -> None:
+        """A what-if OS and CPU pair the matrix has no torch for is bad input (exit 2); a probed
+        one is a fact, which the resolver turns into 'no plan' with the reason."""
+        if (self.os or self.arch) and matrix.platform(os, arch) is None:
+            raise UsageError(
+                f"--os {os} --arch {arch}: the matrix knows no torch there "
+                f"({matrix.platform_names()})"
+            )
+
+    @property
+    def probes_nvidia(self) -> bool:
+        """NVML is asked unless --driver describes the driver (and so the GPUs too)."""
+        return self.driver is None
+
+
+@dataclass(frozen=True)
+class PlanningContext:
+    """A Machine for the resolver, plus what the plan's steps need (interpreter, host), and
+    where each fact came from ("--driver", "nvml", ...)."""
+
+    machine: Machine
+    executable: str
+    host: HostInfo
+    gcc: Version | None
+    sources: Mapping[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        machine = self.machine
+        return {
+            "os": machine.os,
+            "arch": machine.arch,
+            "python": str(machine.python),
+            "driver": str(machine.driver) if machine.driver is not None else None,
+            "gpu_cc": [str(cc) for cc in machine.gpu_ccs],
+            "nvcc": str(machine.nvcc) if machine.nvcc else None,
+            "sources": dict(self.sources),
+        }
+
+    @classmethod
+    def from_environment(cls, env: Environment, what_if: WhatIf | None = None) -> PlanningContext:
+        """The facts of `env`, each what-if value in place of the fact it describes."""
+        what_if = what_if or WhatIf()
+        host, target, nvidia, toolkit = env.host, env.target, env.nvidia, env.toolkit
+        here = not what_if.elsewhere  # this machine's toolkit and disk count
+        python = what_if.python or _minor(target.python_version)
+        sources = {
+            "python": WHAT_IF_PYTHON
+            if what_if.python or target.how == WHAT_IF_PYTHON
+            else f"{target.executable} ({target.how})"
+        }
+        if what_if.driver is not None:
+            driver: Version | None = what_if.driver
+            ccs = what_if.gpu_ccs
+            sources["driver"] = "--driver"
+            sources["gpus"] = "--gpu-cc" if ccs else "none given"
+        else:
+            driver = driver_version(nvidia.driver_version)
+            ccs = what_if.gpu_ccs or tuple(
+                Version(g.compute_capability)
+                for g in nvidia.gpus
+                if _MINOR.match(g.compute_capability)
+            )
+            sources["driver"] = nvidia.source or "none found"
+            sources["gpus"] = "--gpu-cc" if what_if.gpu_ccs else (nvidia.source or "none found")
+        if not here:
+            sources["nvcc"] = ELSEWHERE
+        tmp = host.disk(TMP_DISK)
+        machine = Machine(
+            os=what_if.os or host.os,
+            arch=what_if.arch or host.arch,
+            python=python,
+            driver=driver,
+            gpu_ccs=ccs,
+            nvcc=Version(toolkit.nvcc_version) if here and toolkit.nvcc_version else None,
+            toolchain_known=here,
+            glibc=Version(host.glibc) if here and host.glibc else None,
+            python_headers=target.has_python_h if here and not what_if.python else None,
+            build_tmp_free=tmp.free_bytes if here and tmp is not None else None,
+        )
+        gcc = Version(toolkit.gcc_version) if here and toolkit.gcc_version else None
+        return cls(machine, target.executable, host, gcc, sources)
+
+
+def _minor(version: Version) -> Version:
+    return Version(f"{version.major}.{version.minor}")
+
+
+def driver_version(text: str | None) -> Version | None:
+    """A probed driver version as NVIDIA writes it (580.95.05); None for none."""
+    return DriverVersion(text) if text and _DRIVER.match(text) else None
 
 
 def parse_cc(text: str) -> Version:
@@ -47,8 +183,6 @@ def parse_cc(text: str) -> Version:
 def parse_driver(text: str) -> Version:
     if not _DRIVER.match(text):
         raise UsageError(f"--driver {text!r}: expected a driver version such as 535.104.05")
-    from mmdoctor.planning.matrix import DriverVersion
-
     return DriverVersion(text if "." in text else f"{text}.0")
 
 
@@ -61,20 +195,6 @@ def parse_python_version(text: str) -> Version:
     return Version(found[1])
 
 
-def parse_torch(text: str) -> Version:
-    if not _TORCH.match(text):
-        raise UsageError(f"--torch {text!r}: expected a torch version such as 2.1 or 2.1.2")
-    return Version(text)  # whether the matrix knows it: resolve_input_check
-
-
-def parse_mmdet(text: str, matrix: Matrix) -> str:
-    known = [str(r.version) for r in matrix.mmdet_releases]
-    minors = {v.rsplit(".", 1)[0] for v in known}
-    if not _MMDET.match(text) or (text not in ("2", "3", *minors) and text not in known):
-        raise UsageError(f"--mmdet {text!r}: expected 2, 3 or one of {', '.join(known)}")
-    return text
-
-
 def parse_os(text: str) -> str:
     if text not in OS_NAMES:
         raise UsageError(f"--os {text!r}: expected one of {', '.join(OS_NAMES)}")
@@ -82,211 +202,7 @@ def parse_os(text: str) -> str:
 
 
 def parse_arch(text: str) -> str:
-    from mmdoctor.environment import normal_arch
-
     arch = normal_arch(text)
     if arch not in ARCH_NAMES:
         raise UsageError(f"--arch {text!r}: expected one of {', '.join(ARCH_NAMES)}")
     return arch
-
-
-def platform_for(matrix: Matrix, os: str, arch: str, *, what_if: bool) -> None:
-    """A what-if OS and CPU pair the matrix has no torch for is bad input (exit 2); a probed
-    one is a fact, which the resolver turns into 'no plan' with the reason."""
-    if what_if and matrix.platform(os, arch) is None:
-        raise UsageError(
-            f"--os {os} --arch {arch}: the matrix knows no torch there ({matrix.platform_names()})"
-        )
-
-
-def make_wishes(
-    matrix: Matrix,
-    *,
-    cuda: str | None,
-    cpu: bool,
-    torch: str | None,
-    mmdet: str | None,
-    allow_source_build: bool,
-    line: str | None = None,
-    torch_source: str = "pytorch",
-) -> Wishes:
-    if cuda and cpu:
-        raise UsageError("--cuda and --cpu exclude each other")
-    wishes = Wishes(
-        cuda=parse_cuda(cuda) if cuda else None,
-        cpu=cpu,
-        torch=parse_torch(torch) if torch else None,
-        mmdet=parse_mmdet(mmdet, matrix) if mmdet else None,
-        allow_source_build=allow_source_build,
-        line=line,
-        torch_source=torch_source,
-    )
-    resolve_input_check(wishes, matrix)  # e.g. a --cuda no torch is built for
-    return wishes
-
-
-@dataclass(frozen=True)
-class PlanningContext:
-    """A Machine for the resolver, plus what the plan's steps need (interpreter, host)."""
-
-    machine: Machine
-    executable: str
-    host: HostInfo
-    gcc: Version | None
-    sources: Mapping[str, str]  # fact -> where it came from ("--driver", "NVML", ...)
-
-
-def gather(
-    matrix: Matrix,
-    *,
-    python: str | None,
-    environ: Mapping[str, str],
-    driver: str | None,
-    gpu_cc: Sequence[str],
-    python_version: str | None,
-    os_name: str | None,
-    timeout: float,
-    arch: str | None = None,
-    builds_here: bool = True,
-) -> PlanningContext:
-    """Probe only what the what-if values leave open. Not `builds_here` (a dry run for the
-    machine the what-ifs describe): this machine's nvcc and gcc say nothing about it."""
-    from mmdoctor.probe.collect import TOOL_TIMEOUT, probe_host
-    from mmdoctor.probe.inside import probe_python
-    from mmdoctor.probe.interpreter import resolve_interpreter
-    from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
-    from mmdoctor.probe.toolkit import probe_toolkit
-
-    sources: dict[str, str] = {}
-    how = ""
-    host = probe_host()
-    # What-if values are checked before anything is probed: bad input is exit 2 first.
-    os = parse_os(os_name) if os_name else host.os
-    cpu = parse_arch(arch) if arch else host.arch
-    platform_for(matrix, os, cpu, what_if=bool(os_name or arch))
-    wanted_driver = parse_driver(driver) if driver else None
-    wanted_ccs = tuple(parse_cc(cc) for cc in gpu_cc)
-    wanted_python = parse_python_version(python_version) if python_version else None
-    if python is None and python_version:  # a plan for another machine: its own `python`
-        executable = "python"
-    else:
-        executable, how = resolve_interpreter(python, environ)
-    headers: bool | None = None
-    if wanted_python is not None:
-        py = wanted_python
-        sources["python"] = "--python-version"
-    else:
-        facts = probe_python(executable, timeout=timeout, environ=environ)
-        if not any(d.get("key") == "pip" for d in facts.get("distributions") or ()):
-            from mmdoctor.install.destination import no_pip
-
-            raise no_pip(executable)  # every step would run its pip
-        version = Version(str(facts["version"]))
-        py = Version(f"{version.major}.{version.minor}")
-        headers = facts.get("has_python_h")
-        sources["python"] = f"{executable} ({how})"
-    if wanted_driver is not None:
-        drv: Version | None = wanted_driver
-        ccs = wanted_ccs
-        sources["driver"] = "--driver"
-        sources["gpus"] = "--gpu-cc" if wanted_ccs else "none given"
-    else:
-        overrides = parse_overrides(environ)
-        nvidia = probe_nvidia(
-            overrides=overrides,
-            timeout=TOOL_TIMEOUT,
-            max_cuda_for_driver=matrix.max_cuda_for_driver,
-        )
-        drv = parse_driver(nvidia.driver_version) if nvidia.driver_version else None
-        ccs = wanted_ccs or tuple(
-            Version(g.compute_capability) for g in nvidia.gpus if _MINOR.match(g.compute_capability)
-        )
-        sources["driver"] = nvidia.source or "none found"
-        sources["gpus"] = "--gpu-cc" if wanted_ccs else (nvidia.source or "none found")
-    toolkit = probe_toolkit(environ=environ, timeout=TOOL_TIMEOUT) if builds_here else None
-    if toolkit is None:
-        sources["nvcc"] = "not probed: the plan is for another machine"
-    return PlanningContext(
-        machine=Machine(
-            os=os,
-            arch=cpu,
-            python=py,
-            driver=drv,
-            gpu_ccs=ccs,
-            nvcc=Version(toolkit.nvcc_version) if toolkit and toolkit.nvcc_version else None,
-            toolchain_known=toolkit is not None,
-            # this machine's C library, headers and disk, unless the plan is for another
-            glibc=Version(host.glibc) if host.glibc and toolkit is not None else None,
-            python_headers=headers if toolkit is not None else None,
-            build_tmp_free=_free(host.disk(TMP_DISK)) if toolkit is not None else None,
-        ),
-        executable=executable,
-        host=host,
-        gcc=Version(toolkit.gcc_version) if toolkit and toolkit.gcc_version else None,
-        sources=sources,
-    )
-
-
-def _free(disk: DiskSpace | None) -> int | None:
-    return disk.free_bytes if disk is not None else None
-
-
-def make_sources(
-    *,
-    installer: str,
-    index_url: str | None,
-    torch_index_url: str | None,
-    mmcv_base_url: str | None,
-    find_links: Sequence[str],
-) -> Sources:
-    """Validate --installer and the mirrors. Plain http is refused except to this machine:
-    packages are code, and pip would run them."""
-    import shutil
-
-    from mmdoctor.planning.plan import INSTALLERS, Sources
-
-    if installer not in INSTALLERS:
-        raise UsageError(f"--installer {installer!r}: expected one of {', '.join(INSTALLERS)}")
-    if installer == "uv" and shutil.which("uv") is None:
-        raise UsageError(
-            "--installer uv: no uv on PATH (install it, or put the folder that holds it on "
-            "PATH), or use mim or pip"
-        )
-    for option, url in (
-        ("--index-url", index_url),
-        ("--torch-index-url", torch_index_url),
-        ("--mmcv-base-url", mmcv_base_url),
-    ):
-        if url is not None:
-            _check_url(option, url)
-    for link in find_links:
-        if "://" in link:
-            _check_url("--find-links", link)
-        elif not Path(link).expanduser().is_dir():
-            raise UsageError(f"--find-links {link}: not a folder or a URL")
-    return Sources(
-        index_url=index_url,
-        torch_index_url=torch_index_url,
-        find_links=tuple(
-            link if "://" in link else str(Path(link).expanduser().absolute())
-            for link in find_links
-        ),
-        mmcv_base_url=mmcv_base_url,
-    )
-
-
-def _check_url(option: str, url: str) -> None:
-    from urllib.parse import urlsplit
-
-    from mmdoctor.redact import redact_credentials
-
-    parts = urlsplit(url)
-    shown = redact_credentials(url)
-    if parts.scheme not in ("https", "http", "file") or (
-        parts.scheme != "file" and not parts.hostname
-    ):
-        raise UsageError(f"{option} {shown}: expected an https:// URL")
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise UsageError(
-            f"{option} {shown}: plain http is only accepted for this machine; use https"
-        )

@@ -18,8 +18,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmdoctor import paths
-from mmdoctor.environment import normalize_name
 from mmdoctor.errors import UsageError
+from mmdoctor.versions import normalize_name
 
 
 class MatrixError(UsageError):

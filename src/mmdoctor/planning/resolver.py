@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from mmdoctor.errors import UsageError
+from mmdoctor.planning.machine import Machine, has_gpu
 from mmdoctor.planning.matrix import (
     BuildVerdict,
     CudaVariant,
@@ -34,35 +34,13 @@ from mmdoctor.planning.matrix import (
     TorchRelease,
     minor,
 )
-
-
-@dataclass(frozen=True)
-class Machine:
-    os: str  # "linux", "windows", "darwin"
-    python: Version  # major.minor of the target interpreter
-    driver: Version | None = None  # None: no NVIDIA driver
-    gpu_ccs: tuple[Version, ...] = ()
-    nvcc: Version | None = None  # the CUDA toolkit a source build would use
-    toolchain_known: bool = True  # False: a plan for another machine, whose nvcc is not known
-    arch: str = "x86_64"  # the CPU: "x86_64" or "aarch64"
-    glibc: Version | None = None  # Linux: the C library wheels load against; None: not known
-    # for a source build here (None: not known, a plan for another machine)
-    python_headers: bool | None = None  # the target's Python.h
-    build_tmp_free: int | None = None  # free bytes in TMPDIR, where pip builds
-
-
-@dataclass(frozen=True)
-class Wishes:
-    cuda: Version | None = None  # --cuda X.Y: the torch CUDA variant
-    cpu: bool = False  # --cpu
-    torch: Version | None = None  # --torch 1.13 or 1.13.1
-    mmdet: str | None = None  # --mmdet 2 | 3 | 3.3.0
-    allow_source_build: bool = True
-    line: str | None = None  # --line openmmlab | onedl; None: both compete
-    torch_source: str = "pytorch"  # --torch-source: PyTorch's index for the variant, or "pypi"
-
-
-TORCH_SOURCES = ("pytorch", "pypi")
+from mmdoctor.planning.wishes import (
+    Wishes,
+    cuda_tag,
+    exact_torch,
+    mmdet_releases,
+    resolve_input_check,
+)
 
 
 @dataclass(frozen=True)
@@ -130,10 +108,6 @@ class Resolution:
     line_reason: str = ""  # one line: why the chosen stack line won
 
 
-class ResolveInputError(UsageError):
-    """A wish that names something the matrix does not have (exit 2)."""
-
-
 def resolve(
     machine: Machine, wishes: Wishes, matrix: Matrix, *, suggest: bool = True
 ) -> Resolution:
@@ -157,7 +131,7 @@ def resolve(
             if reason is not None:
                 rejected.append(Rejection(label, reason))
                 continue
-            for mmdet in _mmdet_releases(wishes, matrix):
+            for mmdet in mmdet_releases(wishes, matrix):
                 mmcv, why = _choose_mmcv(release, wheel_variant, mmdet, machine, wishes, matrix)
                 if mmcv is None:
                     rejected.append(Rejection(f"{_mmdet_name(mmdet)} on {label}", why))
@@ -168,7 +142,7 @@ def resolve(
                         variant,
                         mmdet,
                         mmcv,
-                        _exact_torch(wishes),
+                        exact_torch(wishes),
                         wheel_variant=wheel_variant,
                         from_pypi=wishes.torch_source == "pypi",
                     )
@@ -199,53 +173,6 @@ def resolve(
 # ------------------------------------------------------------------- the candidate space
 
 
-def resolve_input_check(wishes: Wishes, matrix: Matrix) -> None:
-    """Raise ResolveInputError for wishes that name what the matrix does not have."""
-    if wishes.torch is not None:
-        release = matrix.torch_release(wishes.torch)
-        if release is None:
-            known = f"{matrix.torch_releases[0].torch} … {matrix.torch_releases[-1].torch}"
-            raise ResolveInputError(f"--torch {wishes.torch}: not in the matrix (it has {known})")
-        if _exact_torch(wishes) and wishes.torch > Version(release.latest):
-            raise ResolveInputError(
-                f"--torch {wishes.torch}: the newest {release.torch} release the matrix knows "
-                f"is {release.latest}"
-            )
-    if wishes.cuda is not None:
-        tag = cuda_tag(wishes.cuda)
-        if tag not in matrix.cuda_variants:
-            known = ", ".join(str(v.cuda) for v in matrix.cuda_variants.values())
-            raise ResolveInputError(
-                f"--cuda {wishes.cuda}: no torch is built for CUDA {wishes.cuda} (known: {known})"
-            )
-    if wishes.line is not None and wishes.line not in matrix.stack_lines:
-        raise ResolveInputError(
-            f"--line {wishes.line}: expected one of {', '.join(matrix.stack_lines)}"
-        )
-    if wishes.torch_source not in TORCH_SOURCES:
-        raise ResolveInputError(
-            f"--torch-source {wishes.torch_source}: expected one of {', '.join(TORCH_SOURCES)}"
-        )
-    if wishes.mmdet is not None and not _mmdet_releases(wishes, matrix):
-        on_line = [r for r in matrix.mmdet_releases if wishes.line in (None, r.stack_line)]
-        line = f" on the {wishes.line} line" if wishes.line else ""
-        raise ResolveInputError(
-            f"--mmdet {wishes.mmdet}: expected 2, 3 or a release the matrix knows{line} "
-            f"({', '.join(str(r.version) for r in on_line)})"
-        )
-
-
-def _exact_torch(wishes: Wishes) -> str:
-    """--torch 2.1.0 names a patch release; --torch 2.1 leaves it to the matrix."""
-    if wishes.torch is not None and len(wishes.torch.release) >= 3:
-        return str(wishes.torch)
-    return ""
-
-
-def cuda_tag(cuda: Version) -> str:
-    return f"cu{cuda.major}{cuda.minor}"
-
-
 def _torch_releases(wishes: Wishes, matrix: Matrix) -> list[TorchRelease]:
     if wishes.torch is None:
         return list(matrix.torch_releases)
@@ -261,22 +188,6 @@ def _variants(release: TorchRelease, machine: Machine, wishes: Wishes) -> list[s
     if has_gpu(machine):
         return list(release.variants)  # a CPU stack on a GPU box only when asked (--cpu)
     return list(release.all_variants())
-
-
-def has_gpu(machine: Machine) -> bool:
-    return machine.driver is not None or bool(machine.gpu_ccs)
-
-
-def _mmdet_releases(wishes: Wishes, matrix: Matrix) -> list[MmdetRelease]:
-    releases = [r for r in matrix.mmdet_releases if wishes.line in (None, r.stack_line)]
-    wish = wishes.mmdet
-    if wish is None:
-        return releases
-    if wish in ("2", "3"):
-        return [r for r in releases if r.line == int(wish)]
-    if wish.count(".") == 1:  # a minor, such as 3.3: any of its releases, the newest first
-        return [r for r in releases if str(r.version).startswith(wish + ".")]
-    return [r for r in releases if str(r.version) == wish]
 
 
 def _mmdet_name(mmdet: MmdetRelease) -> str:

@@ -1,4 +1,5 @@
-"""Probe everything once, concurrently, into one frozen Environment."""
+"""Probe everything once, concurrently, into one frozen Environment: the one collection that
+check, install, fix, diagnose and fleet use."""
 
 from __future__ import annotations
 
@@ -7,16 +8,25 @@ import platform
 import shutil
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mmdoctor.environment import CACHE_DISK, TMP_DISK, DiskSpace, Environment, HostInfo
-from mmdoctor.planning.matrix import Matrix
-from mmdoctor.probe.inside import probe_target
-from mmdoctor.probe.interpreter import resolve_interpreter
+from mmdoctor.environment import (
+    CACHE_DISK,
+    TMP_DISK,
+    DiskSpace,
+    Environment,
+    HostInfo,
+    NvidiaInfo,
+    ToolkitInfo,
+)
+from mmdoctor.pipnet import Host, PipNetwork, pip_network_from
+from mmdoctor.probe.inside import ALL_STEPS, probe_python, probe_steps, results, target_from
+from mmdoctor.probe.network import probe_network
 from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
 from mmdoctor.probe.toolkit import probe_toolkit
+from mmdoctor.target import Choice, Target
 
 # What a scheduler tells its task about where it runs: Slurm's node name, job and step, and a
 # Kubernetes Indexed Job's index (its pod name is the host name).
@@ -27,47 +37,72 @@ TOOL_TIMEOUT = 20.0
 
 
 def collect_environment(
+    target: Choice | Target,
     *,
-    python: str | None,
     environ: Mapping[str, str],
     step_timeout: float,
-    matrix: Matrix,
-    network: bool = False,
+    max_cuda_for_driver: Callable[[str], str | None],
+    steps: Sequence[str] = ALL_STEPS,
+    hosts: Callable[[PipNetwork], Sequence[Host]] | None = None,
+    nvidia: bool = True,
+    toolkit: bool = True,
 ) -> Environment:
-    """`step_timeout` bounds each import inside the target (a hung `import torch` is a finding);
-    `network`: also ask the hosts plans download from (check, unless --offline)."""
-    from mmdoctor.probe.network import probe_network
-
+    """Everything at once: NVML, the toolkit, and the target's probe steps (a `Choice` is run;
+    a `Target` described by what-if values is taken as it is). `step_timeout` bounds each
+    import inside the target (a hung `import torch` is a finding); `steps`: which probe steps
+    run (install needs only the interpreter's own facts: one run of it); `hosts`: the download
+    hosts to ask, given the target's pip settings (check, unless --offline); `nvidia`,
+    `toolkit`: False where what-if values describe them (nothing of this machine is asked)."""
     started = time.monotonic()
     overrides = parse_overrides(environ)
-    executable, _how = resolve_interpreter(python, environ)
-    # nvidia, toolkit, network, and the target's two probe processes: all at once
-    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="probe") as pool:
-        nvidia_job = pool.submit(
-            probe_nvidia,
-            overrides=overrides,
-            timeout=TOOL_TIMEOUT,
-            max_cuda_for_driver=matrix.max_cuda_for_driver,
-        )
-        toolkit_job = pool.submit(probe_toolkit, environ=environ, timeout=TOOL_TIMEOUT)
-        network_job = (
-            pool.submit(probe_network, matrix, executable=executable, environ=environ)
-            if network
+    # nvidia, toolkit, network, and the target's probe processes: all at once
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="probe") as pool:
+        nvidia_job = (
+            pool.submit(
+                probe_nvidia,
+                overrides=overrides,
+                timeout=TOOL_TIMEOUT,
+                max_cuda_for_driver=max_cuda_for_driver,
+            )
+            if nvidia
             else None
         )
-        target = probe_target(executable, step_timeout=step_timeout, pool=pool, environ=environ)
-        nvidia = nvidia_job.result()
-        toolkit = toolkit_job.result()
-        reachability = network_job.result() if network_job is not None else None
-    return Environment(
-        host=probe_host(environ),
-        network=reachability,
-        nvidia=nvidia,
-        toolkit=toolkit,
-        target=target,
-        overrides=overrides,
-        probe_seconds=round(time.monotonic() - started, 3),
-    )
+        toolkit_job = (
+            pool.submit(probe_toolkit, environ=environ, timeout=TOOL_TIMEOUT) if toolkit else None
+        )
+        if isinstance(target, Choice):
+            executable = target.executable
+            imports = probe_steps(
+                executable, steps, step_timeout=step_timeout, pool=pool, environ=environ
+            )
+            python = probe_python(executable, timeout=step_timeout, environ=environ)
+            network = pip_network_from(python.data.get("pip_config") or ())
+        else:
+            imports, network = [], target.pip_network
+        # the hosts are asked with the target's own pip settings, read by its python step
+        network_job = (
+            pool.submit(probe_network, hosts(network), network=network, environ=environ)
+            if hosts is not None
+            else None
+        )
+        if isinstance(target, Choice):
+            target = target_from(target.executable, target.how, python, results(imports))
+        return Environment(
+            host=probe_host(environ),
+            network=network_job.result() if network_job is not None else None,
+            nvidia=nvidia_job.result() if nvidia_job is not None else NvidiaInfo(),
+            toolkit=toolkit_job.result() if toolkit_job is not None else ToolkitInfo(),
+            target=target,
+            overrides=overrides,
+            probe_seconds=round(time.monotonic() - started, 3),
+        )
+
+
+def read_target(choice: Choice, *, environ: Mapping[str, str], timeout: float) -> Target:
+    """The interpreter's own facts alone (one run of it): for a command that writes to it and
+    needs nothing of the machine (rollback)."""
+    python = probe_python(choice.executable, timeout=timeout, environ=environ)
+    return target_from(choice.executable, choice.how, python, {})
 
 
 def probe_host(environ: Mapping[str, str] = os.environ) -> HostInfo:

@@ -11,18 +11,21 @@ import json
 import re
 import signal
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from mmdoctor import paths, shell
-from mmdoctor.environment import Distribution, StepResult, TargetPython
 from mmdoctor.errors import MmdoctorError, ProbeError, UsageError
+from mmdoctor.target import StepResult, Target, distributions_of
 
 MARKER = "@@MMDOCTOR "
 # The oldest Python any stack mmdoctor knows runs on (mmcv 2, mmdet 3, mmengine and torch >=
 # 1.11 all need 3.7), and the oldest its probe scripts are written for.
 OLDEST_PYTHON = (3, 7)
-LIGHT_STEPS = ("python", "distutils", "setuptools", "pkg_resources", "numpy", "cv2", "mim")
+# The interpreter's own facts (where it lives, pip and its settings, what is installed): no
+# imports of the stack, so it answers in a fraction of a second and comes first.
+PYTHON_STEP = "python"
+LIGHT_STEPS = ("distutils", "setuptools", "pkg_resources", "numpy", "cv2", "mim")
 # mmcv_ext_info last: when it kills the interpreter, no later step has to run again.
 STACK_STEPS = (
     "torch",
@@ -34,31 +37,80 @@ STACK_STEPS = (
     "mmdet",
     "mmcv_ext_info",
 )
+ALL_STEPS = (PYTHON_STEP, *LIGHT_STEPS, *STACK_STEPS)
 
 
 def _script() -> str:
     return paths.inside_script(paths.PROBE_SCRIPT)
 
 
-def probe_target(
-    executable: str, *, step_timeout: float, pool: Executor, environ: Mapping[str, str]
-) -> TargetPython:
+def probe_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a probe run: check is read-only, so no __pycache__ files are left in
+    the user's environment."""
     env = dict(environ)
-    # check is read-only: do not leave __pycache__ files in the user's environment.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONSTARTUP", None)
-    script = _script()
-    light = pool.submit(_run_group, executable, script, LIGHT_STEPS, step_timeout, env)
-    stack = pool.submit(_run_group, executable, script, STACK_STEPS, step_timeout, env)
-    steps = {**light.result(), **stack.result()}
-    python = steps["python"]
-    if not python.ok:
-        raise ProbeError(
-            f"{executable}: the probe failed inside it: {python.error or python.crashed}"
-        )
+    return env
+
+
+def probe_python(executable: str, *, timeout: float, environ: Mapping[str, str]) -> StepResult:
+    """The python step alone, in one run of the interpreter: an interpreter that does not run
+    it, or one no stack runs on, is refused here (exit 2 or 4)."""
+    step = _run_group(executable, _script(), (PYTHON_STEP,), timeout, probe_env(environ))[
+        PYTHON_STEP
+    ]
+    if not step.ok:
+        raise ProbeError(f"{executable}: the probe failed inside it: {step.error or step.crashed}")
+    require_supported(executable, str(step.data["version"]))
+    return step
+
+
+def probe_steps(
+    executable: str,
+    steps: Sequence[str],
+    *,
+    step_timeout: float,
+    pool: Executor,
+    environ: Mapping[str, str],
+) -> list[Future[dict[str, StepResult]]]:
+    """The import steps of `steps`: the light group and the stack chain, each in a process of
+    its own, at once."""
+    env, script = probe_env(environ), _script()
+    groups = [tuple(s for s in group if s in steps) for group in (LIGHT_STEPS, STACK_STEPS)]
+    return [
+        pool.submit(_run_group, executable, script, group, step_timeout, env)
+        for group in groups
+        if group
+    ]
+
+
+def results(jobs: Sequence[Future[dict[str, StepResult]]]) -> dict[str, StepResult]:
+    return {name: step for job in jobs for name, step in job.result().items()}
+
+
+def probe_target(
+    executable: str,
+    *,
+    step_timeout: float,
+    pool: Executor,
+    environ: Mapping[str, str],
+    how: str = "--python",
+    steps: Sequence[str] = ALL_STEPS,
+) -> Target:
+    """Every step of `steps` in the target: the python step first, the import steps in
+    parallel with it."""
+    imports = probe_steps(executable, steps, step_timeout=step_timeout, pool=pool, environ=environ)
+    python = probe_python(executable, timeout=step_timeout, environ=environ)
+    return target_from(executable, how, python, results(imports))
+
+
+def target_from(
+    executable: str, how: str, python: StepResult, steps: Mapping[str, StepResult]
+) -> Target:
+    """A Target from the python step's facts and the other steps' results."""
     data = python.data
-    require_supported(executable, str(data["version"]))
-    return TargetPython(
+    config = data.get("pip_config")
+    return Target(
         executable=executable,
         version=str(data["version"]),
         implementation=str(data["implementation"]),
@@ -68,31 +120,16 @@ def probe_target(
         externally_managed=bool(data["externally_managed"]),
         platform=str(data["platform"]),
         machine=str(data["machine"]),
-        distributions=tuple(
-            Distribution(
-                name=d["name"],
-                version=d["version"],
-                location=d["location"],
-                requires=tuple(d.get("requires", ())),
-            )
-            for d in data["distributions"]
-        ),
-        steps={name: step for name, step in steps.items() if name != "python"},
+        distributions=distributions_of(data["distributions"]),
+        steps=dict(steps),
         include_dir=data.get("include") or None,
         has_python_h=data.get("has_python_h"),
         scripts_dir=data.get("scripts") or None,
         ninja=data.get("ninja") or None,
+        how=how,
+        bundled_wheels=data.get("bundled") or None,
+        pip_config=tuple((str(k), str(v)) for k, v in config) if config is not None else None,
     )
-
-
-def probe_python(executable: str, *, timeout: float, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Only the interpreter facts (version, platform, venv, PEP 668): no imports, fast."""
-    env = {**environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    step = _run_group(executable, _script(), ("python",), timeout, env)["python"]
-    if not step.ok:
-        raise ProbeError(f"{executable}: the probe failed inside it: {step.error or step.crashed}")
-    require_supported(executable, str(step.data["version"]))
-    return dict(step.data)
 
 
 def require_supported(executable: str, version: str) -> None:

@@ -153,7 +153,36 @@ def step_python():
         "scripts": sysconfig.get_paths().get("scripts"),
         "ninja": find_ninja(sysconfig.get_paths().get("scripts") or ""),
         "distributions": scan_distributions(),
+        "bundled": ensurepip_wheels(),
+        "pip_config": pip_config(),
     }
+
+
+def ensurepip_wheels():
+    # type: () -> Optional[str]
+    """The folder of the wheels ensurepip installs (pip, setuptools): a fresh venv's own pip
+    can be put back from there without an index."""
+    try:
+        import ensurepip
+
+        bundled = os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")
+    except Exception:
+        return None
+    return bundled if os.path.isdir(bundled) else None
+
+
+def pip_config():
+    # type: () -> Optional[List[List[str]]]
+    """pip's configuration as `pip config list` prints it (files and PIP_* variables), read
+    in this same run; None where this pip cannot say (no pip, or an internal API it lacks)."""
+    try:
+        from pip._internal.configuration import Configuration
+
+        configuration = Configuration(isolated=False)
+        configuration.load()
+        return [[str(key), str(value)] for key, value in sorted(configuration.items())]
+    except Exception:
+        return None
 
 
 def find_ninja(scripts):

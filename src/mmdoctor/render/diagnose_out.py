@@ -1,14 +1,11 @@
-"""Rendering of `diagnose` results: rich for people, dicts for the JSON envelope."""
+"""`diagnose` results, for people (rich)."""
 
 from __future__ import annotations
-
-import re
-from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
-from mmdoctor.diagnose import CONFIDENT, Match, bug_report_hint
+from mmdoctor.diagnose import CONFIDENT, PLACEHOLDER, Match, bug_report_hint
 from mmdoctor.knowledge import load_knowledge
 from mmdoctor.redact import redact_credentials
 
@@ -47,13 +44,10 @@ def render_matches(matches: list[Match], *, console: Console, verbose: bool, sou
             console.print(Text(weak, style="dim"))
 
 
-_PLACEHOLDER = re.compile(r"<[A-Za-z_]+>")
-
-
 def _render_commands(commands: tuple[str, ...], console: Console) -> None:
     """A command with a <placeholder> is a template, and must not look like one to paste."""
     for command in commands:
-        holes = sorted(set(_PLACEHOLDER.findall(command)))
+        holes = sorted(set(PLACEHOLDER.findall(command)))
         if holes:
             console.print(
                 Text(f"    template (fill in {', '.join(holes)}): {command}", style="cyan")
@@ -68,26 +62,3 @@ def _render_chain(match: Match, console: Console) -> None:
     for link in match.chain:
         failure = knowledge.get(link)
         console.print(Text(f"    then {link}: {failure.title if failure else ''}", style="dim"))
-
-
-def match_dict(match: Match) -> dict[str, Any]:
-    failure = match.failure
-    return {
-        "id": failure.id,
-        "title": failure.title,
-        "confidence": match.confidence,
-        "evidence_lines": [
-            {"line": number, "text": redact_credentials(text)} for number, text in match.evidence
-        ],
-        "chain": list(match.chain),
-        "root_cause": failure.root_cause,
-        "fix": {
-            "text": failure.fix_text,
-            "commands": list(match.commands),
-            # the commands with a <placeholder> to fill in first: templates, not to be run as is
-            "templates": [c for c in match.commands if _PLACEHOLDER.search(c)],
-        },
-        "versions": failure.versions,
-        "sources": list(failure.sources),
-        "notes": list(match.notes),
-    }

@@ -13,19 +13,26 @@ from pathlib import Path
 
 from rich.console import Console
 
-from mmdoctor.commands.check import CheckList
-from mmdoctor.commands.diagnose import Diagnosis
-from mmdoctor.commands.fix import FixPlanned
-from mmdoctor.commands.fleet import FleetPlanned
-from mmdoctor.commands.install import InstallPlan, JobDone
-from mmdoctor.commands.matrix import MatrixRows
-from mmdoctor.commands.rollback import RolledBack
+from mmdoctor.diagnose import Diagnosis
 from mmdoctor.errors import ExitCode, MmdoctorError
+from mmdoctor.fix import FixPlanned
+from mmdoctor.fleet.plan import FleetPlanned
 from mmdoctor.fleet.summary import FleetSummary
+from mmdoctor.install.outcome import JobDone, RolledBack
+from mmdoctor.paths import write_atomic
+from mmdoctor.planning.compat_table import MatrixRows
+from mmdoctor.planning.plan import InstallPlan
 from mmdoctor.redact import redact_credentials
-from mmdoctor.render import json_out
-from mmdoctor.render.human import make_console
-from mmdoctor.report import CheckReport
+from mmdoctor.render import json_out, markdown
+from mmdoctor.render.diagnose_out import render_matches
+from mmdoctor.render.fleet_out import render_fleet, render_fleet_plan
+from mmdoctor.render.human import make_console, render_check_report
+from mmdoctor.render.install_out import render_fix_plan, render_outcome, render_restore
+from mmdoctor.render.junit_out import junit_document
+from mmdoctor.render.plan_out import render_compat_table, render_plan
+from mmdoctor.render.prometheus_out import textfile
+from mmdoctor.render.smoke_out import render_smoke
+from mmdoctor.report import CheckList, CheckReport
 from mmdoctor.result import Failed, Result
 from mmdoctor.smoke.run import SmokeReport
 
@@ -44,8 +51,6 @@ def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False
     if fmt == "json":
         print(json_out.document(result, verbose=verbose))
     elif fmt == "markdown" and isinstance(result.body, CheckReport):
-        from mmdoctor.render import markdown
-
         print(markdown.check_report(result.body), end="")
     else:
         console = make_console()
@@ -60,16 +65,11 @@ def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False
 def write_files(result: Result, *, junit: Path | None, prometheus: Path | None) -> None:
     """The files a command was asked to write besides its output: --junit (a fleet summary),
     --prometheus (a check report, or that check could not run). Each is written atomically."""
-    from mmdoctor.paths import write_atomic
 
     try:
         if junit is not None and isinstance(result.body, FleetSummary):
-            from mmdoctor.render.junit_out import junit_document
-
             write_atomic(junit, junit_document(result.body, f"mmdoctor {result.command}"))
         if prometheus is not None:
-            from mmdoctor.render.prometheus_out import textfile
-
             write_atomic(prometheus, textfile(result))
     except OSError as exc:
         path = junit if junit is not None and not prometheus else prometheus
@@ -83,7 +83,6 @@ def human(body: object, console: Console, verbose: bool) -> None:
 
 @human.register
 def _(body: CheckReport, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.human import render_check_report
 
     render_check_report(body, verbose=verbose, console=console)
 
@@ -96,7 +95,6 @@ def _(body: CheckList, console: Console, verbose: bool) -> None:
 
 @human.register
 def _(body: InstallPlan, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.plan_out import render_plan
 
     render_plan(
         body.resolution,
@@ -119,7 +117,6 @@ def _(body: InstallPlan, console: Console, verbose: bool) -> None:
 
 @human.register
 def _(body: JobDone, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.install_out import render_outcome
 
     for report in body.reports:  # a check report, or a fleet's summary (fleet install)
         if report.status != "healthy":
@@ -129,7 +126,6 @@ def _(body: JobDone, console: Console, verbose: bool) -> None:
 
 @human.register
 def _(body: FixPlanned, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.install_out import render_fix_plan
 
     render_fix_plan(body.plan, console)
     if body.nothing:
@@ -140,7 +136,6 @@ def _(body: FixPlanned, console: Console, verbose: bool) -> None:
 
 @human.register
 def _(body: RolledBack, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.install_out import render_restore
 
     render_restore(body.restore, console)
     console.print(f"Snapshot: {body.snapshot}\nLog: {body.log}")
@@ -148,34 +143,29 @@ def _(body: RolledBack, console: Console, verbose: bool) -> None:
 
 @human.register
 def _(body: MatrixRows, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.plan_out import render_compat_table
 
     render_compat_table(list(body.rows), console)
 
 
 @human.register
 def _(body: SmokeReport, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.smoke_out import render_smoke
 
     render_smoke(body, console=console, verbose=verbose)
 
 
 @human.register
 def _(body: Diagnosis, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.diagnose_out import render_matches
 
     render_matches(list(body.matches), console=console, verbose=verbose, source=body.source)
 
 
 @human.register
 def _(body: FleetSummary, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.fleet_out import render_fleet
 
     render_fleet(body, console, "mmdoctor fleet")
 
 
 @human.register
 def _(body: FleetPlanned, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.fleet_out import render_fleet_plan
 
     render_fleet_plan(body, console, verbose)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mmdoctor.environment import Environment, TargetPython
+from mmdoctor.environment import Environment
+from mmdoctor.planning.matrix import load_matrix
+from mmdoctor.target import Target
 
 PACKAGES = (
     "torch",
@@ -63,11 +65,9 @@ def environment_rows(env: Environment) -> list[tuple[str, str]]:
     return rows
 
 
-def stack_line(target: TargetPython) -> str:
+def stack_line(target: Target) -> str:
     """Which line the installed OpenMMLab packages belong to: "onedl", "openmmlab", or both
     (a clash: the same modules from two lines); "" when none is installed."""
-    from mmdoctor.planning.matrix import load_matrix
-
     lines = load_matrix().lines_among(d.name for d in target.distributions)
     if len(lines) > 1:
         return f"mixed: {' and '.join(lines)} (see mmcv.variants)"

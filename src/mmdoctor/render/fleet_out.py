@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from rich.console import Console
 from rich.text import Text
 
-from mmdoctor.commands.fleet import FleetPlanned
+from mmdoctor.fleet.plan import FleetPlanned
 from mmdoctor.fleet.reports import NodeFacts
 from mmdoctor.fleet.summary import FleetSummary, hostlist
 from mmdoctor.redact import redact_credentials
 from mmdoctor.render.human import say
+from mmdoctor.render.plan_out import render_plan
 
 MARKS = {"fail": ("✗", "red"), "crash": ("☠", "magenta"), "warn": ("!", "yellow")}
 
@@ -73,41 +71,7 @@ def render_fleet(summary: FleetSummary, console: Console, title: str) -> None:
     console.print(Text(verdict, style="green" if summary.exit_code == 0 else "red bold"))
 
 
-def fleet_dict(summary: FleetSummary) -> dict[str, Any]:
-    problems: dict[str, list[dict[str, str]]] = {}
-    for problem in summary.problems:
-        problems.setdefault(problem.node, []).append(
-            {"check": problem.check, "status": problem.status, "summary": problem.summary}
-        )
-    nodes = [
-        {
-            "node": node.node,
-            "healthy": node.healthy,
-            "status": (node.document or {}).get("status") if node.document else "no-report",
-            "reason": node.reason,
-            "detail": node.detail or None,
-            "seconds": node.seconds,
-            "problems": problems.get(node.node, []),
-            "log": (node.document or {}).get("log"),  # an install's, on that node
-        }
-        for node in summary.nodes
-    ]
-    return {
-        "counts": {
-            "nodes": len(summary.nodes),
-            "healthy": len(summary.healthy),
-            "without_report": len(summary.missing),
-        },
-        "nodes": nodes,
-        "groups": [{"nodes": list(g.nodes), "facts": dict(g.facts.values)} for g in summary.groups],
-        "odd_ones_out": [asdict(odd) for odd in summary.odd],
-        "slow": [asdict(slow) for slow in summary.slow],
-    }
-
-
 def render_fleet_plan(body: FleetPlanned, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.plan_out import render_plan
-
     planning = body.planning
     every = len(planning.planned) + sum(len(b.nodes) for b in planning.blockers)
     console.print(Text(f"mmdoctor fleet plan · {every} node(s) gave their facts", style="bold"))
@@ -126,18 +90,3 @@ def render_fleet_plan(body: FleetPlanned, console: Console, verbose: bool) -> No
         return
     install = body.install
     render_plan(install.resolution, install.plan, install.context, verbose=verbose, console=console)
-
-
-def fleet_plan_dict(body: FleetPlanned, verbose: bool) -> dict[str, Any]:
-    from mmdoctor.render import json_out
-
-    planning = body.planning
-    install = json_out.body_keys(body.install, "install", verbose) if body.install else {}
-    return {
-        "planned_for": list(planning.planned),
-        "blockers": [{"nodes": list(b.nodes), "why": b.why} for b in planning.blockers],
-        "facts_from": dict(planning.sources),
-        "arch_rejections": list(planning.arch_rejections),
-        "without_facts": [{"node": n.node, "reason": n.reason} for n in body.missing],
-        **{key: install.get(key) for key in ("machine", "plan", "rejected", "suggestions")},
-    }

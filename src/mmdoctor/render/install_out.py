@@ -4,19 +4,19 @@ elapsed time and pip's latest line on a terminal), then the outcome."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from mmdoctor.fix import FixPlan
-from mmdoctor.install.execute import InstallOutcome, StepRecord
+from mmdoctor.install.outcome import InstallOutcome, StepRecord
 from mmdoctor.install.snapshot import Restore
-from mmdoctor.planning.plan import Step
+from mmdoctor.knowledge import load_knowledge
+from mmdoctor.planning.steps import Step
 from mmdoctor.redact import redact_credentials
 from mmdoctor.render.human import say
-from mmdoctor.render.plan_out import render_steps, steps_list
+from mmdoctor.render.plan_out import render_steps
 
 
 class StepProgress:
@@ -96,8 +96,6 @@ def render_outcome(outcome: InstallOutcome, console: Console) -> None:
     for line in outcome.failure_lines:
         console.print(Text(f"  | {redact_credentials(line)}"))
     if outcome.known_failures:  # explained by the knowledge base, as check's findings are
-        from mmdoctor.knowledge import load_knowledge
-
         knowledge = load_knowledge()
         for known in outcome.known_failures:
             failure = knowledge.get(known)
@@ -127,40 +125,6 @@ def render_restore(restore: Restore, console: Console) -> None:
         console.print(Text(f"  {line}"))
 
 
-def restore_dict(restore: Restore | None) -> dict[str, Any] | None:
-    if restore is None:
-        return None
-    return {
-        "ok": restore.ok,
-        "removed": list(restore.removed),
-        "reinstalled": list(restore.reinstalled),
-        "differences": list(restore.differences),
-    }
-
-
-def outcome_dict(outcome: InstallOutcome) -> dict[str, Any]:
-    return {
-        "steps": [
-            {
-                "number": r.number,
-                "description": r.description,
-                "command": r.command,
-                "seconds": r.seconds,
-                "ok": r.ok,
-                "note": r.note,
-            }
-            for r in outcome.steps
-        ],
-        "failure": outcome.failure,
-        "failure_lines": [redact_credentials(line) for line in outcome.failure_lines],
-        "known_failures": list(outcome.known_failures),
-        "restore": restore_dict(outcome.restore),
-        "check": outcome.check_status,
-        "log": str(outcome.log_path),
-        "snapshot": str(outcome.snapshot_path),
-    }
-
-
 def render_fix_plan(plan: FixPlan, console: Console) -> None:
     console.print(Text("mmdoctor fix", style="bold"))
     if plan.fixing:
@@ -173,14 +137,3 @@ def render_fix_plan(plan: FixPlan, console: Console) -> None:
         console.print(Text("Not done by mmdoctor (do these yourself):", style="bold yellow"))
         for line in plan.manual:
             console.print(Text(f"  {line}"))
-
-
-def fix_plan_dict(plan: FixPlan) -> dict[str, Any]:
-    return {
-        "fixing": [
-            {"id": r.id, "summary": r.summary, "known_failure": r.known_failure}
-            for r in plan.fixing
-        ],
-        "steps": steps_list(plan.steps),
-        "manual": list(plan.manual),
-    }

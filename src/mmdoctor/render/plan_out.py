@@ -1,4 +1,4 @@
-"""Rendering of install plans and of the compatibility table: rich for people, dicts for JSON."""
+"""Install plans and the compatibility table, for people (rich)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from rich.text import Text
 from mmdoctor import shell
 from mmdoctor.planning.compat_table import CompatRow
 from mmdoctor.planning.machine import PlanningContext
-from mmdoctor.planning.plan import Plan, Step
+from mmdoctor.planning.plan import Plan
 from mmdoctor.planning.resolver import Resolution
+from mmdoctor.planning.steps import Step
 from mmdoctor.render.human import command, say
 
 REJECTIONS_SHOWN = 12
@@ -100,10 +101,6 @@ def render_steps(steps: Sequence[Step], console: Console) -> None:
         command(console, "     $ ", shell.command_line(step.argv, step.env), "cyan")
 
 
-def steps_list(steps: Sequence[Step]) -> list[dict[str, Any]]:
-    return [{"description": s.description, "argv": list(s.argv), "env": dict(s.env)} for s in steps]
-
-
 def _render_no_plan(resolution: Resolution, *, console: Console, verbose: bool) -> None:
     console.print(Text("No stack fits this machine and these wishes.", style="bold red"))
     # One line per reason: on a CPU box every CUDA variant has the same one (no driver).
@@ -133,59 +130,6 @@ def _newest_first(rejection: Any) -> tuple[int, ...]:
         return tuple(-int(part) for part in words[index].split("."))
     except (ValueError, IndexError):
         return (0,)
-
-
-def plan_dict(plan: Plan) -> dict[str, Any]:
-    line = plan.line.name
-    return {
-        "line": {"name": line, "reason": plan.line_reason},
-        "python": plan.python,
-        "executable": plan.executable,
-        "os": plan.os,
-        "torch": {
-            "version": plan.torch_version,
-            "variant": plan.variant,
-            "index_url": plan.torch_index_url,
-            "find_links": plan.torch_find_links,
-            "source": "pypi" if plan.candidate.from_pypi else "pytorch",
-            "build": plan.candidate.wheel_variant,
-        },
-        "torchvision": {"version": plan.torchvision_version},
-        "mmcv": {
-            "name": plan.mmcv_name,
-            "version": plan.mmcv_version,
-            "find_links": plan.mmcv_find_links,
-            "prebuilt": plan.mmcv_prebuilt,
-        },
-        "mmdet": {"name": plan.line.mmdet, "version": plan.mmdet_version},
-        "mmengine": (
-            {"name": plan.line.mmengine, "version": plan.mmengine_version}
-            if plan.mmengine_version
-            else None
-        ),
-        "mim": {"name": plan.line.mim, "version": plan.mim_version},
-        # kept for scripts written before the onedl line: the upstream mim only
-        "openmim": {"version": plan.mim_version} if line == "openmmlab" else None,
-        "pins": [
-            {"name": p.name, "spec": p.spec, "reason": p.reason, "known_failure": p.known_failure}
-            for p in plan.pins
-        ],
-        "steps": steps_list(plan.steps),
-        "warnings": list(plan.warnings),
-    }
-
-
-def machine_dict(context: PlanningContext) -> dict[str, Any]:
-    machine = context.machine
-    return {
-        "os": machine.os,
-        "arch": machine.arch,
-        "python": str(machine.python),
-        "driver": str(machine.driver) if machine.driver is not None else None,
-        "gpu_cc": [str(cc) for cc in machine.gpu_ccs],
-        "nvcc": str(machine.nvcc) if machine.nvcc else None,
-        "sources": dict(context.sources),
-    }
 
 
 def render_compat_table(rows: list[CompatRow], console: Console) -> None:

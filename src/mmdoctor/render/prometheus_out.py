@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from mmdoctor.checks.model import Status
 from mmdoctor.fleet.reports import facts_of
-from mmdoctor.render import json_out
 from mmdoctor.report import CheckReport
 from mmdoctor.result import Result
 
@@ -51,7 +50,7 @@ def textfile(result: Result, now: float | None = None) -> str:
             "1 when no check found a problem (warnings allowed).",
             [({}, 1 if report.exit_code == 0 else 0)],
         )
-        doc = json_out.body_keys(report, "check", False)
+        doc = report.to_dict()
         labels = {fact.lower().replace(" ", "_"): value for fact, value in facts_of(doc).values}
         lines += _metric(
             "mmdoctor_stack_info", "The driver, GPUs and stack versions, as labels.", [(labels, 1)]

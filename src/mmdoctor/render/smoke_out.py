@@ -1,9 +1,6 @@
-"""Rendering of a smoke-test report: rich for people, a dict for the JSON envelope."""
+"""A smoke-test report for people (rich)."""
 
 from __future__ import annotations
-
-from dataclasses import asdict
-from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -56,20 +53,3 @@ def render_smoke(report: SmokeReport, *, console: Console, verbose: bool) -> Non
     else:
         failed = next(s for s in report.stages if s.status == "fail")
         console.print(Text(f"Stage '{failed.id}' failed: exit 1.", style="bold red"))
-
-
-def smoke_dict(report: SmokeReport) -> dict[str, Any]:
-    return {
-        "executable": report.executable,
-        "device": report.device,
-        "model": {"id": report.model.id, "title": report.model.title},
-        "image": report.image,
-        "weights": redact_credentials(report.weights),
-        "notes": list(report.notes),
-        "stages": [asdict(stage) for stage in report.stages],
-        "detections": next(
-            (list(s.data.get("detections") or []) for s in report.stages if s.id == "inference"),
-            [],
-        ),
-        "timing": next((dict(s.data) for s in report.stages if s.id == "timing"), {}),
-    }

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
+import typer
+from rich.console import Console
+
+from mmdoctor.install.outcome import Progress
+from mmdoctor.render.emit import emit
+from mmdoctor.render.install_out import StepProgress
 from mmdoctor.result import Result
-
-if TYPE_CHECKING:
-    from mmdoctor.install.execute import Progress
 
 T = TypeVar("T")
 
@@ -26,26 +29,18 @@ class Terminal:
         return sys.stdin.isatty() and sys.stdout.isatty()
 
     def confirm(self, question: str) -> bool:
-        import typer
-
         return bool(typer.confirm(question, default=False))
 
     def show(self, result: Result) -> None:
         if self.fmt == "text":
-            from mmdoctor.render.emit import emit
-
             emit(result, self.fmt, verbose=self.verbose)
 
     def busy(self, work: Callable[[], T]) -> T:
         """A spinner on stderr while probing, only for a person at a terminal."""
         if self.fmt != "text" or not sys.stderr.isatty():
             return work()
-        from rich.console import Console
-
         with Console(stderr=True).status("Probing the driver, toolkit and Python environment…"):
             return work()
 
     def progress(self) -> Progress:
-        from mmdoctor.render.install_out import StepProgress
-
         return StepProgress()

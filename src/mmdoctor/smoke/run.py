@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmdoctor import paths
-from mmdoctor.environment import StepResult
+from mmdoctor import paths, shell
 from mmdoctor.errors import UsageError
 from mmdoctor.knowledge import classify, load_knowledge
 from mmdoctor.planning.matrix import Matrix, SmokeModel
+from mmdoctor.probe.collect import TOOL_TIMEOUT
+from mmdoctor.probe.inside import probe_python, run_marked
+from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
+from mmdoctor.redact import redact_credentials
+from mmdoctor.smoke.weights import DownloadError, fetch_checkpoint
+from mmdoctor.target import StepResult, choose_interpreter
 
 STAGES = ("torch", "ops", "detector", "inference", "timing")
 STAGE_TITLES = {
@@ -73,6 +78,22 @@ class SmokeReport:
     def passed(self) -> bool:
         return all(stage.status == "ok" for stage in self.stages)
 
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        return {
+            "executable": self.executable,
+            "device": self.device,
+            "model": {"id": self.model.id, "title": self.model.title},
+            "image": self.image,
+            "weights": redact_credentials(self.weights),
+            "notes": list(self.notes),
+            "stages": [asdict(stage) for stage in self.stages],
+            "detections": next(
+                (list(s.data.get("detections") or []) for s in self.stages if s.id == "inference"),
+                [],
+            ),
+            "timing": next((dict(s.data) for s in self.stages if s.id == "timing"), {}),
+        }
+
 
 def check_image(path: str | None) -> str:
     """The image to use, verified to exist and to be a JPEG, PNG or BMP (exit 2 if not)."""
@@ -113,8 +134,6 @@ def local_device(environ: Mapping[str, str]) -> tuple[str, str]:
 
 def _device(asked: str | None, matrix: Matrix, environ: Mapping[str, str]) -> tuple[str, list[str]]:
     """The device to run on, from --device and the GPUs NVML sees."""
-    from mmdoctor.probe.collect import TOOL_TIMEOUT
-    from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
 
     gpus = 0
     if asked != "cpu":
@@ -232,7 +251,6 @@ _FIND_STACK = (
 
 def missing_stack(executable: str, env: Mapping[str, str]) -> list[str]:
     """The stack's packages the target lacks; [] if it has them all (or could not say)."""
-    from mmdoctor import shell
 
     try:
         found = shell.run([executable, "-c", _FIND_STACK], timeout=60, env=env)
@@ -255,10 +273,6 @@ def not_installed(executable: str, missing: list[str]) -> tuple[Stage, ...]:
 
 
 def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str]) -> SmokeReport:
-    from mmdoctor.probe.collect import TOOL_TIMEOUT
-    from mmdoctor.probe.inside import probe_python, run_marked
-    from mmdoctor.probe.interpreter import resolve_interpreter
-    from mmdoctor.smoke.weights import DownloadError, fetch_checkpoint
 
     model = choose_model(matrix, options.model)
     image = check_image(options.image)
@@ -266,7 +280,7 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
         raise UsageError(f"--out {options.out}: its folder does not exist")
     if options.weights not in ("zoo", "none"):
         raise UsageError(f"--weights {options.weights}: expected zoo or none")
-    executable, _how = resolve_interpreter(options.python, environ)
+    executable = choose_interpreter(python=options.python, environ=environ).executable
     device, notes = _device(options.device, matrix, environ)
 
     env = {**environ, "PYTHONDONTWRITEBYTECODE": "1"}

@@ -1,0 +1,333 @@
+"""The Python environment a command is about, as pipx's `Venv` is for pipx.
+
+`choose_interpreter` is the one choice of interpreter every command makes (--venv DIR, --python
+PATH, the active virtual or conda environment, and for a command that only reads, the
+environment running mmdoctor where it holds the stack). A `Target` is what one run of that
+interpreter says (probe/inside_script.py): where it lives, venv / conda / system / PEP 668,
+pip and pip's own settings, every installed distribution, and what each probe step found. It
+also says where mmdoctor must not write, and why.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+
+from mmdoctor import shell
+from mmdoctor.errors import UsageError
+from mmdoctor.pipnet import PipNetwork, pip_network_from
+from mmdoctor.versions import normalize_name
+
+# Where an environment keeps its interpreter: POSIX venvs and conda, then Windows layouts.
+_CANDIDATES = ("bin/python", "bin/python3", "Scripts/python.exe", "python.exe")
+_ACTIVE = ("VIRTUAL_ENV", "CONDA_PREFIX")
+# Any of these beside mmdoctor means its own environment is a stack to look after; none means
+# mmdoctor runs from an environment of its own (pipx), which is never what the user meant.
+STACK_DISTRIBUTIONS: tuple[str, ...] = (
+    *("torch", "mmcv", "mmcv-full", "mmcv-lite", "mmdet", "mmengine"),
+    *("onedl-mmcv", "onedl-mmdetection", "onedl-mmengine"),
+)
+WHAT_IF_PYTHON = "--python-version"  # how a described (not probed) target was chosen
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str
+    version: str | None
+    location: str
+    requires: tuple[str, ...] = ()  # normalised names of what it always requires (no extras)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One probe step run inside the target interpreter (see probe/inside_script.py)."""
+
+    name: str
+    ok: bool
+    data: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    missing: bool = False  # not installed at all, as opposed to installed and broken
+    traceback: str | None = None
+    stderr: str = ""
+    seconds: float | None = None
+    # Set by the runner when the step killed or hung the interpreter.
+    crashed: str | None = None
+
+
+# Facts install, fix and rollback need that check's JSON (mmdoctor/result/v1) never carried.
+_NOT_IN_JSON = ("how", "bundled_wheels", "pip_config")
+
+
+@dataclass(frozen=True)
+class Target:
+    executable: str
+    version: str
+    implementation: str
+    prefix: str
+    in_venv: bool
+    is_conda: bool
+    externally_managed: bool
+    platform: str
+    machine: str
+    distributions: tuple[Distribution, ...] = ()
+    steps: Mapping[str, StepResult] = field(default_factory=dict)
+    include_dir: str | None = None  # where a C extension's build looks for Python.h
+    has_python_h: bool | None = None
+    scripts_dir: str | None = None  # the environment's bin/ (a pip-installed ninja lands there)
+    ninja: str | None = None  # the ninja a build in this environment would run, if any
+    how: str = ""  # how it was chosen: "--python", "--venv", "$VIRTUAL_ENV", ...
+    bundled_wheels: str | None = None  # ensurepip's wheels: a fresh venv's pip, offline
+    # pip's configuration as `pip config list` gives it (None: this pip could not say)
+    pip_config: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.is_conda:
+            return "conda"
+        if self.in_venv:
+            return "venv"
+        return "system"
+
+    @property
+    def is_venv(self) -> bool:
+        """A virtual or conda environment, not the system's interpreter."""
+        return self.in_venv or self.is_conda
+
+    @property
+    def python_version(self) -> Version:
+        return Version(self.version)
+
+    @property
+    def python_tag(self) -> str:
+        """ "cp311": for the wheel cache's key."""
+        version = self.python_version
+        return f"cp{version.major}{version.minor}"
+
+    @property
+    def pip_network(self) -> PipNetwork:
+        """The network settings this environment's pip runs with (its defaults where unknown)."""
+        return pip_network_from(self.pip_config or ())
+
+    @property
+    def has_pip(self) -> bool:
+        return self.version_of("pip") is not None
+
+    def installed(self, name: str) -> list[Distribution]:
+        """Every installed distribution with this name (more than one means a broken env)."""
+        key = normalize_name(name)
+        return [d for d in self.distributions if normalize_name(d.name) == key]
+
+    def version_of(self, name: str) -> str | None:
+        found = self.installed(name)
+        return found[0].version if found else None
+
+    def step(self, name: str) -> StepResult | None:
+        return self.steps.get(name)
+
+    def imported(self, name: str) -> Mapping[str, Any] | None:
+        """The data of a step that succeeded, else None."""
+        result = self.steps.get(name)
+        return result.data if result is not None and result.ok else None
+
+    def require_writable(self, *, system: bool) -> None:
+        """Refuse what mmdoctor must not change: a PEP 668 or system interpreter (unless
+        --system), and an environment without pip (every step and the snapshot use it)."""
+        if self.externally_managed and not self.is_venv and not system:
+            raise UsageError(
+                f"{self.executable} is externally managed (PEP 668): mmdoctor will not install "
+                "into it; use --venv DIR, or --system to insist"
+            )
+        if not self.is_venv and not system:
+            raise UsageError(
+                f"{self.executable} is a system interpreter, not a virtual environment: "
+                "mmdoctor will not install into it; use --venv DIR, or --system to insist"
+            )
+        self.require_pip()
+
+    def require_pip(self) -> None:
+        if not self.has_pip:
+            ensurepip = shell.join([self.executable, "-m", "ensurepip"])
+            raise UsageError(f"{self.executable} has no pip: run `{ensurepip}` first")
+
+    def in_new_venv(self, folder: Path) -> Target:
+        """The venv that `python -m venv folder` makes from this interpreter: its own
+        interpreter and prefix, nothing installed but pip's, no settings of its own."""
+        return replace(
+            self,
+            executable=str(venv_python(folder)),
+            prefix=str(folder),
+            in_venv=True,
+            is_conda=False,
+            externally_managed=False,
+            distributions=tuple(d for d in self.distributions if d.name.lower() == "pip"),
+            steps={},
+            scripts_dir=str(folder / ("Scripts" if os.name == "nt" else "bin")),
+            how="--venv",
+        )
+
+    @classmethod
+    def described(cls, python: Version) -> Target:
+        """The interpreter of a machine described by --python-version: nothing is probed, and
+        its steps run `python` there."""
+        return cls(
+            executable="python",
+            version=str(python),
+            implementation="CPython",
+            prefix="",
+            in_venv=True,
+            is_conda=False,
+            externally_managed=False,
+            platform="",
+            machine="",
+            how=WHAT_IF_PYTHON,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in _NOT_IN_JSON:
+            out.pop(key)
+        return out
+
+
+# --- which interpreter ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The interpreter a command is about, and how it was chosen. With `new_venv`, --venv DIR
+    is missing or empty: `executable` is the Python a venv will be made there from."""
+
+    executable: str
+    how: str
+    new_venv: Path | None = None
+
+
+def choose_interpreter(
+    *,
+    python: str | None,
+    venv: str | Path | None = None,
+    environ: Mapping[str, str],
+    writes: bool = False,
+) -> Choice:
+    """The one choice of interpreter: --venv DIR (its venv, or the Python to make it from:
+    --python, else the one running mmdoctor), else --python (an interpreter or an environment
+    folder, also $MMDOCTOR_PYTHON), else the active virtual or conda environment, else, for a
+    command that only reads, the environment running mmdoctor where that holds the stack."""
+    if venv is not None:
+        folder = Path(venv).expanduser().absolute()
+        found = existing_venv(folder, str(venv))
+        if found is not None:
+            return Choice(str(found), "--venv")
+        base = named_interpreter(python, environ) if python else sys.executable
+        return Choice(base, "--venv", new_venv=folder)
+    if python:
+        return Choice(named_interpreter(python, environ), "--python")
+    active = active_environment(environ)
+    if active is not None:
+        return Choice(*active)
+    if writes:
+        raise UsageError(
+            "no target environment: pass --venv DIR (created if missing) or --python PATH, "
+            "or activate a virtual environment"
+        )
+    if not own_environment_holds_stack():
+        raise UsageError(
+            f"no environment to look at: mmdoctor runs from its own ({sys.prefix}), which has "
+            "no torch, mmcv or mmdet; name one with --python PATH (an interpreter or a venv "
+            "folder; `install` also takes --venv DIR), or activate it"
+        )
+    return Choice(sys.executable, "the interpreter running mmdoctor")
+
+
+def interpreter_in(prefix: Path) -> Path | None:
+    """The interpreter of the environment at `prefix`, None if it has none."""
+    for candidate in _CANDIDATES:
+        path = prefix / candidate
+        if path.is_file():
+            return path
+    return None
+
+
+def venv_python(folder: Path) -> Path:
+    """Where `python -m venv folder` puts its interpreter."""
+    return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def existing_venv(folder: Path, named: str) -> Path | None:
+    """The interpreter of the venv at --venv DIR; None where DIR is missing or empty (a venv
+    will be made there); a folder with other things in it is refused."""
+    found = interpreter_in(folder)
+    if found is None and folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"--venv {named}: exists but is not a virtual environment")
+    return found
+
+
+def active_environment(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The interpreter of the activated virtual (or conda) environment and the variable that
+    named it, if one is active."""
+    for variable in _ACTIVE:
+        prefix = environ.get(variable)
+        if not prefix:
+            continue
+        found = interpreter_in(Path(prefix))
+        if found is None:
+            raise UsageError(
+                f"${variable} is {prefix}, which has no Python in it (an activation left from "
+                "an environment since removed?): deactivate it, or pass --python PATH"
+            )
+        return str(found), f"${variable}"
+    return None
+
+
+def named_interpreter(python: str, environ: Mapping[str, str] | None = None) -> str:
+    """--python PATH (or $MMDOCTOR_PYTHON): an interpreter, or an environment folder."""
+    named = "MMDOCTOR_PYTHON" if _from_variable(python, environ) else "--python"
+    path = Path(python).expanduser()
+    if not path.exists():
+        raise UsageError(f"{named} {python}: no such file or directory")
+    if path.is_dir():
+        found = interpreter_in(path)
+        if found is None:
+            raise UsageError(f"{named} {python}: a directory with no bin/python in it")
+        return str(found)
+    return str(path)
+
+
+def _from_variable(python: str, environ: Mapping[str, str] | None) -> bool:
+    """Whether the value came from $MMDOCTOR_PYTHON rather than the command line (Typer fills
+    --python from it), so an error names what the user really set."""
+    return (environ or {}).get("MMDOCTOR_PYTHON") == python and not any(
+        a == "--python" or a.startswith("--python=") for a in sys.argv[1:]
+    )
+
+
+def own_environment_holds_stack() -> bool:
+    """Whether the environment running mmdoctor has any of the stack (read, not imported)."""
+    from importlib import metadata  # only here: a bare `check` with nothing active
+
+    for name in STACK_DISTRIBUTIONS:
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        return True
+    return False
+
+
+def distributions_of(records: Iterable[Mapping[str, Any]]) -> tuple[Distribution, ...]:
+    """The probe's scan of *.dist-info / *.egg-info, as records."""
+    return tuple(
+        Distribution(
+            name=d["name"],
+            version=d["version"],
+            location=d["location"],
+            requires=tuple(d.get("requires", ())),
+        )
+        for d in records
+    )
