@@ -859,13 +859,18 @@ def test_audit_9_torch_213_214_have_no_python_315_wheels() -> None:
         assert all("Python" in r.reason for r in result.rejected), result.rejected
 
 
-def test_audit_10_new_releases_and_a_torch_without_torchvision() -> None:
+def test_audit_10_new_releases_and_a_torch_without_torchvision(tmp_path: Path) -> None:
     release = M.torch_release(V("2.12"))
     assert release is not None and (release.latest, release.torchvision_latest) == (
         "2.12.1",
         "0.27.1",
     )
-    result = resolve(cpu_box("3.12"), Wishes(cpu=True, torch=V("2.15")), M)
+    # A release with no torchvision yet (2.15 was one until torchvision 0.29.2) has no plan.
+    with_vision = 'torchvision: "0.29", torchvision_latest: "0.29.2", python: ">=3.11'
+    text = Path(M.path).read_text().replace(with_vision, 'python: ">=3.11')
+    (tmp_path / "m.yaml").write_text(text)
+    without = load_matrix(str(tmp_path / "m.yaml"))
+    result = resolve(cpu_box("3.12"), Wishes(cpu=True, torch=V("2.15")), without)
     assert result.chosen is None
     assert any("no torchvision" in r.reason for r in result.rejected), result.rejected
 

@@ -74,6 +74,8 @@ class TorchRelease:
         default_factory=dict
     )  # "windows", "linux-aarch64"
     torchvision_python: SpecifierSet | None = None  # where torchvision's wheels stop earlier
+    # where an OS ("darwin") or OS-arch pair ("linux-aarch64") has other torchvision wheels
+    torchvision_python_on: Mapping[str, SpecifierSet] = field(default_factory=dict)
     cxx_std: int = 17  # the C++ standard its headers require of an extension
     pypi: Mapping[str, str] = field(default_factory=dict)  # "linux-x86_64" -> PyPI's variant
 
@@ -88,6 +90,12 @@ class TorchRelease:
     def python_for(self, os: str, arch: str) -> SpecifierSet:
         """The Pythons this release has wheels for on one platform."""
         return self.python_on.get(f"{os}-{arch}") or self.python_on.get(os) or self.python
+
+    def torchvision_python_for(self, os: str, arch: str) -> SpecifierSet | None:
+        """The Pythons its torchvision has wheels for on one platform, where they differ from
+        torch's own (None: the same)."""
+        on = self.torchvision_python_on
+        return on.get(f"{os}-{arch}") or on.get(os) or self.torchvision_python
 
     def all_variants(self) -> tuple[str, ...]:
         return (*self.variants, "cpu")
@@ -524,6 +532,9 @@ def _torch_release(row: Mapping[str, Any]) -> TorchRelease:
         torchvision_python=(
             _spec(row["torchvision_python"]) if row.get("torchvision_python") else None
         ),
+        torchvision_python_on={
+            str(k): _spec(v) for k, v in (row.get("torchvision_python_on") or {}).items()
+        },
         cxx_std=int(row["cxx_std"]),
         pypi={str(k): str(v) for k, v in (row.get("pypi") or {}).items()},
     )

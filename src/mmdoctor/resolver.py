@@ -355,7 +355,7 @@ def _no_wheels(release: TorchRelease, machine: Machine, platform: Platform) -> s
         )
     if not release.torchvision_latest:
         return f"torch {release.torch} has no torchvision release yet"
-    vision_python = release.torchvision_python
+    vision_python = release.torchvision_python_for(machine.os, machine.arch)
     if vision_python is not None and machine.python not in vision_python:
         return (
             f"torchvision {release.torchvision} wheels need Python {spec_text(vision_python)}, "
@@ -546,7 +546,7 @@ def find_prebuilt_mmcv(
             prebuilt=True,
             verified=wheel_set.verified,
             # a wheel for this very Python seen in a listing is no guess any more
-            python_verified=wheel_set.python_verified or f"{python}" in wheel_set.python_seen,
+            python_verified=wheel_set.python_verified or minor(python) in wheel_set.python_seen,
         )
         if best is None or (choice.verified, version) > (best.verified, best.version):
             best = choice

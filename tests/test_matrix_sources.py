@@ -1,0 +1,121 @@
+"""compat_matrix.yaml against what its sources say themselves (issue 28).
+
+Each test reads a source's own statement, saved under tests/data or written out here with
+where it comes from, and checks the matrix (and the plans made from it) against it: never the
+matrix against itself.
+
+- tests/data/pypi/*.json: PyPI's PEP 691 answers (scripts/matrix_drift.py --save).
+- tests/data/wheel-metadata/: the header of a wheel's .dist-info/METADATA and torch/version.py (as .txt),
+  read from files.pythonhosted.org with HTTP range requests on 2026-12-06 (the wheels' zip
+  directory and those members only).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from email.parser import HeaderParser
+
+from conftest import REPO
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version as V
+
+from mmdoctor.matrix import load_matrix
+from mmdoctor.resolver import Machine, Wishes, resolve
+
+M = load_matrix()
+PYPI = REPO / "tests" / "data" / "pypi"
+METADATA = REPO / "tests" / "data" / "wheel-metadata"
+
+
+def metadata(wheel: str) -> dict[str, list[str]]:
+    """A wheel's METADATA headers: name -> every value (Requires-Dist repeats)."""
+    message = HeaderParser().parsestr((METADATA / f"{wheel}.METADATA").read_text())
+    return {key: message.get_all(key) or [] for key in set(message.keys())}
+
+
+def saved(project: str) -> dict:
+    return json.loads((PYPI / f"{project}.json").read_text())
+
+
+def files_of(project: str, version: str) -> list[dict]:
+    prefix = f"{project}-{version}-"
+    return [f for f in saved(project)["files"] if f["filename"].startswith(prefix)]
+
+
+def release(minor: str):
+    found = M.torch_release(V(minor))
+    assert found is not None, minor
+    return found
+
+
+# ------------------------------------------------------------------- torchvision 0.29.2
+
+
+def test_torchvision_0_29_2_is_a_torchvision_for_torch_2_15() -> None:
+    """PyPI: torchvision 0.29.2 (py3-none wheels) requires torch>=2.14.0 and was uploaded with
+    torch 2.15.0. So 2.15 has a torchvision, and it is the newest 0.29 release."""
+    head = metadata("torchvision-0.29.2-py3-none-manylinux_2_28_x86_64.whl")
+    (torch_requirement,) = [
+        Requirement(r) for r in head["Requires-Dist"] if Requirement(r).name == "torch"
+    ]
+    row = release("2.15")
+    assert V(row.latest) in torch_requirement.specifier
+    assert (row.torchvision, row.torchvision_latest) == ("0.29", "0.29.2")
+    wheels = {f["filename"].split("-")[2] for f in files_of("torchvision", "0.29.2")}
+    assert wheels == {"py3"}  # one wheel per platform for every Python
+    # and a plan uses it: a CPU box on Python 3.12 gets torch 2.15 when it asks for it
+    chosen = resolve(Machine("linux", V("3.12")), Wishes(cpu=True, torch=V("2.15")), M).chosen
+    assert chosen is not None and chosen.torch.torchvision_latest == "0.29.2"
+
+
+def test_torchvision_excludes_python_3_14_1_as_its_metadata_says() -> None:
+    """torchvision 0.26-0.29 declare Requires-Python '!=3.14.1,>=3.10' (PyPI): pip refuses them
+    on CPython 3.14.1, so a target known to be 3.14.1 gets no plan on those torch releases."""
+    declared: dict[str, SpecifierSet] = {}
+    for entry in saved("torchvision")["files"]:
+        version = entry["filename"].split("-")[1]
+        if entry["requires-python"] and "!=3.14.1" in entry["requires-python"]:
+            declared[".".join(version.split(".")[:2])] = SpecifierSet(entry["requires-python"])
+    assert sorted(declared, key=V) == ["0.26", "0.27", "0.28", "0.29"]
+    for row in M.torch_releases:
+        if row.torchvision not in declared:
+            continue
+        spec = row.torchvision_python_for("linux", "x86_64")
+        assert spec is not None and V("3.14.1") not in spec, row.torch
+        assert V("3.14") in spec or V("3.14") not in row.python, row.torch
+        exact = Machine("linux", V("3.14.1"))
+        result = resolve(exact, Wishes(cpu=True, torch=row.version), M, suggest=False)
+        if V("3.14") in row.python:
+            assert result.chosen is None, row.torch
+            assert any("!=3.14.1" in r.reason for r in result.rejected), result.rejected
+
+
+# ------------------------------------------------------------------- PyPI's torch 2.15
+
+
+def test_pypi_torch_2_15_is_a_cuda_13_2_build_on_linux() -> None:
+    """Its METADATA requires cuda-toolkit==13.2.2 on Linux and its torch/version.py says
+    cuda '13.2', for the x86_64 and the aarch64 wheel alike."""
+    cu132 = next(v.variant for v in M.cuda_variants.values() if v.cuda == V("13.2"))
+    for arch in ("x86_64", "aarch64"):
+        wheel = f"torch-2.15.0-cp312-cp312-manylinux_2_28_{arch}.whl"
+        toolkit = [
+            Requirement(r) for r in metadata(wheel)["Requires-Dist"] if r.startswith("cuda-toolkit")
+        ]
+        assert [str(r.specifier) for r in toolkit] == ["==13.2.2"], toolkit
+        version_py = (METADATA / f"{wheel}.torch-version-py.txt").read_text()
+        assert re.search(r"cuda: Optional\[str\] = '13\.2'", version_py), version_py
+        assert release("2.15").pypi_variant("linux", arch) == cu132
+    assert metadata("torch-2.15.0-cp312-cp312-manylinux_2_28_x86_64.whl")["Requires-Python"] == [
+        ">=3.11"
+    ]
+    assert release("2.15").python.contains("3.11") and not release("2.15").python.contains("3.10")
+
+
+def test_a_plan_with_pypis_torch_2_15_takes_its_cuda_13_2_build() -> None:
+    machine = Machine("linux", V("3.12"), V("580.95.05"), (V("8.9"),))
+    wishes = Wishes(torch=V("2.15"), torch_source="pypi")
+    chosen = resolve(machine, wishes, M).chosen
+    assert chosen is not None and chosen.wheel_variant == "cu132", chosen
