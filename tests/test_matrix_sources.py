@@ -119,3 +119,32 @@ def test_a_plan_with_pypis_torch_2_15_takes_its_cuda_13_2_build() -> None:
     wishes = Wishes(torch=V("2.15"), torch_source="pypi")
     chosen = resolve(machine, wishes, M).chosen
     assert chosen is not None and chosen.wheel_variant == "cu132", chosen
+
+
+# ------------------------------------------------------------------- mmdet 2.24.1-2.25.1
+
+# Read from each wheel on PyPI (pip download --no-deps, 2026-12-06): mmdet/__init__.py's
+# mmcv_minimum_version / mmcv_maximum_version (asserted with >= and <=) and whether METADATA
+# has `Provides-Extra: mim`. The sha256 prefix names the wheel read.
+MMDET_WHEELS = {
+    "2.24.0": ("1.3.17", "1.6.0", False, "22a40deded05"),
+    "2.24.1": ("1.3.17", "1.6.0", False, "6934aca07311"),
+    "2.25.0": ("1.3.17", "1.6.0", False, "632371149833"),
+    "2.25.1": ("1.3.17", "1.7.0", True, "212ae84e35d0"),
+    "2.25.2": ("1.3.17", "1.7.0", True, "1c0b70c9b3e1"),
+}
+
+
+def test_every_mmdet_release_from_2_24_on_pypi_has_a_row_with_its_wheels_bounds() -> None:
+    on_pypi = {
+        f["filename"].split("-")[1]
+        for f in saved("mmdet")["files"]
+        if f["filename"].endswith(".whl") and not f["yanked"]
+    }
+    rows = {str(r.version): r for r in M.mmdet_releases if r.stack_line == "openmmlab"}
+    newer = {v for v in on_pypi if V("2.24.0") <= V(v) and not V(v).is_prerelease}
+    assert newer <= set(rows), sorted(newer - set(rows), key=V)
+    for version, (low, high, mim, _sha) in MMDET_WHEELS.items():
+        row = rows[version]
+        assert row.mmcv == SpecifierSet(f">={low},<={high}"), version
+        assert row.mim_extra is mim, version
