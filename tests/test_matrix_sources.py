@@ -148,3 +148,99 @@ def test_every_mmdet_release_from_2_24_on_pypi_has_a_row_with_its_wheels_bounds(
         row = rows[version]
         assert row.mmcv == SpecifierSet(f">={low},<={high}"), version
         assert row.mim_extra is mim, version
+
+
+# ------------------------------------------------------------------- Windows wheel sets
+
+# The "Windows" section of open-mmlab/mmcv's docs/en/_static/version.json, for torch >= 1.8:
+# main @ 3ba02dfd3 (mmcv 2.x) and 1.x @ ed4303ea9 (mmcv-full 1.7.x), variant -> torch minors.
+WINDOWS_VERSION_JSON = {
+    ("mmcv", "2.2.0"): {
+        "cu121": {"2.1", "2.2", "2.3"},
+        "cu118": {"2.0", "2.1", "2.2", "2.3"},
+        "cu117": {"1.13", "2.0"},
+        "cu116": {"1.12", "1.13"},
+        "cu115": {"1.11"},
+        "cu113": {"1.10", "1.11", "1.12"},
+        "cu111": {"1.8", "1.9", "1.10"},
+        "cu102": {"1.8", "1.9", "1.10"},
+        "cpu": {"1.8", "1.9", "1.10", "1.11", "1.12", "1.13", "2.0", "2.1", "2.2", "2.3"},
+    },
+    ("mmcv", "2.1.0"): {
+        "cu121": {"2.1"},
+        "cu118": {"2.0", "2.1"},
+        "cu117": {"1.13", "2.0"},
+        "cu116": {"1.12", "1.13"},
+        "cu115": {"1.11"},
+        "cu113": {"1.10", "1.11", "1.12"},
+        "cu111": {"1.8", "1.9", "1.10"},
+        "cu102": {"1.8", "1.9", "1.10"},
+        "cpu": {"1.8", "1.9", "1.10", "1.11", "1.12", "1.13", "2.0", "2.1"},
+    },
+    ("mmcv", "2.0.1"): {
+        "cu118": {"2.0"},
+        "cu117": {"1.13", "2.0"},
+        "cu116": {"1.12", "1.13"},
+        "cu115": {"1.11"},
+        "cu113": {"1.10", "1.11", "1.12"},
+        "cu111": {"1.8", "1.9", "1.10"},
+        "cu102": {"1.8", "1.9", "1.10"},
+        "cpu": {"1.8", "1.9", "1.10", "1.11", "1.12", "1.13", "2.0"},
+    },
+    ("mmcv", "2.0.0"): {
+        "cu118": {"2.0"},
+        "cu117": {"1.13", "2.0"},
+        "cu116": {"1.12", "1.13"},
+        "cu115": {"1.11"},
+        "cu113": {"1.10", "1.11", "1.12"},
+        "cu111": {"1.8", "1.9", "1.10"},
+        "cu102": {"1.8", "1.9", "1.10"},
+        "cu101": {"1.8"},
+        "cpu": {"1.8", "1.9", "1.10", "1.11", "1.12", "1.13", "2.0"},
+    },
+}
+for _full in ("1.7.1", "1.7.0"):
+    WINDOWS_VERSION_JSON[("mmcv-full", _full)] = {
+        "cu117": {"1.13"},
+        "cu116": {"1.12", "1.13"},
+        "cu115": {"1.11"},
+        "cu113": {"1.10", "1.11", "1.12"},
+        "cu111": {"1.8", "1.9", "1.10"},
+        "cu102": {"1.8", "1.9", "1.10"},
+        "cu101": {"1.8"},
+        "cpu": {"1.8", "1.9", "1.10", "1.11", "1.12", "1.13"},
+    }
+
+
+def test_windows_wheel_sets_are_version_json_s() -> None:
+    for (package, version), sets in WINDOWS_VERSION_JSON.items():
+        rows = [
+            s
+            for s in M.mmcv_wheels
+            if s.package == package and s.os == "windows" and V(version) in s.versions
+        ]
+        assert len(rows) == 1, (package, version)
+        assert {k: set(v) for k, v in rows[0].sets.items()} == sets, (package, version)
+
+
+def windows(python: str, driver: str, *ccs: str) -> Machine:
+    return Machine("windows", V(python), V(driver), tuple(V(cc) for cc in ccs))
+
+
+def test_windows_mmcv_2_0_0_has_a_cu101_wheel_for_torch_1_8() -> None:
+    # 430.86 runs CUDA 10.1 on Windows (>= 418.96) but not 10.2 (441.22).
+    wishes = Wishes(mmdet="3", allow_source_build=False)
+    result = resolve(windows("3.8", "430.86", "7.5"), wishes, M)
+    chosen = result.chosen
+    assert chosen is not None, result.rejected
+    assert (chosen.variant, chosen.torch.torch) == ("cu101", "1.8")
+    assert chosen.mmcv.version == V("2.0.0") and chosen.mmcv.prebuilt
+
+
+def test_windows_mmcv_full_1_7_has_cu115_for_torch_1_11_and_cu101_for_torch_1_8() -> None:
+    for cuda, torch, driver in (("11.5", "1.11", "496.13"), ("10.1", "1.8", "430.86")):
+        wishes = Wishes(cuda=V(cuda), torch=V(torch), mmdet="2", allow_source_build=False)
+        chosen = resolve(windows("3.8", driver, "7.5"), wishes, M).chosen
+        assert chosen is not None, (cuda, torch)
+        assert chosen.mmcv.package == "mmcv-full" and chosen.mmcv.prebuilt
+        assert chosen.mmcv.version in SpecifierSet("~=1.7.0"), chosen.describe()
