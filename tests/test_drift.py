@@ -218,6 +218,16 @@ def test_python_on_and_torchvision_python_name_the_pythons_of_one_platform() -> 
     assert drift.python_spec(row, "windows amd64", "torch") == ("python_on windows", ">=3.9,<3.13")
     assert drift.python_spec(row, "linux aarch64", "torch")[0] == "python_on linux-aarch64"
     assert drift.python_spec(row, "linux aarch64", "torchvision")[0] == "torchvision_python"
+    # torchvision's own per-platform Pythons (torchvision_python_on) come first for torchvision
+    row["torchvision_python_on"] = {"darwin-aarch64": ">=3.10,<3.13", "windows": ">=3.9,<3.12"}
+    assert drift.python_spec(row, "macos arm64", "torchvision") == (
+        "torchvision_python_on darwin-aarch64",
+        ">=3.10,<3.13",
+    )
+    on_windows = drift.python_spec(row, "windows amd64", "torchvision")
+    assert on_windows[0] == "torchvision_python_on windows"
+    assert drift.python_spec(row, "linux aarch64", "torchvision")[0] == "torchvision_python"
+    assert drift.python_spec(row, "macos arm64", "torch") == ("python", ">=3.9,<3.14")
 
 
 def test_the_pythons_are_checked_per_platform_and_shared_findings_merge() -> None:

@@ -35,6 +35,12 @@ def metadata(wheel: str) -> dict[str, list[str]]:
     return {key: message.get_all(key) or [] for key in set(message.keys())}
 
 
+def load_raw() -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO / "compat_matrix.yaml").read_text())
+
+
 def saved(project: str) -> dict:
     return json.loads((PYPI / f"{project}.json").read_text())
 
@@ -244,3 +250,32 @@ def test_windows_mmcv_full_1_7_has_cu115_for_torch_1_11_and_cu101_for_torch_1_8(
         assert chosen is not None, (cuda, torch)
         assert chosen.mmcv.package == "mmcv-full" and chosen.mmcv.prebuilt
         assert chosen.mmcv.version in SpecifierSet("~=1.7.0"), chosen.describe()
+
+
+# ------------------------------------------------------------------- old wheels per platform
+
+
+def test_torch_and_torchvision_pythons_per_platform_are_their_wheels() -> None:
+    """The saved PEP 691 answers: the Pythons of the newest patch's cpXY wheels, per platform,
+    are what the matrix allows there, for torch and for torchvision (drift.py reads them)."""
+    from mmdoctor import drift
+
+    raw = load_raw()
+    responses = {p: saved(p) for p in ("torch", "torchvision")}
+    findings = drift.find_drift(responses, raw)
+    wanted = {"python_contradiction", "python_missing", "platform"}
+    assert [f for f in findings if f.kind in wanted] == []
+
+
+def test_torch_1_8_has_aarch64_wheels_and_1_9_does_not() -> None:
+    for version, aarch64 in (("1.8.1", True), ("1.9.1", False), ("1.10.2", True)):
+        tags = {f["filename"].rsplit("-", 1)[-1] for f in files_of("torch", version)}
+        assert any("aarch64" in tag for tag in tags) is aarch64, version
+        vision = release(".".join(version.split(".")[:2])).torchvision_latest
+        vision_tags = {f["filename"].rsplit("-", 1)[-1] for f in files_of("torchvision", vision)}
+        assert any("aarch64" in tag for tag in vision_tags) is aarch64, vision
+        arm = Machine("linux", V("3.8"), arch="aarch64")
+        wishes = Wishes(cpu=True, torch=V(version), mmdet="2", allow_source_build=True)
+        reasons = [r.reason for r in resolve(arm, wishes, M, suggest=False).rejected]
+        refused = any("has no linux aarch64 wheels" in reason for reason in reasons)
+        assert refused is not aarch64, (version, reasons[:2])

@@ -410,7 +410,12 @@ def torch_fits(release, machine: Machine) -> bool:
         or release.python_on.get(machine.os)
         or release.python
     )
-    vision = release.torchvision_python or SpecifierSet()
+    vision = (
+        release.torchvision_python_on.get(f"{machine.os}-{machine.arch}")
+        or release.torchvision_python_on.get(machine.os)
+        or release.torchvision_python
+        or SpecifierSet()
+    )
     return machine.python in python and machine.python in vision
 
 

@@ -504,22 +504,33 @@ def _os_of(name: str) -> str | None:
     return next((os_ for word, os_ in _OS_WORDS if word in lowered), None)
 
 
+def _on_platform(on: object, family: str) -> str | None:
+    """The key of a per-platform mapping (python_on, torchvision_python_on) that holds for one
+    family: its OS-arch key ('linux-aarch64'), else its OS key ('windows'); None if neither."""
+    if not isinstance(on, Mapping):
+        return None
+    exact = [str(k) for k in on if canonical_platform(str(k)) == family]
+    by_os = [
+        str(k)
+        for k in on
+        if " " not in canonical_platform(str(k)) and _os_of(str(k)) == _os_of(family)
+    ]
+    return next(iter(exact + by_os), None)
+
+
 def python_spec(row: Mapping[str, Any], family: str, series: str) -> tuple[str, object]:
     """Which key of a torch_releases row gives the Pythons of one family's wheels, and its
-    value: torchvision_python (for torchvision, where set), else python_on's OS-arch key
-    ('linux-aarch64'), else its OS key ('windows'), else python."""
-    if series == "torchvision" and row.get("torchvision_python"):
-        return "torchvision_python", row["torchvision_python"]
-    on = row.get("python_on")
-    if isinstance(on, Mapping):
-        exact = [k for k in on if canonical_platform(str(k)) == family]
-        by_os = [
-            k
-            for k in on
-            if " " not in canonical_platform(str(k)) and _os_of(str(k)) == _os_of(family)
-        ]
-        for key in exact + by_os:
-            return f"python_on {key}", on[key]
+    value. For torchvision: torchvision_python_on (OS-arch, then OS), else torchvision_python;
+    then, as for torch, python_on (OS-arch, then OS), else python."""
+    if series == "torchvision":
+        key = _on_platform(row.get("torchvision_python_on"), family)
+        if key is not None:
+            return f"torchvision_python_on {key}", row["torchvision_python_on"][key]
+        if row.get("torchvision_python"):
+            return "torchvision_python", row["torchvision_python"]
+    key = _on_platform(row.get("python_on"), family)
+    if key is not None:
+        return f"python_on {key}", row["python_on"][key]
     return "python", row.get("python")
 
 
