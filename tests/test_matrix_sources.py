@@ -279,3 +279,66 @@ def test_torch_1_8_has_aarch64_wheels_and_1_9_does_not() -> None:
         reasons = [r.reason for r in resolve(arm, wishes, M, suggest=False).rejected]
         refused = any("has no linux aarch64 wheels" in reason for reason in reasons)
         assert refused is not aarch64, (version, reasons[:2])
+
+
+# ------------------------------------------------------------------- Jetson
+
+# VBTI-development/onedl-mmcv's JetPack builder, docker/build/Dockerfile.jetpack60 and
+# Dockerfile.jetpack61 (v2.3.6; .jetpack61 at v2.3.6.post1 for torch 2.11.0) and publish.yml's
+# jetpack-wheelhouse ("JetPack 6.0 wheel build for ARM64 devices (CUDA 12.2.1, PyTorch 2.8.0)"):
+# its base image, the torch it installs and from where, and the build's environment.
+ONEDL_JETPACK_BUILDER = {
+    "6.0": ("nvcr.io/nvidia/l4t-jetpack:r36.3.0", "12.2", {"2.8.0"}, "mmwheels-bucket.onedl.ai"),
+    "6.1": (
+        "nvcr.io/nvidia/l4t-jetpack:r36.4.0",
+        None,  # the image's CUDA; the index path names it: jp6/cu126
+        {"2.8.0", "2.11.0"},
+        "https://pypi.jetson-ai-lab.io/jp6/cu126",
+    ),
+}
+ONEDL_JETPACK_ENV = {"FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": "8.7"}
+ONEDL_JETPACK_PYTHON = "3.10"  # uv venv --python 3.10
+
+
+def test_jetson_rows_are_what_onedls_jetpack_builder_says() -> None:
+    jetson = M.jetson
+    assert jetson is not None
+    packs = {p.jetpack: p for p in jetson.jetpacks}
+    for jetpack, (image, cuda, torches, index) in ONEDL_JETPACK_BUILDER.items():
+        row = packs[jetpack]
+        assert image.endswith(f":r{row.l4t}.0"), (jetpack, row.l4t)
+        assert cuda is None or row.cuda == V(cuda), jetpack
+        assert {str(v) for v in row.torch} == torches, jetpack
+        assert index in row.torch_index, jetpack
+        assert row.python == V(ONEDL_JETPACK_PYTHON) and V("8.7") in row.gpus
+    assert packs["6.1"].cuda == V("12.6")  # jp6/cu126
+    assert dict(jetson.build_env) == ONEDL_JETPACK_ENV
+    assert jetson.build_python == V(ONEDL_JETPACK_PYTHON)
+    # the folders publish.yml uploads: jetpack{60|61}-torch{X}{Y}0
+    for folder in jetson.wheel_folders:
+        digits = folder.jetpack.replace(".", "")
+        assert folder.folder == f"jetpack{digits}-torch{folder.torch.replace('.', '')}0"
+        assert not folder.verified  # mmwheels.onedl.ai is unreachable from here
+    # developer.nvidia.com/cuda-gpus: 8.7 is Jetson Orin
+    gpu = jetson.gpu(V("8.7"))
+    assert gpu is not None and "Orin" in gpu.gpus
+
+
+def test_a_plan_around_jetpacks_torch_has_what_it_needs_in_the_matrix() -> None:
+    """What issue 25's plan ("keep JetPack's torch, build onedl-mmcv for 8.7") reads: the
+    JetPack of an installed torch X with CUDA Y, an onedl-mmcv that compiles against torch X,
+    and the build's environment."""
+    jetson = M.jetson
+    assert jetson is not None and M.source_builds is not None
+    for pack in jetson.jetpacks_for(V("8.7")):
+        if pack.python < V("3.10"):
+            continue  # onedl-mmdetection needs Python 3.10
+        for torch in pack.torch:
+            row = M.torch_release(torch)
+            assert row is not None, torch
+            built = [
+                v
+                for v in (V("2.3.6"), V("2.3.5"))
+                if v in jetson.mmcv_versions and M.source_builds.verdict("onedl-mmcv", v, row).ok
+            ]
+            assert built, (pack.jetpack, torch)

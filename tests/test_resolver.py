@@ -68,7 +68,11 @@ COMPUTE_CAPABILITIES = (
     "9.0",
     "10.0",
     "12.0",
+    "8.7",  # Jetson Orin: PyTorch's and PyPI's CUDA wheels never run there (JETSON_CCS)
 )
+# Compute capabilities only Jetson's integrated GPUs have (developer.nvidia.com/cuda-gpus: 8.7
+# Orin, 7.2 Xavier): they run JetPack's CUDA, not the SBSA builds on PyPI and PyTorch's index.
+JETSON_CCS = {Version("8.7"), Version("7.2")}
 
 
 def gpu_box(python: str, driver: str = "535.104.05", *ccs: str) -> Machine:
@@ -428,6 +432,8 @@ def cuda_fits(variant: str, machine: Machine, torch: str) -> bool:
     if platform.cuda != "all" and variant not in platform.cuda:
         return False
     if machine.driver is None or variant not in M.cuda_variants:
+        return False
+    if any(cc in JETSON_CCS for cc in machine.gpu_ccs):
         return False
     needed = M.min_driver(str(M.cuda_variants[variant].cuda), machine.os)
     return (

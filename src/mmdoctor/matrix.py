@@ -303,6 +303,60 @@ class Platform:
 
 
 @dataclass(frozen=True)
+class JetsonGpu:
+    cc: Version  # 8.7
+    gpus: str  # "Jetson AGX Orin, Orin NX, Orin Nano"
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class JetPack:
+    """One JetPack release: its CUDA and Python, the Jetson GPUs it runs on, NVIDIA's torch
+    builds for it and where they come from."""
+
+    jetpack: str  # "6.1"
+    cuda: Version
+    python: Version
+    gpus: tuple[Version, ...]
+    torch: tuple[Version, ...]
+    torch_index: str
+    l4t: str = ""
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class JetsonWheelFolder:
+    """A folder of onedl's prebuilt onedl-mmcv wheels for one JetPack and torch minor."""
+
+    folder: str  # "jetpack61-torch280"
+    jetpack: str
+    torch: str  # "2.8"
+    versions: SpecifierSet
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class Jetson:
+    """Jetson GPUs run JetPack's CUDA: their torch is NVIDIA's JetPack build, and onedl builds
+    onedl-mmcv against it with `build_env` (FORCE_CUDA, TORCH_CUDA_ARCH_LIST)."""
+
+    why: str  # why PyTorch's and PyPI's aarch64 CUDA wheels do not run there
+    gpus: tuple[JetsonGpu, ...]
+    jetpacks: tuple[JetPack, ...]  # newest first
+    mmcv_versions: SpecifierSet  # the onedl-mmcv releases onedl builds for JetPack
+    build_env: Mapping[str, str]
+    build_python: Version
+    wheel_folders: tuple[JetsonWheelFolder, ...] = ()
+
+    def gpu(self, cc: Version) -> JetsonGpu | None:
+        return next((g for g in self.gpus if g.cc == cc), None)
+
+    def jetpacks_for(self, cc: Version) -> list[JetPack]:
+        """The JetPacks that run on this GPU, newest first."""
+        return [j for j in self.jetpacks if cc in j.gpus]
+
+
+@dataclass(frozen=True)
 class Pin:
     name: str
     spec: str
@@ -360,6 +414,13 @@ class Matrix:
     mmcv_wheel_archs: frozenset[str] = frozenset({"x86_64"})
     wheel_glibc: tuple[WheelGlibc, ...] = ()
     siblings: tuple[Sibling, ...] = ()
+    jetson: Jetson | None = None
+
+    def jetson_gpu(self, ccs: Iterable[Version]) -> JetsonGpu | None:
+        """The first of these GPUs that is a Jetson's (JetPack's CUDA only), if any."""
+        if self.jetson is None:
+            return None
+        return next((gpu for cc in ccs if (gpu := self.jetson.gpu(cc)) is not None), None)
 
     def glibc_needed(
         self, package: str, version: Version, arch: str, variant: str | None = None
@@ -592,6 +653,45 @@ def _arch_list(row: Mapping[str, Any]) -> tuple[tuple[Version, ...], Version | N
     return sm, Version(str(row["ptx"])) if row.get("ptx") else None
 
 
+def _jetson(raw: Mapping[str, Any] | None) -> Jetson | None:
+    if not raw:
+        return None
+    builds = raw["onedl_mmcv"]
+    return Jetson(
+        why=str(raw["why"]),
+        gpus=tuple(
+            JetsonGpu(Version(str(g["cc"])), str(g["gpus"]), bool(g.get("verified", True)))
+            for g in raw["gpus"]
+        ),
+        jetpacks=tuple(
+            JetPack(
+                jetpack=str(row["jetpack"]),
+                cuda=Version(str(row["cuda"])),
+                python=Version(str(row["python"])),
+                gpus=tuple(Version(str(cc)) for cc in row["gpus"]),
+                torch=tuple(Version(str(v)) for v in row["torch"]),
+                torch_index=str(row["torch_index"]),
+                l4t=str(row.get("l4t", "")),
+                verified=bool(row.get("verified", True)),
+            )
+            for row in raw["jetpacks"]
+        ),
+        mmcv_versions=_spec(builds["versions"]),
+        build_env={str(k): str(v) for k, v in builds["build_env"].items()},
+        build_python=Version(str(builds["python"])),
+        wheel_folders=tuple(
+            JetsonWheelFolder(
+                folder=str(row["folder"]),
+                jetpack=str(row["jetpack"]),
+                torch=str(row["torch"]),
+                versions=_spec(row["versions"]),
+                verified=bool(row.get("verified", True)),
+            )
+            for row in builds.get("folders") or ()
+        ),
+    )
+
+
 def _build(path: str, raw: Any) -> Matrix:
     if not isinstance(raw, dict):
         raise ValueError("the top level must be a mapping")
@@ -719,6 +819,7 @@ def _build(path: str, raw: Any) -> Matrix:
             for row in raw["wheel_glibc"]["rows"]
         ),
         siblings=tuple(_sibling(row) for row in raw["openmmlab_siblings"]["rows"]),
+        jetson=_jetson(raw.get("jetson")),
         smoke_models=tuple(
             SmokeModel(
                 id=str(row["id"]),

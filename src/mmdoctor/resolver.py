@@ -153,7 +153,11 @@ def resolve(
         for variant in variants:
             label = f"torch {release.torch} {variant}"
             wheel_variant, reason = _wheel_variant(release, variant, machine, wishes, matrix)
-            reason = reason or _reject_torch(release, variant, machine, matrix, platform)
+            reason = (
+                jetson_rejection(variant, machine, matrix)
+                or reason
+                or _reject_torch(release, variant, machine, matrix, platform)
+            )
             if reason is not None:
                 rejected.append(Rejection(label, reason))
                 continue
@@ -340,6 +344,18 @@ def _reject_torch(
     if not platform.has_variant(variant):
         return f"torch has no {variant} build for {machine.os} {machine.arch}"
     return _cuda_rejection(release, variant, machine, matrix)
+
+
+def jetson_rejection(variant: str, machine: Machine, matrix: Matrix) -> str | None:
+    """Why no CUDA build of PyTorch's or PyPI's runs on a Jetson GPU here, or None."""
+    gpu = matrix.jetson_gpu(machine.gpu_ccs)
+    if variant == "cpu" or gpu is None or matrix.jetson is None:
+        return None
+    return f"{_sm(gpu.cc)} is a Jetson GPU ({gpu.gpus}): {matrix.jetson.why}"
+
+
+def _sm(cc: Version) -> str:
+    return f"sm_{cc.major}{cc.minor}"
 
 
 def _no_wheels(release: TorchRelease, machine: Machine, platform: Platform) -> str | None:
@@ -650,12 +666,7 @@ def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...
         python = Version(other)
         if python != machine.python:
             tries.append((f"on Python {other}", replace(machine, python=python), wishes))
-    found = []
-    if wishes.cuda is not None and machine.driver is None:
-        found.append(
-            "planning for another machine? describe it: --driver VERSION --gpu-cc X.Y "
-            "(no NVIDIA driver was found here)"
-        )
+    found = list(_advice(machine, wishes, matrix))
     for label, other_machine, other_wishes in tries:
         result = resolve(other_machine, other_wishes, matrix, suggest=False)
         if result.chosen is not None:
@@ -663,6 +674,41 @@ def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...
         if len(found) >= 3:
             break
     return tuple(found)
+
+
+def _advice(machine: Machine, wishes: Wishes, matrix: Matrix) -> list[str]:
+    """What to do that no other wish or Python can show as a plan."""
+    jetson = jetson_advice(machine, matrix)
+    if jetson is not None and not wishes.cpu:
+        return [jetson]
+    if wishes.cuda is not None and machine.driver is None:
+        return [
+            "planning for another machine? describe it: --driver VERSION --gpu-cc X.Y "
+            "(no NVIDIA driver was found here)"
+        ]
+    return []
+
+
+def jetson_advice(machine: Machine, matrix: Matrix) -> str | None:
+    """Where a Jetson's torch comes from (NVIDIA's JetPack builds), and how onedl builds
+    onedl-mmcv against it; None when no GPU here is a Jetson's."""
+    gpu = matrix.jetson_gpu(machine.gpu_ccs)
+    if gpu is None or matrix.jetson is None:
+        return None
+    jetson = matrix.jetson
+    text = f"on a Jetson ({_sm(gpu.cc)}: {gpu.gpus}) torch is NVIDIA's JetPack build"
+    packs = jetson.jetpacks_for(gpu.cc)
+    best = next((p for p in packs if p.verified), packs[0] if packs else None)
+    if best is not None:
+        torches = ", ".join(str(v) for v in best.torch)
+        text += (
+            f": JetPack {best.jetpack} (CUDA {best.cuda}, Python {best.python}) has torch "
+            f"{torches} at {best.torch_index}"
+        )
+    if jetson.build_env.get("TORCH_CUDA_ARCH_LIST") == f"{gpu.cc.major}.{gpu.cc.minor}":
+        env = " ".join(f"{k}={v}" for k, v in sorted(jetson.build_env.items()))
+        text += f"; onedl builds onedl-mmcv against it with {env}"
+    return text
 
 
 def _wish_tries(machine: Machine, wishes: Wishes) -> list[tuple[str, Machine, Wishes]]:

@@ -1,0 +1,78 @@
+"""The machines people plan for in 2026, each expectation taken from a source, not the matrix.
+
+Sources, as the tests name them:
+- RELEASE.md: pytorch/pytorch RELEASE.md "PyTorch CUDA Support Matrix" for 2.12-2.14
+  (pytorch/pytorch#182849, #197555): Linux x86_64 12.6.3 Maxwell(5.0)..Hopper(9.0), 13.0.2 and
+  13.2.1 Turing(7.5)..Blackwell(10.0, 12.0); Linux aarch64 12.6.3 Ampere(8.0), Hopper(9.0) and
+  13.0.2 / 13.2.1 Ampere(8.0), Hopper(9.0), Blackwell(10.0, 11.0, 12.0).
+- NVIDIA: CUDA 13.x needs a driver >= 580 (minor-version compatibility); 12.x >= 525.60.13;
+  CUDA 13.0 removed Maxwell, Pascal and Volta; the toolkit driver of 12.8 is 570.26.
+- version.json: open-mmlab/mmcv docs/en/_static/version.json (x86_64 wheel folders only).
+- publish.yml: VBTI-development/onedl-mmcv .github/workflows/publish.yml at v2.3.3-v2.3.6
+  (CUDA folders cp310/cp312 with TORCH_CUDA_ARCH_LIST "7.5 8.6 8.9 9.0 12.0" for cu128+,
+  "7.5 8.0 8.6 8.9 9.0" for cu118/cu124; no aarch64 server wheels), and its JetPack builder
+  (docker/build/Dockerfile.jetpack60/61: NVIDIA's JetPack torch, FORCE_CUDA=1,
+  TORCH_CUDA_ARCH_LIST=8.7; JetPack 6.1's torch from https://pypi.jetson-ai-lab.io/jp6/cu126).
+- SBSA: PyPI's and PyTorch's Linux aarch64 CUDA wheels are server-Arm (SBSA) builds, not L4T
+  (JetPack) ones (bitsandbytes-foundation/bitsandbytes#1930, #1941, on a JetPack 6.2 Orin).
+"""
+
+from __future__ import annotations
+
+import pytest
+from packaging.version import Version as V
+
+from mmdoctor.matrix import DriverVersion, load_matrix
+from mmdoctor.resolver import Machine, Resolution, Wishes, resolve
+
+M = load_matrix()
+
+R535, R570, R580 = "535.104.05", "570.124.06", "580.95.05"
+JETPACK_6_DRIVER = "540.4.0"  # what a JetPack 6 Orin reports (issue 28's case)
+
+
+def linux(python: str, driver: str | None, *ccs: str, arch: str = "x86_64") -> Machine:
+    return Machine(
+        "linux",
+        V(python),
+        DriverVersion(driver) if driver else None,
+        tuple(V(cc) for cc in ccs),
+        arch=arch,
+    )
+
+
+def plan(machine: Machine, wishes: Wishes | None = None) -> Resolution:
+    return resolve(machine, wishes or Wishes(), M)
+
+
+def reasons(result: Resolution) -> list[str]:
+    return [r.reason for r in result.rejected]
+
+
+# ------------------------------------------------------------------- Jetson (aarch64)
+
+
+@pytest.mark.parametrize("driver", [None, JETPACK_6_DRIVER, R580])
+@pytest.mark.parametrize("python", ["3.10", "3.12"])
+def test_a_jetson_orin_gets_no_pytorch_cuda_build_and_is_told_where_its_torch_is(
+    driver: str | None, python: str
+) -> None:
+    """SBSA: no PyTorch or PyPI aarch64 CUDA wheel runs on JetPack's CUDA, whatever the driver
+    and whatever an sm_80 cubin could do on sm_87. publish.yml: onedl builds onedl-mmcv for
+    JetPack against NVIDIA's torch, FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=8.7."""
+    result = plan(linux(python, driver, "8.7", arch="aarch64"))
+    assert result.chosen is None
+    cuda = [r for r in result.rejected if not r.candidate.endswith(" cpu")]
+    assert cuda and all("Jetson" in r.reason and "SBSA" in r.reason for r in cuda), cuda[:3]
+    assert not any("no NVIDIA driver" in r or "no cu126 build" in r for r in reasons(result))
+    first = result.suggestions[0]
+    assert "https://pypi.jetson-ai-lab.io/jp6/cu126" in first, result.suggestions
+    assert "TORCH_CUDA_ARCH_LIST=8.7" in first and "FORCE_CUDA=1" in first, first
+    assert any(s.startswith("with --cpu") for s in result.suggestions), result.suggestions
+
+
+def test_a_jetson_xavier_is_told_its_torch_is_nvidias_jetpack_5_build() -> None:
+    result = plan(linux("3.8", None, "7.2", arch="aarch64"))
+    assert result.chosen is None
+    assert all("Jetson" in r.reason for r in result.rejected if not r.candidate.endswith(" cpu"))
+    assert "JetPack 5.1" in result.suggestions[0], result.suggestions
