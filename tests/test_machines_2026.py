@@ -76,3 +76,35 @@ def test_a_jetson_xavier_is_told_its_torch_is_nvidias_jetpack_5_build() -> None:
     assert result.chosen is None
     assert all("Jetson" in r.reason for r in result.rejected if not r.candidate.endswith(" cpu"))
     assert "JetPack 5.1" in result.suggestions[0], result.suggestions
+
+
+# ------------------------------------------------------------------- Grace (aarch64)
+
+
+def test_a_gh200_on_r570_gets_torch_cu126_for_aarch64_and_builds_mmcv() -> None:
+    """RELEASE.md: 2.12-2.14 have aarch64 CUDA 12.6.3 builds with Hopper(9.0); R570 runs
+    12.x but not 13.x (>= 580). No one publishes mmcv wheels for server aarch64."""
+    result = plan(linux("3.12", R570, "9.0", arch="aarch64"))
+    chosen = result.chosen
+    assert chosen is not None, reasons(result)
+    assert chosen.variant == "cu126" and chosen.torch.torch in ("2.12", "2.13", "2.14")
+    assert not chosen.mmcv.prebuilt
+    for candidate in result.alternatives:
+        assert candidate.variant == "cu126" and not candidate.mmcv.prebuilt
+
+
+def test_cu126_on_aarch64_is_only_the_releases_release_md_lists() -> None:
+    gh200 = linux("3.12", R570, "9.0", arch="aarch64")
+    older = plan(gh200, Wishes(cuda=V("12.6"), torch=V("2.11")))
+    assert older.chosen is None
+    assert any("cu126" in r and "linux aarch64" in r for r in reasons(older)), reasons(older)
+
+
+def test_a_gb200_on_r570_has_no_plan_and_on_r580_gets_cuda_13() -> None:
+    """aarch64 12.6.3 has no Blackwell(10.0); 13.x needs a 580 driver."""
+    on_570 = plan(linux("3.12", R570, "10.0", arch="aarch64"))
+    assert on_570.chosen is None
+    assert any("sm_100" in r for r in reasons(on_570)), reasons(on_570)
+    assert any(">= 580.65.06" in r for r in reasons(on_570)), reasons(on_570)
+    on_580 = plan(linux("3.12", R580, "10.0", arch="aarch64"))
+    assert on_580.chosen is not None and on_580.chosen.variant in ("cu130", "cu132")

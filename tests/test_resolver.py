@@ -431,6 +431,8 @@ def cuda_fits(variant: str, machine: Machine, torch: str) -> bool:
         return False
     if platform.cuda != "all" and variant not in platform.cuda:
         return False
+    if variant in platform.cuda_torch and V(torch) not in platform.cuda_torch[variant]:
+        return False
     if machine.driver is None or variant not in M.cuda_variants:
         return False
     if any(cc in JETSON_CCS for cc in machine.gpu_ccs):
@@ -952,9 +954,11 @@ def test_audit_17_a_grace_hopper_gets_the_aarch64_cuda_13_build() -> None:
     )
     chosen = resolve(gh200, Wishes(mmdet="3"), M).chosen
     assert chosen is not None and chosen.variant in ("cu130", "cu132")
-    # cu126 has aarch64 wheels on no index the matrix knows
-    no = resolve(gh200, Wishes(cuda=V("12.6")), M)
+    # RELEASE.md lists aarch64 cu126 builds for 2.12-2.14 only (issue 28)
+    no = resolve(gh200, Wishes(cuda=V("12.6"), torch=V("2.11")), M)
     assert no.chosen is None and any("linux aarch64" in r.reason for r in no.rejected)
+    cu126 = resolve(gh200, Wishes(cuda=V("12.6")), M).chosen
+    assert cu126 is not None and cu126.torch.torch in ("2.12", "2.13", "2.14")
 
 
 def test_an_os_and_cpu_the_matrix_does_not_know_has_no_plan() -> None:

@@ -295,11 +295,17 @@ class Platform:
     cuda: str | tuple[str, ...]  # "all", "none", or the variants built for it
     verified: bool = True
     note: str = ""
+    # variant -> the torch releases built with it here, where not every release that has it
+    cuda_torch: Mapping[str, SpecifierSet] = field(default_factory=dict)
 
-    def has_variant(self, variant: str) -> bool:
+    def has_variant(self, variant: str, torch: Version | None = None) -> bool:
+        """Whether torch has `variant` builds here (for this torch release, when given)."""
         if variant == "cpu" or self.cuda == "all":
             return True
-        return self.cuda != "none" and variant in self.cuda
+        if self.cuda == "none" or variant not in self.cuda:
+            return False
+        releases = self.cuda_torch.get(variant)
+        return releases is None or torch is None or torch in releases
 
 
 @dataclass(frozen=True)
@@ -757,6 +763,7 @@ def _build(path: str, raw: Any) -> Matrix:
                 cuda=row["cuda"] if isinstance(row["cuda"], str) else tuple(row["cuda"]),
                 verified=bool(row.get("verified", True)),
                 note=str(row.get("note", "")),
+                cuda_torch={str(k): _spec(v) for k, v in (row.get("cuda_torch") or {}).items()},
             )
             for row in raw["platforms"]["rows"]
         ),

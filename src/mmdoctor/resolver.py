@@ -341,8 +341,13 @@ def _reject_torch(
         return None
     if machine.os == "darwin":
         return "macOS has no CUDA builds of torch"
-    if not platform.has_variant(variant):
-        return f"torch has no {variant} build for {machine.os} {machine.arch}"
+    if not platform.has_variant(variant, release.version):
+        where = f"{machine.os} {machine.arch}"
+        releases = platform.cuda_torch.get(variant)
+        if releases is None:
+            return f"torch has no {variant} build for {where}"
+        have = spec_text(releases)
+        return f"torch {release.torch} has no {variant} build for {where} ({have} do)"
     return _cuda_rejection(release, variant, machine, matrix)
 
 
