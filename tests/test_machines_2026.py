@@ -108,3 +108,32 @@ def test_a_gb200_on_r570_has_no_plan_and_on_r580_gets_cuda_13() -> None:
     assert any(">= 580.65.06" in r for r in reasons(on_570)), reasons(on_570)
     on_580 = plan(linux("3.12", R580, "10.0", arch="aarch64"))
     assert on_580.chosen is not None and on_580.chosen.variant in ("cu130", "cu132")
+
+
+# ------------------------------------------------------------------- Python 3.13 and 3.14
+
+# Measured here (2026-12-06, CPython 3.13.0, setuptools 80.9.0): `python setup.py --version` in
+# the unpacked mmcv-2.1.0 sdist stops with KeyError: '__version__' (get_version() reads locals()
+# after exec, PEP 667), in onedl_mmcv-2.3.6 it prints 2.3.6 (a static version); `pip wheel` of
+# the onedl-mmcv 2.3.6, onedl-mmdetection 3.5.1 and onedl-mim 0.5.1 sdists succeeds.
+# PyPI: onedl-mim 0.5.1 requires pandas==2.2.3, whose wheels are cp39-cp313 (none for 3.14).
+PANDAS_2_2_3_WHEELS = {"3.9", "3.10", "3.11", "3.12", "3.13"}
+
+
+def test_an_rtx_4090_on_python_3_13_gets_an_onedl_source_build() -> None:
+    result = plan(linux("3.13", "550.54.14", "8.9"))
+    chosen = result.chosen
+    assert chosen is not None, reasons(result)[:5]
+    assert chosen.line == "onedl" and chosen.mmcv.package == "onedl-mmcv"
+    assert not chosen.mmcv.prebuilt  # onedl's wheels are cp310/cp312 only (publish.yml)
+    upstream = plan(linux("3.13", "550.54.14", "8.9"), Wishes(line="openmmlab"))
+    assert upstream.chosen is None
+    assert any("3.13" in r and "get_version" in r for r in reasons(upstream)), reasons(upstream)
+
+
+def test_python_3_14_has_no_onedl_plan_for_onedl_mims_pandas_pin() -> None:
+    assert "3.14" not in PANDAS_2_2_3_WHEELS
+    result = plan(linux("3.14", R580, "8.9"))
+    assert result.chosen is None
+    onedl = [r for r in result.rejected if r.candidate.startswith("onedl-mmdetection")]
+    assert onedl and all("pandas==2.2.3" in r.reason for r in onedl), onedl[:2]

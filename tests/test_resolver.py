@@ -294,14 +294,15 @@ def test_source_build_arch_list_is_one_the_variants_nvcc_can_compile() -> None:
 
 
 @pytest.mark.parametrize("machine", [gpu_box("3.13"), cpu_box("3.13")], ids=["gpu", "cpu"])
-def test_python_313_has_no_plan(machine) -> None:
-    result = resolve(machine, Wishes(), M)
+def test_python_313_has_no_upstream_plan(machine) -> None:
+    # Upstream: no mmcv wheel for 3.13, and setup.py breaks under PEP 667. (onedl-mmcv's
+    # static version builds there: tests/test_machines_2026.py.)
+    result = resolve(machine, Wishes(line="openmmlab"), M)
     assert result.chosen is None
     assert result.rejected
     for rejection in result.rejected:
         # A torch that has wheels for 3.13 is refused for its driver alone, and every mmcv
         # choice on it for Python 3.13 (no wheels; setup.py breaks under PEP 667).
-        # torch 2.15 has 3.13 wheels but no torchvision yet.
         if rejection.candidate.startswith("mmdet") or rejection.candidate.endswith(" cpu"):
             assert "Python" in rejection.reason or "torchvision" in rejection.reason, rejection
         else:
@@ -475,18 +476,25 @@ def prebuilt_wheel(
     )
 
 
-def compiles(package: str, version: Version, torch: str) -> bool:
-    """The rule covers this torch, and the C++ standard setup.py forces (or was measured to
-    compile raised to) is at least what torch's headers need."""
+def compiles(package: str, version: Version, torch: str, python: Version) -> bool:
+    """The rule covers this torch and this Python, and the C++ standard setup.py forces (or
+    was measured to compile raised to) is at least what torch's headers need."""
     builds = M.source_builds
     need = next(r.cxx_std for r in M.torch_releases if r.torch == torch)
     return builds is not None and any(
         rule.package == package
         and version in rule.versions
         and V(torch) in rule.torch
+        and python in rule.python
         and max(rule.cxx, rule.compiles_raised_to or 0) >= need
         for rule in builds.rules
     )
+
+
+def line_takes(mmdet, machine: Machine) -> bool:
+    """The mmdet release and its stack line (its mim, say) install on this Python."""
+    line = M.stack_lines[mmdet.stack_line]
+    return machine.python in mmdet.python and machine.python in line.python
 
 
 def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> None:
@@ -510,7 +518,7 @@ def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> N
     mmdet = candidate.mmdet
     assert mmdet in M.mmdet_releases, label
     assert wishes.line in (None, mmdet.stack_line), label
-    assert machine.python in mmdet.python, label
+    assert line_takes(mmdet, machine), label
     mmcv = candidate.mmcv
     assert mmcv.package == mmdet.mmcv_package, label
     assert mmcv.version in mmdet.mmcv, label
@@ -518,8 +526,7 @@ def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> N
         assert prebuilt_wheel(mmcv.package, mmcv.version, release.torch, variant, machine)
     else:
         assert wishes.allow_source_build, label
-        assert M.source_builds is not None and machine.python in M.source_builds.python, label
-        assert compiles(mmcv.package, mmcv.version, release.torch), label
+        assert compiles(mmcv.package, mmcv.version, release.torch, machine.python), label
     if wishes.cuda is not None:
         assert variant == f"cu{wishes.cuda.major}{wishes.cuda.minor}", label
     if wishes.cpu:
@@ -555,10 +562,7 @@ def feasible(machine: Machine, wishes: Wishes) -> list[tuple[int, bool, Version]
             for mmdet in M.mmdet_releases:
                 if wishes.mmdet in ("2", "3") and mmdet.line != int(wishes.mmdet):
                     continue
-                if (
-                    wishes.line not in (None, mmdet.stack_line)
-                    or machine.python not in mmdet.python
-                ):
+                if wishes.line not in (None, mmdet.stack_line) or not line_takes(mmdet, machine):
                     continue
                 versions = {
                     v
@@ -574,8 +578,10 @@ def feasible(machine: Machine, wishes: Wishes) -> list[tuple[int, bool, Version]
                 built = (
                     wishes.allow_source_build
                     and M.source_builds is not None
-                    and machine.python in M.source_builds.python
-                    and any(compiles(mmdet.mmcv_package, v, release.torch) for v in versions)
+                    and any(
+                        compiles(mmdet.mmcv_package, v, release.torch, machine.python)
+                        for v in versions
+                    )
                 )
                 if prebuilt or built:
                     found.append((mmdet.line, prebuilt, mmdet.version))

@@ -103,7 +103,8 @@ def _rows_for(
         ]
     builds = matrix.source_builds
     compiling, _ = newest_compiling_mmcv(matrix, head.mmcv_package, head.mmcv, release)
-    if builds is None or compiling is None:
+    rule = builds.rule(head.mmcv_package, compiling) if builds and compiling else None
+    if rule is None or compiling is None:
         return []
     return [
         CompatRow(
@@ -111,7 +112,7 @@ def _rows_for(
             mmcv=f"{head.mmcv_package} {compiling}",
             torch=release.torch,
             variants=tuple(variants),
-            python=spec_text(release.python & builds.python),
+            python=spec_text(release.python & rule.python),
             how="source build",
             verified=release.verified,
         )

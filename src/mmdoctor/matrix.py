@@ -160,6 +160,8 @@ class StackLine:
     find_links: str  # "{base}/{variant}-torch{torch_digits}0/simple/onedl-mmcv/index.html"
     base_url_env: str = ""
     mmengine_tested_torch: Version | None = None
+    python: SpecifierSet = field(default_factory=SpecifierSet)  # the Pythons its tools install on
+    python_note: str = ""  # why not the others
 
     def find_link(self, variant: str, torch_minor: str, base: str | None = None) -> str:
         """The find-links page exactly as this line's mim forms it."""
@@ -192,6 +194,8 @@ class SourceBuildRule:
     cxx: int  # the C++ standard its setup.py forces
     compiles_raised_to: int | None = None  # measured to compile with the flag raised to this
     note: str = ""
+    python: SpecifierSet = field(default_factory=SpecifierSet)  # the Pythons setup.py runs on
+    python_note: str = ""  # why not the others
 
 
 @dataclass(frozen=True)
@@ -207,8 +211,6 @@ class BuildVerdict:
 @dataclass(frozen=True)
 class SourceBuilds:
     rules: tuple[SourceBuildRule, ...]
-    python: SpecifierSet
-    python_note: str
     requirements: tuple[str, ...]
     ops_core_minutes: float  # the C++ ops of one build, in core-minutes
     arch_core_minutes: float  # each CUDA arch on top
@@ -224,15 +226,23 @@ class SourceBuilds:
     def rule(self, package: str, version: Version) -> SourceBuildRule | None:
         return next((r for r in self.rules if r.package == package and version in r.versions), None)
 
-    def verdict(self, package: str, version: Version, torch: TorchRelease) -> BuildVerdict:
-        """Whether `package` `version`'s sdist compiles against `torch`: its rule covers that
-        torch, and its forced C++ standard is enough for torch's headers or was measured to
-        compile raised to what they need."""
+    def verdict(
+        self, package: str, version: Version, torch: TorchRelease, python: Version | None = None
+    ) -> BuildVerdict:
+        """Whether `package` `version`'s sdist compiles against `torch` (on `python`, when
+        given): its rule covers that torch and Python, and its forced C++ standard is enough
+        for torch's headers or was measured to compile raised to what they need."""
         rule = self.rule(package, version)
         if rule is None or torch.version not in rule.torch:
             return BuildVerdict(
                 False,
                 reason=f"{package} {version} is not known to compile against torch {torch.torch}",
+            )
+        if python is not None and python not in rule.python:
+            return BuildVerdict(
+                False,
+                reason=f"{package} {version}'s sdist builds on Python {rule.python} only: "
+                f"{rule.python_note}",
             )
         if torch.cxx_std <= rule.cxx:
             return BuildVerdict(True)
@@ -635,6 +645,8 @@ def _stack_line(row: Mapping[str, Any]) -> StackLine:
         find_links=str(row["find_links"]),
         base_url_env=str(row.get("base_url_env", "")),
         mmengine_tested_torch=Version(str(tested)) if tested else None,
+        python=_spec(row.get("python", "")),
+        python_note=str(row.get("python_note", "")),
     )
 
 
@@ -795,11 +807,11 @@ def _build(path: str, raw: Any) -> Matrix:
                             else None
                         ),
                         note=str(row.get("note", "")),
+                        python=_spec(row.get("python", "")),
+                        python_note=str(row.get("python_note", "")),
                     )
                     for row in builds["rows"]
                 ),
-                python=_spec(builds["python"]),
-                python_note=str(builds.get("python_note", "")),
                 requirements=tuple(str(r) for r in builds["requirements"]),
                 ops_core_minutes=float(builds["core_minutes"]["ops"]),
                 arch_core_minutes=float(builds["core_minutes"]["per_cuda_arch"]),

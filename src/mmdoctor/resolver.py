@@ -476,6 +476,11 @@ def _choose_mmcv(
     `variant` is the torch build installed (a CPU plan on PyPI's torch: its CUDA build)."""
     if machine.python not in mmdet.python:
         return None, f"{_mmdet_name(mmdet)} needs Python {spec_text(mmdet.python)}"
+    line = matrix.stack_lines[mmdet.stack_line]
+    if machine.python not in line.python:
+        return None, (
+            f"the {line.name} line needs Python {spec_text(line.python)}: {line.python_note}"
+        )
     missing: list[str] = []
     prebuilt = find_prebuilt_mmcv(
         matrix,
@@ -504,15 +509,9 @@ def _choose_mmcv(
         no_wheel += f" ({missing[0]})"
     if not wishes.allow_source_build:
         return None, f"{no_wheel}, and source builds are off"
-    builds = matrix.source_builds
-    if builds is None:
+    if matrix.source_builds is None:
         return None, no_wheel
-    if machine.python not in builds.python:
-        return None, (
-            f"{no_wheel}; a source build needs Python {spec_text(builds.python)} "
-            f"({builds.python_note})"
-        )
-    version, verdict = newest_compiling_mmcv(matrix, package, spec, release)
+    version, verdict = newest_compiling_mmcv(matrix, package, spec, release, machine.python)
     if version is not None:
         return MmcvChoice(
             package,
@@ -610,17 +609,21 @@ def wheels_for(
 
 
 def newest_compiling_mmcv(
-    matrix: Matrix, package: str, spec: SpecifierSet, torch: TorchRelease
+    matrix: Matrix,
+    package: str,
+    spec: SpecifierSet,
+    torch: TorchRelease,
+    python: Version | None = None,
 ) -> tuple[Version | None, BuildVerdict]:
-    """The newest `package` in `spec` whose sdist compiles against this torch, and how; else
-    None and the newest release's reason."""
+    """The newest `package` in `spec` whose sdist compiles against this torch (on this
+    Python, when given), and how; else None and the newest release's reason."""
     builds = matrix.source_builds
     if builds is None:
         return None, BuildVerdict(False)
     known = {v for s in matrix.mmcv_wheels if s.package == package for v in s.versions}
     first_refusal: BuildVerdict | None = None
     for version in sorted((v for v in known if v in spec), reverse=True):
-        verdict = builds.verdict(package, version, torch)
+        verdict = builds.verdict(package, version, torch, python)
         if verdict.ok:
             return version, verdict
         first_refusal = first_refusal or verdict
