@@ -137,3 +137,19 @@ def test_python_3_14_has_no_onedl_plan_for_onedl_mims_pandas_pin() -> None:
     assert result.chosen is None
     onedl = [r for r in result.rejected if r.candidate.startswith("onedl-mmdetection")]
     assert onedl and all("pandas==2.2.3" in r.reason for r in onedl), onedl[:2]
+
+
+# ------------------------------------------------------------------- no driver described
+
+
+def test_a_gpu_cc_without_a_driver_is_told_to_add_one() -> None:
+    """--gpu-cc 8.6 on a machine with no driver: every CUDA build needs one, so the nearest
+    change is to describe it (as --cuda 11.6 without a driver already said)."""
+    result = plan(linux("3.12", None, "8.6"))
+    assert result.chosen is None
+    assert "--driver VERSION" in result.suggestions[0], result.suggestions
+    # NVIDIA Table 3: 590.44.01 is CUDA 13.1's driver; with it an RTX 30xx has a CUDA plan
+    driven = [s for s in result.suggestions if s.startswith("if its driver is 590.44.01")]
+    assert driven and "(cu" in driven[0], result.suggestions
+    cuda_only = plan(linux("3.11", None), Wishes(cuda=V("11.6")))
+    assert "--driver VERSION" in cuda_only.suggestions[0], cuda_only.suggestions

@@ -431,6 +431,12 @@ class Matrix:
     wheel_glibc: tuple[WheelGlibc, ...] = ()
     siblings: tuple[Sibling, ...] = ()
     jetson: Jetson | None = None
+    unverified_toolkits: frozenset[Version] = frozenset()  # toolkit drivers third parties give
+
+    def newest_toolkit_driver(self) -> tuple[Version, Version] | None:
+        """(CUDA, its toolkit's Linux driver) of the newest CUDA whose driver is verified."""
+        known = [row for row in self.toolkit_drivers if row[0] not in self.unverified_toolkits]
+        return max(known, default=None)
 
     def jetson_gpu(self, ccs: Iterable[Version]) -> JetsonGpu | None:
         """The first of these GPUs that is a Jetson's (JetPack's CUDA only), if any."""
@@ -731,8 +737,13 @@ def _build(path: str, raw: Any) -> Matrix:
             for row in raw["cuda_drivers"]["rows"]
         ),
         toolkit_drivers=tuple(
-            (Version(str(row["cuda"])), Version(str(row["linux"])))
+            (Version(str(row["cuda"])), DriverVersion(str(row["linux"])))
             for row in raw["cuda_toolkit_drivers"]["rows"]
+        ),
+        unverified_toolkits=frozenset(
+            Version(str(row["cuda"]))
+            for row in raw["cuda_toolkit_drivers"]["rows"]
+            if not row.get("verified", True)
         ),
         gpu_architectures={
             Version(str(row["cc"])): (Version(str(row["first_cuda"])), str(row["gpus"]))

@@ -670,6 +670,11 @@ def _native(machine: Machine, matrix: Matrix, cuda: Version) -> bool:
 def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...]:
     """The nearest changes that give a plan: one wish or one machine fact at a time."""
     tries = _wish_tries(machine, wishes)
+    newest = matrix.newest_toolkit_driver()
+    if _needs_a_driver(machine, wishes) and newest is not None:
+        cuda, driver = newest
+        label = f"if its driver is {driver} (CUDA {cuda}'s) or newer"
+        tries.append((label, replace(machine, driver=driver), wishes))
     for other in ("3.10", "3.11", "3.9", "3.8", "3.12"):
         python = Version(other)
         if python != machine.python:
@@ -689,12 +694,19 @@ def _advice(machine: Machine, wishes: Wishes, matrix: Matrix) -> list[str]:
     jetson = jetson_advice(machine, matrix)
     if jetson is not None and not wishes.cpu:
         return [jetson]
-    if wishes.cuda is not None and machine.driver is None:
+    if _needs_a_driver(machine, wishes):
+        alone = "--gpu-cc alone describes no driver; " if machine.gpu_ccs else ""
         return [
             "planning for another machine? describe it: --driver VERSION --gpu-cc X.Y "
-            "(no NVIDIA driver was found here)"
+            f"({alone}no NVIDIA driver was found here)"
         ]
     return []
+
+
+def _needs_a_driver(machine: Machine, wishes: Wishes) -> bool:
+    """A CUDA stack is wished for (--cuda, --gpu-cc) where no driver is known."""
+    wants_cuda = wishes.cuda is not None or bool(machine.gpu_ccs)
+    return machine.driver is None and wants_cuda and not wishes.cpu
 
 
 def jetson_advice(machine: Machine, matrix: Matrix) -> str | None:
