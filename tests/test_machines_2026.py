@@ -153,3 +153,38 @@ def test_a_gpu_cc_without_a_driver_is_told_to_add_one() -> None:
     assert driven and "(cu" in driven[0], result.suggestions
     cuda_only = plan(linux("3.11", None), Wishes(cuda=V("11.6")))
     assert "--driver VERSION" in cuda_only.suggestions[0], cuda_only.suggestions
+
+
+# ------------------------------------------------------------------- the nearest change first
+
+
+def test_python_3_13_without_builds_is_offered_python_3_12_first() -> None:
+    """publish.yml: onedl's cp312 cu129 wheels for torch 2.9 and 2.10 carry sm_89; R550 runs
+    CUDA 12.x (>= 525.60.13). One minor away, no build: the nearest change."""
+    result = plan(linux("3.13", "550.54.14", "8.9"), Wishes(allow_source_build=False))
+    assert result.chosen is None
+    first = result.suggestions[0]
+    assert first.startswith("on Python 3.12: onedl-mmdetection"), result.suggestions
+    assert "(prebuilt)" in first and "(cu129)" in first, first
+
+
+def test_the_seed_on_python_3_11_is_offered_python_3_10_first() -> None:
+    """The walkthrough's fix: torch 1.13 (cu116) has no Python 3.11 torchvision (0.14.x), and
+    version.json has mmcv-full 1.7.x wheels for cu116/torch 1.13: Python 3.10 keeps --cuda."""
+    machine = linux("3.11", R535, "8.6")
+    result = plan(machine, Wishes(cuda=V("11.6"), mmdet="2"))
+    assert result.chosen is None
+    first = result.suggestions[0]
+    assert first.startswith("on Python 3.10: mmdet 2.28.2 + mmcv-full 1.7."), result.suggestions
+    assert first.endswith("(prebuilt) + torch 1.13.1 (cu116)"), first
+
+
+def test_python_3_14_is_offered_a_prebuilt_python_before_a_build_one_minor_nearer() -> None:
+    """3.13 needs an onedl source build (one minor plus a build), 3.12 has onedl's prebuilt
+    cp312 wheel (two minors): the same size, and the one without a build comes first."""
+    result = plan(linux("3.14", R580, "8.9"))
+    assert result.chosen is None
+    assert result.suggestions[0].startswith("on Python 3.12: "), result.suggestions
+    assert "(prebuilt)" in result.suggestions[0]
+    assert result.suggestions[1].startswith("on Python 3.13: "), result.suggestions
+    assert "(source build)" in result.suggestions[1]

@@ -667,26 +667,60 @@ def _native(machine: Machine, matrix: Matrix, cuda: Version) -> bool:
     return ceiling is not None and Version(ceiling) >= cuda
 
 
+@dataclass(frozen=True)
+class _Try:
+    """One change to try: what it is, the machine and wishes with it, and how big it is (one
+    per Python minor away; dropping or changing a wish 2; giving up the GPU 3)."""
+
+    label: str
+    machine: Machine
+    wishes: Wishes
+    size: int
+
+
+_SUGGESTIONS = 3  # plans shown, beyond the advice
+
+
 def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...]:
-    """The nearest changes that give a plan: one wish or one machine fact at a time."""
+    """The nearest changes that give a plan, one wish or one machine fact at a time: the
+    smallest change first, counting a plan that builds mmcv as one step bigger, and at equal
+    size the one without a build."""
+    ranked: list[tuple[int, bool, int, str]] = []
+    tries = sorted(enumerate(_tries(machine, wishes, matrix)), key=lambda pair: pair[1].size)
+    for order, change in tries:
+        best = sorted(ranked)[:_SUGGESTIONS]
+        if len(best) == _SUGGESTIONS and best[-1][:2] < (change.size, False):
+            break  # no change this big can rank among those shown
+        chosen = resolve(change.machine, change.wishes, matrix, suggest=False).chosen
+        if chosen is not None:
+            builds = not chosen.mmcv.prebuilt
+            text = f"{change.label}: {chosen.describe()}"
+            ranked.append((change.size + builds, builds, order, text))
+    shown = [text for *_, text in sorted(ranked)[:_SUGGESTIONS]]
+    return (*_advice(machine, wishes, matrix), *shown)
+
+
+def _tries(machine: Machine, wishes: Wishes, matrix: Matrix) -> list[_Try]:
+    """Every one-step change: each wish dropped, a what-if driver where none is known, each
+    other Python a torch release has wheels for."""
     tries = _wish_tries(machine, wishes)
     newest = matrix.newest_toolkit_driver()
     if _needs_a_driver(machine, wishes) and newest is not None:
         cuda, driver = newest
         label = f"if its driver is {driver} (CUDA {cuda}'s) or newer"
-        tries.append((label, replace(machine, driver=driver), wishes))
-    for other in ("3.10", "3.11", "3.9", "3.8", "3.12"):
-        python = Version(other)
-        if python != machine.python:
-            tries.append((f"on Python {other}", replace(machine, python=python), wishes))
-    found = list(_advice(machine, wishes, matrix))
-    for label, other_machine, other_wishes in tries:
-        result = resolve(other_machine, other_wishes, matrix, suggest=False)
-        if result.chosen is not None:
-            found.append(f"{label}: {result.chosen.describe()}")
-        if len(found) >= 3:
-            break
-    return tuple(found)
+        tries.append(_Try(label, replace(machine, driver=driver), wishes, 1))
+    here = Version(minor(machine.python))
+    for python in _pythons(matrix):
+        if python != here:
+            other = replace(machine, python=python)
+            tries.append(_Try(f"on Python {python}", other, wishes, abs(python.minor - here.minor)))
+    return tries
+
+
+def _pythons(matrix: Matrix) -> list[Version]:
+    """The Python 3 minors some torch release of the matrix has wheels for."""
+    candidates = (Version(f"3.{n}") for n in range(40))
+    return [p for p in candidates if any(p in r.python for r in matrix.torch_releases)]
 
 
 def _advice(machine: Machine, wishes: Wishes, matrix: Matrix) -> list[str]:
@@ -731,27 +765,26 @@ def jetson_advice(machine: Machine, matrix: Matrix) -> str | None:
     return text
 
 
-def _wish_tries(machine: Machine, wishes: Wishes) -> list[tuple[str, Machine, Wishes]]:
+def _wish_tries(machine: Machine, wishes: Wishes) -> list[_Try]:
     """Each wish given, dropped (or a GPU box planned for its CPU)."""
-    tries: list[tuple[str, Machine, Wishes]] = []
-    if wishes.cuda is not None:
-        tries.append(("without --cuda", machine, replace(wishes, cuda=None)))
-    if wishes.torch is not None:
-        tries.append(("without --torch", machine, replace(wishes, torch=None)))
-    if wishes.mmdet is not None:
-        tries.append(("without --mmdet", machine, replace(wishes, mmdet=None)))
-    if wishes.line is not None:
-        tries.append(("without --line", machine, replace(wishes, line=None)))
-    if wishes.torch_source != "pytorch":
-        tries.append(
-            ("with torch from PyTorch's index", machine, replace(wishes, torch_source="pytorch"))
-        )
-    if not wishes.allow_source_build:
-        tries.append(
-            ("with --allow-source-build", machine, replace(wishes, allow_source_build=True))
-        )
+    dropped = [
+        ("without --cuda", wishes.cuda is not None, replace(wishes, cuda=None)),
+        ("without --torch", wishes.torch is not None, replace(wishes, torch=None)),
+        ("without --mmdet", wishes.mmdet is not None, replace(wishes, mmdet=None)),
+        ("without --line", wishes.line is not None, replace(wishes, line=None)),
+        (
+            "with torch from PyTorch's index",
+            wishes.torch_source != "pytorch",
+            replace(wishes, torch_source="pytorch"),
+        ),
+    ]
+    tries = [_Try(label, machine, other, 2) for label, given, other in dropped if given]
+    if not wishes.allow_source_build:  # one step, and the build it allows counts one more
+        other = replace(wishes, allow_source_build=True)
+        tries.append(_Try("with --allow-source-build", machine, other, 1))
     if not wishes.cpu and has_gpu(machine):
-        tries.append(("with --cpu (no GPU use)", machine, replace(wishes, cpu=True, cuda=None)))
+        other = replace(wishes, cpu=True, cuda=None)
+        tries.append(_Try("with --cpu (no GPU use)", machine, other, 3))
     return tries
 
 
