@@ -710,14 +710,29 @@ def _tries(machine: Machine, wishes: Wishes, matrix: Matrix) -> list[_Try]:
         label = f"if its driver is {driver} (CUDA {cuda}'s) or newer"
         tries.append(_Try(label, replace(machine, driver=driver), wishes, 1))
     here = Version(minor(machine.python))
-    for python in _pythons(matrix):
+    for python in pythons(matrix):
         if python != here:
             other = replace(machine, python=python)
             tries.append(_Try(f"on Python {python}", other, wishes, abs(python.minor - here.minor)))
     return tries
 
 
-def _pythons(matrix: Matrix) -> list[Version]:
+def plannable(
+    matrix: Matrix, release: TorchRelease, variant: str, mmdet: MmdetRelease, machine: Machine
+) -> Candidate | None:
+    """The candidate `resolve` keeps for this torch release, variant and mmdet release on this
+    platform and Python, leaving out the driver and the GPUs (the `matrix` table's question:
+    what can install plan here). None where it would reject it."""
+    platform = matrix.platform(machine.os, machine.arch)
+    if platform is None or _no_wheels(release, machine, platform) is not None:
+        return None
+    if variant != "cpu" and not platform.has_variant(variant, release.version):
+        return None
+    mmcv, _ = _choose_mmcv(release, variant, mmdet, machine, Wishes(), matrix)
+    return Candidate(release, variant, mmdet, mmcv) if mmcv is not None else None
+
+
+def pythons(matrix: Matrix) -> list[Version]:
     """The Python 3 minors some torch release of the matrix has wheels for."""
     candidates = (Version(f"3.{n}") for n in range(40))
     return [p for p in candidates if any(p in r.python for r in matrix.torch_releases)]
