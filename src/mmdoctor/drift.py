@@ -739,8 +739,96 @@ def find_drift(responses: Mapping[str, Response], matrix: Matrix) -> list[Findin
     return findings
 
 
-def report_lines(findings: Sequence[Finding], source: str) -> list[str]:
-    """The readable report: one line per finding, grouped by project."""
+# -- the allowlist: findings left in on purpose --------------------------------------------
+
+ALLOWLIST = "scripts/matrix_drift_allowlist.yaml"
+_ALLOWANCE_KEYS = ("project", "kind", "matrix", "pypi", "why")
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """A finding the matrix keeps on purpose: the finding exactly, and why."""
+
+    project: str
+    kind: str
+    matrix: str
+    pypi: str
+    why: str
+
+    def allows(self, finding: Finding) -> bool:
+        return (self.project, self.kind, self.matrix, self.pypi) == (
+            finding.project,
+            finding.kind,
+            finding.matrix,
+            finding.pypi,
+        )
+
+
+def read_allowances(data: object) -> list[Allowance]:
+    """The `allowed:` entries of an allowlist file as YAML reads it; ValueError naming the first
+    entry that is not one (every key a non-empty string, a known kind)."""
+    entries = data.get("allowed") if isinstance(data, Mapping) else None
+    if not isinstance(entries, list):
+        raise ValueError("expected a mapping with an 'allowed' list")
+    found = []
+    for number, entry in enumerate(entries, start=1):
+        values = [entry.get(k) if isinstance(entry, Mapping) else None for k in _ALLOWANCE_KEYS]
+        if not all(isinstance(v, str) and v.strip() for v in values):
+            raise ValueError(f"entry {number}: needs {', '.join(_ALLOWANCE_KEYS)}, each a text")
+        allowance = Allowance(*(str(v) for v in values))
+        if allowance.kind not in KINDS:
+            raise ValueError(f"entry {number}: kind {allowance.kind!r} is not one of {KINDS}")
+        found.append(allowance)
+    return found
+
+
+@dataclass(frozen=True)
+class Checked:
+    findings: list[Finding]  # not allowed
+    allowed: list[tuple[Finding, Allowance]]
+    stale: list[Allowance]  # for a project checked, matching no finding
+
+
+def apply_allowances(
+    findings: Sequence[Finding], allowances: Sequence[Allowance], projects: Iterable[str]
+) -> Checked:
+    """Split the findings into those an allowance names and the rest; an allowance for one of
+    the projects checked that names no finding is stale (the matrix or PyPI moved on)."""
+    left: list[Finding] = []
+    allowed: list[tuple[Finding, Allowance]] = []
+    for finding in findings:
+        allowance = next((a for a in allowances if a.allows(finding)), None)
+        if allowance is None:
+            left.append(finding)
+        else:
+            allowed.append((finding, allowance))
+    used = {id(a) for _f, a in allowed}
+    checked = set(projects)
+    stale = [a for a in allowances if a.project in checked and id(a) not in used]
+    return Checked(left, allowed, stale)
+
+
+def report_lines(
+    findings: Sequence[Finding],
+    source: str,
+    allowed: Sequence[tuple[Finding, Allowance]] = (),
+    stale: Sequence[Allowance] = (),
+) -> list[str]:
+    """The readable report: one line per finding, grouped by project; then the allowed ones,
+    each with why, and the allowances that no longer match anything."""
+    lines = _finding_lines(findings, source)
+    if allowed:
+        lines += ["", f"allowed ({len(allowed)}), {ALLOWLIST}:"]
+        for finding, allowance in allowed:
+            lines.append(f"  {finding.project} {finding.kind}  matrix: {finding.matrix}")
+            lines.append(f"    why: {allowance.why}")
+    if stale:
+        lines += ["", f"no longer found ({len(stale)}): remove or update these allowances:"]
+        lines += [f"  {a.project} {a.kind}  matrix: {a.matrix}  |  PyPI: {a.pypi}" for a in stale]
+    return lines
+
+
+def _finding_lines(findings: Sequence[Finding], source: str) -> list[str]:
     if not findings:
         return [f"No drift: compat_matrix.yaml agrees with {source}."]
     groups: dict[str, list[Finding]] = {}
