@@ -188,3 +188,113 @@ def test_python_3_14_is_offered_a_prebuilt_python_before_a_build_one_minor_neare
     assert "(prebuilt)" in result.suggestions[0]
     assert result.suggestions[1].startswith("on Python 3.13: "), result.suggestions
     assert "(source build)" in result.suggestions[1]
+
+
+# ------------------------------------------------------------------- Hopper and Blackwell
+
+
+def test_an_h100_on_r535_gets_onedls_prebuilt_cuda_12_wheel_never_cuda_13() -> None:
+    """R535 runs 12.x, not 13.x (>= 580); publish.yml's cp312 cu129 folders (torch 2.9, 2.10)
+    carry sm_90."""
+    result = plan(linux("3.12", R535, "9.0"))
+    chosen = result.chosen
+    assert chosen is not None, reasons(result)[:3]
+    assert chosen.mmcv.package == "onedl-mmcv" and chosen.mmcv.prebuilt
+    assert (chosen.variant, chosen.torch.torch in ("2.9", "2.10")) == ("cu129", True)
+    for candidate in (chosen, *result.alternatives):
+        assert not candidate.variant.startswith("cu13"), candidate.describe()
+
+
+def test_an_h100_on_r535_and_python_3_11_gets_upstreams_prebuilt_cu121_wheel() -> None:
+    """onedl has no cp311 wheel (publish.yml); version.json: mmcv 2.1.0 for cu121/torch 2.1,
+    whose wheels (build_cuda.sh for 12.1) carry sm_90."""
+    chosen = plan(linux("3.11", R535, "9.0")).chosen
+    assert chosen is not None and chosen.line == "openmmlab" and chosen.mmcv.prebuilt
+    assert (str(chosen.mmcv.version), chosen.torch.torch, chosen.variant) == (
+        "2.1.0",
+        "2.1",
+        "cu121",
+    )
+
+
+def test_a_b200_on_r570_builds_mmcv_for_cuda_12_8_and_on_r535_has_no_driver_for_it() -> None:
+    """Blackwell needs CUDA 12.8's driver (570.26); RELEASE.md: 12.8.1 builds Blackwell(10.0);
+    onedl's wheels have no sm_100 (publish.yml); R570 runs 12.8 natively, not 12.9 (575.51.03)."""
+    result = plan(linux("3.12", R570, "10.0"))
+    chosen = result.chosen
+    assert chosen is not None, reasons(result)[:3]
+    assert chosen.variant == "cu128" and not chosen.mmcv.prebuilt
+    old = plan(linux("3.12", R535, "10.0"))
+    assert old.chosen is None
+    assert any("sm_100" in r and ">= 570.26" in r for r in reasons(old)), reasons(old)[:3]
+
+
+@pytest.mark.parametrize(
+    ("python", "driver", "variant", "torches"),
+    [
+        ("3.12", R580, "cu129", ("2.9", "2.10")),  # cp312 cu129 folders
+        ("3.10", R570, "cu128", ("2.8",)),  # cp310 cu128-torch280, R570 runs 12.8 natively
+    ],
+)
+def test_an_rtx_5090_gets_onedls_prebuilt_blackwell_wheel(
+    python: str, driver: str, variant: str, torches: tuple[str, ...]
+) -> None:
+    """publish.yml v2.3.3+: the cu128/cu129 folders are built for '7.5 8.6 8.9 9.0 12.0'."""
+    chosen = plan(linux(python, driver, "12.0")).chosen
+    assert chosen is not None and chosen.mmcv.package == "onedl-mmcv" and chosen.mmcv.prebuilt
+    assert chosen.variant == variant and chosen.torch.torch in torches, chosen.describe()
+
+
+# ------------------------------------------------------------------- older cards, new drivers
+
+
+def test_an_rtx_3090_on_r580_gets_onedls_cuda_12_9_wheel() -> None:
+    """8.6 is in every onedl CUDA folder's list; R580 runs 12.9 natively (575.51.03), and the
+    newest CUDA with a cp310 wheel is cu129 for torch 2.8."""
+    chosen = plan(linux("3.10", R580, "8.6")).chosen
+    assert chosen is not None and chosen.mmcv.prebuilt
+    assert (chosen.variant, chosen.torch.torch) == ("cu129", "2.8"), chosen.describe()
+
+
+def test_a_gtx_1080_ti_on_r580_gets_a_cuda_12_build_with_pascal_kernels() -> None:
+    """CUDA 13 removed Pascal; cu128 and cu129 start at 7.0 (build_cuda.sh) or 7.5; cu121 has
+    6.0, which runs on 6.1; version.json: mmcv 2.1.0 wheels for cu121/torch 2.1."""
+    result = plan(linux("3.10", R580, "6.1"))
+    chosen = result.chosen
+    assert chosen is not None, reasons(result)[:3]
+    assert (str(chosen.mmcv.version), chosen.torch.torch, chosen.variant) == (
+        "2.1.0",
+        "2.1",
+        "cu121",
+    )
+    assert chosen.mmcv.prebuilt
+    for candidate in result.alternatives:
+        assert candidate.variant not in ("cu128", "cu129", "cu130", "cu132"), candidate.describe()
+
+
+# ------------------------------------------------------------------- Windows and macOS
+
+
+def test_an_rtx_4070_on_windows_gets_the_mmcv_2_1_0_cu121_wheel() -> None:
+    """version.json's Windows sets: mmcv 2.1.0 for cu121/torch 2.1 (mmdet 3.3 needs < 2.2.0);
+    560.94 is CUDA 12.6's Windows driver (>= 528.33 for 12.x); onedl has no Windows wheels."""
+    machine = Machine("windows", V("3.11"), DriverVersion("560.94"), (V("8.9"),))
+    chosen = plan(machine).chosen
+    assert chosen is not None and chosen.mmcv.prebuilt and chosen.line == "openmmlab"
+    assert (str(chosen.mmcv.version), chosen.torch.torch, chosen.variant) == (
+        "2.1.0",
+        "2.1",
+        "cu121",
+    )
+
+
+def test_a_mac_gets_the_macos_cpu_wheel_up_to_python_3_11_and_an_arm_mac_a_build() -> None:
+    """build_macos_wheel.yml: macOS mmcv wheels for torch 1.8-2.1 and Python 3.7-3.11, built on
+    x86_64 runners (OpenMMLab's wheels are x86_64 only); torch has arm64 wheels from 1.10."""
+    intel = plan(Machine("darwin", V("3.11")), Wishes(allow_source_build=False)).chosen
+    assert intel is not None and intel.variant == "cpu" and intel.mmcv.prebuilt
+    assert (str(intel.mmcv.version), intel.torch.torch) == ("2.1.0", "2.1")
+    newer = plan(Machine("darwin", V("3.12")), Wishes(allow_source_build=False))
+    assert newer.chosen is None
+    arm = plan(Machine("darwin", V("3.11"), arch="aarch64")).chosen
+    assert arm is not None and arm.variant == "cpu" and not arm.mmcv.prebuilt
