@@ -4,10 +4,13 @@
     python scripts/matrix_drift.py --json                 # the findings as JSON
     python scripts/matrix_drift.py --save tests/data/pypi # also keep the (trimmed) responses
     python scripts/matrix_drift.py --from tests/data/pypi # offline, on saved responses
+    python scripts/matrix_drift.py --no-allowlist         # also what the allowlist allows
 
 It asks PyPI's JSON simple API (PEP 691) for each project of mmdoctor.drift.PROJECTS (or those
 given with --project), over HTTPS, with the CA bundle in SSL_CERT_FILE, REQUESTS_CA_BUNDLE or
 PIP_CERT when one is set, else the system's. The comparison is mmdoctor/drift.py's.
+Findings scripts/matrix_drift_allowlist.yaml names, each with why, are listed apart and do not
+count; an allowance of a project checked that matches nothing is reported and counts.
 Exit status: 0 no drift, 1 drift, 2 bad usage or an unreachable registry (one line on stderr).
 """
 
@@ -21,6 +24,7 @@ import ssl
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -117,6 +121,14 @@ def read_matrix(path: Path) -> dict[str, Any]:
     return data
 
 
+def read_allowlist(path: Path) -> list[drift.Allowance]:
+    try:
+        return drift.read_allowances(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValueError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DriftError(f"{path}: {first}") from None
+
+
 def save(folder: Path, responses: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for project, data in responses.items():
@@ -144,6 +156,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="write the responses, trimmed, to DIR/<project>.json",
     )
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument(
+        "--allowlist",
+        type=Path,
+        default=REPO / drift.ALLOWLIST,
+        metavar="FILE",
+        help=f"findings left in on purpose, each with why (default {drift.ALLOWLIST})",
+    )
+    parser.add_argument(
+        "--no-allowlist", action="store_true", help="report every finding, allowed or not"
+    )
     parser.add_argument(
         "--project",
         action="append",
@@ -175,6 +197,7 @@ def main(argv: list[str]) -> int:
     try:
         args = parse_args(argv)
         matrix = read_matrix(args.matrix)
+        allowances = [] if args.no_allowlist else read_allowlist(args.allowlist)
         responses, source = collect(args)
     except DriftError as error:
         print(f"matrix_drift: {error}", file=sys.stderr)
@@ -185,13 +208,20 @@ def main(argv: list[str]) -> int:
         except OSError as error:
             print(f"matrix_drift: --save {args.save}: {error}", file=sys.stderr)
             return 2
-    findings = drift.find_drift(responses, matrix)
+    checked = drift.apply_allowances(drift.find_drift(responses, matrix), allowances, responses)
     if args.json:
-        body = {"source": source, "findings": [f.as_dict() for f in findings]}
+        body = {
+            "source": source,
+            "findings": [f.as_dict() for f in checked.findings],
+            "allowed": [{**f.as_dict(), "why": a.why} for f, a in checked.allowed],
+            "stale": [asdict(a) for a in checked.stale],
+        }
         print(json.dumps(body, indent=2))
     else:
-        print("\n".join(drift.report_lines(findings, source)))
-    return 1 if findings else 0
+        print(
+            "\n".join(drift.report_lines(checked.findings, source, checked.allowed, checked.stale))
+        )
+    return 1 if checked.findings or checked.stale else 0
 
 
 if __name__ == "__main__":

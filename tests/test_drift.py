@@ -218,6 +218,16 @@ def test_python_on_and_torchvision_python_name_the_pythons_of_one_platform() -> 
     assert drift.python_spec(row, "windows amd64", "torch") == ("python_on windows", ">=3.9,<3.13")
     assert drift.python_spec(row, "linux aarch64", "torch")[0] == "python_on linux-aarch64"
     assert drift.python_spec(row, "linux aarch64", "torchvision")[0] == "torchvision_python"
+    # torchvision's own per-platform Pythons (torchvision_python_on) come first for torchvision
+    row["torchvision_python_on"] = {"darwin-aarch64": ">=3.10,<3.13", "windows": ">=3.9,<3.12"}
+    assert drift.python_spec(row, "macos arm64", "torchvision") == (
+        "torchvision_python_on darwin-aarch64",
+        ">=3.10,<3.13",
+    )
+    on_windows = drift.python_spec(row, "windows amd64", "torchvision")
+    assert on_windows[0] == "torchvision_python_on windows"
+    assert drift.python_spec(row, "linux aarch64", "torchvision")[0] == "torchvision_python"
+    assert drift.python_spec(row, "macos arm64", "torch") == ("python", ">=3.9,<3.14")
 
 
 def test_the_pythons_are_checked_per_platform_and_shared_findings_merge() -> None:
@@ -508,9 +518,8 @@ def test_the_script_on_the_shipped_matrix_reports_the_projects_it_does_not_model
 
     text = run("--from", str(SAVED))
     assert text.returncode == done.returncode
-    assert len([line for line in text.stdout.splitlines() if line.startswith("  ")]) == len(
-        findings
-    )
+    report = text.stdout.split("\nallowed (")[0]  # the allowed findings are listed apart
+    assert len([line for line in report.splitlines() if line.startswith("  ")]) == len(findings)
 
 
 def test_save_writes_the_trimmed_responses_it_reads(tmp_path: Path) -> None:
@@ -624,3 +633,81 @@ def test_without_the_ca_an_unknown_404_or_html_exit_2(index: tuple[str, Path]) -
         done = run("--index-url", url, "--project", project, env=environ)
         assert done.returncode == 2, done.stdout
         assert len(done.stderr.splitlines()) == 1 and says in done.stderr, done.stderr
+
+
+# -- the allowlist: findings left in on purpose, each with why (issue 28) -------------------
+
+ALLOWLIST = REPO / "scripts" / "matrix_drift_allowlist.yaml"
+
+
+def test_an_allowance_takes_out_the_one_finding_it_names_and_says_why() -> None:
+    found = [
+        Finding("torch", "newer_patch", "row 2.1: latest 2.1.1", "2.1.2"),
+        Finding("torch", "newer_patch", "row 2.2: latest 2.2.1", "2.2.2"),
+    ]
+    allowances = drift.read_allowances(
+        {"allowed": [{"project": "torch", "kind": "newer_patch", "matrix": "row 2.1: latest 2.1.1",
+                      "pypi": "2.1.2", "why": "measured with 2.1.1"}]}
+    )  # fmt: skip
+    checked = drift.apply_allowances(found, allowances, projects={"torch"})
+    assert checked.findings == [found[1]]
+    assert [(f, a.why) for f, a in checked.allowed] == [(found[0], "measured with 2.1.1")]
+    assert checked.stale == []
+    lines = drift.report_lines(checked.findings, "here", checked.allowed, checked.stale)
+    assert lines[0] == "1 findings, compat_matrix.yaml against here:"
+    assert "allowed (1), scripts/matrix_drift_allowlist.yaml:" in lines
+    assert any("why: measured with 2.1.1" in line for line in lines)
+
+
+def test_an_allowance_that_matches_nothing_is_stale_and_other_projects_are_not_asked() -> None:
+    allowances = drift.read_allowances(
+        {"allowed": [
+            {"project": "torch", "kind": "newer_patch", "matrix": "m", "pypi": "p", "why": "w"},
+            {"project": "mmcv", "kind": "newer_patch", "matrix": "m", "pypi": "p", "why": "w"},
+        ]}
+    )  # fmt: skip
+    checked = drift.apply_allowances([], allowances, projects={"torch"})
+    assert [a.project for a in checked.stale] == ["torch"]
+    lines = drift.report_lines([], "here", [], checked.stale)
+    assert lines[0].startswith("No drift") and any("no longer found" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ([], "an 'allowed' list"),
+        ({"allowed": [{"project": "torch"}]}, "entry 1"),
+        ({"allowed": [{"project": "torch", "kind": "odd", "matrix": "m", "pypi": "p",
+                       "why": "w"}]}, "kind"),
+        ({"allowed": [{"project": "torch", "kind": "newer_patch", "matrix": "m", "pypi": "p",
+                       "why": ""}]}, "why"),
+    ],
+)  # fmt: skip
+def test_a_bad_allowlist_is_a_value_error_naming_the_entry(data: Any, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        drift.read_allowances(data)
+
+
+def test_the_shipped_allowlist_leaves_no_finding_on_the_saved_responses() -> None:
+    done = run("--from", str(SAVED), "--json")
+    body = json.loads(done.stdout)
+    assert (done.returncode, body["findings"], body["stale"]) == (0, [], []), done.stdout
+    assert body["allowed"] and all(a["why"] for a in body["allowed"])
+    text = run("--from", str(SAVED))
+    assert text.returncode == 0 and text.stdout.startswith("No drift"), text.stdout
+    everything = run("--from", str(SAVED), "--no-allowlist", "--json")
+    assert everything.returncode == 1
+    assert len(json.loads(everything.stdout)["findings"]) == len(body["allowed"])
+
+
+def test_a_stale_or_broken_allowlist_file(tmp_path: Path) -> None:
+    stale = tmp_path / "allow.yaml"
+    entry = {"project": "mmengine", "kind": "newer_patch", "matrix": "x", "pypi": "y", "why": "z"}
+    stale.write_text(yaml.safe_dump({"allowed": [entry]}))
+    done = run("--from", str(SAVED), "--project", "mmengine", "--allowlist", str(stale))
+    assert done.returncode == 1 and "no longer found" in done.stdout, done.stdout
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("allowed: [{project: torch}]\n")
+    bad = run("--from", str(SAVED), "--allowlist", str(broken))
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1, bad.stderr
+    assert bad.stderr.startswith(f"matrix_drift: {broken}: entry 1"), bad.stderr

@@ -190,6 +190,10 @@ def test_cross_references_resolve() -> None:
     assert matrix.source_builds is not None
     for rule in matrix.source_builds.rules:
         assert any(p == rule.package and v in rule.versions for p, v in known_mmcv), rule
+    # A per-release limit of a platform's CUDA variant is for a variant it has.
+    for platform in matrix.platforms:
+        for variant in platform.cuda_torch:
+            assert isinstance(platform.cuda, tuple) and variant in platform.cuda, platform
     # The gcc limits never go down as CUDA goes up.
     limits = [matrix.gcc_limits[c] for c in sorted(matrix.gcc_limits)]
     assert limits == sorted(limits)

@@ -71,7 +71,11 @@ COMPUTE_CAPABILITIES = (
     "9.0",
     "10.0",
     "12.0",
+    "8.7",  # Jetson Orin: PyTorch's and PyPI's CUDA wheels never run there (JETSON_CCS)
 )
+# Compute capabilities only Jetson's integrated GPUs have (developer.nvidia.com/cuda-gpus: 8.7
+# Orin, 7.2 Xavier): they run JetPack's CUDA, not the SBSA builds on PyPI and PyTorch's index.
+JETSON_CCS = {Version("8.7"), Version("7.2")}
 
 
 def gpu_box(python: str, driver: str = "535.104.05", *ccs: str) -> Machine:
@@ -293,14 +297,15 @@ def test_source_build_arch_list_is_one_the_variants_nvcc_can_compile() -> None:
 
 
 @pytest.mark.parametrize("machine", [gpu_box("3.13"), cpu_box("3.13")], ids=["gpu", "cpu"])
-def test_python_313_has_no_plan(machine) -> None:
-    result = resolve(machine, Wishes(), M)
+def test_python_313_has_no_upstream_plan(machine) -> None:
+    # Upstream: no mmcv wheel for 3.13, and setup.py breaks under PEP 667. (onedl-mmcv's
+    # static version builds there: tests/test_machines_2026.py.)
+    result = resolve(machine, Wishes(line="openmmlab"), M)
     assert result.chosen is None
     assert result.rejected
     for rejection in result.rejected:
         # A torch that has wheels for 3.13 is refused for its driver alone, and every mmcv
         # choice on it for Python 3.13 (no wheels; setup.py breaks under PEP 667).
-        # torch 2.15 has 3.13 wheels but no torchvision yet.
         if rejection.candidate.startswith("mmdet") or rejection.candidate.endswith(" cpu"):
             assert "Python" in rejection.reason or "torchvision" in rejection.reason, rejection
         else:
@@ -413,7 +418,12 @@ def torch_fits(release, machine: Machine) -> bool:
         or release.python_on.get(machine.os)
         or release.python
     )
-    vision = release.torchvision_python or SpecifierSet()
+    vision = (
+        release.torchvision_python_on.get(f"{machine.os}-{machine.arch}")
+        or release.torchvision_python_on.get(machine.os)
+        or release.torchvision_python
+        or SpecifierSet()
+    )
     return machine.python in python and machine.python in vision
 
 
@@ -425,7 +435,11 @@ def cuda_fits(variant: str, machine: Machine, torch: str) -> bool:
         return False
     if platform.cuda != "all" and variant not in platform.cuda:
         return False
+    if variant in platform.cuda_torch and V(torch) not in platform.cuda_torch[variant]:
+        return False
     if machine.driver is None or variant not in M.cuda_variants:
+        return False
+    if any(cc in JETSON_CCS for cc in machine.gpu_ccs):
         return False
     needed = M.min_driver(str(M.cuda_variants[variant].cuda), machine.os)
     return (
@@ -465,18 +479,25 @@ def prebuilt_wheel(
     )
 
 
-def compiles(package: str, version: Version, torch: str) -> bool:
-    """The rule covers this torch, and the C++ standard setup.py forces (or was measured to
-    compile raised to) is at least what torch's headers need."""
+def compiles(package: str, version: Version, torch: str, python: Version) -> bool:
+    """The rule covers this torch and this Python, and the C++ standard setup.py forces (or
+    was measured to compile raised to) is at least what torch's headers need."""
     builds = M.source_builds
     need = next(r.cxx_std for r in M.torch_releases if r.torch == torch)
     return builds is not None and any(
         rule.package == package
         and version in rule.versions
         and V(torch) in rule.torch
+        and python in rule.python
         and max(rule.cxx, rule.compiles_raised_to or 0) >= need
         for rule in builds.rules
     )
+
+
+def line_takes(mmdet, machine: Machine) -> bool:
+    """The mmdet release and its stack line (its mim, say) install on this Python."""
+    line = M.stack_lines[mmdet.stack_line]
+    return machine.python in mmdet.python and machine.python in line.python
 
 
 def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> None:
@@ -500,7 +521,7 @@ def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> N
     mmdet = candidate.mmdet
     assert mmdet in M.mmdet_releases, label
     assert wishes.line in (None, mmdet.stack_line), label
-    assert machine.python in mmdet.python, label
+    assert line_takes(mmdet, machine), label
     mmcv = candidate.mmcv
     assert mmcv.package == mmdet.mmcv_package, label
     assert mmcv.version in mmdet.mmcv, label
@@ -508,8 +529,7 @@ def check_candidate(candidate: Candidate, machine: Machine, wishes: Wishes) -> N
         assert prebuilt_wheel(mmcv.package, mmcv.version, release.torch, variant, machine)
     else:
         assert wishes.allow_source_build, label
-        assert M.source_builds is not None and machine.python in M.source_builds.python, label
-        assert compiles(mmcv.package, mmcv.version, release.torch), label
+        assert compiles(mmcv.package, mmcv.version, release.torch, machine.python), label
     if wishes.cuda is not None:
         assert variant == f"cu{wishes.cuda.major}{wishes.cuda.minor}", label
     if wishes.cpu:
@@ -545,10 +565,7 @@ def feasible(machine: Machine, wishes: Wishes) -> list[tuple[int, bool, Version]
             for mmdet in M.mmdet_releases:
                 if wishes.mmdet in ("2", "3") and mmdet.line != int(wishes.mmdet):
                     continue
-                if (
-                    wishes.line not in (None, mmdet.stack_line)
-                    or machine.python not in mmdet.python
-                ):
+                if wishes.line not in (None, mmdet.stack_line) or not line_takes(mmdet, machine):
                     continue
                 versions = {
                     v
@@ -564,8 +581,10 @@ def feasible(machine: Machine, wishes: Wishes) -> list[tuple[int, bool, Version]
                 built = (
                     wishes.allow_source_build
                     and M.source_builds is not None
-                    and machine.python in M.source_builds.python
-                    and any(compiles(mmdet.mmcv_package, v, release.torch) for v in versions)
+                    and any(
+                        compiles(mmdet.mmcv_package, v, release.torch, machine.python)
+                        for v in versions
+                    )
                 )
                 if prebuilt or built:
                     found.append((mmdet.line, prebuilt, mmdet.version))
@@ -862,13 +881,18 @@ def test_audit_9_torch_213_214_have_no_python_315_wheels() -> None:
         assert all("Python" in r.reason for r in result.rejected), result.rejected
 
 
-def test_audit_10_new_releases_and_a_torch_without_torchvision() -> None:
+def test_audit_10_new_releases_and_a_torch_without_torchvision(tmp_path: Path) -> None:
     release = M.torch_release(V("2.12"))
     assert release is not None and (release.latest, release.torchvision_latest) == (
         "2.12.1",
         "0.27.1",
     )
-    result = resolve(cpu_box("3.12"), Wishes(cpu=True, torch=V("2.15")), M)
+    # A release with no torchvision yet (2.15 was one until torchvision 0.29.2) has no plan.
+    with_vision = 'torchvision: "0.29", torchvision_latest: "0.29.2", python: ">=3.11'
+    text = Path(M.path).read_text().replace(with_vision, 'python: ">=3.11')
+    (tmp_path / "m.yaml").write_text(text)
+    without = load_matrix(str(tmp_path / "m.yaml"))
+    result = resolve(cpu_box("3.12"), Wishes(cpu=True, torch=V("2.15")), without)
     assert result.chosen is None
     assert any("no torchvision" in r.reason for r in result.rejected), result.rejected
 
@@ -939,9 +963,11 @@ def test_audit_17_a_grace_hopper_gets_the_aarch64_cuda_13_build() -> None:
     )
     chosen = resolve(gh200, Wishes(mmdet="3"), M).chosen
     assert chosen is not None and chosen.variant in ("cu130", "cu132")
-    # cu126 has aarch64 wheels on no index the matrix knows
-    no = resolve(gh200, Wishes(cuda=V("12.6")), M)
+    # RELEASE.md lists aarch64 cu126 builds for 2.12-2.14 only (issue 28)
+    no = resolve(gh200, Wishes(cuda=V("12.6"), torch=V("2.11")), M)
     assert no.chosen is None and any("linux aarch64" in r.reason for r in no.rejected)
+    cu126 = resolve(gh200, Wishes(cuda=V("12.6")), M).chosen
+    assert cu126 is not None and cu126.torch.torch in ("2.12", "2.13", "2.14")
 
 
 def test_an_os_and_cpu_the_matrix_does_not_know_has_no_plan() -> None:

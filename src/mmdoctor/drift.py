@@ -504,22 +504,33 @@ def _os_of(name: str) -> str | None:
     return next((os_ for word, os_ in _OS_WORDS if word in lowered), None)
 
 
+def _on_platform(on: object, family: str) -> str | None:
+    """The key of a per-platform mapping (python_on, torchvision_python_on) that holds for one
+    family: its OS-arch key ('linux-aarch64'), else its OS key ('windows'); None if neither."""
+    if not isinstance(on, Mapping):
+        return None
+    exact = [str(k) for k in on if canonical_platform(str(k)) == family]
+    by_os = [
+        str(k)
+        for k in on
+        if " " not in canonical_platform(str(k)) and _os_of(str(k)) == _os_of(family)
+    ]
+    return next(iter(exact + by_os), None)
+
+
 def python_spec(row: Mapping[str, Any], family: str, series: str) -> tuple[str, object]:
     """Which key of a torch_releases row gives the Pythons of one family's wheels, and its
-    value: torchvision_python (for torchvision, where set), else python_on's OS-arch key
-    ('linux-aarch64'), else its OS key ('windows'), else python."""
-    if series == "torchvision" and row.get("torchvision_python"):
-        return "torchvision_python", row["torchvision_python"]
-    on = row.get("python_on")
-    if isinstance(on, Mapping):
-        exact = [k for k in on if canonical_platform(str(k)) == family]
-        by_os = [
-            k
-            for k in on
-            if " " not in canonical_platform(str(k)) and _os_of(str(k)) == _os_of(family)
-        ]
-        for key in exact + by_os:
-            return f"python_on {key}", on[key]
+    value. For torchvision: torchvision_python_on (OS-arch, then OS), else torchvision_python;
+    then, as for torch, python_on (OS-arch, then OS), else python."""
+    if series == "torchvision":
+        key = _on_platform(row.get("torchvision_python_on"), family)
+        if key is not None:
+            return f"torchvision_python_on {key}", row["torchvision_python_on"][key]
+        if row.get("torchvision_python"):
+            return "torchvision_python", row["torchvision_python"]
+    key = _on_platform(row.get("python_on"), family)
+    if key is not None:
+        return f"python_on {key}", row["python_on"][key]
     return "python", row.get("python")
 
 
@@ -728,8 +739,96 @@ def find_drift(responses: Mapping[str, Response], matrix: Matrix) -> list[Findin
     return findings
 
 
-def report_lines(findings: Sequence[Finding], source: str) -> list[str]:
-    """The readable report: one line per finding, grouped by project."""
+# -- the allowlist: findings left in on purpose --------------------------------------------
+
+ALLOWLIST = "scripts/matrix_drift_allowlist.yaml"
+_ALLOWANCE_KEYS = ("project", "kind", "matrix", "pypi", "why")
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """A finding the matrix keeps on purpose: the finding exactly, and why."""
+
+    project: str
+    kind: str
+    matrix: str
+    pypi: str
+    why: str
+
+    def allows(self, finding: Finding) -> bool:
+        return (self.project, self.kind, self.matrix, self.pypi) == (
+            finding.project,
+            finding.kind,
+            finding.matrix,
+            finding.pypi,
+        )
+
+
+def read_allowances(data: object) -> list[Allowance]:
+    """The `allowed:` entries of an allowlist file as YAML reads it; ValueError naming the first
+    entry that is not one (every key a non-empty string, a known kind)."""
+    entries = data.get("allowed") if isinstance(data, Mapping) else None
+    if not isinstance(entries, list):
+        raise ValueError("expected a mapping with an 'allowed' list")
+    found = []
+    for number, entry in enumerate(entries, start=1):
+        values = [entry.get(k) if isinstance(entry, Mapping) else None for k in _ALLOWANCE_KEYS]
+        if not all(isinstance(v, str) and v.strip() for v in values):
+            raise ValueError(f"entry {number}: needs {', '.join(_ALLOWANCE_KEYS)}, each a text")
+        allowance = Allowance(*(str(v) for v in values))
+        if allowance.kind not in KINDS:
+            raise ValueError(f"entry {number}: kind {allowance.kind!r} is not one of {KINDS}")
+        found.append(allowance)
+    return found
+
+
+@dataclass(frozen=True)
+class Checked:
+    findings: list[Finding]  # not allowed
+    allowed: list[tuple[Finding, Allowance]]
+    stale: list[Allowance]  # for a project checked, matching no finding
+
+
+def apply_allowances(
+    findings: Sequence[Finding], allowances: Sequence[Allowance], projects: Iterable[str]
+) -> Checked:
+    """Split the findings into those an allowance names and the rest; an allowance for one of
+    the projects checked that names no finding is stale (the matrix or PyPI moved on)."""
+    left: list[Finding] = []
+    allowed: list[tuple[Finding, Allowance]] = []
+    for finding in findings:
+        allowance = next((a for a in allowances if a.allows(finding)), None)
+        if allowance is None:
+            left.append(finding)
+        else:
+            allowed.append((finding, allowance))
+    used = {id(a) for _f, a in allowed}
+    checked = set(projects)
+    stale = [a for a in allowances if a.project in checked and id(a) not in used]
+    return Checked(left, allowed, stale)
+
+
+def report_lines(
+    findings: Sequence[Finding],
+    source: str,
+    allowed: Sequence[tuple[Finding, Allowance]] = (),
+    stale: Sequence[Allowance] = (),
+) -> list[str]:
+    """The readable report: one line per finding, grouped by project; then the allowed ones,
+    each with why, and the allowances that no longer match anything."""
+    lines = _finding_lines(findings, source)
+    if allowed:
+        lines += ["", f"allowed ({len(allowed)}), {ALLOWLIST}:"]
+        for finding, allowance in allowed:
+            lines.append(f"  {finding.project} {finding.kind}  matrix: {finding.matrix}")
+            lines.append(f"    why: {allowance.why}")
+    if stale:
+        lines += ["", f"no longer found ({len(stale)}): remove or update these allowances:"]
+        lines += [f"  {a.project} {a.kind}  matrix: {a.matrix}  |  PyPI: {a.pypi}" for a in stale]
+    return lines
+
+
+def _finding_lines(findings: Sequence[Finding], source: str) -> list[str]:
     if not findings:
         return [f"No drift: compat_matrix.yaml agrees with {source}."]
     groups: dict[str, list[Finding]] = {}

@@ -74,6 +74,8 @@ class TorchRelease:
         default_factory=dict
     )  # "windows", "linux-aarch64"
     torchvision_python: SpecifierSet | None = None  # where torchvision's wheels stop earlier
+    # where an OS ("darwin") or OS-arch pair ("linux-aarch64") has other torchvision wheels
+    torchvision_python_on: Mapping[str, SpecifierSet] = field(default_factory=dict)
     cxx_std: int = 17  # the C++ standard its headers require of an extension
     pypi: Mapping[str, str] = field(default_factory=dict)  # "linux-x86_64" -> PyPI's variant
 
@@ -88,6 +90,12 @@ class TorchRelease:
     def python_for(self, os: str, arch: str) -> SpecifierSet:
         """The Pythons this release has wheels for on one platform."""
         return self.python_on.get(f"{os}-{arch}") or self.python_on.get(os) or self.python
+
+    def torchvision_python_for(self, os: str, arch: str) -> SpecifierSet | None:
+        """The Pythons its torchvision has wheels for on one platform, where they differ from
+        torch's own (None: the same)."""
+        on = self.torchvision_python_on
+        return on.get(f"{os}-{arch}") or on.get(os) or self.torchvision_python
 
     def all_variants(self) -> tuple[str, ...]:
         return (*self.variants, "cpu")
@@ -152,6 +160,8 @@ class StackLine:
     find_links: str  # "{base}/{variant}-torch{torch_digits}0/simple/onedl-mmcv/index.html"
     base_url_env: str = ""
     mmengine_tested_torch: Version | None = None
+    python: SpecifierSet = field(default_factory=SpecifierSet)  # the Pythons its tools install on
+    python_note: str = ""  # why not the others
 
     def find_link(self, variant: str, torch_minor: str, base: str | None = None) -> str:
         """The find-links page exactly as this line's mim forms it."""
@@ -184,6 +194,8 @@ class SourceBuildRule:
     cxx: int  # the C++ standard its setup.py forces
     compiles_raised_to: int | None = None  # measured to compile with the flag raised to this
     note: str = ""
+    python: SpecifierSet = field(default_factory=SpecifierSet)  # the Pythons setup.py runs on
+    python_note: str = ""  # why not the others
 
 
 @dataclass(frozen=True)
@@ -199,8 +211,6 @@ class BuildVerdict:
 @dataclass(frozen=True)
 class SourceBuilds:
     rules: tuple[SourceBuildRule, ...]
-    python: SpecifierSet
-    python_note: str
     requirements: tuple[str, ...]
     ops_core_minutes: float  # the C++ ops of one build, in core-minutes
     arch_core_minutes: float  # each CUDA arch on top
@@ -216,15 +226,23 @@ class SourceBuilds:
     def rule(self, package: str, version: Version) -> SourceBuildRule | None:
         return next((r for r in self.rules if r.package == package and version in r.versions), None)
 
-    def verdict(self, package: str, version: Version, torch: TorchRelease) -> BuildVerdict:
-        """Whether `package` `version`'s sdist compiles against `torch`: its rule covers that
-        torch, and its forced C++ standard is enough for torch's headers or was measured to
-        compile raised to what they need."""
+    def verdict(
+        self, package: str, version: Version, torch: TorchRelease, python: Version | None = None
+    ) -> BuildVerdict:
+        """Whether `package` `version`'s sdist compiles against `torch` (on `python`, when
+        given): its rule covers that torch and Python, and its forced C++ standard is enough
+        for torch's headers or was measured to compile raised to what they need."""
         rule = self.rule(package, version)
         if rule is None or torch.version not in rule.torch:
             return BuildVerdict(
                 False,
                 reason=f"{package} {version} is not known to compile against torch {torch.torch}",
+            )
+        if python is not None and python not in rule.python:
+            return BuildVerdict(
+                False,
+                reason=f"{package} {version}'s sdist builds on Python {rule.python} only: "
+                f"{rule.python_note}",
             )
         if torch.cxx_std <= rule.cxx:
             return BuildVerdict(True)
@@ -287,11 +305,71 @@ class Platform:
     cuda: str | tuple[str, ...]  # "all", "none", or the variants built for it
     verified: bool = True
     note: str = ""
+    # variant -> the torch releases built with it here, where not every release that has it
+    cuda_torch: Mapping[str, SpecifierSet] = field(default_factory=dict)
 
-    def has_variant(self, variant: str) -> bool:
+    def has_variant(self, variant: str, torch: Version | None = None) -> bool:
+        """Whether torch has `variant` builds here (for this torch release, when given)."""
         if variant == "cpu" or self.cuda == "all":
             return True
-        return self.cuda != "none" and variant in self.cuda
+        if self.cuda == "none" or variant not in self.cuda:
+            return False
+        releases = self.cuda_torch.get(variant)
+        return releases is None or torch is None or torch in releases
+
+
+@dataclass(frozen=True)
+class JetsonGpu:
+    cc: Version  # 8.7
+    gpus: str  # "Jetson AGX Orin, Orin NX, Orin Nano"
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class JetPack:
+    """One JetPack release: its CUDA and Python, the Jetson GPUs it runs on, NVIDIA's torch
+    builds for it and where they come from."""
+
+    jetpack: str  # "6.1"
+    cuda: Version
+    python: Version
+    gpus: tuple[Version, ...]
+    torch: tuple[Version, ...]
+    torch_index: str
+    l4t: str = ""
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class JetsonWheelFolder:
+    """A folder of onedl's prebuilt onedl-mmcv wheels for one JetPack and torch minor."""
+
+    folder: str  # "jetpack61-torch280"
+    jetpack: str
+    torch: str  # "2.8"
+    versions: SpecifierSet
+    verified: bool = True
+
+
+@dataclass(frozen=True)
+class Jetson:
+    """Jetson GPUs run JetPack's CUDA: their torch is NVIDIA's JetPack build, and onedl builds
+    onedl-mmcv against it with `build_env` (FORCE_CUDA, TORCH_CUDA_ARCH_LIST)."""
+
+    why: str  # why PyTorch's and PyPI's aarch64 CUDA wheels do not run there
+    gpus: tuple[JetsonGpu, ...]
+    jetpacks: tuple[JetPack, ...]  # newest first
+    mmcv_versions: SpecifierSet  # the onedl-mmcv releases onedl builds for JetPack
+    build_env: Mapping[str, str]
+    build_python: Version
+    wheel_folders: tuple[JetsonWheelFolder, ...] = ()
+
+    def gpu(self, cc: Version) -> JetsonGpu | None:
+        return next((g for g in self.gpus if g.cc == cc), None)
+
+    def jetpacks_for(self, cc: Version) -> list[JetPack]:
+        """The JetPacks that run on this GPU, newest first."""
+        return [j for j in self.jetpacks if cc in j.gpus]
 
 
 @dataclass(frozen=True)
@@ -352,6 +430,19 @@ class Matrix:
     mmcv_wheel_archs: frozenset[str] = frozenset({"x86_64"})
     wheel_glibc: tuple[WheelGlibc, ...] = ()
     siblings: tuple[Sibling, ...] = ()
+    jetson: Jetson | None = None
+    unverified_toolkits: frozenset[Version] = frozenset()  # toolkit drivers third parties give
+
+    def newest_toolkit_driver(self) -> tuple[Version, Version] | None:
+        """(CUDA, its toolkit's Linux driver) of the newest CUDA whose driver is verified."""
+        known = [row for row in self.toolkit_drivers if row[0] not in self.unverified_toolkits]
+        return max(known, default=None)
+
+    def jetson_gpu(self, ccs: Iterable[Version]) -> JetsonGpu | None:
+        """The first of these GPUs that is a Jetson's (JetPack's CUDA only), if any."""
+        if self.jetson is None:
+            return None
+        return next((gpu for cc in ccs if (gpu := self.jetson.gpu(cc)) is not None), None)
 
     def glibc_needed(
         self, package: str, version: Version, arch: str, variant: str | None = None
@@ -524,6 +615,9 @@ def _torch_release(row: Mapping[str, Any]) -> TorchRelease:
         torchvision_python=(
             _spec(row["torchvision_python"]) if row.get("torchvision_python") else None
         ),
+        torchvision_python_on={
+            str(k): _spec(v) for k, v in (row.get("torchvision_python_on") or {}).items()
+        },
         cxx_std=int(row["cxx_std"]),
         pypi={str(k): str(v) for k, v in (row.get("pypi") or {}).items()},
     )
@@ -557,6 +651,8 @@ def _stack_line(row: Mapping[str, Any]) -> StackLine:
         find_links=str(row["find_links"]),
         base_url_env=str(row.get("base_url_env", "")),
         mmengine_tested_torch=Version(str(tested)) if tested else None,
+        python=_spec(row.get("python", "")),
+        python_note=str(row.get("python_note", "")),
     )
 
 
@@ -581,6 +677,45 @@ def _arch_list(row: Mapping[str, Any]) -> tuple[tuple[Version, ...], Version | N
     return sm, Version(str(row["ptx"])) if row.get("ptx") else None
 
 
+def _jetson(raw: Mapping[str, Any] | None) -> Jetson | None:
+    if not raw:
+        return None
+    builds = raw["onedl_mmcv"]
+    return Jetson(
+        why=str(raw["why"]),
+        gpus=tuple(
+            JetsonGpu(Version(str(g["cc"])), str(g["gpus"]), bool(g.get("verified", True)))
+            for g in raw["gpus"]
+        ),
+        jetpacks=tuple(
+            JetPack(
+                jetpack=str(row["jetpack"]),
+                cuda=Version(str(row["cuda"])),
+                python=Version(str(row["python"])),
+                gpus=tuple(Version(str(cc)) for cc in row["gpus"]),
+                torch=tuple(Version(str(v)) for v in row["torch"]),
+                torch_index=str(row["torch_index"]),
+                l4t=str(row.get("l4t", "")),
+                verified=bool(row.get("verified", True)),
+            )
+            for row in raw["jetpacks"]
+        ),
+        mmcv_versions=_spec(builds["versions"]),
+        build_env={str(k): str(v) for k, v in builds["build_env"].items()},
+        build_python=Version(str(builds["python"])),
+        wheel_folders=tuple(
+            JetsonWheelFolder(
+                folder=str(row["folder"]),
+                jetpack=str(row["jetpack"]),
+                torch=str(row["torch"]),
+                versions=_spec(row["versions"]),
+                verified=bool(row.get("verified", True)),
+            )
+            for row in builds.get("folders") or ()
+        ),
+    )
+
+
 def _build(path: str, raw: Any) -> Matrix:
     if not isinstance(raw, dict):
         raise ValueError("the top level must be a mapping")
@@ -602,8 +737,13 @@ def _build(path: str, raw: Any) -> Matrix:
             for row in raw["cuda_drivers"]["rows"]
         ),
         toolkit_drivers=tuple(
-            (Version(str(row["cuda"])), Version(str(row["linux"])))
+            (Version(str(row["cuda"])), DriverVersion(str(row["linux"])))
             for row in raw["cuda_toolkit_drivers"]["rows"]
+        ),
+        unverified_toolkits=frozenset(
+            Version(str(row["cuda"]))
+            for row in raw["cuda_toolkit_drivers"]["rows"]
+            if not row.get("verified", True)
         ),
         gpu_architectures={
             Version(str(row["cc"])): (Version(str(row["first_cuda"])), str(row["gpus"]))
@@ -646,6 +786,7 @@ def _build(path: str, raw: Any) -> Matrix:
                 cuda=row["cuda"] if isinstance(row["cuda"], str) else tuple(row["cuda"]),
                 verified=bool(row.get("verified", True)),
                 note=str(row.get("note", "")),
+                cuda_torch={str(k): _spec(v) for k, v in (row.get("cuda_torch") or {}).items()},
             )
             for row in raw["platforms"]["rows"]
         ),
@@ -677,11 +818,11 @@ def _build(path: str, raw: Any) -> Matrix:
                             else None
                         ),
                         note=str(row.get("note", "")),
+                        python=_spec(row.get("python", "")),
+                        python_note=str(row.get("python_note", "")),
                     )
                     for row in builds["rows"]
                 ),
-                python=_spec(builds["python"]),
-                python_note=str(builds.get("python_note", "")),
                 requirements=tuple(str(r) for r in builds["requirements"]),
                 ops_core_minutes=float(builds["core_minutes"]["ops"]),
                 arch_core_minutes=float(builds["core_minutes"]["per_cuda_arch"]),
@@ -708,6 +849,7 @@ def _build(path: str, raw: Any) -> Matrix:
             for row in raw["wheel_glibc"]["rows"]
         ),
         siblings=tuple(_sibling(row) for row in raw["openmmlab_siblings"]["rows"]),
+        jetson=_jetson(raw.get("jetson")),
         smoke_models=tuple(
             SmokeModel(
                 id=str(row["id"]),

@@ -127,7 +127,11 @@ def resolve(
         for variant in variants:
             label = f"torch {release.torch} {variant}"
             wheel_variant, reason = _wheel_variant(release, variant, machine, wishes, matrix)
-            reason = reason or _reject_torch(release, variant, machine, matrix, platform)
+            reason = (
+                jetson_rejection(variant, machine, matrix)
+                or reason
+                or _reject_torch(release, variant, machine, matrix, platform)
+            )
             if reason is not None:
                 rejected.append(Rejection(label, reason))
                 continue
@@ -248,9 +252,26 @@ def _reject_torch(
         return None
     if machine.os == "darwin":
         return "macOS has no CUDA builds of torch"
-    if not platform.has_variant(variant):
-        return f"torch has no {variant} build for {machine.os} {machine.arch}"
+    if not platform.has_variant(variant, release.version):
+        where = f"{machine.os} {machine.arch}"
+        releases = platform.cuda_torch.get(variant)
+        if releases is None:
+            return f"torch has no {variant} build for {where}"
+        have = spec_text(releases)
+        return f"torch {release.torch} has no {variant} build for {where} ({have} do)"
     return _cuda_rejection(release, variant, machine, matrix)
+
+
+def jetson_rejection(variant: str, machine: Machine, matrix: Matrix) -> str | None:
+    """Why no CUDA build of PyTorch's or PyPI's runs on a Jetson GPU here, or None."""
+    gpu = matrix.jetson_gpu(machine.gpu_ccs)
+    if variant == "cpu" or gpu is None or matrix.jetson is None:
+        return None
+    return f"{_sm(gpu.cc)} is a Jetson GPU ({gpu.gpus}): {matrix.jetson.why}"
+
+
+def _sm(cc: Version) -> str:
+    return f"sm_{cc.major}{cc.minor}"
 
 
 def _no_wheels(release: TorchRelease, machine: Machine, platform: Platform) -> str | None:
@@ -266,7 +287,7 @@ def _no_wheels(release: TorchRelease, machine: Machine, platform: Platform) -> s
         )
     if not release.torchvision_latest:
         return f"torch {release.torch} has no torchvision release yet"
-    vision_python = release.torchvision_python
+    vision_python = release.torchvision_python_for(machine.os, machine.arch)
     if vision_python is not None and machine.python not in vision_python:
         return (
             f"torchvision {release.torchvision} wheels need Python {spec_text(vision_python)}, "
@@ -366,6 +387,11 @@ def _choose_mmcv(
     `variant` is the torch build installed (a CPU plan on PyPI's torch: its CUDA build)."""
     if machine.python not in mmdet.python:
         return None, f"{_mmdet_name(mmdet)} needs Python {spec_text(mmdet.python)}"
+    line = matrix.stack_lines[mmdet.stack_line]
+    if machine.python not in line.python:
+        return None, (
+            f"the {line.name} line needs Python {spec_text(line.python)}: {line.python_note}"
+        )
     missing: list[str] = []
     prebuilt = find_prebuilt_mmcv(
         matrix,
@@ -394,15 +420,9 @@ def _choose_mmcv(
         no_wheel += f" ({missing[0]})"
     if not wishes.allow_source_build:
         return None, f"{no_wheel}, and source builds are off"
-    builds = matrix.source_builds
-    if builds is None:
+    if matrix.source_builds is None:
         return None, no_wheel
-    if machine.python not in builds.python:
-        return None, (
-            f"{no_wheel}; a source build needs Python {spec_text(builds.python)} "
-            f"({builds.python_note})"
-        )
-    version, verdict = newest_compiling_mmcv(matrix, package, spec, release)
+    version, verdict = newest_compiling_mmcv(matrix, package, spec, release, machine.python)
     if version is not None:
         return MmcvChoice(
             package,
@@ -457,7 +477,7 @@ def find_prebuilt_mmcv(
             prebuilt=True,
             verified=wheel_set.verified,
             # a wheel for this very Python seen in a listing is no guess any more
-            python_verified=wheel_set.python_verified or f"{python}" in wheel_set.python_seen,
+            python_verified=wheel_set.python_verified or minor(python) in wheel_set.python_seen,
         )
         if best is None or (choice.verified, version) > (best.verified, best.version):
             best = choice
@@ -500,17 +520,21 @@ def wheels_for(
 
 
 def newest_compiling_mmcv(
-    matrix: Matrix, package: str, spec: SpecifierSet, torch: TorchRelease
+    matrix: Matrix,
+    package: str,
+    spec: SpecifierSet,
+    torch: TorchRelease,
+    python: Version | None = None,
 ) -> tuple[Version | None, BuildVerdict]:
-    """The newest `package` in `spec` whose sdist compiles against this torch, and how; else
-    None and the newest release's reason."""
+    """The newest `package` in `spec` whose sdist compiles against this torch (on this
+    Python, when given), and how; else None and the newest release's reason."""
     builds = matrix.source_builds
     if builds is None:
         return None, BuildVerdict(False)
     known = {v for s in matrix.mmcv_wheels if s.package == package for v in s.versions}
     first_refusal: BuildVerdict | None = None
     for version in sorted((v for v in known if v in spec), reverse=True):
-        verdict = builds.verdict(package, version, torch)
+        verdict = builds.verdict(package, version, torch, python)
         if verdict.ok:
             return version, verdict
         first_refusal = first_refusal or verdict
@@ -554,49 +578,139 @@ def _native(machine: Machine, matrix: Matrix, cuda: Version) -> bool:
     return ceiling is not None and Version(ceiling) >= cuda
 
 
+@dataclass(frozen=True)
+class _Try:
+    """One change to try: what it is, the machine and wishes with it, and how big it is (one
+    per Python minor away; dropping or changing a wish 2; giving up the GPU 3)."""
+
+    label: str
+    machine: Machine
+    wishes: Wishes
+    size: int
+
+
+_SUGGESTIONS = 3  # plans shown, beyond the advice
+
+
 def _suggest(machine: Machine, wishes: Wishes, matrix: Matrix) -> tuple[str, ...]:
-    """The nearest changes that give a plan: one wish or one machine fact at a time."""
+    """The nearest changes that give a plan, one wish or one machine fact at a time: the
+    smallest change first, counting a plan that builds mmcv as one step bigger, and at equal
+    size the one without a build."""
+    ranked: list[tuple[int, bool, int, str]] = []
+    tries = sorted(enumerate(_tries(machine, wishes, matrix)), key=lambda pair: pair[1].size)
+    for order, change in tries:
+        best = sorted(ranked)[:_SUGGESTIONS]
+        if len(best) == _SUGGESTIONS and best[-1][:2] < (change.size, False):
+            break  # no change this big can rank among those shown
+        chosen = resolve(change.machine, change.wishes, matrix, suggest=False).chosen
+        if chosen is not None:
+            builds = not chosen.mmcv.prebuilt
+            text = f"{change.label}: {chosen.describe()}"
+            ranked.append((change.size + builds, builds, order, text))
+    shown = [text for *_, text in sorted(ranked)[:_SUGGESTIONS]]
+    return (*_advice(machine, wishes, matrix), *shown)
+
+
+def _tries(machine: Machine, wishes: Wishes, matrix: Matrix) -> list[_Try]:
+    """Every one-step change: each wish dropped, a what-if driver where none is known, each
+    other Python a torch release has wheels for."""
     tries = _wish_tries(machine, wishes)
-    for other in ("3.10", "3.11", "3.9", "3.8", "3.12"):
-        python = Version(other)
-        if python != machine.python:
-            tries.append((f"on Python {other}", replace(machine, python=python), wishes))
-    found = []
-    if wishes.cuda is not None and machine.driver is None:
-        found.append(
+    newest = matrix.newest_toolkit_driver()
+    if _needs_a_driver(machine, wishes) and newest is not None:
+        cuda, driver = newest
+        label = f"if its driver is {driver} (CUDA {cuda}'s) or newer"
+        tries.append(_Try(label, replace(machine, driver=driver), wishes, 1))
+    here = Version(minor(machine.python))
+    for python in pythons(matrix):
+        if python != here:
+            other = replace(machine, python=python)
+            tries.append(_Try(f"on Python {python}", other, wishes, abs(python.minor - here.minor)))
+    return tries
+
+
+def plannable(
+    matrix: Matrix, release: TorchRelease, variant: str, mmdet: MmdetRelease, machine: Machine
+) -> Candidate | None:
+    """The candidate `resolve` keeps for this torch release, variant and mmdet release on this
+    platform and Python, leaving out the driver and the GPUs (the `matrix` table's question:
+    what can install plan here). None where it would reject it."""
+    platform = matrix.platform(machine.os, machine.arch)
+    if platform is None or _no_wheels(release, machine, platform) is not None:
+        return None
+    if variant != "cpu" and not platform.has_variant(variant, release.version):
+        return None
+    mmcv, _ = _choose_mmcv(release, variant, mmdet, machine, Wishes(), matrix)
+    return Candidate(release, variant, mmdet, mmcv) if mmcv is not None else None
+
+
+def pythons(matrix: Matrix) -> list[Version]:
+    """The Python 3 minors some torch release of the matrix has wheels for."""
+    candidates = (Version(f"3.{n}") for n in range(40))
+    return [p for p in candidates if any(p in r.python for r in matrix.torch_releases)]
+
+
+def _advice(machine: Machine, wishes: Wishes, matrix: Matrix) -> list[str]:
+    """What to do that no other wish or Python can show as a plan."""
+    jetson = jetson_advice(machine, matrix)
+    if jetson is not None and not wishes.cpu:
+        return [jetson]
+    if _needs_a_driver(machine, wishes):
+        alone = "--gpu-cc alone describes no driver; " if machine.gpu_ccs else ""
+        return [
             "planning for another machine? describe it: --driver VERSION --gpu-cc X.Y "
-            "(no NVIDIA driver was found here)"
+            f"({alone}no NVIDIA driver was found here)"
+        ]
+    return []
+
+
+def _needs_a_driver(machine: Machine, wishes: Wishes) -> bool:
+    """A CUDA stack is wished for (--cuda, --gpu-cc) where no driver is known."""
+    wants_cuda = wishes.cuda is not None or bool(machine.gpu_ccs)
+    return machine.driver is None and wants_cuda and not wishes.cpu
+
+
+def jetson_advice(machine: Machine, matrix: Matrix) -> str | None:
+    """Where a Jetson's torch comes from (NVIDIA's JetPack builds), and how onedl builds
+    onedl-mmcv against it; None when no GPU here is a Jetson's."""
+    gpu = matrix.jetson_gpu(machine.gpu_ccs)
+    if gpu is None or matrix.jetson is None:
+        return None
+    jetson = matrix.jetson
+    text = f"on a Jetson ({_sm(gpu.cc)}: {gpu.gpus}) torch is NVIDIA's JetPack build"
+    packs = jetson.jetpacks_for(gpu.cc)
+    best = next((p for p in packs if p.verified), packs[0] if packs else None)
+    if best is not None:
+        torches = ", ".join(str(v) for v in best.torch)
+        text += (
+            f": JetPack {best.jetpack} (CUDA {best.cuda}, Python {best.python}) has torch "
+            f"{torches} at {best.torch_index}"
         )
-    for label, other_machine, other_wishes in tries:
-        result = resolve(other_machine, other_wishes, matrix, suggest=False)
-        if result.chosen is not None:
-            found.append(f"{label}: {result.chosen.describe()}")
-        if len(found) >= 3:
-            break
-    return tuple(found)
+    if jetson.build_env.get("TORCH_CUDA_ARCH_LIST") == f"{gpu.cc.major}.{gpu.cc.minor}":
+        env = " ".join(f"{k}={v}" for k, v in sorted(jetson.build_env.items()))
+        text += f"; onedl builds onedl-mmcv against it with {env}"
+    return text
 
 
-def _wish_tries(machine: Machine, wishes: Wishes) -> list[tuple[str, Machine, Wishes]]:
+def _wish_tries(machine: Machine, wishes: Wishes) -> list[_Try]:
     """Each wish given, dropped (or a GPU box planned for its CPU)."""
-    tries: list[tuple[str, Machine, Wishes]] = []
-    if wishes.cuda is not None:
-        tries.append(("without --cuda", machine, replace(wishes, cuda=None)))
-    if wishes.torch is not None:
-        tries.append(("without --torch", machine, replace(wishes, torch=None)))
-    if wishes.mmdet is not None:
-        tries.append(("without --mmdet", machine, replace(wishes, mmdet=None)))
-    if wishes.line is not None:
-        tries.append(("without --line", machine, replace(wishes, line=None)))
-    if wishes.torch_source != "pytorch":
-        tries.append(
-            ("with torch from PyTorch's index", machine, replace(wishes, torch_source="pytorch"))
-        )
-    if not wishes.allow_source_build:
-        tries.append(
-            ("with --allow-source-build", machine, replace(wishes, allow_source_build=True))
-        )
+    dropped = [
+        ("without --cuda", wishes.cuda is not None, replace(wishes, cuda=None)),
+        ("without --torch", wishes.torch is not None, replace(wishes, torch=None)),
+        ("without --mmdet", wishes.mmdet is not None, replace(wishes, mmdet=None)),
+        ("without --line", wishes.line is not None, replace(wishes, line=None)),
+        (
+            "with torch from PyTorch's index",
+            wishes.torch_source != "pytorch",
+            replace(wishes, torch_source="pytorch"),
+        ),
+    ]
+    tries = [_Try(label, machine, other, 2) for label, given, other in dropped if given]
+    if not wishes.allow_source_build:  # one step, and the build it allows counts one more
+        other = replace(wishes, allow_source_build=True)
+        tries.append(_Try("with --allow-source-build", machine, other, 1))
     if not wishes.cpu and has_gpu(machine):
-        tries.append(("with --cpu (no GPU use)", machine, replace(wishes, cpu=True, cuda=None)))
+        other = replace(wishes, cpu=True, cuda=None)
+        tries.append(_Try("with --cpu (no GPU use)", machine, other, 3))
     return tries
 
 

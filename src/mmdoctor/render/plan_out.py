@@ -133,16 +133,49 @@ def _newest_first(rejection: Any) -> tuple[int, ...]:
 
 
 def render_compat_table(rows: list[CompatRow], console: Console) -> None:
+    """One row per (mmdet group, mmcv, torch, how) and the variants and Pythons install plans
+    it for. A narrow terminal wraps a cell at its spaces, never cuts a value: each column is at
+    least as wide as its longest word (a word folds only if they cannot fit side by side)."""
     if not rows:
         console.print(Text("Nothing in the matrix matches these filters.", style="yellow"))
         return
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("mmdet", "mmcv", "torch", "CUDA variants", "Python", "how"):
-        table.add_column(column)
-    for row in rows:
-        how = row.how if row.verified else f"{row.how} (unverified)"
-        style = None if row.how == "prebuilt" else "yellow"
-        table.add_row(
-            row.mmdet, row.mmcv, row.torch, " ".join(row.variants), row.python, how, style=style
+    header = ("mmdet", "mmcv", "torch", "CUDA variants", "Python", "how")
+    cells = [
+        (
+            row.mmdet,
+            row.mmcv,
+            row.torch,
+            " ".join(row.variants),
+            row.python,
+            row.how if row.verified else f"{row.how} (unverified)",
         )
+        for row in rows
+    ]
+    table = Table(show_edge=False, pad_edge=False)
+    widths = column_widths([header, *cells], console.width - 3 * (len(header) - 1))
+    for title, width in zip(header, widths, strict=True):
+        table.add_column(title, width=width, overflow="fold")
+    for row, values in zip(rows, cells, strict=True):
+        table.add_row(*values, style=None if row.how == "prebuilt" else "yellow")
     console.print(table)
+    console.print(
+        "What install plans on Linux x86_64 before it knows the driver and GPUs: "
+        "`mmdoctor install --dry-run` checks those.",
+        style="dim",
+    )
+
+
+def column_widths(lines: Sequence[Sequence[str]], room: int) -> list[int]:
+    """Widths for these columns (the header among the lines) in `room` characters: each as
+    wide as its widest cell when all fit, else at least its longest word, so that a cell wraps
+    at its spaces and never inside a value; the room left goes, a character at a time, to the
+    column with the most still to wrap."""
+    columns = list(zip(*lines, strict=True))
+    widest = [max(map(len, column)) for column in columns]
+    if sum(widest) <= room:
+        return widest
+    widths = [max(len(word) for cell in column for word in cell.split()) for column in columns]
+    while sum(widths) < room and widths != widest:
+        most = max(range(len(widths)), key=lambda n: widest[n] - widths[n])
+        widths[most] += 1
+    return widths
