@@ -164,11 +164,14 @@ def compiled_stack_venv(mmcv_wheel: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def built_install(
-    local_index: SimpleIndex, tmp_path_factory: pytest.TempPathFactory
+    local_index: SimpleIndex,
+    tmp_path_factory: pytest.TempPathFactory,
+    wheelhouse_build: WheelhouseBuild | None,
 ) -> Iterator[tuple[Path, Run]]:
-    """The end-to-end install with the default installer (mim): on a fresh machine this builds
-    mmcv 2.1.0 from its PyPI sdist against torch 2.13 CPU (about 12-20 min on 2 cores) and keeps
-    the wheel in the build cache that later installs (and the fixtures above) reuse."""
+    """The end-to-end install with the default installer (mim). Its mmcv 2.1.0 for torch 2.13
+    CPU is the wheel the fleet --wheelhouse install built (the same key, put in the build cache),
+    where Slurm is here; else this install builds it from its PyPI sdist (about 12-20 min on 2
+    cores). The build cache keeps it for later installs and the fixtures above."""
     from installing import PLAN, install_environ, sources
 
     work = tmp_path_factory.mktemp("e2e")
@@ -186,6 +189,54 @@ def built_install(
     )
     yield venv, run
     shutil.rmtree(venv, ignore_errors=True)  # 5.5 GB; pytest keeps a session's folders
+
+
+@dataclass
+class WheelhouseBuild:
+    """`fleet install --wheelhouse` across the three nodes: its run, the wheelhouse, and the
+    folder that holds its state and logs (the venvs themselves are gone, 5.5 GB each)."""
+
+    run: Run
+    wheelhouse: Path
+    work: Path
+    frozen: dict[str, str]  # node -> `pip freeze` of its venv, before the venv went
+
+
+@pytest.fixture(scope="session")
+def wheelhouse_build(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> WheelhouseBuild | None:
+    """The suite's one build of mmcv 2.1.0 for torch 2.13 CPU, made the way a cluster makes it:
+    node1 of the real Slurm builds it into an empty shared wheelhouse, node2 and node3 read it
+    (tests/test_fleet_install.py checks that). The wheel then goes into the build cache under
+    the same key, so the end-to-end install reuses it instead of building it a second time.
+    None without Slurm (the end-to-end install then builds it)."""
+    if missing_tools() and not os.environ.get("MMDOCTOR_REQUIRE_SLURM"):
+        return None
+    from installing import WHEEL_CACHE, cpu_nodes, fleet_install, freeze
+
+    cluster = request.getfixturevalue("cluster")
+    lib = request.getfixturevalue("fake_nvml_lib")
+    index = request.getfixturevalue("local_index")
+    work = tmp_path_factory.mktemp("wheelhouse-install")
+    node_dir = work / "nvml-nodes"
+    cpu_nodes(node_dir)
+    wheelhouse = work / "wheelhouse"
+    venvs = work / "local"
+    try:
+        run = fleet_install(
+            cluster, lib, node_dir, venvs / "%n" / "mm", index,
+            "--wheelhouse", str(wheelhouse), "--json",
+        )  # fmt: skip
+        frozen = {n.name: freeze(n / "mm") for n in venvs.glob("*") if (n / "mm").is_dir()}
+    finally:  # the logs (state/) stay for the test to read; three venvs of 5.5 GB do not
+        shutil.rmtree(venvs, ignore_errors=True)
+    for wheel in wheelhouse.rglob("*.whl"):  # the key's folder, as the build cache names it
+        cached = WHEEL_CACHE / "wheels" / wheel.parent.name
+        if not any(cached.glob("*.whl")):
+            cached.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(wheel, cached / wheel.name)
+    return WheelhouseBuild(run, wheelhouse, work, frozen)
 
 
 @pytest.fixture(scope="session")
@@ -297,7 +348,7 @@ def index(local_index: SimpleIndex) -> Iterator[SimpleIndex]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything that needs the mmcv built by the end-to-end install is `e2e`, so that
     `pytest -m "not e2e"` is the fast suite."""
-    needs_build = {"built_install", "mmcv_wheel", "compiled_stack_venv"}
+    needs_build = {"built_install", "mmcv_wheel", "compiled_stack_venv", "wheelhouse_build"}
     for item in items:
         if needs_build & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from conftest import BASE_PYTHON, REPO, Run, run_mmdoctor
 from fakes.simple_index import SimpleIndex, isolated_pip_env
+from slurm_cluster import NODES, SlurmCluster, fleet_env, set_node
 
 WHEEL_CACHE = REPO / ".cache" / "test-mmdoctor-cache"  # the built mmcv survives between runs
 # uv's cache inside the checkout, not the user's ~/.cache/uv: it goes with the clone.
@@ -100,3 +101,22 @@ def assert_restored(venv: Path, before: str, before_all: str, run: Run) -> None:
 
 def cached_mmcv_wheels() -> list[Path]:
     return sorted((WHEEL_CACHE / "wheels").glob("mmcv-2.1.0-torch2.13.0+cu130-cpu-cp*/*.whl"))
+
+
+def cpu_nodes(node_dir: Path) -> None:
+    for node in NODES:  # NVML_ERROR_LIBRARY_NOT_FOUND: a node without an NVIDIA driver
+        set_node(node_dir, node, count=0, init_error=12)
+
+
+def fleet_install(
+    cluster: SlurmCluster, lib: Path, node_dir: Path, venv: Path, index: SimpleIndex, *args: str
+) -> Run:
+    """`fleet install` of the end-to-end plan with uv, from the local index, its state and logs
+    beside `node_dir`."""
+    work = node_dir.parent  # the test's own folder: state and logs
+    cluster_env = fleet_env(cluster, lib, node_dir)  # only what reaches the cluster and NVML:
+    keys = ("SLURM_CONF", "LD_LIBRARY_PATH", "FAKE_NVML_NODE_DIR")  # not this machine's PIP_*
+    env = install_environ(work, **{key: cluster_env[key] for key in keys})
+    argv = ["fleet", "install", *PLAN, "--installer", "uv", "--venv", str(venv), "--yes"]
+    argv += [*sources(index), *args]
+    return run_mmdoctor(*argv, env=env, timeout=3600)

@@ -11,17 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Run, run_mmdoctor
-from installing import (
-    PLAN,
-    UV_CACHE,
-    assert_restored,
-    freeze,
-    install_environ,
-    make_venv,
-    sources,
-)
-from slurm_cluster import NODES, OLD_DRIVER, SlurmCluster, fleet_env, set_node
+from conftest import WheelhouseBuild
+from installing import UV_CACHE, assert_restored, cpu_nodes, fleet_install, freeze, make_venv
+from slurm_cluster import NODES, OLD_DRIVER, set_node
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -32,23 +24,6 @@ def _uv_cache() -> Iterator[None]:
     and every venv hardlinks it, so five venvs cost one copy, not 27 GB. Gone at the end."""
     yield
     shutil.rmtree(UV_CACHE, ignore_errors=True)
-
-
-def cpu_nodes(node_dir: Path) -> None:
-    for node in NODES:  # NVML_ERROR_LIBRARY_NOT_FOUND: a node without an NVIDIA driver
-        set_node(node_dir, node, count=0, init_error=12)
-
-
-def fleet_install(
-    cluster: SlurmCluster, lib: Path, node_dir: Path, venv: Path, index, *args: str
-) -> Run:
-    work = node_dir.parent  # the test's own folder: state and logs
-    cluster_env = fleet_env(cluster, lib, node_dir)  # only what reaches the cluster and NVML:
-    keys = ("SLURM_CONF", "LD_LIBRARY_PATH", "FAKE_NVML_NODE_DIR")  # not this machine's PIP_*
-    env = install_environ(work, **{key: cluster_env[key] for key in keys})
-    argv = ["fleet", "install", *PLAN, "--installer", "uv", "--venv", str(venv), "--yes"]
-    argv += [*sources(index), *args]
-    return run_mmdoctor(*argv, env=env, timeout=3600)
 
 
 def test_fleet_install_into_a_shared_venv_that_every_node_then_checks(
@@ -84,38 +59,30 @@ def test_a_node_short_of_healthy_rolls_the_shared_venv_back(
     assert_restored(venv, before, before_all, run)
 
 
-@pytest.mark.e2e  # it builds mmcv itself, not through the fixtures that mark the others
 def test_per_node_installs_build_mmcv_once_into_the_wheelhouse(
-    cluster, fake_nvml_lib, node_dir, index, tmp_path: Path
+    wheelhouse_build: WheelhouseBuild | None,
 ) -> None:
     """--wheelhouse: every node installs its own venv (--venv with %n). The wheelhouse starts
     empty: the first node builds mmcv 2.1.0 from its sdist into it (9-12 min here), then
     the other two read that wheel instead of building: three nodes, one build, as their logs
-    say. (The build cache of the end-to-end install is not read: the wheelhouse replaces it.)"""
-    cpu_nodes(node_dir)
-    wheelhouse = tmp_path / "wheelhouse"
-    venvs = tmp_path / "local" / "%n" / "mm"
-    try:
-        run = fleet_install(
-            cluster, fake_nvml_lib, node_dir, venvs, index, "--wheelhouse", str(wheelhouse),
-            "--json",
-        )  # fmt: skip
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        doc = run.json()
-        assert doc["command"] == "fleet install" and doc["counts"]["healthy"] == 3
-        assert [n["node"] for n in doc["nodes"]] == list(NODES)  # node1 first: it builds
-        (wheel,) = wheelhouse.rglob("*.whl")
-        assert wheel.name.startswith("mmcv-2.1.0-") and wheel.parent.parent == wheelhouse
-        logs = {n["node"]: Path(n["log"]).read_text() for n in doc["nodes"]}
-        builder, *readers = NODES
-        assert " -m pip wheel " in logs[builder], logs[builder][-3000:]
-        assert f"built and cached {wheel}" in logs[builder]
-        for node in readers:  # its build step took node1's wheel, and mmcv installed from there
-            log = logs[node]
-            assert f"reused the cached wheel {wheel}" in log, log[-3000:]
-            assert f"--find-links {wheel.parent}" in log
-            assert " -m pip wheel " not in log and "built and cached" not in log
-        for node in NODES:
-            assert "mmcv==2.1.0" in freeze(tmp_path / "local" / node / "mm")
-    finally:  # a failure keeps the logs (state/), not three venvs of 5.5 GB
-        shutil.rmtree(tmp_path / "local", ignore_errors=True)
+    say. (The build cache of the end-to-end install is not read: the wheelhouse replaces it.)
+    The install is the session's fixture: its wheel is the one the end-to-end install reuses."""
+    assert wheelhouse_build is not None, "the cluster fixture fails or skips without Slurm"
+    run, wheelhouse = wheelhouse_build.run, wheelhouse_build.wheelhouse
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    doc = run.json()
+    assert doc["command"] == "fleet install" and doc["counts"]["healthy"] == 3
+    assert [n["node"] for n in doc["nodes"]] == list(NODES)  # node1 first: it builds
+    (wheel,) = wheelhouse.rglob("*.whl")
+    assert wheel.name.startswith("mmcv-2.1.0-") and wheel.parent.parent == wheelhouse
+    logs = {n["node"]: Path(n["log"]).read_text() for n in doc["nodes"]}
+    builder, *readers = NODES
+    assert " -m pip wheel " in logs[builder], logs[builder][-3000:]
+    assert f"built and cached {wheel}" in logs[builder]
+    for node in readers:  # its build step took node1's wheel, and mmcv installed from there
+        log = logs[node]
+        assert f"reused the cached wheel {wheel}" in log, log[-3000:]
+        assert f"--find-links {wheel.parent}" in log
+        assert " -m pip wheel " not in log and "built and cached" not in log
+    for node in NODES:
+        assert "mmcv==2.1.0" in wheelhouse_build.frozen[node]
