@@ -55,6 +55,9 @@ def install_environ(work: Path, **extra: str) -> dict[str, str]:
         # pip's own HTTP cache would keep a second copy of every torch and nvidia-* wheel it
         # fetched from the test index (about 6 GB): the index is local, the cache buys nothing
         PIP_NO_CACHE_DIR="1",
+        # installs ask their package sources first, as they do for a user (the local index
+        # answers at once); run_mmdoctor's default keeps the other commands off the network
+        MMDOCTOR_OFFLINE="0",
     )
     env.update(extra)
     return env

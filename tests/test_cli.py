@@ -198,19 +198,27 @@ def test_no_driver_here_exits_1_and_says_so(mmdoctor, torch_venv: Path) -> None:
     assert "mmdoctor check --cpu-only" in run.stdout
 
 
-def test_cpu_only_torch_env_is_healthy(mmdoctor, torch_venv: Path) -> None:
+def test_a_cpu_only_torch_env_is_half_a_stack(mmdoctor, torch_venv: Path) -> None:
+    # issue 25: torch alone, on a CPU box, was "healthy" with no mmcv, no mmdet, no torchvision;
+    # for a doctor of MMDetection environments that is the main problem, and install its fix
     run = mmdoctor("check", "--python", str(torch_venv), "--cpu-only", "--json")
-    assert run.returncode == 0, run.stdout
+    assert run.returncode == 1, run.stdout
     doc = run.json()
     assert doc["schema"] == "mmdoctor/result/v1"
     assert doc["command"] == "check"
-    assert doc["exit_code"] == 0
-    assert doc["status"] in ("healthy", "warnings")
+    assert doc["exit_code"] == 1
+    assert doc["status"] == "problems"
     assert doc["environment"]["target"]["executable"] == str(torch_venv / "bin" / "python")
     checks = statuses(doc)
     assert checks["nvidia.driver"] == "skip"
     assert checks["torch.import"] == "ok"
     assert "2.13.0+cpu" in by_id(doc, "torch.import")["summary"]
+    stack = by_id(doc, "stack.complete")
+    assert stack["status"] == "fail" and "no mmcv and no mmdet" in stack["summary"]
+    install = f"mmdoctor install --python {torch_venv / 'bin' / 'python'}"
+    assert stack["advice"]["commands"] == [install]
+    assert doc["next"]["command"] == install
+    assert doc["next"]["changes"].startswith("keeps torch 2.13.0+cpu; adds torchvision")
     assert all(set(c) >= {"id", "status", "summary", "details", "advice"} for c in doc["checks"])
 
 

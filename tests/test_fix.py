@@ -139,13 +139,14 @@ def test_a_warning_is_fixed_when_named_and_unfixable_failures_are_listed() -> No
         _result("mmcv.ops", Status.FAIL),  # no command fixes it
         _result("torch.import", Status.CRASH),
     ]
-    everything = plan_fixes(results, python, [])
+    matrix = load_matrix(None)
+    everything, _ = plan_fixes(results, python, [], matrix, lambda focus: None)
     assert not everything.fixing  # warnings only when asked for by name
     assert everything.manual == (
         "mmcv.ops: no command fixes this; `mmdoctor check` says why",
         "torch.import: no command fixes this; `mmdoctor check` says why",
     )
-    named = plan_fixes(results, python, ["setuptools"])
+    named, _ = plan_fixes(results, python, ["setuptools"], matrix, lambda focus: None)
     assert [r.id for r in named.fixing] == ["setuptools.window"]
     assert named.steps[0].argv == (python, "-m", "pip", "install", "setuptools==80.9.0")
     assert named.steps[-1].kind == "check" and not named.manual

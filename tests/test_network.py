@@ -69,7 +69,9 @@ def test_every_host_answering_is_ok(site: Site, bare_venv: Path, tmp_path: Path)
     result = check_network(python, matrix, f"{site.base}/simple/", ca=tls_ca(site))
     # The wheel pages and the checkpoint are not on this server: a 404 is an answer too.
     assert result["status"] == "ok", answers(result)
-    assert "5 of 5 answered" in result["summary"]
+    # the hosts the plan here would use (issue 25): pip's index, PyTorch's, the wheel page of
+    # the line it plans (not the other's) and the model zoo
+    assert "4 of 4 answered" in result["summary"], answers(result)
     zoo = [s for s in site.server.log if s.path.endswith(".pth")]
     assert zoo and all(s.method == "HEAD" for s in zoo)  # the checkpoint itself is not fetched
 

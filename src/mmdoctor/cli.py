@@ -40,6 +40,7 @@ from mmdoctor.cli_support import (
     MatrixOption,
     MmcvBaseUrlOption,
     MmdetOption,
+    OfflineOption,
     OsNameOption,
     PythonOption,
     PythonVersionOption,
@@ -113,14 +114,7 @@ def check(
         Opt("--only", metavar="ID", help="Run only checks with this id or id prefix."),
     ] = None,
     list_checks: Annotated[bool, Opt("--list-checks", help="List the checks and exit.")] = False,
-    offline: Annotated[
-        bool,
-        Opt(
-            "--offline",
-            envvar="MMDOCTOR_OFFLINE",
-            help="Do not ask the package index and download hosts (skips network.reachable).",
-        ),
-    ] = False,
+    offline: OfflineOption = False,
     timeout: TimeoutOption = 90.0,
     matrix: MatrixOption = None,
     prometheus: Annotated[
@@ -169,6 +163,7 @@ def install(
     arch: ArchOption = None,
     dry_run: Annotated[bool, Opt("--dry-run", help="Show the plan and change nothing.")] = False,
     export: ExportOption = None,
+    offline: OfflineOption = False,
     json_output: JsonOption = False,
     verbose: InstallVerboseOption = False,
     timeout: InstallTimeoutOption = 90.0,

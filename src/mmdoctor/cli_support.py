@@ -131,6 +131,15 @@ FindLinksOption = Annotated[
 ]
 
 
+OfflineOption = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        envvar="MMDOCTOR_OFFLINE",
+        help="Do not ask the package index and download hosts (check skips network.reachable; "
+        "install plans without asking its package sources first).",
+    ),
+]
 CpuOption = Annotated[bool, typer.Option(flag("cpu"), help="A CPU-only stack.")]
 
 

@@ -1,21 +1,34 @@
 """`mmdoctor fix`: turn what `check` found into steps, and judge whether the fix held.
 
-Only advice that runs pip or mim inside the target interpreter is carried out; anything else
-(an apt package, a driver) is listed for the user to do. The steps run through the install
-executor, so a fix is snapshotted, logged, locked and rolled back like an install.
+A failing check about the stack (torch, torchvision, NumPy, mmcv, mmengine, mmdet, OpenCV,
+setuptools) is fixed by the changes the one planner makes for this environment, `install`'s
+own, pins included: only its changes to the distributions those checks are about. Other advice
+is carried out where it runs pip or mim inside the target interpreter; anything else (an apt
+package, a driver, the rest of the stack, which is `mmdoctor install`'s) is listed for the user
+to do. The steps run through the install executor, so a fix is snapshotted, logged, locked and
+rolled back like an install.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mmdoctor.checks.model import CheckResult, Status, id_matches
+from mmdoctor.environment import Environment
+from mmdoctor.planning.changes import OPENCV
+from mmdoctor.planning.machine import PlanningContext
+from mmdoctor.planning.matrix import Matrix
+from mmdoctor.planning.plan import Plan
+from mmdoctor.planning.sources import Sources
+from mmdoctor.planning.stack import plan_stack
 from mmdoctor.planning.steps import Command, Step
+from mmdoctor.planning.wishes import Wishes
+from mmdoctor.versions import normalize_name
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _TOOLS = (("-m", "pip"), ("-m", "mim"))
@@ -67,22 +80,74 @@ def selected(results: Iterable[CheckResult], only: Sequence[str]) -> list[CheckR
     return out
 
 
-def plan_fixes(results: Iterable[CheckResult], executable: str, only: Sequence[str]) -> FixPlan:
-    fixing: list[CheckResult] = []
-    steps: list[Step] = []
+def stack_focus(check_id: str, matrix: Matrix) -> frozenset[str]:
+    """The distributions whose changes fix this failing check (none: not the stack's)."""
+    mmcv = matrix.module_distributions("mmcv")
+    engine = matrix.module_distributions("mmengine")
+    torch = ("torch", "torchvision", *mmcv)  # an mmcv built for another torch is rebuilt
+    names: dict[str, Iterable[str]] = {
+        "torch.import": (*torch, "numpy"),
+        "torch.cuda_build": torch,
+        "torch.driver": torch,
+        "torch.gpu_arch": torch,
+        "torchvision.match": torch,
+        "numpy.abi": ("numpy",),
+        "mmcv.variants": mmcv,
+        "mmcv.ops": mmcv,
+        "mmcv.cuda": mmcv,
+        "mmdet.compat": (*mmcv, *engine, *matrix.module_distributions("mmdet")),
+        "mmengine.checkpoint": engine,
+        "opencv.duplicates": OPENCV,
+        "setuptools.window": ("setuptools",),
+    }
+    return frozenset(normalize_name(n) for n in names.get(check_id, ()))
+
+
+def stack_plan_for(
+    env: Environment, matrix: Matrix, sources: Sources, *, cpu_only: bool
+) -> Callable[[frozenset[str]], Plan | None]:
+    """install's plan for this environment (a bare install's wishes: the line it holds, the CPU
+    where asked), its changes narrowed to a focus: the plan fix carries out."""
+
+    def plan_for(focus: frozenset[str]) -> Plan | None:
+        return plan_stack(
+            env, PlanningContext.from_environment(env), Wishes(cpu=cpu_only), matrix,
+            installer="pip", sources=sources, suggest=False, focus=focus,
+        ).plan  # fmt: skip
+
+    return plan_for
+
+
+def plan_fixes(
+    results: Iterable[CheckResult],
+    executable: str,
+    only: Sequence[str],
+    matrix: Matrix,
+    plan_for: Callable[[frozenset[str]], Plan | None],
+) -> tuple[FixPlan, Plan | None]:
+    """The fix for the failing (and named) checks, and the stack plan whose changes it makes,
+    if any: `plan_for(focus)` is install's plan for this environment, its changes narrowed to
+    those distributions."""
+    chosen = selected(results, only)
+    focus_of = {r.id: stack_focus(r.id, matrix) for r in chosen}
+    focus = frozenset().union(*focus_of.values())
+    plan = plan_for(focus) if focus else None
+    touched = {normalize_name(c.name) for c in plan.changes.touched} if plan is not None else set()
+    # a check the plan's changes are about is fixed by them; any other by its own advice
+    on_stack = [r for r in chosen if focus_of[r.id] & touched]
+    fixing: list[CheckResult] = list(on_stack)
+    steps: list[Step] = [s for s in plan.steps if s.kind != "check"] if on_stack and plan else []
     manual: list[str] = []
-    seen: set[tuple[str, ...]] = set()
-    for result in selected(results, only):
-        if result.advice is None or not result.advice.commands:
-            manual.append(f"{result.id}: no command fixes this; `mmdoctor check` says why")
+    seen = {step.argv for step in steps}
+    for result in chosen:
+        if result in on_stack:
             continue
-        runnable = [advice_step(c, executable, result) for c in result.advice.commands]
-        if not runnable or any(step is None for step in runnable):
-            manual.extend(f"{result.id}: {c}" for c in result.advice.commands)
+        found = _advice_steps(result, executable)
+        if found is None:
+            manual += _manual(result)
             continue
         fixing.append(result)
-        for step in runnable:
-            assert step is not None
+        for step in found:
             if step.argv not in seen:  # two checks can advise the same command
                 seen.add(step.argv)
                 steps.append(step)
@@ -92,7 +157,23 @@ def plan_fixes(results: Iterable[CheckResult], executable: str, only: Sequence[s
                 "check again", Command(("mmdoctor", "check", "--python", executable)), kind="check"
             )
         )
-    return FixPlan(tuple(fixing), tuple(steps), tuple(manual))
+    return FixPlan(tuple(fixing), tuple(steps), tuple(manual)), plan if on_stack else None
+
+
+def _advice_steps(result: CheckResult, executable: str) -> list[Step] | None:
+    """The check's advice as steps; None where some of it is not pip or mim in the target."""
+    if result.advice is None or not result.advice.commands:
+        return None
+    runnable = [advice_step(c, executable, result) for c in result.advice.commands]
+    if any(step is None for step in runnable):
+        return None
+    return [step for step in runnable if step is not None]
+
+
+def _manual(result: CheckResult) -> list[str]:
+    if result.advice is None or not result.advice.commands:
+        return [f"{result.id}: no command fixes this; `mmdoctor check` says why"]
+    return [f"{result.id}: {c}" for c in result.advice.commands]
 
 
 def advice_step(command: str, executable: str, result: CheckResult) -> Step | None:

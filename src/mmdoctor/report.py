@@ -9,17 +9,33 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mmdoctor import __version__
+from mmdoctor import __version__, shell
 from mmdoctor.checks import all_checks
 from mmdoctor.checks.model import CheckResult, Context, Status, run_checks, select
+from mmdoctor.checks.torch import stack_plan
 from mmdoctor.environment import Environment
 from mmdoctor.errors import ExitCode, UsageError
-from mmdoctor.pipnet import Host, PipNetwork
-from mmdoctor.planning.hosts import download_hosts
+from mmdoctor.fix import plan_fixes, stack_plan_for
+from mmdoctor.pipnet import Host
+from mmdoctor.planning.hosts import download_hosts, plan_hosts, zoo_host
 from mmdoctor.planning.matrix import Matrix
+from mmdoctor.planning.sources import Sources
 from mmdoctor.probe.collect import collect_environment
 from mmdoctor.probe.nvidia import parse_overrides
 from mmdoctor.target import Choice, choose_interpreter
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """The one command for the problems found: install (the stack is not there) or fix (it
+    is, and its problems are ones fix changes), and what that command keeps, adds, replaces
+    and removes."""
+
+    command: str
+    changes: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,7 @@ class CheckReport:
     environment: Environment
     results: tuple[CheckResult, ...]
     version: str = field(default=__version__)
+    next: NextStep | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -59,7 +76,11 @@ class CheckReport:
             }
             for r in self.results
         ]
-        return {"environment": self.environment.to_dict(), "checks": checks}
+        return {
+            "environment": self.environment.to_dict(),
+            "checks": checks,
+            "next": self.next.to_dict() if self.next is not None else None,
+        }
 
     def job_keys(self) -> dict[str, Any]:
         """An install's or fix's JSON shows the outcome; the check's problems are in it."""
@@ -74,6 +95,27 @@ class CheckList:
 
     def to_dict(self, verbose: bool = False) -> dict[str, Any]:
         return {"checks": [{"id": check_id, "title": title} for check_id, title in self.checks]}
+
+
+def next_step(results: Sequence[CheckResult], ctx: Context) -> NextStep | None:
+    """What to run for the problems found, by the one planner: `install` where torch is here
+    without the rest of the stack, else `fix` where it has steps for them; None where neither
+    does anything (a driver, an apt package)."""
+    failing = [r for r in results if r.status.is_problem]
+    if not failing:
+        return None
+    python = shell.quote(ctx.env.target.executable)
+    if any(r.id == "stack.complete" for r in failing):
+        plan = stack_plan(ctx).plan
+        if plan is not None:
+            return NextStep(f"mmdoctor install --python {python}", plan.changes.summary())
+    plan_for = stack_plan_for(ctx.env, ctx.matrix, Sources(), cpu_only=ctx.cpu_only)
+    fixes, stack = plan_fixes(results, ctx.env.target.executable, (), ctx.matrix, plan_for)
+    if not fixes.steps:
+        return None
+    fixing = ", ".join(r.id for r in fixes.fixing)
+    said = stack.changes.summary() if stack is not None else ""
+    return NextStep(f"mmdoctor fix --python {python}", said or f"the advice of {fixing}")
 
 
 def check_environment(
@@ -99,9 +141,15 @@ def check_environment(
     if not isinstance(target, Choice):
         target = choose_interpreter(python=target, environ=environ)
     asks_hosts = network and any(c.id.startswith("network.") for c in checks)
+    memo: dict[str, Any] = {}  # the plan for the environment, made once for hosts and checks
 
-    def hosts(pip: PipNetwork) -> list[Host]:
-        return download_hosts(matrix, pip, environ)
+    def hosts(env: Environment) -> list[Host]:
+        """The hosts the plan for this environment would use, where one fits."""
+        plan = stack_plan(Context(env, matrix, cpu_only=cpu_only, memo=memo)).plan
+        pip = env.target.pip_network
+        if plan is None:
+            return download_hosts(matrix, pip, environ)
+        return [*plan_hosts(plan, pip, environ), *zoo_host(matrix)]
 
     def work() -> CheckReport:
         env = collect_environment(
@@ -111,7 +159,8 @@ def check_environment(
             max_cuda_for_driver=matrix.max_cuda_for_driver,
             hosts=hosts if asks_hosts else None,
         )
-        results = run_checks(Context(env, matrix, cpu_only=cpu_only), checks)
-        return CheckReport(command, env, tuple(results))
+        context = Context(env, matrix, cpu_only=cpu_only, memo=memo)
+        results = run_checks(context, checks)
+        return CheckReport(command, env, tuple(results), next=next_step(results, context))
 
     return busy(work)

@@ -61,7 +61,7 @@ class StepResult:
 
 
 # Facts install, fix and rollback need that check's JSON (mmdoctor/result/v1) never carried.
-_NOT_IN_JSON = ("how", "bundled_wheels", "pip_config")
+_NOT_IN_JSON = ("how", "bundled_wheels", "pip_config", "constraints")
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,9 @@ class Target:
     bundled_wheels: str | None = None  # ensurepip's wheels: a fresh venv's pip, offline
     # pip's configuration as `pip config list` gives it (None: this pip could not say)
     pip_config: tuple[tuple[str, str], ...] | None = None
+    # the lines of the constraints files pip applies, (file, requirement); "" for a file that
+    # could not be read
+    constraints: tuple[tuple[str, str], ...] = ()
 
     @property
     def kind(self) -> str:

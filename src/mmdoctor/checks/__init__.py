@@ -12,6 +12,7 @@ _ORDER = (
     "torch.",
     "torchvision.",
     "numpy.",
+    "stack.",
     "mmcv.",
     "mmdet.",
     "mmengine.",

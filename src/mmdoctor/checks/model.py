@@ -7,6 +7,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from mmdoctor import shell
 from mmdoctor.environment import Environment
@@ -74,6 +75,8 @@ class Context:
     env: Environment
     matrix: Matrix
     cpu_only: bool = False
+    # what several checks ask of one run (the plan for this environment), worked out once
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def pip(self) -> str:

@@ -13,6 +13,7 @@ from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, ski
 from mmdoctor.checks.torch import (
     known_step_failure,
     setuptools_for,
+    stack_plan,
     step_failure,
     torch_data,
     torch_version,
@@ -146,6 +147,38 @@ def install_note(ctx: Context, name: str, spec: str) -> str:
     return f"No prebuilt {name} exists for torch {torch.get('version')}: build it from source" + (
         f" ({minutes})" if minutes else ""
     )
+
+
+@check("stack.complete", "torch has the rest of the stack: mmcv and mmdet")
+def stack_complete(ctx: Context) -> Finding:
+    """A torch alone is half a stack: for MMDetection it is the main problem, and the plan
+    install makes for this environment (keeping what works) is the fix."""
+    torch = ctx.env.target.version_of("torch")
+    if torch is None:
+        return skip("no torch (torch.import says what to do)")
+    missing = [module for module in ("mmcv", "mmdet") if not providers(ctx, module)]
+    if not missing:
+        return ok(f"torch {torch} with {', '.join(_installed(ctx, 'mmcv', 'mmdet'))}")
+    plan = stack_plan(ctx).plan
+    command = f"mmdoctor install --python {ctx.python}"
+    if plan is None:
+        return fail(
+            f"torch {torch} is here, but no {' and no '.join(missing)}, and no stack fits "
+            "this environment",
+            advice=advice("`mmdoctor install` says why, and what would fit:", command),
+        )
+    return fail(
+        f"torch {torch} is here, but no {' and no '.join(missing)}",
+        *(change.said() for change in plan.changes.items if change.action != "keep"),
+        advice=advice(
+            f"Install the rest of the stack ({plan.candidate.describe()}), keeping what works:",
+            command,
+        ),
+    )
+
+
+def _installed(ctx: Context, *modules: str) -> list[str]:
+    return [f"{d.name} {d.version}" for module in modules for d in providers(ctx, module)]
 
 
 @check("mmcv.variants", "one distribution per OpenMMLab module (mmcv, mmengine, mmdet)")

@@ -13,8 +13,10 @@ from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, ski
 from mmdoctor.environment import Gpu
 from mmdoctor.knowledge import classify, classify_all
 from mmdoctor.planning.machine import PlanningContext
-from mmdoctor.planning.plan import build_plan
-from mmdoctor.planning.resolver import Candidate, resolve
+from mmdoctor.planning.plan import Plan
+from mmdoctor.planning.resolver import Candidate
+from mmdoctor.planning.sources import Sources
+from mmdoctor.planning.stack import StackPlan, plan_stack
 from mmdoctor.planning.wishes import Wishes
 from mmdoctor.target import StepResult
 from mmdoctor.versions import parse_version
@@ -68,42 +70,54 @@ class PlannedStack:
     """What `mmdoctor install` would plan for an environment, as commands to paste."""
 
     stack: str  # the candidate, described
-    torch: str  # the torch + torchvision step
+    torch: str  # the torch + torchvision step; "" where the installed torch is kept
     mmcv: tuple[str, ...]  # the steps after torch's, through mmcv's install (mim, builds)
     chosen: Candidate  # what the resolver chose (its mmcv is prebuilt or built, its torch...)
+    plan: Plan  # the whole plan: its changes to the environment, its steps
+
+
+def stack_plan(ctx: Context) -> StackPlan:
+    """The plan `mmdoctor install` makes for this environment (the same planner, the same
+    wishes as a bare `install`: the line already there, the CPU where there is no driver)."""
+    found: StackPlan | None = ctx.memo.get("stack_plan")
+    if found is not None:
+        return found
+    found = plan_stack(
+        ctx.env,
+        PlanningContext.from_environment(ctx.env),
+        Wishes(cpu=ctx.cpu_only),
+        ctx.matrix,
+        installer="pip",
+        sources=Sources(),
+        suggest=False,
+    )
+    ctx.memo["stack_plan"] = found
+    return found
 
 
 def planned_stack(ctx: Context) -> PlannedStack | None:
     """The stack `mmdoctor install` would choose for this environment (its Python, driver and
-    GPUs), and its steps: advice that cannot walk into a torch no mmcv fits or a Python it has
-    no wheel for. None where nothing fits."""
-    machine = PlanningContext.from_environment(ctx.env).machine
-    # the line already in the environment (mmdet or mmcv of one line), else both compete
-    lines = ctx.matrix.lines_among(d.name for d in ctx.env.target.distributions)
-    wishes = Wishes(
-        cpu=ctx.cpu_only or machine.driver is None,
-        line=lines[0] if len(lines) == 1 else None,
-    )
-    chosen = resolve(machine, wishes, ctx.matrix, suggest=False).chosen
-    if chosen is None:
+    GPUs, the torch it holds where that can stay), and its steps: advice that cannot walk into
+    a torch no mmcv fits or a Python it has no wheel for. None where nothing fits."""
+    plan = stack_plan(ctx).plan
+    if plan is None:
         return None
-    steps = build_plan(
-        chosen, machine, ctx.matrix, executable=ctx.env.target.executable, installer="pip"
-    ).steps
-    first = next((i for i, s in enumerate(steps) if s.description.startswith("torch ")), None)
-    if first is None:
-        return None
-    mmcv = f"{chosen.mmcv.package}=={chosen.mmcv.version}"
-    last = max(i for i, s in enumerate(steps) if s.description.startswith(mmcv))
+    steps = plan.steps
+    torch = next((s for s in steps if any(p.startswith("torch==") for p in s.packages)), None)
+    verify = next(i for i, s in enumerate(steps) if s.kind == "verify")
+    spec = f"{plan.mmcv_name}=={plan.mmcv_version}"
+    installs_mmcv = [i for i, s in enumerate(steps) if spec in s.packages and s.kind == "install"]
+    mmcv = steps[verify + 1 : installs_mmcv[-1] + 1] if installs_mmcv else []
     return PlannedStack(
-        chosen.describe(),
-        shell.join(steps[first].argv),
+        plan.candidate.describe(),
+        shell.join(torch.argv) if torch is not None else "",
         tuple(
             shell.command_line(s.argv, s.env)
-            for s in steps[first + 1 : last + 1]
+            for s in mmcv
             if s.kind in ("install", "prepare", "build")
         ),
-        chosen,
+        plan.candidate,
+        plan,
     )
 
 
@@ -111,7 +125,7 @@ def fitting_torch(ctx: Context) -> str:
     """The command that replaces a torch this machine cannot use: the torch step `mmdoctor
     install` plans here (pinned, so mmcv has a wheel for it), else the index that fits."""
     planned = planned_stack(ctx)
-    if planned is not None:
+    if planned is not None and planned.torch:
         return planned.torch
     return (
         f"{ctx.pip} install --force-reinstall torch torchvision "
@@ -153,7 +167,7 @@ def torch_imports(ctx: Context) -> Finding:
         return ok(f"torch {data['version']} (CPU-only build)", data["file"])
     if step is not None and step.missing:
         planned = planned_stack(ctx)
-        if planned is not None:
+        if planned is not None and planned.torch:
             plans = (
                 "Install the torch and torchvision `mmdoctor install` plans here "
                 f"({planned.stack}):"

@@ -11,12 +11,13 @@ from mmdoctor.checks import all_checks
 from mmdoctor.checks.model import select
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import ExitCode, UsageError
-from mmdoctor.fix import FixPlanned, plan_fixes, problems_left
-from mmdoctor.install.execute import execute, source_options
+from mmdoctor.fix import FixPlanned, plan_fixes, problems_left, stack_plan_for
+from mmdoctor.install.execute import execute, restore_options, source_options
 from mmdoctor.install.outcome import JobDone, Judgement
 from mmdoctor.install.state import EnvState
 from mmdoctor.knowledge import load_knowledge
 from mmdoctor.planning.matrix import load_matrix
+from mmdoctor.planning.sources import Sources
 from mmdoctor.report import CheckReport, check_environment
 from mmdoctor.result import Result
 from mmdoctor.target import choose_interpreter
@@ -54,10 +55,14 @@ def run(options: FixOptions, ui: Interaction) -> Result:
         )
 
     before = ui.busy(probe)
-    target = before.environment.target
+    env = before.environment
+    target = env.target
     if not options.dry_run:
         target.require_writable(system=options.system)
-    plan = plan_fixes(before.results, target.executable, options.only)
+    sources = Sources(index_url=options.index_url, find_links=tuple(options.find_links))
+
+    plan_for = stack_plan_for(env, matrix, sources, cpu_only=options.cpu_only)
+    plan, stack = plan_fixes(before.results, target.executable, options.only, matrix, plan_for)
     planned = FixPlanned(plan, target.executable, dry_run=options.dry_run)
     if planned.plan.steps:
         target.require_pip()  # every step runs its pip
@@ -79,7 +84,9 @@ def run(options: FixOptions, ui: Interaction) -> Result:
         job="fix",
         run_check=probe,
         judge=judge,
-        restore_options=source_options(options.index_url, options.find_links),
+        restore_options=restore_options(stack)
+        if stack is not None
+        else source_options(options.index_url, options.find_links),
         success="fixed",
     )
     errors = (outcome.failure,) if outcome.failure else ()

@@ -30,11 +30,12 @@ from mmdoctor.options import SourceOptions, StackOptions, WhatIfOptions
 from mmdoctor.planning.export import export_requirements
 from mmdoctor.planning.machine import PlanningContext, WhatIf
 from mmdoctor.planning.matrix import Matrix, load_matrix
-from mmdoctor.planning.plan import InstallPlan, Plan, build_plan
+from mmdoctor.planning.plan import InstallPlan, Plan
 from mmdoctor.planning.resolver import resolve
 from mmdoctor.planning.sources import Sources
+from mmdoctor.planning.stack import plan_stack
 from mmdoctor.probe.collect import collect_environment
-from mmdoctor.probe.inside import PYTHON_STEP
+from mmdoctor.probe.inside import STACK_STEPS
 from mmdoctor.report import CheckReport, check_environment
 from mmdoctor.result import Result
 from mmdoctor.target import Choice, Target, choose_interpreter, venv_python
@@ -51,6 +52,7 @@ class InstallOptions(StackOptions, SourceOptions, WhatIfOptions):
     export: Path | None = None
     timeout: float = 90.0
     matrix: Path | None = None
+    offline: bool = False  # plan without asking the package sources first
 
     @property
     def planning(self) -> bool:
@@ -81,13 +83,10 @@ def run(
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
     chosen = plan_install(options, matrix, sources, what_if)
     plan = chosen.plan
-    if options.planning:
-        if options.export is not None and plan is not None:
-            chosen = replace(chosen, exported=_export(plan, matrix, options.export))
-        status, code = ("planned", ExitCode.OK) if plan else ("no-plan", ExitCode.PROBLEMS)
-        return Result("install", status, code, chosen)
     if plan is None:
         return Result("install", "no-plan", ExitCode.PROBLEMS, chosen)
+    if options.planning:
+        return _planned(chosen, plan, matrix, options)
     target = _confirm_and_probe(chosen, plan, options, ui)
     outcome = carry_out(plan, target, matrix, options, ui, verifier)
     return Result(
@@ -108,22 +107,50 @@ def node_venv(options: InstallOptions) -> InstallOptions:
     return replace(options, venv=Path(str(options.venv).replace("%n", node)))
 
 
+def _planned(chosen: InstallPlan, plan: Plan, matrix: Matrix, options: InstallOptions) -> Result:
+    """A dry run's answer, with the exit code the real run would end with before its first
+    change: a plan that cannot start here (a source build without its toolchain) is exit 1."""
+    if options.export is not None:
+        chosen = replace(chosen, exported=_export(plan, matrix, options.export))
+    if plan.blockers and chosen.here:  # a plan for another machine says what that one needs
+        message = blocked(plan)
+        return Result("install", "blocked", ExitCode.PROBLEMS, chosen, ({"message": message},))
+    return Result("install", "planned", ExitCode.OK, chosen)
+
+
+def blocked(plan: Plan) -> str:
+    what = "plan" if plan.mmcv_prebuilt else "source build"
+    return f"the {what} cannot start here: " + "; ".join(plan.blockers)
+
+
 def _confirm_and_probe(
     chosen: InstallPlan, plan: Plan, options: InstallOptions, ui: Interaction
 ) -> Target:
-    """Show the plan, ask, probe its package sources, make a new --venv: all before the first
-    change. The environment the steps change comes back."""
+    """Show the plan, stop where it cannot start here, ask (naming each torch, package and
+    OpenCV it replaces or removes), make a new --venv: all before the first change. The
+    environment the steps change comes back."""
     target = chosen.target
     ui.show(Result("install", "planned", ExitCode.OK, replace(chosen, dry_run=False)))
     if plan.blockers:
-        raise BuildBlocked("the source build cannot start here: " + "; ".join(plan.blockers))
+        raise BuildBlocked(blocked(plan))
     where = chosen.new_venv or Path(target.prefix)
-    if not options.yes and not ui.confirm(f"Install this into {where}?"):
+    if not options.yes and not ui.confirm(question(plan, where)):
         raise UsageError("not confirmed: nothing was changed")
-    require_reachable(plan, target.pip_network, os.environ)
     if chosen.new_venv is not None:
         return _create_venv(target, chosen.new_venv)
     return target
+
+
+def question(plan: Plan, where: Path) -> str:
+    """'Install this into ENV? It replaces torch 2.1.2 with 2.13.0 and removes ...'."""
+    changing = [c for c in plan.changes.touched if c.action in ("replace", "remove")]
+    said = []
+    for change in changing:
+        if change.action == "remove":
+            said.append(f"removes {change.name} {change.installed}")
+        else:
+            said.append(f"replaces {change.name} {change.installed} with {change.planned}")
+    return f"Install this into {where}?" + (f" It {'; '.join(said)}." if said else "")
 
 
 def plan_install(
@@ -147,38 +174,27 @@ def plan_install(
         environ=os.environ,
         step_timeout=options.timeout,
         max_cuda_for_driver=matrix.max_cuda_for_driver,
-        steps=(PYTHON_STEP,),
+        steps=STACK_STEPS,
+        one_run=True,
         nvidia=what_if.probes_nvidia,
         toolkit=not what_if.elsewhere,
     )
-    target = env.target
     new_venv = choice.new_venv if choice is not None else None
-    if described is None and new_venv is None:
-        # every step, the snapshot and the restore run this environment's pip
-        target.require_pip()
-        if not options.planning:
-            target.require_writable(system=options.system)
+    here = described is None and not what_if.elsewhere  # the plan is for this environment
+    if here and new_venv is None:
+        # refused as the real run refuses it: PEP 668 or a system Python, no pip, a lock held
+        env.target.require_writable(system=options.system)
+        EnvState(env.target.prefix).require_free()
     context = PlanningContext.from_environment(env, what_if)
     what_if.require_platform(matrix, context.machine.os, context.machine.arch)
     if new_venv is not None:
-        context = replace(context, executable=str(venv_python(new_venv)))
-        target = target.in_new_venv(new_venv)
-    resolution = resolve(context.machine, wishes, matrix)
-    plan = None
-    if resolution.chosen is not None:
-        plan = build_plan(
-            resolution.chosen,
-            context.machine,
-            matrix,
-            executable=context.executable,
-            cpu_count=context.host.cpu_count,
-            memory_bytes=context.host.memory_total_bytes,
-            gcc=context.gcc,
-            installer=options.installer,
-            sources=sources,
-            line_reason=resolution.line_reason,
-        )
-    next_steps = _next_steps(options, plan is not None)
+        env = replace(env, target=env.target.in_new_venv(new_venv))
+        context = replace(context, executable=env.target.executable)
+    stack = plan_stack(env, context, wishes, matrix, installer=options.installer, sources=sources)
+    resolution, plan = stack.resolution, stack.plan
+    if plan is not None and here and not options.offline:
+        require_reachable(plan, env.target.pip_network, os.environ)  # before any question
+    next_steps = _next_steps(options, plan, here)
     if plan is not None and not plan.mmcv_prebuilt and wishes.allow_source_build:
         strict = resolve(context.machine, replace(wishes, allow_source_build=False), matrix)
         next_steps += tuple(f"no build needed {s}" for s in strict.suggestions if "(prebuilt)" in s)
@@ -186,10 +202,11 @@ def plan_install(
         resolution,
         plan,
         context,
-        target,
+        env.target,
         dry_run=options.planning,
         next_steps=next_steps,
         new_venv=new_venv,
+        here=here,
     )
 
 
@@ -216,9 +233,10 @@ def _steps_python(choice: Choice) -> str:
     return str(venv_python(choice.new_venv)) if choice.new_venv else choice.executable
 
 
-def _next_steps(options: InstallOptions, planned: bool) -> tuple[str, ...]:
-    """After a dry run: how to carry the plan out (on the machine the what-ifs describe)."""
-    if not planned or not options.planning:
+def _next_steps(options: InstallOptions, plan: Plan | None, here: bool) -> tuple[str, ...]:
+    """After a dry run: how to carry the plan out (on the machine the what-ifs describe), only
+    where it would run."""
+    if plan is None or (plan.blockers and here) or not options.planning:
         return ()
     what_if = options.given()
     if what_if:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mmdoctor.errors import ExitCode, MmdoctorError
 from mmdoctor.pipnet import PYPI, PipNetwork, probe_url
+from mmdoctor.planning.hosts import plan_hosts
 from mmdoctor.planning.plan import Plan
 from mmdoctor.redact import redact_credentials
 
@@ -30,23 +31,8 @@ class Unreachable(MmdoctorError):
 
 
 def plan_urls(plan: Plan, network: PipNetwork, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Every http(s) index and find-links page the plan's installer runs will ask, in order:
-    each step's own index (else the installer's default) and find-links, then what pip's
-    configuration adds."""
-    urls: list[str] = []
-    extra: tuple[str, ...]
-    links: tuple[str, ...]
-    if plan.installer == "uv":  # uv reads its own settings, never pip's
-        default = environ.get("UV_DEFAULT_INDEX") or environ.get("UV_INDEX_URL") or PYPI
-        extra, links = (), ()
-    else:
-        default, extra, links = network.index_url, network.extra_index_urls, network.find_links
-    for step in plan.steps:
-        if step.runs_installer:
-            urls += [step.index_url or default, *extra, *step.find_links, *links]
-    if plan.mmcv_prebuilt and plan.installer == "mim":
-        urls.append(plan.mmcv_find_links)  # mim computes the page itself: the same one
-    return tuple(dict.fromkeys(u for u in urls if u.startswith(("http://", "https://"))))
+    """Every http(s) index and find-links page the plan's installer runs will ask, in order."""
+    return tuple(host.url for host in plan_hosts(plan, network, environ))
 
 
 def require_reachable(

@@ -90,6 +90,21 @@ class EnvState:
         self._lock_file = handle
         return self
 
+    def require_free(self) -> None:
+        """Busy where another mmdoctor holds the environment's lock now: a dry run says what
+        the real run would meet. Creates nothing (no state folder for a look)."""
+        path = self.root / "lock"
+        if not path.is_file():
+            return
+        with path.open("r", encoding="utf-8") as handle:
+            try:
+                _try_lock(handle)
+            except OSError:
+                holder = handle.read().strip() or "another process"
+                raise Busy(
+                    f"another mmdoctor is changing {self.prefix} ({holder}); wait for it to finish"
+                ) from None
+
     def unlock(self) -> None:
         if self._lock_file is not None:
             self._lock_file.truncate(0)

@@ -162,6 +162,7 @@ class StackLine:
     mmengine_tested_torch: Version | None = None
     python: SpecifierSet = field(default_factory=SpecifierSet)  # the Pythons its tools install on
     python_note: str = ""  # why not the others
+    opencv: tuple[str, ...] = ("opencv-python",)  # the OpenCV distributions its packages require
 
     def find_link(self, variant: str, torch_minor: str, base: str | None = None) -> str:
         """The find-links page exactly as this line's mim forms it."""
@@ -470,6 +471,15 @@ class Matrix:
                 return pin.spec.removeprefix("==")
         return str(self.fact("setuptools_known_good"))
 
+    def variant_cuda(self, variant: str) -> Version:
+        """The CUDA of a variant ("cu130" -> 13.0): the matrix's, else read from the tag (an
+        installed torch's own build may be one PyTorch does not publish)."""
+        known = self.cuda_variants.get(variant)
+        if known is not None:
+            return known.cuda
+        digits = variant.removeprefix("cu")
+        return Version(f"{digits[:-1]}.{digits[-1]}")
+
     def platform_names(self) -> str:
         """'linux x86_64, linux aarch64, ...': what a refusal names as known."""
         return ", ".join(f"{p.os} {p.arch}" for p in self.platforms)
@@ -653,6 +663,7 @@ def _stack_line(row: Mapping[str, Any]) -> StackLine:
         mmengine_tested_torch=Version(str(tested)) if tested else None,
         python=_spec(row.get("python", "")),
         python_note=str(row.get("python_note", "")),
+        opencv=tuple(str(name) for name in row["opencv"]),
     )
 
 

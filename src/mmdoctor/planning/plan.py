@@ -15,6 +15,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from mmdoctor.planning.changes import REINSTALLED, Changes, Holding, Planned, stack_changes
 from mmdoctor.planning.machine import Machine, PlanningContext
 from mmdoctor.planning.matrix import Matrix, StackLine, minor
 from mmdoctor.planning.resolver import Candidate, Resolution, spec_text
@@ -22,6 +23,7 @@ from mmdoctor.planning.source_build import max_jobs, source_build_steps, toolcha
 from mmdoctor.planning.sources import Sources
 from mmdoctor.planning.steps import Installer, Step
 from mmdoctor.target import Target
+from mmdoctor.versions import normalize_name
 
 NO_SOURCES = Sources()  # the defaults: PyPI, PyTorch's and the lines' own hosts
 # Run in the target right after torch + torchvision are installed: one line, so the plan can
@@ -72,8 +74,9 @@ class Plan:
     line: StackLine  # the stack line: its package names
     installer: str = "mim"
     sources: Sources = field(default_factory=Sources)
-    blockers: tuple[str, ...] = ()  # toolchain problems that stop a source build (see warnings)
+    blockers: tuple[str, ...] = ()  # what stops the plan here (a build's toolchain, ...)
     line_reason: str = ""  # why this line won (the resolver's one line)
+    changes: Changes = field(default_factory=Changes)  # to the environment it is for
 
     def to_dict(self) -> dict[str, Any]:
         line = self.line.name
@@ -109,6 +112,7 @@ class Plan:
             "pins": [asdict(p) for p in self.pins],
             "steps": [step.to_dict() for step in self.steps],
             "warnings": list(self.warnings),
+            "changes": [change.to_dict() for change in self.changes.items],
         }
 
     @property
@@ -139,6 +143,7 @@ class InstallPlan:
     dry_run: bool = True
     next_steps: tuple[str, ...] = ()  # what to do after a dry run, and cheaper options
     new_venv: Path | None = None  # --venv DIR, made once the plan is confirmed
+    here: bool = True  # for this machine and environment (not what-if values)
 
     def to_dict(self, verbose: bool = False) -> dict[str, Any]:
         rejected = self.resolution.rejected if self.plan is None or verbose else ()
@@ -164,11 +169,18 @@ def build_plan(
     installer: str = "mim",
     sources: Sources = NO_SOURCES,
     line_reason: str = "",
+    target: Target | None = None,
+    torch_why: str = "",
+    focus: frozenset[str] | None = None,
 ) -> Plan:
+    """The plan for `candidate`: its pins, its changes to `target` (None: an environment with
+    nothing installed, a plan for another machine), the steps for what changes, warnings.
+    `torch_why`: why a torch installed there is replaced; `focus`: only the changes to these
+    distributions (fix: those its failing checks are about), None for all."""
     torch = candidate.torch
-    variant = candidate.variant
     mmcv = candidate.mmcv
-    find_links_era = torch.index == "find_links" and not candidate.from_pypi
+    kept = candidate.installed
+    find_links_era = torch.index == "find_links" and not candidate.from_pypi and kept is None
     line = matrix.stack_lines[candidate.line]
     pins = _pins(candidate, matrix, machine.python)
     engine = str(line.mmengine_latest) if candidate.mmdet.line >= 3 else None
@@ -178,32 +190,54 @@ def build_plan(
     vision = torch.torchvision_latest if plan_torch == torch.latest else f"{torch.torchvision}.*"
     # The folder of the torch build installed (mim reads torch.version.cuda to form it).
     mmcv_link = line.find_link(candidate.wheel_variant, torch.torch, sources.mmcv_base_url)
-    steps = _steps(
-        candidate,
+    holding = Holding(target)
+    changes = stack_changes(
+        holding,
         matrix,
-        torch_version=plan_torch,
-        vision=vision,
-        mmcv_link=mmcv_link,
-        executable=executable,
-        pins=pins,
-        engine=engine,
-        find_links_era=find_links_era,
+        line,
+        Planned(
+            torch=plan_torch,
+            torchvision=vision,
+            mmcv=(mmcv.package, str(mmcv.version)),
+            mmengine=(line.mmengine, engine) if engine else None,
+            mmdet=(line.mmdet, str(candidate.mmdet.version)),
+            pins={p.name: (p.spec, p.reason) for p in pins},
+            torch_why=torch_why,
+            kept_torch=kept.version if kept is not None else "",
+            mmcv_why="a prebuilt wheel for this torch"
+            if mmcv.prebuilt
+            else "built here for this torch: no prebuilt wheel fits it",
+        ),
+    )
+    torch_index = _torch_index(candidate, matrix, sources, find_links_era)
+    build = _Build(
+        candidate=candidate,
+        matrix=matrix,
         machine=machine,
-        cpu_count=cpu_count,
-        memory_bytes=memory_bytes,
+        tools=Installer(installer, executable, sources),
         installer=installer,
         sources=sources,
+        changes=changes,
+        holding=holding,
+        pins=pins,
+        torch_version=plan_torch,
+        vision=vision,
+        torch_index=torch_index,
+        find_links_era=find_links_era,
+        engine=engine,
+        mmcv_link=mmcv_link,
+        jobs=max_jobs(cpu_count, memory_bytes),
+        focus=focus,
     )
-    blockers = tuple(toolchain_blockers(candidate, machine, matrix, gcc))
+    steps = _steps(build)
+    blockers = (*toolchain_blockers(candidate, machine, matrix, gcc), *_torch_blockers(build))
     return Plan(
         python=f"{machine.python.major}.{machine.python.minor}",
         executable=executable,
         os=machine.os,
         torch_version=plan_torch,
-        variant=variant,
-        torch_index_url=None
-        if find_links_era or candidate.from_pypi
-        else (sources.torch_index_url or matrix.torch_index(variant)),
+        variant=candidate.variant,
+        torch_index_url=torch_index,
         torch_find_links=matrix.torch_find_links if find_links_era else None,
         torchvision_version=vision,
         mmcv_name=mmcv.package,
@@ -222,7 +256,35 @@ def build_plan(
         blockers=blockers,
         line=line,
         line_reason=line_reason,
+        changes=changes.focused(focus),
     )
+
+
+def _torch_index(
+    candidate: Candidate, matrix: Matrix, sources: Sources, find_links_era: bool
+) -> str | None:
+    """The index torch (and torchvision) come from: PyTorch's for the variant, a mirror of it,
+    or None (PyPI, or PyTorch's find-links page). A kept torch's torchvision comes from the
+    index of the build it is: PyTorch's for a +cpu / +cuXXX build, PyPI's otherwise."""
+    kept = candidate.installed
+    if kept is not None:
+        local = kept.version.partition("+")[2]
+        return (sources.torch_index_url or matrix.torch_index(kept.build)) if local else None
+    if find_links_era or candidate.from_pypi:
+        return None
+    return sources.torch_index_url or matrix.torch_index(candidate.variant)
+
+
+def _torch_blockers(build: _Build) -> list[str]:
+    """A torch that is kept but has no torchvision, where none can be added without replacing
+    it (a pre-release: PyPI's and PyTorch's torchvision pin a release)."""
+    kept = build.candidate.installed
+    if kept is None or kept.plain or build.changes.keeps("torchvision"):
+        return []
+    return [
+        f"torch {kept.version} has no torchvision, and none can be added without replacing "
+        "torch: install the torchvision built with it (NGC's and JetPack's images ship one)"
+    ]
 
 
 def _pins(candidate: Candidate, matrix: Matrix, python: Version) -> tuple[PinChoice, ...]:
@@ -252,141 +314,275 @@ def _pins(candidate: Candidate, matrix: Matrix, python: Version) -> tuple[PinCho
     return tuple(chosen.values())
 
 
-def _steps(
-    candidate: Candidate,
-    matrix: Matrix,
-    *,
-    torch_version: str,
-    vision: str,
-    mmcv_link: str,
-    executable: str,
-    pins: tuple[PinChoice, ...],
-    engine: str | None,
-    find_links_era: bool,
-    machine: Machine,
-    cpu_count: int | None,
-    memory_bytes: int | None,
-    installer: str,
-    sources: Sources,
-) -> tuple[Step, ...]:
-    tools = Installer(installer, executable, sources)
-    variant = candidate.variant
-    mmcv = candidate.mmcv
-    setuptools = [p for p in pins if p.name == "setuptools"]
-    later_pins = [p for p in pins if p.name != "setuptools"]
-    build_tools = [p.requirement for p in setuptools] + ["wheel"]
-    if not mmcv.prebuilt and matrix.source_builds is not None:
-        extra = [r for r in matrix.source_builds.requirements if not r.startswith("setuptools")]
-        build_tools += [r for r in extra if r not in build_tools]
+@dataclass(frozen=True)
+class _Build:
+    """What the steps of a plan are made from."""
+
+    candidate: Candidate
+    matrix: Matrix
+    machine: Machine
+    tools: Installer
+    installer: str
+    sources: Sources
+    changes: Changes
+    holding: Holding
+    pins: tuple[PinChoice, ...]
+    torch_version: str
+    vision: str
+    torch_index: str | None
+    find_links_era: bool
+    engine: str | None
+    mmcv_link: str
+    jobs: int
+    focus: frozenset[str] | None = None  # fix: only these distributions change
+
+    @property
+    def line(self) -> StackLine:
+        return self.matrix.stack_lines[self.candidate.line]
+
+    def changed(self, name: str) -> bool:
+        return self.in_focus(name) and not self.changes.keeps(name)
+
+    def in_focus(self, name: str) -> bool:
+        return self.focus is None or normalize_name(name) in self.focus
+
+
+def _steps(build: _Build) -> tuple[Step, ...]:
+    """A step for each change, in the order that keeps each one safe: what must go first, the
+    build tools, torch, its check, mim, mmcv, mmengine and mmdet, the pins, the final check."""
+    torch_changes = build.focus is None or build.changed("torch") or build.changed("torchvision")
+    return (
+        *_removals(build),
+        *_build_tools(build),
+        *_torch_steps(build),
+        *([_verify_step(build)] if torch_changes else []),
+        *_mim_steps(build),
+        *_mmcv_steps(build),
+        *_openmmlab_steps(build),
+        *_pin_steps(build),
+        build.tools.command(
+            "check the result",
+            *("mmdoctor", "check", "--python", build.tools.executable),
+            kind="check",
+        ),
+    )
+
+
+def _removals(build: _Build) -> list[Step]:
+    """What cannot live beside the plan goes first, before anything installs over it; an
+    OpenCV that stays is then written again whole (the one removed shared its cv2/ files)."""
+    removed = [c for c in build.changes.items if c.action == "remove" and build.in_focus(c.name)]
+    if not removed:
+        return []
     steps = [
-        tools.install(
-            "build tools first: the setuptools window this stack needs, so nothing later "
-            "breaks mim or a build",
-            *build_tools,
+        build.tools.remove(
+            "remove what cannot live beside this stack: "
+            + "; ".join(f"{c.name} {c.installed} ({c.reason})" for c in removed),
+            *(c.name for c in removed),
         )
     ]
+    again = [
+        c
+        for c in build.changes.items
+        if c.action == "keep" and c.reason == REINSTALLED and build.in_focus(c.name)
+    ]
+    if again:
+        steps.append(
+            build.tools.install(
+                "OpenCV again, as it was: " + ", ".join(f"{c.name} {c.installed}" for c in again),
+                *(f"{c.name}=={c.installed}" for c in again),
+                reinstall=True,
+            )
+        )
+    return steps
+
+
+def _build_tools(build: _Build) -> list[Step]:
+    """The setuptools window the stack needs, and what a build needs, where not there yet."""
+    matrix, mmcv = build.matrix, build.candidate.mmcv
+    builds = not mmcv.prebuilt and build.changed(mmcv.package)
+    needs_tools = build.focus is None or builds or build.changed(build.line.mim)
+    # the setuptools window: for itself, or for a build and mim (pkg_resources), however
+    # narrow the focus
+    setuptools = [p for p in build.pins if p.name == "setuptools"]
+    wanted = [
+        p.requirement
+        for p in setuptools
+        if not build.changes.keeps("setuptools") and (needs_tools or build.in_focus("setuptools"))
+    ]
+    if not needs_tools:
+        return _tools_step(build, wanted)  # fix: only what its checks are about
+    tools = ["wheel"]
+    if not mmcv.prebuilt and matrix.source_builds is not None:
+        extra = [r for r in matrix.source_builds.requirements if not r.startswith("setuptools")]
+        tools += [r for r in extra if r not in tools]
+    wanted += [r for r in tools if build.holding.version(_name_of(r)) is None]
+    return _tools_step(build, wanted)
+
+
+def _tools_step(build: _Build, wanted: list[str]) -> list[Step]:
+    if not wanted:
+        return []
+    return [
+        build.tools.install(
+            "build tools first: the setuptools window this stack needs, so nothing later "
+            "breaks mim or a build",
+            *wanted,
+        )
+    ]
+
+
+def _name_of(requirement: str) -> str:
+    return requirement.split("[")[0].split(";")[0].split("=")[0].split("<")[0].split(">")[0]
+
+
+def _torch_steps(build: _Build) -> list[Step]:
+    candidate, tools = build.candidate, build.tools
+    torch_version, vision, variant = build.torch_version, build.vision, candidate.variant
+    if not (build.changed("torch") or build.changed("torchvision")):
+        return []
+    if candidate.installed is not None:  # the torch stays; its torchvision, where missing
+        if not build.changed("torchvision"):
+            return []
+        local = candidate.installed.version.partition("+")[2]
+        pin = f"torchvision=={vision}" + (f"+{local}" if local and "*" not in vision else "")
+        return [
+            tools.install(
+                f"torchvision {vision} for the torch {candidate.installed.version} kept here",
+                pin,
+                index_url=build.torch_index,
+            )
+        ]
     vision_pin = f"torchvision=={vision}"
-    if find_links_era:
+    if build.find_links_era:
         if "*" not in vision:
             vision_pin += f"+{variant}"
-        steps.append(
+        return [
             tools.install(
                 f"torch {torch_version} + torchvision {vision} ({variant}) from PyTorch's "
                 "find-links page",
                 f"torch=={torch_version}+{variant}",
                 vision_pin,
-                find_links=(matrix.torch_find_links,),
+                find_links=(build.matrix.torch_find_links,),
             )
-        )
-    elif candidate.from_pypi:
-        steps.append(
+        ]
+    if candidate.from_pypi:
+        return [
             tools.install(
                 f"torch {torch_version} + torchvision {vision} from PyPI (its "
                 f"{candidate.wheel_variant} build)",
                 f"torch=={torch_version}",
                 vision_pin,
             )
-        )
-    else:
-        steps.append(
-            tools.install(
-                f"torch {torch_version} + torchvision {vision} from the PyTorch {variant} index",
-                f"torch=={torch_version}",
-                vision_pin,
-                index_url=sources.torch_index_url or matrix.torch_index(variant),
-            )
-        )
-    steps.append(
-        tools.command(
-            f"torch {torch_version} + torchvision {vision} import and run a tiny nms, before "
-            "anything builds or installs on top of them",
-            *(executable, "-I", "-c", VERIFY_TORCH),
-            kind="verify",
-        )
-    )
-    line = matrix.stack_lines[candidate.line]
-    upstream = candidate.line == "openmmlab"
-    steps.append(
+        ]
+    return [
         tools.install(
+            f"torch {torch_version} + torchvision {vision} from the PyTorch {variant} index",
+            f"torch=={torch_version}",
+            vision_pin,
+            index_url=build.torch_index,
+        )
+    ]
+
+
+def _verify_step(build: _Build) -> Step:
+    torch = build.candidate.installed.version if build.candidate.installed else build.torch_version
+    return build.tools.command(
+        f"torch {torch} + torchvision {build.vision} import and run a tiny nms, before "
+        "anything builds or installs on top of them",
+        *(build.tools.executable, "-I", "-c", VERIFY_TORCH),
+        kind="verify",
+    )
+
+
+def _mim_steps(build: _Build) -> list[Step]:
+    line = build.line
+    if not build.changed(line.mim):
+        return []
+    upstream = line.name == "openmmlab"
+    steps = [
+        build.tools.install(
             f"{line.mim} (its openxlab dependency pins setuptools~=60.2.0)"
             if upstream
             else f"{line.mim} (needs setuptools >= 80, no pkg_resources)",
             f"{line.mim}=={line.mim_latest}",
         )
-    )
+    ]
+    setuptools = [p.requirement for p in build.pins if p.name == "setuptools"]
     if setuptools and upstream:
         steps.append(
-            tools.install(
+            build.tools.install(
                 "the setuptools pin again, over openxlab's (pip warns about the conflict; "
                 "it is harmless)",
-                *(p.requirement for p in setuptools),
+                *setuptools,
             )
         )
+    return steps
+
+
+def _mim_env(build: _Build) -> dict[str, str]:
+    """mim finds the line's wheels itself (from MMCV_BASE_URL); pip and uv get the page."""
+    mirror = build.sources.mmcv_base_url if build.installer == "mim" else None
+    variable = build.line.base_url_env
+    return {variable: mirror} if mirror and variable else {}
+
+
+def _mmcv_steps(build: _Build) -> list[Step]:
+    candidate, mmcv, line = build.candidate, build.candidate.mmcv, build.line
+    if not build.changed(mmcv.package):
+        return []
     spec = f"{mmcv.package}=={mmcv.version}"
-    # mim finds the line's wheels itself (from MMCV_BASE_URL); pip and uv get the page.
-    mirror = sources.mmcv_base_url if installer == "mim" else None
-    mim_env = {line.base_url_env: mirror} if mirror and line.base_url_env else {}
-    if mmcv.prebuilt:
-        steps.append(
-            tools.install(
-                f"{spec} from the {line.name} wheel index ({mmcv_link})",
-                spec,
-                find_links=() if installer == "mim" else (mmcv_link,),
-                via_mim=True,
-                # onedl-mmcv's PyPI sdist builds silently without ops where the wheel is missed
-                only_binary=() if upstream else (mmcv.package,),
-                env=mim_env,
-            )
-        )
-    else:
-        jobs = max_jobs(cpu_count, memory_bytes)
-        steps += source_build_steps(candidate, matrix, machine, tools, torch_version, jobs)
-    if engine is not None:
-        steps.append(
-            tools.install(
-                f"{line.mmengine} {engine}", f"{line.mmengine}=={engine}", via_mim=True, env=mim_env
-            )
-        )
-    steps.append(
-        tools.install(
-            f"{line.mmdet} {candidate.mmdet.version}",
-            f"{line.mmdet}=={candidate.mmdet.version}",
+    again = build.changes.same_version_again(mmcv.package)
+    if not mmcv.prebuilt:
+        return source_build_steps(
+            candidate, build.matrix, build.machine, build.tools, build.torch_version, build.jobs,
+            reinstall=again,
+        )  # fmt: skip
+    return [
+        build.tools.install(
+            f"{spec} from the {line.name} wheel index ({build.mmcv_link})",
+            spec,
+            find_links=() if build.installer == "mim" else (build.mmcv_link,),
             via_mim=True,
-            env=mim_env,
+            # onedl-mmcv's PyPI sdist builds silently without ops where the wheel is missed
+            only_binary=() if line.name == "openmmlab" else (mmcv.package,),
+            env=_mim_env(build),
+            reinstall=again,
         )
-    )
-    if later_pins:
+    ]
+
+
+def _openmmlab_steps(build: _Build) -> list[Step]:
+    line, steps = build.line, []
+    if build.engine is not None and build.changed(line.mmengine):
         steps.append(
-            tools.install(
-                "pins for this stack: "
-                + "; ".join(f"{p.requirement} ({p.reason})" for p in later_pins),
-                *(p.requirement for p in later_pins),
+            build.tools.install(
+                f"{line.mmengine} {build.engine}",
+                f"{line.mmengine}=={build.engine}",
+                via_mim=True,
+                env=_mim_env(build),
             )
         )
-    steps.append(
-        tools.command("check the result", "mmdoctor", "check", "--python", executable, kind="check")
-    )
-    return tuple(steps)
+    mmdet = str(build.candidate.mmdet.version)
+    if build.changed(line.mmdet):
+        steps.append(
+            build.tools.install(
+                f"{line.mmdet} {mmdet}", f"{line.mmdet}=={mmdet}", via_mim=True, env=_mim_env(build)
+            )
+        )
+    return steps
+
+
+def _pin_steps(build: _Build) -> list[Step]:
+    later = [p for p in build.pins if p.name != "setuptools" and build.changed(p.name)]
+    if not later:
+        return []
+    return [
+        build.tools.install(
+            "pins for this stack: " + "; ".join(f"{p.requirement} ({p.reason})" for p in later),
+            *(p.requirement for p in later),
+        )
+    ]
 
 
 def _warnings(
@@ -400,7 +596,7 @@ def _warnings(
     torch = candidate.torch
     variant = candidate.variant
     mmcv = candidate.mmcv
-    cuda = matrix.cuda_variants[variant].cuda if variant != "cpu" else None
+    cuda = matrix.variant_cuda(variant) if variant != "cpu" else None
     build = next((s for s in steps if s.kind == "build"), None)
     if build is not None and matrix.source_builds is not None:
         jobs = int(build.env.get("MAX_JOBS", "1"))
@@ -435,7 +631,8 @@ def _warnings(
             f"the {machine.os} {machine.arch} {variant} builds of torch are marked unverified "
             "in the matrix"
         )
-    if variant != "cpu" and not matrix.cuda_variants[variant].verified:
+    known = matrix.cuda_variants.get(variant)
+    if variant != "cpu" and known is not None and not known.verified:
         out.append(f"the {variant} variant's GPU architectures are marked unverified in the matrix")
     if mmcv.prebuilt and not mmcv.verified:
         out.append(

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from mmdoctor.planning.current import InstalledTorch
 from mmdoctor.planning.machine import Machine, has_gpu
 from mmdoctor.planning.matrix import (
     BuildVerdict,
@@ -64,6 +65,7 @@ class Candidate:
     # The build of torch installed: the variant, except PyPI's CUDA build on a CPU-only plan.
     wheel_variant: str = ""
     from_pypi: bool = False  # torch + torchvision from PyPI (--torch-source pypi)
+    installed: InstalledTorch | None = None  # the environment's own torch, kept as it is
 
     def __post_init__(self) -> None:
         if not self.torch_version:
@@ -79,7 +81,7 @@ class Candidate:
         """Every row this candidate stands on is marked verified in the matrix."""
         cuda = self.variant == "cpu" or (
             self.variant not in self.torch.unverified_variants
-            and matrix.cuda_variants[self.variant].verified
+            and (self.installed is not None or matrix.cuda_variants[self.variant].verified)
         )
         return self.torch.verified and cuda and self.mmcv.verified
 
@@ -112,46 +114,17 @@ def resolve(
     machine: Machine, wishes: Wishes, matrix: Matrix, *, suggest: bool = True
 ) -> Resolution:
     resolve_input_check(wishes, matrix)
-    kept: list[Candidate] = []
-    rejected: list[Rejection] = []
     platform = matrix.platform(machine.os, machine.arch)
     if platform is None:
         return Resolution(
             machine, wishes, None, (Rejection("torch", platform_unknown(machine, matrix)),)
         )
-    releases = _torch_releases(wishes, matrix)
-    considered = 0
-    for release in releases:
-        variants = _variants(release, machine, wishes)
-        considered += len(variants)
-        for variant in variants:
-            label = f"torch {release.torch} {variant}"
-            wheel_variant, reason = _wheel_variant(release, variant, machine, wishes, matrix)
-            reason = (
-                jetson_rejection(variant, machine, matrix)
-                or reason
-                or _reject_torch(release, variant, machine, matrix, platform)
-            )
-            if reason is not None:
-                rejected.append(Rejection(label, reason))
-                continue
-            for mmdet in mmdet_releases(wishes, matrix):
-                mmcv, why = _choose_mmcv(release, wheel_variant, mmdet, machine, wishes, matrix)
-                if mmcv is None:
-                    rejected.append(Rejection(f"{_mmdet_name(mmdet)} on {label}", why))
-                    continue
-                kept.append(
-                    Candidate(
-                        release,
-                        variant,
-                        mmdet,
-                        mmcv,
-                        exact_torch(wishes),
-                        wheel_variant=wheel_variant,
-                        from_pypi=wishes.torch_source == "pypi",
-                    )
-                )
-    if not considered and wishes.cuda is not None:
+    releases: list[TorchRelease] = []
+    if wishes.installed is not None:
+        kept, rejected = _on_installed_torch(wishes.installed, machine, wishes, matrix)
+    else:
+        kept, rejected, releases = _candidates(machine, wishes, matrix, platform)
+    if not kept and not rejected and wishes.cuda is not None:
         # Nothing was even a candidate: say so, rather than leave `rejected` empty.
         tag = cuda_tag(wishes.cuda)
         where = ", ".join(f"{r.torch} ({', '.join(r.all_variants())})" for r in releases)
@@ -172,6 +145,107 @@ def resolve(
         suggestions=suggestions,
         line_reason=_line_reason(kept, machine, wishes, matrix),
     )
+
+
+def _candidates(
+    machine: Machine, wishes: Wishes, matrix: Matrix, platform: Platform
+) -> tuple[list[Candidate], list[Rejection], list[TorchRelease]]:
+    """Every (torch release, variant, mmdet) the wishes allow: kept with its mmcv, or rejected
+    with why; and the torch releases looked at."""
+    kept: list[Candidate] = []
+    rejected: list[Rejection] = []
+    releases = _torch_releases(wishes, matrix)
+    for release in releases:
+        for variant in _variants(release, machine, wishes):
+            label = f"torch {release.torch} {variant}"
+            wheel_variant, reason = _wheel_variant(release, variant, machine, wishes, matrix)
+            reason = (
+                jetson_rejection(variant, machine, matrix)
+                or reason
+                or _reject_torch(release, variant, machine, matrix, platform)
+            )
+            if reason is not None:
+                rejected.append(Rejection(label, reason))
+                continue
+            for mmdet in mmdet_releases(wishes, matrix):
+                mmcv, why = _choose_mmcv(release, wheel_variant, mmdet, machine, wishes, matrix)
+                if mmcv is None:
+                    rejected.append(Rejection(f"{_mmdet_name(mmdet)} on {label}", why))
+                    continue
+                candidate = Candidate(
+                    release,
+                    variant,
+                    mmdet,
+                    mmcv,
+                    exact_torch(wishes),
+                    wheel_variant=wheel_variant,
+                    from_pypi=wishes.torch_source == "pypi",
+                )
+                forbidden = _forbidden(candidate, wishes, matrix)
+                if forbidden:
+                    rejected.append(Rejection(f"{_mmdet_name(mmdet)} on {label}", forbidden))
+                    continue
+                kept.append(candidate)
+    return kept, rejected, releases
+
+
+def _on_installed_torch(
+    torch: InstalledTorch, machine: Machine, wishes: Wishes, matrix: Matrix
+) -> tuple[list[Candidate], list[Rejection]]:
+    """The stacks that keep the installed torch: its release and the build it is (its CUDA,
+    read from torch itself), every mmdet the wishes allow, the mmcv each would use (no
+    prebuilt wheel matches a torch that is no plain release: built here then)."""
+    label = f"torch {torch.version} (installed)"
+    release = matrix.torch_release(torch.release)
+    if release is None:
+        return [], [Rejection(label, f"torch {torch.release} is not in the matrix")]
+    on_gpu = has_gpu(machine) and not wishes.cpu and torch.cuda is not None
+    variant = torch.build if on_gpu else "cpu"
+    kept: list[Candidate] = []
+    rejected: list[Rejection] = []
+    for mmdet in mmdet_releases(wishes, matrix):
+        mmcv, why = _choose_mmcv(
+            release, torch.build, mmdet, machine, wishes, matrix, prebuilt=torch.plain
+        )
+        if mmcv is None:
+            rejected.append(Rejection(f"{_mmdet_name(mmdet)} on {label}", why))
+            continue
+        candidate = Candidate(
+            release, variant, mmdet, mmcv, torch.public, wheel_variant=torch.build, installed=torch
+        )
+        forbidden = _forbidden(candidate, wishes, matrix)
+        if forbidden:
+            rejected.append(Rejection(f"{_mmdet_name(mmdet)} on {label}", forbidden))
+            continue
+        kept.append(candidate)
+    return kept, rejected
+
+
+def _forbidden(candidate: Candidate, wishes: Wishes, matrix: Matrix) -> str | None:
+    """Why the environment's own constraints forbid what this candidate installs, or None."""
+    if not wishes.constraints.items:
+        return None
+    line = matrix.stack_lines[candidate.line]
+    release = candidate.torch
+    vision = (
+        release.torchvision_latest
+        if candidate.torch_version == release.latest
+        else f"{release.torchvision}.*"
+    )
+    wanted = [
+        (candidate.mmcv.package, str(candidate.mmcv.version)),
+        (candidate.mmdet.distribution, str(candidate.mmdet.version)),
+        (line.mim, str(line.mim_latest)),
+    ]
+    if candidate.installed is None:
+        wanted = [("torch", candidate.torch_version), ("torchvision", vision), *wanted]
+    if candidate.mmdet.line >= 3:
+        wanted.append((line.mmengine, str(line.mmengine_latest)))
+    for name, version in wanted:
+        constraint = wishes.constraints.forbids(name, version)
+        if constraint is not None:
+            return f"{name} {version} breaks the environment's constraint {constraint.source}"
+    return None
 
 
 # ------------------------------------------------------------------- the candidate space
@@ -382,9 +456,12 @@ def _choose_mmcv(
     machine: Machine,
     wishes: Wishes,
     matrix: Matrix,
+    *,
+    prebuilt: bool = True,
 ) -> tuple[MmcvChoice | None, str]:
     """The newest mmcv in mmdet's range with a wheel for this torch, else one that compiles.
-    `variant` is the torch build installed (a CPU plan on PyPI's torch: its CUDA build)."""
+    `variant` is the torch build installed (a CPU plan on PyPI's torch: its CUDA build);
+    `prebuilt`: False for a torch no wheel index builds for (a pre-release): compiled only."""
     if machine.python not in mmdet.python:
         return None, f"{_mmdet_name(mmdet)} needs Python {spec_text(mmdet.python)}"
     line = matrix.stack_lines[mmdet.stack_line]
@@ -393,7 +470,7 @@ def _choose_mmcv(
             f"the {line.name} line needs Python {spec_text(line.python)}: {line.python_note}"
         )
     missing: list[str] = []
-    prebuilt = find_prebuilt_mmcv(
+    wheel = find_prebuilt_mmcv(
         matrix,
         mmdet.mmcv_package,
         mmdet.mmcv,
@@ -406,8 +483,8 @@ def _choose_mmcv(
         missing=missing,
         glibc=machine.glibc,
     )
-    if prebuilt is not None:
-        return prebuilt, ""
+    if wheel is not None and prebuilt:
+        return wheel, ""
     package, spec = mmdet.mmcv_package, mmdet.mmcv
     where = f"on {machine.os} {machine.arch}"
     if machine.arch not in matrix.mmcv_wheel_archs:
@@ -547,7 +624,7 @@ def newest_compiling_mmcv(
 def _rank(candidate: Candidate, machine: Machine, matrix: Matrix) -> tuple[object, ...]:
     cuda = Version("0")
     if candidate.variant != "cpu":
-        cuda = matrix.cuda_variants[candidate.variant].cuda
+        cuda = matrix.variant_cuda(candidate.variant)
     # A source build of CUDA ops needs nvcc of torch's CUDA major: prefer what is installed.
     builds_with_nvcc = (
         candidate.mmcv.prebuilt
@@ -734,7 +811,7 @@ def _line_reason(kept: list[Candidate], machine: Machine, wishes: Wishes, matrix
     best = kept[0]
     title = matrix.stack_lines[best.line].title
     if wishes.line is not None:
-        return f"{title}: asked for with --line {wishes.line}"
+        return f"{title}: {wishes.line_why or f'asked for with --line {wishes.line}'}"
     rival = next((c for c in kept if c.line != best.line), None)
     if rival is None:
         others = [n for n in matrix.stack_lines if n != best.line]

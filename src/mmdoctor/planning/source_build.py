@@ -18,8 +18,13 @@ from mmdoctor.planning.steps import Installer, Step
 def arch_list_for(candidate: Candidate, machine: Machine, matrix: Matrix) -> str:
     """TORCH_CUDA_ARCH_LIST for a source build: the GPUs here (fewer archs, faster build), else
     the variant's own list. A GPU newer than the variant's newest arch (which its nvcc may not
-    know) gets that arch as PTX, which the driver JIT-compiles for it."""
-    info = matrix.cuda_variants[candidate.variant].built_for(candidate.torch.torch, machine.arch)
+    know) gets that arch as PTX, which the driver JIT-compiles for it. An installed torch of a
+    build the matrix does not know (JetPack's, NGC's): the GPUs' own archs."""
+    known = matrix.cuda_variants.get(candidate.variant)
+    if known is None:
+        ccs = sorted(set(machine.gpu_ccs))
+        return ";".join(f"{cc.major}.{cc.minor}" for cc in ccs)
+    info = known.built_for(candidate.torch.torch, machine.arch)
     if not machine.gpu_ccs:
         return ";".join(f"{v.major}.{v.minor}" for v in info.sm)
     newest = max(info.sm)
@@ -50,10 +55,13 @@ def source_build_steps(
     installer: Installer,
     torch_version: str,
     jobs: int,
+    *,
+    reinstall: bool = False,
 ) -> list[Step]:
-    """Build mmcv from its sdist into the wheel cache, then install that wheel. Where torch's
-    headers need a newer C++ than the sdist's setup.py forces, the build runs on mmdoctor's own
-    unpacked copy with the flag raised (never on the user's files)."""
+    """Build mmcv from its sdist into the wheel cache, then install that wheel (`reinstall`: over
+    a broken install of the same version). Where torch's headers need a newer C++ than the
+    sdist's setup.py forces, the build runs on mmdoctor's own unpacked copy with the flag
+    raised (never on the user's files)."""
     mmcv, torch, variant = candidate.mmcv, candidate.torch, candidate.variant
     spec = f"{mmcv.package}=={mmcv.version}"
     env = {"MMCV_WITH_OPS": "1", "MAX_JOBS": str(jobs)}
@@ -63,10 +71,7 @@ def source_build_steps(
     key = wheel_cache.BuildKey(
         package=mmcv.package,
         version=str(mmcv.version),
-        # PyPI's CUDA torch and the CPU one of a --cpu plan share a version: the key tells them
-        torch=f"{torch_version}+{candidate.wheel_variant}"
-        if candidate.from_pypi
-        else torch_version,
+        torch=_key_torch(candidate, torch_version),
         cuda=variant,
         python_tag=f"cp{machine.python.major}{machine.python.minor}",
         arch_list=env.get("TORCH_CUDA_ARCH_LIST", ""),
@@ -112,10 +117,24 @@ def source_build_steps(
     steps += [
         build,
         installer.install_built(
-            f"{spec}: the wheel just built (or cached)", spec, mmcv.package, wheelhouse
+            f"{spec}: the wheel just built (or cached)",
+            spec,
+            mmcv.package,
+            wheelhouse,
+            reinstall=reinstall,
         ),
     ]
     return steps
+
+
+def _key_torch(candidate: Candidate, torch_version: str) -> str:
+    """The torch of the build's cache key: PyPI's CUDA torch and the CPU one of a --cpu plan
+    share a version, so the key says the build too; an installed torch, as it says itself."""
+    if candidate.installed is not None:
+        return candidate.installed.cache_version
+    if candidate.from_pypi:
+        return f"{torch_version}+{candidate.wheel_variant}"
+    return torch_version
 
 
 def toolchain_blockers(
@@ -218,7 +237,7 @@ def cuda_blockers(
     candidate: Candidate, machine: Machine, matrix: Matrix, gcc: Version | None
 ) -> list[str]:
     """nvcc, of torch's CUDA major, with a host gcc it accepts: a CUDA build needs them."""
-    cuda = matrix.cuda_variants[candidate.variant].cuda
+    cuda = matrix.variant_cuda(candidate.variant)
     if not machine.toolchain_known:
         return [
             f"the source build compiles CUDA ops: the machine that builds it needs nvcc "

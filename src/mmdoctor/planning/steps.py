@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 from mmdoctor.planning.sources import INSTALLERS, Sources
 
-# What a step is, for the executor: "install" (packages into the target), "prepare" (a source
-# build's download, unpack and patch, skipped once the build is cached), "build" (a wheel into
-# the cache), "verify" (the torch just installed, against the plan), "check" (the final check).
-KINDS = ("install", "prepare", "build", "verify", "check")
+# What a step is, for the executor: "install" (packages into the target), "remove" (packages
+# out of it), "prepare" (a source build's download, unpack and patch, skipped once the build is
+# cached), "build" (a wheel into the cache), "verify" (the torch just installed, against the
+# plan), "check" (the final check).
+KINDS = ("install", "remove", "prepare", "build", "verify", "check")
 
 
 class Tool(Protocol):
@@ -39,6 +40,7 @@ class Step:
     wheel_dir: str | None = None  # a build: where the wheel goes (the cache's folder)
     source_tree: str | None = None  # a build from an unpacked tree instead of `packages`
     dest: str | None = None  # a download: where the sdist goes
+    reinstall: bool = False  # over the same version, broken, and nothing else (no deps)
     env: Mapping[str, str] = field(default_factory=dict)
     unless_built: str = ""  # a wheel folder: the step prepares a build, skipped once it is done
 
@@ -50,9 +52,9 @@ class Step:
         return {"description": self.description, "argv": list(self.argv), "env": dict(self.env)}
 
     @property
-    def runs_installer(self) -> bool:
-        """A pip, mim or uv run that asks package indexes (what the pre-flight probes)."""
-        return isinstance(self.tool, (Pip, Mim, Uv))
+    def asks_indexes(self) -> bool:
+        """A pip, mim or uv run that fetches from package indexes (what the pre-flight probes)."""
+        return isinstance(self.tool, (Pip, Mim, Uv)) and self.kind != "remove"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ def _only_binary(step: Step) -> tuple[str, ...]:
     return tuple(part for package in step.only_binary for part in ("--only-binary", package))
 
 
+def _again(step: Step, flag: str = "--force-reinstall") -> tuple[str, ...]:
+    return (flag, "--no-deps") if step.reinstall else ()
+
+
 @dataclass(frozen=True)
 class Pip:
     """`python -m pip` of the target: installs, and every build and download (pip's build
@@ -95,6 +101,8 @@ class Pip:
                 *_sources(step),
                 *(("--wheel-dir", step.wheel_dir) if step.wheel_dir else ()),
             )
+        if step.kind == "remove":
+            return (*head, "uninstall", "--yes", *step.packages)
         if step.dest is not None:  # a download: its metadata read without build isolation too
             return (
                 *head,
@@ -104,7 +112,10 @@ class Pip:
                 *("--dest", step.dest),
                 *_sources(step),
             )
-        return (*head, "install", *step.packages, *_only_binary(step), *_sources(step))
+        return (
+            *(*head, "install", *_again(step), *step.packages),
+            *(*_only_binary(step), *_sources(step)),
+        )
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,7 @@ class Mim:
     executable: str
 
     def argv(self, step: Step) -> tuple[str, ...]:
-        head = (self.executable, "-m", "mim", "install")
+        head = (self.executable, "-m", "mim", "install", *_again(step))
         return (*head, *step.packages, *_only_binary(step), *_sources(step))
 
 
@@ -125,7 +136,9 @@ class Uv:
     executable: str
 
     def argv(self, step: Step) -> tuple[str, ...]:
-        head = ("uv", "pip", "install", "--python", self.executable)
+        if step.kind == "remove":
+            return ("uv", "pip", "uninstall", "--python", self.executable, *step.packages)
+        head = ("uv", "pip", "install", "--python", self.executable, *_again(step, "--reinstall"))
         return (*head, *step.packages, *_only_binary(step), *_sources(step))
 
 
@@ -156,6 +169,7 @@ class Installer:
         via_mim: bool = False,
         only_binary: tuple[str, ...] = (),
         env: Mapping[str, str] | None = None,
+        reinstall: bool = False,
     ) -> Step:
         return Step(
             description,
@@ -165,15 +179,30 @@ class Installer:
             find_links=(*find_links, *self.sources.find_links),
             only_binary=only_binary,
             env=env or {},
+            reinstall=reinstall,
         )
 
+    def remove(self, description: str, *packages: str) -> Step:
+        return Step(description, Uv(self.executable) if self.name == "uv" else self.pip,
+                    kind="remove", packages=packages)  # fmt: skip
+
     def install_built(
-        self, description: str, requirement: str, package: str, wheelhouse: str
+        self,
+        description: str,
+        requirement: str,
+        package: str,
+        wheelhouse: str,
+        *,
+        reinstall: bool = False,
     ) -> Step:
         """The wheel built into `wheelhouse`: `package` only as a wheel (the index has only its
         sdist), its dependencies from the index as usual."""
         return self.install(
-            description, requirement, only_binary=(package,), find_links=(wheelhouse,)
+            description,
+            requirement,
+            only_binary=(package,),
+            find_links=(wheelhouse,),
+            reinstall=reinstall,
         )
 
     def build_wheel(

@@ -5,11 +5,13 @@ matrix does not have, is a one-line `UsageError` (exit 2) before anything is pro
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.version import Version
 
 from mmdoctor.errors import UsageError
+from mmdoctor.planning.constraints import Constraints
+from mmdoctor.planning.current import InstalledTorch
 from mmdoctor.planning.matrix import Matrix, MmdetRelease
 
 TORCH_SOURCES = ("pytorch", "pypi")
@@ -26,7 +28,11 @@ class Wishes:
     mmdet: str | None = None  # --mmdet 2 | 3 | 3.3.0
     allow_source_build: bool = True
     line: str | None = None  # --line openmmlab | onedl; None: both compete
+    line_why: str = ""  # why that line, where not --line (the environment holds it)
     torch_source: str = "pytorch"  # --torch-source: PyTorch's index for the variant, or "pypi"
+    installed: InstalledTorch | None = None  # the environment's torch, to keep (fit the rest)
+    # the environment's pip constraints: never broken
+    constraints: Constraints = field(default_factory=Constraints)
 
 
 class ResolveInputError(UsageError):

@@ -9,7 +9,8 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from mmdoctor.environment import (
@@ -21,8 +22,15 @@ from mmdoctor.environment import (
     NvidiaInfo,
     ToolkitInfo,
 )
-from mmdoctor.pipnet import Host, PipNetwork, pip_network_from
-from mmdoctor.probe.inside import ALL_STEPS, probe_python, probe_steps, results, target_from
+from mmdoctor.pipnet import Host
+from mmdoctor.probe.inside import (
+    IMPORT_STEPS,
+    probe_in_one_run,
+    probe_python,
+    probe_steps,
+    results,
+    target_from,
+)
 from mmdoctor.probe.network import probe_network
 from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
 from mmdoctor.probe.toolkit import probe_toolkit
@@ -42,21 +50,24 @@ def collect_environment(
     environ: Mapping[str, str],
     step_timeout: float,
     max_cuda_for_driver: Callable[[str], str | None],
-    steps: Sequence[str] = ALL_STEPS,
-    hosts: Callable[[PipNetwork], Sequence[Host]] | None = None,
+    steps: Sequence[str] = IMPORT_STEPS,
+    one_run: bool = False,
+    hosts: Callable[[Environment], Sequence[Host]] | None = None,
     nvidia: bool = True,
     toolkit: bool = True,
 ) -> Environment:
     """Everything at once: NVML, the toolkit, and the target's probe steps (a `Choice` is run;
     a `Target` described by what-if values is taken as it is). `step_timeout` bounds each
-    import inside the target (a hung `import torch` is a finding); `steps`: which probe steps
-    run (install needs only the interpreter's own facts: one run of it); `hosts`: the download
-    hosts to ask, given the target's pip settings (check, unless --offline); `nvidia`,
-    `toolkit`: False where what-if values describe them (nothing of this machine is asked)."""
+    import inside the target (a hung `import torch` is a finding); `steps`: the import steps
+    after the python step; `one_run`: all of them in one run of the interpreter, one after the
+    other (install), else the python step and two groups of imports at once (check);
+    `hosts`: the download hosts to ask, given what was found (check, unless --offline);
+    `nvidia`, `toolkit`: False where what-if values describe them (nothing of this machine is
+    asked)."""
     started = time.monotonic()
     overrides = parse_overrides(environ)
-    # nvidia, toolkit, network, and the target's probe processes: all at once
-    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="probe") as pool:
+    # nvidia, toolkit, and the target's probe processes: all at once
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="probe") as pool:
         nvidia_job = (
             pool.submit(
                 probe_nvidia,
@@ -71,31 +82,37 @@ def collect_environment(
             pool.submit(probe_toolkit, environ=environ, timeout=TOOL_TIMEOUT) if toolkit else None
         )
         if isinstance(target, Choice):
-            executable = target.executable
-            imports = probe_steps(
-                executable, steps, step_timeout=step_timeout, pool=pool, environ=environ
-            )
-            python = probe_python(executable, timeout=step_timeout, environ=environ)
-            network = pip_network_from(python.data.get("pip_config") or ())
-        else:
-            imports, network = [], target.pip_network
-        # the hosts are asked with the target's own pip settings, read by its python step
-        network_job = (
-            pool.submit(probe_network, hosts(network), network=network, environ=environ)
-            if hosts is not None
-            else None
-        )
-        if isinstance(target, Choice):
-            target = target_from(target.executable, target.how, python, results(imports))
-        return Environment(
+            target = _probe_target(target, steps, one_run, step_timeout, pool, environ)
+        env = Environment(
             host=probe_host(environ),
-            network=network_job.result() if network_job is not None else None,
             nvidia=nvidia_job.result() if nvidia_job is not None else NvidiaInfo(),
             toolkit=toolkit_job.result() if toolkit_job is not None else ToolkitInfo(),
             target=target,
             overrides=overrides,
-            probe_seconds=round(time.monotonic() - started, 3),
         )
+    if hosts is not None:  # asked with the target pip's own settings
+        network = probe_network(hosts(env), network=env.target.pip_network, environ=environ)
+        env = replace(env, network=network)
+    return replace(env, probe_seconds=round(time.monotonic() - started, 3))
+
+
+def _probe_target(
+    choice: Choice,
+    steps: Sequence[str],
+    one_run: bool,
+    step_timeout: float,
+    pool: Executor,
+    environ: Mapping[str, str],
+) -> Target:
+    executable = choice.executable
+    if one_run:
+        python, found = probe_in_one_run(
+            executable, steps, step_timeout=step_timeout, environ=environ
+        )
+        return target_from(executable, choice.how, python, found)
+    imports = probe_steps(executable, steps, step_timeout=step_timeout, pool=pool, environ=environ)
+    python = probe_python(executable, timeout=step_timeout, environ=environ)
+    return target_from(executable, choice.how, python, results(imports))
 
 
 def read_target(choice: Choice, *, environ: Mapping[str, str], timeout: float) -> Target:

@@ -37,7 +37,7 @@ STACK_STEPS = (
     "mmdet",
     "mmcv_ext_info",
 )
-ALL_STEPS = (PYTHON_STEP, *LIGHT_STEPS, *STACK_STEPS)
+IMPORT_STEPS = (*LIGHT_STEPS, *STACK_STEPS)
 
 
 def _script() -> str:
@@ -63,6 +63,24 @@ def probe_python(executable: str, *, timeout: float, environ: Mapping[str, str])
         raise ProbeError(f"{executable}: the probe failed inside it: {step.error or step.crashed}")
     require_supported(executable, str(step.data["version"]))
     return step
+
+
+def probe_in_one_run(
+    executable: str, steps: Sequence[str], *, step_timeout: float, environ: Mapping[str, str]
+) -> tuple[StepResult, dict[str, StepResult]]:
+    """The python step, then `steps`, in one run of the interpreter (install: its facts and
+    the stack it holds, as check reads them); a step that kills the run is recorded and the
+    rest run again after it."""
+    results = _run_group(
+        executable, _script(), (PYTHON_STEP, *steps), step_timeout, probe_env(environ)
+    )
+    python = results.pop(PYTHON_STEP)
+    if not python.ok:
+        raise ProbeError(
+            f"{executable}: the probe failed inside it: {python.error or python.crashed}"
+        )
+    require_supported(executable, str(python.data["version"]))
+    return python, results
 
 
 def probe_steps(
@@ -95,7 +113,7 @@ def probe_target(
     pool: Executor,
     environ: Mapping[str, str],
     how: str = "--python",
-    steps: Sequence[str] = ALL_STEPS,
+    steps: Sequence[str] = IMPORT_STEPS,
 ) -> Target:
     """Every step of `steps` in the target: the python step first, the import steps in
     parallel with it."""
@@ -129,6 +147,7 @@ def target_from(
         how=how,
         bundled_wheels=data.get("bundled") or None,
         pip_config=tuple((str(k), str(v)) for k, v in config) if config is not None else None,
+        constraints=tuple((str(f), str(line)) for f, line in data.get("constraints") or ()),
     )
 
 

@@ -134,6 +134,7 @@ def step_python():
     stdlib = sysconfig.get_paths().get("stdlib", "")
     include = sysconfig.get_paths().get("include") or ""  # Python.h: what a C build includes
     in_venv = prefix != base_prefix
+    config = pip_config()
     return {
         "version": "%d.%d.%d" % sys.version_info[:3],
         "implementation": platform.python_implementation(),
@@ -154,7 +155,8 @@ def step_python():
         "ninja": find_ninja(sysconfig.get_paths().get("scripts") or ""),
         "distributions": scan_distributions(),
         "bundled": ensurepip_wheels(),
-        "pip_config": pip_config(),
+        "pip_config": config,
+        "constraints": pip_constraints(config or []),
     }
 
 
@@ -169,6 +171,29 @@ def ensurepip_wheels():
     except Exception:
         return None
     return bundled if os.path.isdir(bundled) else None
+
+
+def pip_constraints(config):
+    # type: (List[List[str]]) -> List[List[str]]
+    """The requirement lines of the constraints files pip applies (PIP_CONSTRAINT over the
+    [install] section over [global]), as [file, line]: what no plan may ask pip to break (an
+    NGC container pins its torch this way). A file that cannot be read is one [file, ""]."""
+    rank = {":env:": 3, "install": 2, "global": 1}
+    best = (0, "")
+    for key, value in config:
+        section, _, name = key.partition(".")
+        if name == "constraint" and rank.get(section, 0) > best[0]:
+            best = (rank[section], value)
+    found = []  # type: List[List[str]]
+    for path in best[1].split():
+        try:
+            with io.open(path, "r", encoding="utf-8", errors="replace") as handle:
+                lines = [line.split("#", 1)[0].strip() for line in handle]
+        except (OSError, IOError):
+            found.append([path, ""])
+            continue
+        found.extend([path, line] for line in lines if line and not line.startswith("-"))
+    return found
 
 
 def pip_config():

@@ -102,6 +102,9 @@ def render_check_report(report: CheckReport, *, verbose: bool, console: Console)
         console.print(
             Text(f"({hidden} passing or skipped check(s) hidden; -v shows all)", style="dim")
         )
+    if report.next is not None:
+        say(console, "Next: ", f"it {report.next.changes}" if report.next.changes else "", "bold")
+        command(console, "  $ ", report.next.command, "cyan")
 
 
 def _render_result(

@@ -47,35 +47,19 @@ def render_plan(
         _render_no_plan(resolution, console=console, verbose=verbose)
         return
     how = "prebuilt wheel" if plan.mmcv_prebuilt else "source build"
+    kept = plan.candidate.installed
+    torch = f"{kept.version} (installed, kept)" if kept else plan.torch_version
     console.print(
         Text(
             f"Plan: {plan.line.mmdet} {plan.mmdet_version} + {plan.mmcv_name} "
-            f"{plan.mmcv_version} ({how}) + torch {plan.torch_version} ({plan.variant})",
+            f"{plan.mmcv_version} ({how}) + torch {torch} ({plan.variant})",
             style="bold green",
         )
     )
+    render_changes(plan, console)
     if plan.line_reason:
         say(console, "Line: ", plan.line_reason)
-    table = Table(show_edge=False, box=None, pad_edge=False)
-    table.add_column("package")
-    table.add_column("version")
-    table.add_column("from", overflow="fold")
-    torch_from = f"PyTorch {plan.variant}: {plan.torch_index_url or plan.torch_find_links or ''}"
-    if plan.candidate.from_pypi:
-        torch_from = f"PyPI (its {plan.candidate.wheel_variant} build)"
-    table.add_row("torch", plan.torch_version, torch_from)
-    table.add_row("torchvision", plan.torchvision_version, torch_from)
-    table.add_row(plan.line.mim, plan.mim_version, "PyPI")
-    mmcv_from = (
-        f"{plan.line.name} wheels: {plan.mmcv_find_links}"
-        if plan.mmcv_prebuilt
-        else "PyPI sdist, built here (no prebuilt wheel)"
-    )
-    table.add_row(plan.mmcv_name, plan.mmcv_version, mmcv_from)
-    if plan.mmengine_version:
-        table.add_row(plan.line.mmengine, plan.mmengine_version, f"PyPI (via {plan.installer})")
-    table.add_row(plan.line.mmdet, plan.mmdet_version, f"PyPI (via {plan.installer})")
-    console.print(table)
+    console.print(_packages(plan))
     if plan.pins:
         console.print(Text("Pins:", style="bold"))
         for pin in plan.pins:
@@ -91,6 +75,49 @@ def render_plan(
             say(console, "  - ", alternative.describe(), "dim")
     if dry_run:
         console.print(Text("Dry run: nothing was changed.", style="dim"))
+
+
+def _packages(plan: Plan) -> Table:
+    """Each package of the plan, its version and where it comes from."""
+    table = Table(show_edge=False, box=None, pad_edge=False)
+    table.add_column("package")
+    table.add_column("version")
+    table.add_column("from", overflow="fold")
+    torch_from = f"PyTorch {plan.variant}: {plan.torch_index_url or plan.torch_find_links or ''}"
+    if plan.candidate.from_pypi:
+        torch_from = f"PyPI (its {plan.candidate.wheel_variant} build)"
+    kept = plan.candidate.installed
+    if kept is not None:
+        table.add_row("torch", kept.version, "installed: kept")
+    else:
+        table.add_row("torch", plan.torch_version, torch_from)
+    table.add_row("torchvision", plan.torchvision_version, torch_from)
+    table.add_row(plan.line.mim, plan.mim_version, "PyPI")
+    mmcv_from = (
+        f"{plan.line.name} wheels: {plan.mmcv_find_links}"
+        if plan.mmcv_prebuilt
+        else "PyPI sdist, built here (no prebuilt wheel)"
+    )
+    table.add_row(plan.mmcv_name, plan.mmcv_version, mmcv_from)
+    if plan.mmengine_version:
+        table.add_row(plan.line.mmengine, plan.mmengine_version, f"PyPI (via {plan.installer})")
+    table.add_row(plan.line.mmdet, plan.mmdet_version, f"PyPI (via {plan.installer})")
+    return table
+
+
+def render_changes(plan: Plan, console: Console) -> None:
+    """What the plan does to the environment, replaces and removes first: shown where the
+    environment holds something (a plan for an empty one adds all, as the table says)."""
+    items = plan.changes.items
+    if not any(c.action != "add" for c in items):
+        return
+    console.print(Text("Changes:", style="bold"))
+    # torch first (what a user most needs to know: kept or replaced, and why), then what is
+    # replaced or removed, then what is added, then the rest that stays
+    order = {"replace": 1, "remove": 2, "add": 3, "keep": 4}
+    styles = {"replace": "yellow", "remove": "yellow", "add": "green", "keep": "dim"}
+    for change in sorted(items, key=lambda c: 0 if c.name == "torch" else order[c.action]):
+        say(console, "  ", change.said(), styles[change.action])
 
 
 def render_steps(steps: Sequence[Step], console: Console) -> None:
