@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-def decode_log(data: bytes, name: str) -> str:
+def decode_log(data: bytes | bytearray, name: str) -> str:
     """The text of a log; binary data is bad input (exit 2)."""
     if b"\x00" in data[:8192]:
         raise UsageError(f"{name}: binary data, not a log")
