@@ -18,10 +18,10 @@ from mmdoctor.knowledge import (
     EVIDENCE_LINES,
     MIN_REPORTED,
     Match,
-    clean,
     match_log,
     order_by_chain,
 )
+from mmdoctor.logtext import Normalised, clean, normalise
 
 if TYPE_CHECKING:
     from mmdoctor.checks.torch import PlannedStack
@@ -35,6 +35,7 @@ __all__ = [
     "clean",
     "confirm_with_environment",
     "decode_log",
+    "decode_normalised",
     "fit_stack_commands",
     "match_log",
     "order_by_chain",
@@ -42,13 +43,18 @@ __all__ = [
 
 
 def decode_log(data: bytes | bytearray, name: str) -> str:
-    """The text of a log; binary data is bad input (exit 2)."""
+    """The text of a log, normalised for matching; binary data is bad input (exit 2)."""
+    return decode_normalised(data, name).text
+
+
+def decode_normalised(data: bytes | bytearray, name: str) -> Normalised:
+    """The text of a log and the normalisations that applied (logtext.py)."""
     if b"\x00" in data[:8192]:
         raise UsageError(f"{name}: binary data, not a log")
     text = data.decode("utf-8", errors="replace")
     if text and text.count("\ufffd") > max(10, len(text) // 20):
         raise UsageError(f"{name}: not text (mostly undecodable bytes)")
-    return clean(text)
+    return normalise(text)
 
 
 def confirm_with_environment(matches: list[Match], failing: Mapping[str, str]) -> list[Match]:

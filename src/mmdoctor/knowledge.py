@@ -7,6 +7,9 @@ This is also the one classifier of failure text: `diagnose` (a whole log), `chec
 import's summary, traceback and stderr), `smoke-test` (a failed stage) and `install` (a failed
 command's output) all ask `match_log`, through `classify` / `classify_all` where they need ids.
 
+The text is normalised first (logtext.py: ANSI, line endings, quote markers, code fences,
+Jupyter gutters, HTML entities, re-wrapped lines), so `clean` is that module's.
+
 Matching: each entry's signatures are regexes with weights; an entry's confidence is the
 noisy-or of the weights of the patterns that match (1 - prod(1 - w)). A pattern runs only where
 one of its needles (literal text every match contains, read from the parsed regex) is in the
@@ -29,6 +32,7 @@ from typing import Any
 
 from mmdoctor import paths
 from mmdoctor.errors import UsageError
+from mmdoctor.logtext import clean as clean  # (re-exported: the one cleaning step)
 
 try:  # the regex parser, for needles_of: re._parser from 3.11, sre_parse before
     from re import _constants as _parser_constants  # type: ignore[attr-defined]
@@ -40,7 +44,6 @@ except ImportError:  # pragma: no cover - Python 3.10
 CONFIDENT = 0.5  # below this a match is only "possible"
 MIN_REPORTED = 0.2
 EVIDENCE_LINES = 6
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 
 
 @dataclass(frozen=True)
@@ -144,16 +147,6 @@ class Match:
     @property
     def commands(self) -> tuple[str, ...]:
         return self.failure.fix_commands if self.fitted_commands is None else self.fitted_commands
-
-
-def clean(text: str) -> str:
-    """ANSI colours and Windows line endings out; everything else as pasted. (Each step copies
-    the text, so a step with nothing to do is skipped: a big log is big.)"""
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
 
 
 def match_log(text: str, knowledge: Knowledge) -> list[Match]:
