@@ -16,6 +16,7 @@ from mmdoctor.result import Result
 
 if TYPE_CHECKING:
     from mmdoctor.checks.torch import PlannedStack
+    from mmdoctor.decisive import Decisive
     from mmdoctor.diagnose import Match
 
 
@@ -39,21 +40,26 @@ class Diagnosis:
     source: str  # the file name, or "standard input"
     matches: tuple[Match, ...]
     found: bool  # a known cause matched confidently
+    # where nothing known matched: the decisive lines and their area (decisive.py), if any
+    decisive: Decisive | None = None
+    normalised: tuple[str, ...] = ()  # what was normalised before matching (logtext.py)
 
 
 def run(options: DiagnoseOptions, ui: Interaction) -> Result:
+    from mmdoctor.decisive import find_decisive
     from mmdoctor.diagnose import (
         CONFIDENT,
         confirm_with_environment,
-        decode_log,
+        decode_normalised,
         fit_stack_commands,
         match_log,
     )
     from mmdoctor.knowledge import load_knowledge
 
     data, source = _read(options.log, parse_size(options.max_bytes))
-    text = decode_log(data, source)
+    normalised = decode_normalised(data, source)
     del data  # a 100 MB log is held once, as text, while it is matched
+    text = normalised.text
     matches = match_log(text, load_knowledge())
     planned: PlannedStack | None = None
     if options.python is not None:
@@ -61,8 +67,10 @@ def run(options: DiagnoseOptions, ui: Interaction) -> Result:
         matches = confirm_with_environment(matches, failing)
     matches = fit_stack_commands(matches, planned)
     found = any(m.confidence >= CONFIDENT for m in matches)
+    decisive = None if found else find_decisive(text)
     status, code = ("found", ExitCode.OK) if found else ("unknown", ExitCode.PROBLEMS)
-    return Result("diagnose", status, code, Diagnosis(source, tuple(matches), found))
+    body = Diagnosis(source, tuple(matches), found, decisive, normalised.applied)
+    return Result("diagnose", status, code, body)
 
 
 def _read(log: str, max_bytes: int) -> tuple[bytearray, str]:

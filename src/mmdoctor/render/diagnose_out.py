@@ -8,13 +8,38 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from mmdoctor.commands.diagnose import Diagnosis
+from mmdoctor.decisive import Decisive
 from mmdoctor.diagnose import CONFIDENT, Match, bug_report_hint
 from mmdoctor.knowledge import load_knowledge
 from mmdoctor.redact import redact_credentials
 
 
-def render_matches(matches: list[Match], *, console: Console, verbose: bool, source: str) -> None:
-    console.print(Text(f"mmdoctor diagnose · {source}", style="bold"))
+def render_diagnosis(body: Diagnosis, *, console: Console, verbose: bool) -> None:
+    console.print(Text(f"mmdoctor diagnose · {body.source}", style="bold"))
+    if verbose and body.normalised:
+        read_as = f"  Normalised before matching: {', '.join(body.normalised)}"
+        console.print(Text(read_as, style="dim"))
+    if body.decisive is not None:
+        _render_decisive(body.decisive, console)
+    render_matches(list(body.matches), console=console, verbose=verbose)
+
+
+def _render_decisive(decisive: Decisive, console: Console) -> None:
+    """Nothing known matched, but the log says plainly where it broke: show that place."""
+    line = Text()
+    line.append(f"{decisive.title} ", style="bold yellow")
+    line.append(f"({decisive.area}, {decisive.confidence:.0%})", style="dim")
+    console.print(line)
+    console.print(Text("  No known failure matched; the decisive lines:"))
+    for number, text in decisive.lines:
+        console.print(Text(f"  line {number}: {redact_credentials(text)}", style="dim"))
+    console.print(Text("  First checks:", style="cyan"))
+    for check in decisive.checks:
+        console.print(Text(f"    - {check}", style="cyan"))
+
+
+def render_matches(matches: list[Match], *, console: Console, verbose: bool) -> None:
     confident = [m for m in matches if m.confidence >= CONFIDENT]
     if not confident:
         console.print(Text(bug_report_hint(), style="yellow"))
@@ -68,6 +93,16 @@ def _render_chain(match: Match, console: Console) -> None:
     for link in match.chain:
         failure = knowledge.get(link)
         console.print(Text(f"    then {link}: {failure.title if failure else ''}", style="dim"))
+
+
+def diagnosis_dict(body: Diagnosis) -> dict[str, Any]:
+    return {
+        "source": body.source,
+        "matches": [match_dict(m) for m in body.matches],
+        "hint": None if body.found else bug_report_hint(),
+        "decisive": None if body.decisive is None else body.decisive.to_dict(),
+        "normalised": list(body.normalised),
+    }
 
 
 def match_dict(match: Match) -> dict[str, Any]:

@@ -162,9 +162,9 @@ def _(body: SmokeReport, console: Console, verbose: bool) -> None:
 
 @human.register
 def _(body: Diagnosis, console: Console, verbose: bool) -> None:
-    from mmdoctor.render.diagnose_out import render_matches
+    from mmdoctor.render.diagnose_out import render_diagnosis
 
-    render_matches(list(body.matches), console=console, verbose=verbose, source=body.source)
+    render_diagnosis(body, console=console, verbose=verbose)
 
 
 @human.register

@@ -146,14 +146,9 @@ def _(body: SmokeReport, command: str, verbose: bool) -> dict[str, Any]:
 
 @body_keys.register
 def _(body: Diagnosis, command: str, verbose: bool) -> dict[str, Any]:
-    from mmdoctor.diagnose import bug_report_hint
-    from mmdoctor.render.diagnose_out import match_dict
+    from mmdoctor.render.diagnose_out import diagnosis_dict
 
-    return {
-        "source": body.source,
-        "matches": [match_dict(m) for m in body.matches],
-        "hint": None if body.found else bug_report_hint(),
-    }
+    return diagnosis_dict(body)
 
 
 @body_keys.register
