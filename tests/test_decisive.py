@@ -104,7 +104,8 @@ def test_the_distribution_of_a_missing_module_is_named() -> None:
 
 
 def test_a_compile_error_is_the_first_one_even_after_pip_s_summary() -> None:
-    """pip's build summary comes last; the first compiler error says why."""
+    """pip's build summary comes last; the first compiler error says why. (A constructed log:
+    the real ones are in tests/data/fallback.)"""
     log = (
         "  Building wheel for dcn (setup.py) ... error\n"
         '  src/dcn_cuda.cu(12): error: identifier "THCState" is undefined\n'

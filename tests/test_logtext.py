@@ -62,6 +62,30 @@ def test_quote_markers_as_a_reply_or_an_e_mail_quotes_a_log() -> None:
     assert top(quoted) == top(text)
 
 
+def ids(text: str) -> list[str]:
+    return [m.failure.id for m in match_log(text, load_knowledge()) if m.confidence >= CONFIDENT]
+
+
+@pytest.mark.parametrize(
+    ("sample", "paste"),
+    [
+        # `pip list` lines are matched where they start a line: behind "> " they did not
+        (
+            "mmcv-and-mmcv-full-coinstalled.log",
+            lambda text: "\n".join(f"> {line}" for line in text.split("\n")),
+        ),
+        # an HTML page or e-mail writes the quotes of No module named 'mmcv._ext' as &#39;
+        ("mmcv-ext-missing.log", lambda text: text.replace("'", "&#39;")),
+    ],
+)
+def test_pasted_forms_that_hid_a_known_failure_before(sample: str, paste) -> None:
+    text = raw(LOGS / sample)
+    pasted = paste(text)
+    expected = sample.split(".")[0]
+    assert expected not in ids(pasted)  # the patterns alone, on the text as pasted
+    assert ids(normalise(pasted).text)[0] == expected
+
+
 def test_a_code_fence_glued_to_the_first_line() -> None:
     text = raw(SAMPLE)
     first, rest = text.split("\n", 1)
