@@ -18,9 +18,10 @@ Anything else (a KeyError in a user's dataset code, a config typo, a clean log, 
 dump) gives None: diagnose stays silent rather than guess. What is found is "not a known
 failure", at low confidence: exit 1 stays "nothing known".
 
-Each marker is a regex run only where its needle (a literal it contains) is in the text, and a
-traceback's last exception is looked for in the log's last part only, so a 100 MB log costs a
-few searches.
+Each marker is a regex run only where its needle (a literal it contains) is in the text: the last
+needle of each is found from the end (str.rfind), and the regexes run over the last 256 KiB
+before the last marker only, so a 100 MB log costs a few searches. (A build's first compiler
+error more than that before its end is not seen; the first one within it is shown.)
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 CONFIDENCE = 0.3  # below knowledge.CONFIDENT: a place to look, not a known answer
-TAIL_CHARS = 256 * 1024  # where the last traceback is looked for
+TAIL_CHARS = 256 * 1024  # how far before the last marker the failure's context is looked for
+_BEFORE_NEEDLE = 4096  # a marker's match starts at most this far before its needle
 MAX_LINES = 4
 
 
@@ -236,9 +238,10 @@ _DISTRIBUTIONS = {
 def find_decisive(text: str) -> Decisive | None:
     """The decisive lines of a log no known failure matched, and their area; None when the log
     shows no install or environment failure (then diagnose says nothing of its own)."""
-    found = _markers(text)
-    if not found:
+    ends = _last_marker_end(text)
+    if ends is None:
         return None
+    found = _markers(text, max(0, ends - TAIL_CHARS))  # the failure, and the build before it
     last = max(found, key=lambda m: m[0].start())
     if _ends_in_other_exception(text, last[0].end()):
         return None  # the log goes on to fail in code of its own (a KeyError, a config typo)
@@ -249,11 +252,25 @@ def find_decisive(text: str) -> Decisive | None:
     return _decisive(text, last[1].area, last[1].subject(last[0]), [last[0].start()])
 
 
-def _markers(text: str) -> list[_Found]:
+def _last_marker_end(text: str) -> int | None:
+    """Where the last marker of the log ends, found from each marker's last needle (str.rfind)
+    so that a long log is not scanned marker by marker from its start."""
+    ends = []
+    for marker in _MARKERS:
+        last_needle = max(text.rfind(needle) for needle in marker.needles)
+        if last_needle >= 0:
+            window = max(0, last_needle - _BEFORE_NEEDLE)
+            hits = list(marker.regex.finditer(text, window))
+            if hits:
+                ends.append(hits[-1].end())
+    return max(ends, default=None)
+
+
+def _markers(text: str, start: int) -> list[_Found]:
     found: list[_Found] = []
     for marker in _MARKERS:
-        if any(needle in text for needle in marker.needles):
-            found += [(match, marker) for match in marker.regex.finditer(text)]
+        if any(text.find(needle, start) >= 0 for needle in marker.needles):
+            found += [(match, marker) for match in marker.regex.finditer(text, start)]
     return found
 
 
