@@ -216,3 +216,9 @@ def test_issue_29_added_twelve_classes_or_more_with_two_samples_each() -> None:
     assert ISSUE_29_ENTRIES.issubset(ENTRIES)
     for failure_id in ISSUE_29_ENTRIES:
         assert len(samples_of(failure_id)) >= 2, failure_id
+
+
+def test_the_readme_says_how_many_failures_are_known() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## `mmdoctor diagnose`", 1)[1].split("\n## ", 1)[0]
+    assert f"{len(ENTRIES)} of them" in section
