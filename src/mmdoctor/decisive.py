@@ -276,13 +276,10 @@ def _markers(text: str, start: int) -> list[_Found]:
 
 def _ends_in_other_exception(text: str, after: int) -> bool:
     """Whether an exception that is no marker of ours ends the log after the last marker."""
-    start = max(after, len(text) - TAIL_CHARS)
-    last = None
-    for last in _EXCEPTION.finditer(text, start):  # noqa: B007 (the last one is wanted)
-        pass
-    if last is None:
+    exceptions = list(_EXCEPTION.finditer(text, max(after, len(text) - TAIL_CHARS)))
+    if not exceptions:
         return False
-    line = last.group(0)
+    line = exceptions[-1].group(0)
     return not any(m.regex.search(line) for m in _MARKERS if any(n in line for n in m.needles))
 
 
