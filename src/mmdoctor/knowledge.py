@@ -160,11 +160,15 @@ def match_log(text: str, knowledge: Knowledge) -> list[Match]:
 
 
 def _match_one(failure: Failure, text: str) -> Match | None:
-    if failure.requires_any and not any(p.search(text) for p in failure.requires_any):
-        return None
+    """The entry's match, or None below MIN_REPORTED. Each search costs a scan of the log, so
+    the entry stops as soon as the weights it has left cannot lift it to MIN_REPORTED, and its
+    requires_any is asked only of an entry that would be reported."""
     miss = 1.0
     hits: list[tuple[int, str]] = []
-    for signature in failure.signatures:
+    left = _misses_left(failure)
+    for at, signature in enumerate(failure.signatures):
+        if round(1.0 - miss * left[at], 3) < MIN_REPORTED:  # (rounded, as the result is)
+            return None  # even every pattern still to come would leave it unreported
         found = signature.pattern.search(text)
         if found:
             miss *= 1.0 - signature.weight
@@ -172,7 +176,18 @@ def _match_one(failure: Failure, text: str) -> Match | None:
     confidence = round(1.0 - miss, 3)
     if confidence < MIN_REPORTED:
         return None
+    if failure.requires_any and not any(p.search(text) for p in failure.requires_any):
+        return None
     return Match(failure, confidence, tuple(sorted(hits)[:EVIDENCE_LINES]))
+
+
+def _misses_left(failure: Failure) -> list[float]:
+    """For each signature, the product of (1 - weight) of it and those after it: how much of
+    the miss the rest of the entry can still take away."""
+    left = [1.0]
+    for signature in reversed(failure.signatures):
+        left.append(left[-1] * (1.0 - signature.weight))
+    return left[:0:-1]
 
 
 def _evidence(
