@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from mmdoctor.diagnose import Match
 
 
-# The most of a log diagnose reads: well above the 100 MB log of the benchmark (10 s, 440 MB),
-# and a bound on what a device or a FIFO that never ends can make it hold.
+# The most of a log diagnose reads: well above the 100 MB log of the benchmark
+# (docs/benchmarks.md), and a bound on what a stream that never ends can make it hold.
 DEFAULT_MAX_BYTES = 512 * 2**20
 _CHUNK = 2**20
 
@@ -98,9 +98,10 @@ def _read(log: str, max_bytes: int) -> tuple[bytearray, str]:
 
 
 def _refuse_endless(info: os.stat_result, source: str, *, terminal: bool) -> None:
-    """/dev/zero, /dev/urandom, a disk: no end to wait for (a terminal ends with Ctrl-D)."""
+    """/dev/zero, /dev/urandom, a disk: no log, and most never end (a terminal ends with
+    Ctrl-D, so standard input from a terminal is read)."""
     if stat.S_ISCHR(info.st_mode) and not terminal:
-        raise UsageError(f"{source}: a character device, not a log (it never ends)")
+        raise UsageError(f"{source}: a character device (such as /dev/zero), not a log")
     if stat.S_ISBLK(info.st_mode):
         raise UsageError(f"{source}: a block device, not a log")
 
