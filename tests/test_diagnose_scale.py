@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from mmdoctor.knowledge import Pattern, clean, load_knowledge, needles_of
+from mmdoctor.knowledge import (
+    EVIDENCE_LINES,
+    MIN_REPORTED,
+    Pattern,
+    _evidence,
+    _match_one,
+    clean,
+    load_knowledge,
+    needles_of,
+)
 
 LOGS = REPO / "tests" / "data" / "logs"
 BENCHMARK = REPO / "benchmarks" / "diagnose_large_log.py"
@@ -103,3 +112,33 @@ def test_a_100_mb_log_is_matched_in_under_500_mb(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout
     assert json.loads(run.stdout)["matches"][0]["id"] == benchmark.FAILURE.name.split(".")[0]
     assert run.peak_kib < 500 * 1024, f"peak {run.peak_kib // 1024} MiB"
+
+
+def _unpruned(failure, text: str):
+    """What an entry's match was before the pruning: every pattern searched, requires_any first."""
+    if failure.requires_any and not any(p.search(text) for p in failure.requires_any):
+        return None
+    miss, hits = 1.0, []
+    for signature in failure.signatures:
+        found = signature.pattern.search(text)
+        if found:
+            miss *= 1.0 - signature.weight
+            hits += _evidence(signature.pattern, found, text, hits)
+    confidence = round(1.0 - miss, 3)
+    return None if confidence < MIN_REPORTED else (confidence, tuple(sorted(hits)[:EVIDENCE_LINES]))
+
+
+def test_stopping_an_entry_early_never_changes_a_result() -> None:
+    """_match_one stops searching an entry once its remaining weights cannot report it: the same
+    matches, confidences and evidence as searching every pattern, on every sample."""
+    texts = SAMPLE_TEXTS + [
+        clean(p.read_text(encoding="utf-8"))
+        for folder in ("prose", "fallback", "silent")
+        for p in sorted((REPO / "tests" / "data" / folder).glob("*.*"))
+        if p.suffix in (".log", ".txt")
+    ]
+    for text in texts:
+        for failure in load_knowledge().failures:
+            match = _match_one(failure, text)
+            got = None if match is None else (match.confidence, match.evidence)
+            assert got == _unpruned(failure, text), failure.id

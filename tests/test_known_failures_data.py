@@ -3,7 +3,8 @@
 Sample logs live in tests/data/logs. A sample's name starts with the id it belongs to
 (`<id>.log`, `<id>.<variant>.log`); `<root-id>.chain.log` holds a chain of failures whose root
 (the one to fix first) is `<root-id>`. Logs under none/ must match nothing at all.
-Patterns are searched in the text with ANSI escape codes and carriage returns removed.
+Patterns are searched in the text with ANSI escape codes and carriage returns removed (here;
+diagnose normalises more, see logtext.py, and tests/test_logtext.py tests that).
 """
 
 from __future__ import annotations
@@ -177,3 +178,47 @@ def test_samples_keep_the_shapes_users_paste() -> None:
     assert any(b"\x1b[" in raw for raw in raws), "a Jupyter log with ANSI colours"
     assert any(b"\r\n" in raw for raw in raws), "a Windows log with CRLF line endings"
     assert any(b"---->" in raw or b"---> " in raw for raw in raws), "a Jupyter traceback arrow"
+
+
+def test_samples_added_for_issue_29_name_a_thread_their_entry_cites() -> None:
+    manifest = yaml.safe_load((LOGS / "sources.yaml").read_text(encoding="utf-8"))
+    for name, thread in manifest.items():
+        assert (LOGS / name).is_file(), name
+        assert thread in ENTRIES[sample_id(LOGS / name)]["sources"], (name, thread)
+    for path in SAMPLES:
+        if sample_id(path) in ISSUE_29_ENTRIES:
+            assert path.name in manifest, f"{path.name}: no thread in {LOGS / 'sources.yaml'}"
+
+
+ISSUE_29_ENTRIES = {
+    "dataloader-shm-exhausted",
+    "docker-gpu-runtime-missing",
+    "nvidia-container-cli-nvml-missing",
+    "nccl-shm-segment-failed",
+    "dist-port-in-use",
+    "triton-missing",
+    "dynamo-python-unsupported",
+    "cudnn-version-mismatch",
+    "cudnn-cannot-load-libcuda",
+    "mkl-ijit-undefined-symbol",
+    "torch-cuda-libraries-missing",
+    "cuda-fabricmanager-not-running",
+    "cuda-forward-compat-unsupported",
+    "pep668-externally-managed",
+    "distutils-removed-py312",
+    "torch-windows-fbgemm-dll",
+    "thc-removed-legacy-extension",
+}
+
+
+def test_issue_29_added_twelve_classes_or_more_with_two_samples_each() -> None:
+    assert len(ISSUE_29_ENTRIES) >= 12
+    assert ISSUE_29_ENTRIES.issubset(ENTRIES)
+    for failure_id in ISSUE_29_ENTRIES:
+        assert len(samples_of(failure_id)) >= 2, failure_id
+
+
+def test_the_readme_says_how_many_failures_are_known() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## `mmdoctor diagnose`", 1)[1].split("\n## ", 1)[0]
+    assert f"{len(ENTRIES)} of them" in section

@@ -308,14 +308,17 @@ def diagnose(
     verbose: Annotated[bool, Opt("-v", "--verbose", help="Every match.")] = False,
     timeout: TimeoutOption = 90.0,
     matrix: MatrixOption = None,
+    max_bytes: Annotated[
+        str, Opt("--max-bytes", metavar="SIZE", help="Read at most this much (64K, 100M, 1G).")
+    ] = "512M",
     debug: DebugOption = False,
 ) -> None:
     """Name the known failure behind a log, root cause first, with the fix.
 
     FILE is the log, traceback or issue to read; without it, or with -, standard input.
 
-    Exit codes: 0 a known cause was found, 1 nothing known matched, 2 empty, unreadable or
-    binary input.
+    Exit codes: 0 a known cause was found, 1 nothing known matched, 2 empty, unreadable,
+    binary, endless (a device) or too big input.
     """
     from mmdoctor.commands import diagnose as command
 

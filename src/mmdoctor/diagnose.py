@@ -13,16 +13,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mmdoctor.checks.torch import PlannedStack
+from mmdoctor.decisive import Decisive
 from mmdoctor.errors import UsageError
 from mmdoctor.knowledge import (
     CONFIDENT,
     EVIDENCE_LINES,
     MIN_REPORTED,
     Match,
-    clean,
     match_log,
     order_by_chain,
 )
+from mmdoctor.logtext import Normalised, clean, normalise
 from mmdoctor.redact import redact_credentials
 
 __all__ = [
@@ -34,20 +35,26 @@ __all__ = [
     "clean",
     "confirm_with_environment",
     "decode_log",
+    "decode_normalised",
     "fit_stack_commands",
     "match_log",
     "order_by_chain",
 ]
 
 
-def decode_log(data: bytes, name: str) -> str:
-    """The text of a log; binary data is bad input (exit 2)."""
+def decode_log(data: bytes | bytearray, name: str) -> str:
+    """The text of a log, normalised for matching; binary data is bad input (exit 2)."""
+    return decode_normalised(data, name).text
+
+
+def decode_normalised(data: bytes | bytearray, name: str) -> Normalised:
+    """The text of a log and the normalisations that applied (logtext.py)."""
     if b"\x00" in data[:8192]:
         raise UsageError(f"{name}: binary data, not a log")
     text = data.decode("utf-8", errors="replace")
     if text and text.count("\ufffd") > max(10, len(text) // 20):
         raise UsageError(f"{name}: not text (mostly undecodable bytes)")
-    return clean(text)
+    return normalise(text)
 
 
 def confirm_with_environment(matches: list[Match], failing: Mapping[str, str]) -> list[Match]:
@@ -94,7 +101,7 @@ def fit_stack_commands(matches: list[Match], planned: PlannedStack | None) -> li
             fitted: list[str] = []
             for command in fix:
                 if _INSTALLS_TORCH.search(command):
-                    fitted.append(planned.torch)
+                    fitted += [planned.torch] if planned.torch else []  # a kept torch: none
                 elif _INSTALLS_MMCV.search(command):
                     fitted += planned.mmcv
                 else:
@@ -112,12 +119,17 @@ class Diagnosis:
     source: str  # the file name, or "standard input"
     matches: tuple[Match, ...]
     found: bool  # a known cause matched confidently
+    # where nothing known matched: the decisive lines and their area (decisive.py), if any
+    decisive: Decisive | None = None
+    normalised: tuple[str, ...] = ()  # what was normalised before matching (logtext.py)
 
     def to_dict(self, verbose: bool = False) -> dict[str, Any]:
         return {
             "source": self.source,
             "matches": [match_dict(m) for m in self.matches],
             "hint": None if self.found else bug_report_hint(),
+            "decisive": None if self.decisive is None else self.decisive.to_dict(),
+            "normalised": list(self.normalised),
         }
 
 

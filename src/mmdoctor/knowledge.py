@@ -7,6 +7,9 @@ This is also the one classifier of failure text: `diagnose` (a whole log), `chec
 import's summary, traceback and stderr), `smoke-test` (a failed stage) and `install` (a failed
 command's output) all ask `match_log`, through `classify` / `classify_all` where they need ids.
 
+The text is normalised first (logtext.py: ANSI, line endings, quote markers, code fences,
+Jupyter gutters, HTML entities, re-wrapped lines), so `clean` is that module's.
+
 Matching: each entry's signatures are regexes with weights; an entry's confidence is the
 noisy-or of the weights of the patterns that match (1 - prod(1 - w)). A pattern runs only where
 one of its needles (literal text every match contains, read from the parsed regex) is in the
@@ -29,6 +32,7 @@ from typing import Any
 
 from mmdoctor import paths
 from mmdoctor.errors import UsageError
+from mmdoctor.logtext import clean as clean  # (re-exported: the one cleaning step)
 
 try:  # the regex parser, for needles_of: re._parser from 3.11, sre_parse before
     from re import _constants as _parser_constants  # type: ignore[attr-defined]
@@ -40,7 +44,6 @@ except ImportError:  # pragma: no cover - Python 3.10
 CONFIDENT = 0.5  # below this a match is only "possible"
 MIN_REPORTED = 0.2
 EVIDENCE_LINES = 6
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 
 
 @dataclass(frozen=True)
@@ -146,16 +149,6 @@ class Match:
         return self.failure.fix_commands if self.fitted_commands is None else self.fitted_commands
 
 
-def clean(text: str) -> str:
-    """ANSI colours and Windows line endings out; everything else as pasted. (Each step copies
-    the text, so a step with nothing to do is skipped: a big log is big.)"""
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
-
-
 def match_log(text: str, knowledge: Knowledge) -> list[Match]:
     """The entries the text shows (confidence >= MIN_REPORTED), roots of chains first."""
     found: dict[str, Match] = {}
@@ -167,11 +160,15 @@ def match_log(text: str, knowledge: Knowledge) -> list[Match]:
 
 
 def _match_one(failure: Failure, text: str) -> Match | None:
-    if failure.requires_any and not any(p.search(text) for p in failure.requires_any):
-        return None
+    """The entry's match, or None below MIN_REPORTED. Each search costs a scan of the log, so
+    the entry stops as soon as the weights it has left cannot lift it to MIN_REPORTED, and its
+    requires_any is asked only of an entry that would be reported."""
     miss = 1.0
     hits: list[tuple[int, str]] = []
-    for signature in failure.signatures:
+    left = _misses_left(failure)
+    for at, signature in enumerate(failure.signatures):
+        if round(1.0 - miss * left[at], 3) < MIN_REPORTED:  # (rounded, as the result is)
+            return None  # even every pattern still to come would leave it unreported
         found = signature.pattern.search(text)
         if found:
             miss *= 1.0 - signature.weight
@@ -179,7 +176,18 @@ def _match_one(failure: Failure, text: str) -> Match | None:
     confidence = round(1.0 - miss, 3)
     if confidence < MIN_REPORTED:
         return None
+    if failure.requires_any and not any(p.search(text) for p in failure.requires_any):
+        return None
     return Match(failure, confidence, tuple(sorted(hits)[:EVIDENCE_LINES]))
+
+
+def _misses_left(failure: Failure) -> list[float]:
+    """For each signature, the product of (1 - weight) of it and those after it: how much of
+    the miss the rest of the entry can still take away."""
+    left = [1.0]
+    for signature in reversed(failure.signatures):
+        left.append(left[-1] * (1.0 - signature.weight))
+    return left[:0:-1]
 
 
 def _evidence(

@@ -1,17 +1,41 @@
-"""`diagnose` results, for people (rich)."""
+"""Rendering of `diagnose` results: rich for people, dicts for the JSON envelope."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.text import Text
 
-from mmdoctor.diagnose import CONFIDENT, PLACEHOLDER, Match, bug_report_hint
+from mmdoctor.decisive import Decisive
+from mmdoctor.diagnose import CONFIDENT, PLACEHOLDER, Diagnosis, Match, bug_report_hint
 from mmdoctor.knowledge import load_knowledge
 from mmdoctor.redact import redact_credentials
 
 
-def render_matches(matches: list[Match], *, console: Console, verbose: bool, source: str) -> None:
-    console.print(Text(f"mmdoctor diagnose · {source}", style="bold"))
+def render_diagnosis(body: Diagnosis, *, console: Console, verbose: bool) -> None:
+    console.print(Text(f"mmdoctor diagnose · {body.source}", style="bold"))
+    if verbose and body.normalised:
+        read_as = f"  Normalised before matching: {', '.join(body.normalised)}"
+        console.print(Text(read_as, style="dim"))
+    if body.decisive is not None:
+        _render_decisive(body.decisive, console)
+    render_matches(list(body.matches), console=console, verbose=verbose)
+
+
+def _render_decisive(decisive: Decisive, console: Console) -> None:
+    """Nothing known matched, but the log says plainly where it broke: show that place."""
+    line = Text()
+    line.append(f"{decisive.title} ", style="bold yellow")
+    line.append(f"({decisive.area}, {decisive.confidence:.0%})", style="dim")
+    console.print(line)
+    console.print(Text("  No known failure matched; the decisive lines:"))
+    for number, text in decisive.lines:
+        console.print(Text(f"  line {number}: {redact_credentials(text)}", style="dim"))
+    console.print(Text("  First checks:", style="cyan"))
+    for check in decisive.checks:
+        console.print(Text(f"    - {check}", style="cyan"))
+
+
+def render_matches(matches: list[Match], *, console: Console, verbose: bool) -> None:
     confident = [m for m in matches if m.confidence >= CONFIDENT]
     if not confident:
         console.print(Text(bug_report_hint(), style="yellow"))

@@ -24,7 +24,7 @@ from mmdoctor.planning.compat_table import MatrixRows
 from mmdoctor.planning.plan import InstallPlan
 from mmdoctor.redact import redact_credentials
 from mmdoctor.render import json_out, markdown
-from mmdoctor.render.diagnose_out import render_matches
+from mmdoctor.render.diagnose_out import render_diagnosis
 from mmdoctor.render.fleet_out import render_fleet, render_fleet_plan
 from mmdoctor.render.human import make_console, render_check_report
 from mmdoctor.render.install_out import render_fix_plan, render_outcome, render_restore
@@ -156,7 +156,7 @@ def _(body: SmokeReport, console: Console, verbose: bool) -> None:
 @human.register
 def _(body: Diagnosis, console: Console, verbose: bool) -> None:
 
-    render_matches(list(body.matches), console=console, verbose=verbose, source=body.source)
+    render_diagnosis(body, console=console, verbose=verbose)
 
 
 @human.register
