@@ -166,13 +166,17 @@ def compiled_stack_venv(mmcv_wheel: Path) -> Path:
 def built_install(
     local_index: SimpleIndex,
     tmp_path_factory: pytest.TempPathFactory,
-    wheelhouse_build: WheelhouseBuild | None,
+    request: pytest.FixtureRequest,
 ) -> Iterator[tuple[Path, Run]]:
     """The end-to-end install with the default installer (mim). Its mmcv 2.1.0 for torch 2.13
-    CPU is the wheel the fleet --wheelhouse install built (the same key, put in the build cache),
-    where Slurm is here; else this install builds it from its PyPI sdist (about 12-20 min on 2
-    cores). The build cache keeps it for later installs and the fixtures above."""
-    from installing import PLAN, install_environ, sources
+    CPU comes from the build cache; on a cold cache, that is the wheel the fleet --wheelhouse
+    install built (the same key, put in the cache) where Slurm is here, else this install
+    builds it from its PyPI sdist (about 12-20 min on 2 cores). The cache keeps it for later
+    installs and the fixtures above."""
+    from installing import PLAN, cached_mmcv_wheels, install_environ, sources
+
+    if not cached_mmcv_wheels():  # one build in the session: the cluster's, where it can
+        request.getfixturevalue("wheelhouse_build")
 
     work = tmp_path_factory.mktemp("e2e")
     venv = work / "venv"  # created by mmdoctor

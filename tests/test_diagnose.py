@@ -205,11 +205,33 @@ def test_the_torch_command_is_the_one_install_plans_for_the_environment(
     torch_at = next(i for i, s in enumerate(steps) if s["description"].startswith("torch "))
     mmcv_at = next(i for i, s in enumerate(steps) if "mmcv==" in s["description"])
     commands = top["fix"]["commands"]
-    # the plan's torch step, then its mim and mmcv steps in its order (not the verify step)
+    # the plan's torch step, then its mim and mmcv steps in its order (not the verify step),
+    # then its pins (onedl's one OpenCV version)
+    pins = [s for s in steps if s["description"].startswith("pins for this stack")]
     assert commands == [
         shlex.join(s["argv"])
-        for s in steps[torch_at : mmcv_at + 1]
+        for s in [*steps[torch_at : mmcv_at + 1], *pins]
         if "import and run a tiny nms" not in s["description"]
     ], (commands, steps)
     assert not any("torch==2.1." in c or "mmcv==2.1.0" in c for c in commands)  # no cp312
     assert any("plans here" in n for n in top["notes"]), top["notes"]
+
+
+def test_fitted_commands_carry_the_pins_install_adds_for_that_torch() -> None:
+    """Where the plan's torch needs NumPy 1.x (torch 2.1.2 for Python 3.11 on a cu121 driver),
+    the fitted steps end with install's pin step, as `fix` and `install` run it (issue 25)."""
+    from builders import env, failed_step, nvidia
+
+    from mmdoctor.checks.model import Context
+    from mmdoctor.checks.torch import planned_stack
+    from mmdoctor.diagnose import fit_stack_commands
+    from mmdoctor.planning.matrix import load_matrix
+
+    missing = [failed_step("torch", "ModuleNotFoundError: No module named 'torch'", missing=True)]
+    here = env(nvidia_info=nvidia("535.104.05", "12.2", "8.6"), steps=missing, python="3.11.7")
+    planned = planned_stack(Context(here, load_matrix(), cpu_only=False))
+    assert planned is not None and "torch==2.1.2" in planned.torch, planned
+    assert "'numpy<2'" in planned.pins, planned.pins
+    log = LOGS / "mmcv-no-prebuilt-wheel-source-build.log"
+    fitted = fit_stack_commands(diagnose_file(log)[:1], planned)[0].fitted_commands
+    assert fitted[0] == planned.torch and fitted[-1] == planned.pins, fitted

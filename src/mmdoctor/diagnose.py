@@ -106,6 +106,7 @@ def fit_stack_commands(matches: list[Match], planned: PlannedStack | None) -> li
                     fitted += planned.mmcv
                 else:
                     fitted.append(command)
+            fitted += [planned.pins] if planned.pins else []  # what install pins for that torch
             note = f"the install steps are those `mmdoctor install` plans here ({planned.stack})"
             out.append(replace(match, notes=(*match.notes, note), fitted_commands=tuple(fitted)))
     return out

@@ -20,7 +20,7 @@ from typing import Any
 
 from mmdoctor.checks.model import CheckResult, Status, id_matches
 from mmdoctor.environment import Environment
-from mmdoctor.planning.changes import OPENCV
+from mmdoctor.planning.changes import OPENCV, Change
 from mmdoctor.planning.machine import PlanningContext
 from mmdoctor.planning.matrix import Matrix
 from mmdoctor.planning.plan import Plan
@@ -39,6 +39,7 @@ class FixPlan:
     fixing: tuple[CheckResult, ...]  # the checks these steps address (failures, named warnings)
     steps: tuple[Step, ...]  # their commands, then the check
     manual: tuple[str, ...]  # advice mmdoctor does not carry out itself
+    changes: tuple[Change, ...] = ()  # the stack's, where install's planner makes the fix
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class FixPlan:
             ],
             "steps": [step.to_dict() for step in self.steps],
             "manual": list(self.manual),
+            "changes": [change.to_dict() for change in self.changes],
         }
 
 
@@ -157,7 +159,9 @@ def plan_fixes(
                 "check again", Command(("mmdoctor", "check", "--python", executable)), kind="check"
             )
         )
-    return FixPlan(tuple(fixing), tuple(steps), tuple(manual)), plan if on_stack else None
+    stack = plan if on_stack else None
+    changes = stack.changes.items if stack is not None else ()
+    return FixPlan(tuple(fixing), tuple(steps), tuple(manual), changes), stack
 
 
 def _advice_steps(result: CheckResult, executable: str) -> list[Step] | None:

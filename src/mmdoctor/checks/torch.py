@@ -72,6 +72,7 @@ class PlannedStack:
     stack: str  # the candidate, described
     torch: str  # the torch + torchvision step; "" where the installed torch is kept
     mmcv: tuple[str, ...]  # the steps after torch's, through mmcv's install (mim, builds)
+    pins: str  # the pins' step for this torch (numpy<2, OpenCV); "" where none changes
     chosen: Candidate  # what the resolver chose (its mmcv is prebuilt or built, its torch...)
     plan: Plan  # the whole plan: its changes to the environment, its steps
 
@@ -108,6 +109,11 @@ def planned_stack(ctx: Context) -> PlannedStack | None:
     spec = f"{plan.mmcv_name}=={plan.mmcv_version}"
     installs_mmcv = [i for i, s in enumerate(steps) if spec in s.packages and s.kind == "install"]
     mmcv = steps[verify + 1 : installs_mmcv[-1] + 1] if installs_mmcv else []
+    pinned = {pin.requirement for pin in plan.pins if pin.name != "setuptools"}  # in mmcv
+    pins = next(
+        (s for s in steps if s.kind == "install" and s.packages and pinned >= set(s.packages)),
+        None,
+    )
     return PlannedStack(
         plan.candidate.describe(),
         shell.join(torch.argv) if torch is not None else "",
@@ -116,6 +122,7 @@ def planned_stack(ctx: Context) -> PlannedStack | None:
             for s in mmcv
             if s.kind in ("install", "prepare", "build")
         ),
+        shell.join(pins.argv) if pins is not None else "",
         plan.candidate,
         plan,
     )

@@ -12,7 +12,12 @@ from mmdoctor.checks.model import select
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import ExitCode, UsageError
 from mmdoctor.fix import FixPlanned, plan_fixes, problems_left, stack_plan_for
-from mmdoctor.install.execute import execute, restore_options, source_options
+from mmdoctor.install.execute import (
+    execute,
+    install_handlers,
+    restore_options,
+    source_options,
+)
 from mmdoctor.install.outcome import JobDone, Judgement
 from mmdoctor.install.state import EnvState
 from mmdoctor.knowledge import load_knowledge
@@ -87,6 +92,8 @@ def run(options: FixOptions, ui: Interaction) -> Result:
         restore_options=restore_options(stack)
         if stack is not None
         else source_options(options.index_url, options.find_links),
+        # the plan's torch check and mmcv build, with its cache, as install runs them
+        handlers=install_handlers(stack, target) if stack is not None else None,
         success="fixed",
     )
     errors = (outcome.failure,) if outcome.failure else ()

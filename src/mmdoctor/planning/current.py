@@ -54,7 +54,7 @@ def cuda_tag(cuda: str) -> str:
 class InstalledTorch:
     """The torch an environment holds, and whether a plan may keep it."""
 
-    version: str  # as torch says it: "2.14.1", "2.13.0+cpu", "2.10.0a0+b558c6e"
+    version: str  # as pip knows it: "2.14.1", "2.13.0+cpu", "2.10.0a0+b558c6e"
     release: Version  # the release the matrix knows it by: 2.14.1, 2.10.0
     cuda: str | None  # torch.version.cuda ("13.0"); None: a CPU (or ROCm) build
     torchvision: str | None = None  # the installed torchvision's version, if any
@@ -90,11 +90,10 @@ class InstalledTorch:
 def installed_torch(env: Environment, matrix: Matrix, *, cpu_only: bool) -> InstalledTorch | None:
     """The environment's torch, judged against this machine; None where none is installed."""
     target = env.target
-    installed = target.version_of("torch")
-    if installed is None:
+    version = target.version_of("torch")  # as pip knows it (PyPI's says no "+cu130")
+    if version is None:
         return None
     data = target.imported("torch")
-    version = str(data["version"]) if data else installed
     parsed = parse_version(version)
     release = Version(parsed.base_version) if parsed is not None else Version("0")
     notes: list[str] = []

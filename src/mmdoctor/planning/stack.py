@@ -17,7 +17,7 @@ from mmdoctor.planning.current import InstalledTorch, installed_torch
 from mmdoctor.planning.machine import PlanningContext
 from mmdoctor.planning.matrix import Matrix, minor
 from mmdoctor.planning.plan import Plan, build_plan
-from mmdoctor.planning.resolver import Resolution, resolve
+from mmdoctor.planning.resolver import Rejection, Resolution, resolve
 from mmdoctor.planning.sources import Sources
 from mmdoctor.planning.wishes import Wishes, cuda_tag, exact_torch
 
@@ -81,6 +81,9 @@ def _resolve(
     suggest: bool,
 ) -> tuple[Resolution, str]:
     machine = context.machine
+    pinned = _pinned_otherwise(wishes)
+    if pinned is not None:
+        return Resolution(machine, wishes, None, (pinned,)), ""
     if installed is None:
         return resolve(machine, wishes, matrix, suggest=suggest), ""
     why = asked_otherwise(installed, wishes) or installed.unfit
@@ -91,6 +94,19 @@ def _resolve(
         first = kept.rejected[0].reason if kept.rejected else "the matrix has no stack for it"
         why = f"no stack fits torch {installed.version} here ({first})"
     return resolve(machine, wishes, matrix, suggest=suggest), why
+
+
+def _pinned_otherwise(wishes: Wishes) -> Rejection | None:
+    """--torch asking for a release the environment's own constraints forbid: refused as
+    such, in one line, not as a rejection of every candidate."""
+    if wishes.torch is None:
+        return None
+    asked = exact_torch(wishes) or f"{minor(wishes.torch)}.*"
+    constraint = wishes.constraints.forbids("torch", asked)
+    if constraint is None:
+        return None
+    reason = f"the environment's constraint {constraint.source} forbids it"
+    return Rejection(f"--torch {wishes.torch}", reason)
 
 
 def asked_otherwise(installed: InstalledTorch, wishes: Wishes) -> str:
