@@ -472,7 +472,7 @@ def test_mmdoctors_own_environment_is_never_the_default_target(mmdoctor, command
     run = mmdoctor(*command)
     assert run.returncode == 2, run.stdout + run.stderr
     assert_one_line_error(run.stderr, f"mmdoctor runs from its own ({sys.prefix})")
-    assert "--python PATH" in run.stderr
+    assert "--python PATH or --venv DIR" in run.stderr
 
 
 def test_a_stale_virtual_env_is_said_not_skipped(mmdoctor, tmp_path: Path) -> None:

@@ -100,6 +100,7 @@ def _root(
 @app.command()
 def check(
     python: PythonOption = None,
+    venv: VenvOption = None,
     json_output: JsonOption = False,
     fmt: Annotated[
         Format, Opt("--format", help="text for people, json for tools, markdown for bug reports.")
@@ -192,6 +193,7 @@ def install(
 @app.command()
 def fix(
     python: PythonOption = None,
+    venv: VenvOption = None,
     only: Annotated[
         list[str] | None,
         Opt(
@@ -229,9 +231,7 @@ def fix(
 @app.command()
 def rollback(
     python: PythonOption = None,
-    venv: Annotated[
-        Path | None, Opt("--venv", metavar="DIR", help="The virtual environment to restore.")
-    ] = None,
+    venv: VenvOption = None,
     system: Annotated[bool, Opt("--system", help="Allow a system interpreter.")] = False,
     index_url: IndexUrlOption = None,
     find_links: FindLinksOption = None,
@@ -269,6 +269,7 @@ def matrix_command(
 @app.command("smoke-test")
 def smoke_test(
     python: PythonOption = None,
+    venv: VenvOption = None,
     device: SmokeDeviceOption = None,
     model: SmokeModelOption = None,
     image: SmokeImageOption = None,
@@ -301,14 +302,8 @@ def diagnose(
         # docstring says what it is
         typer.Argument(metavar="[FILE|-]", hidden=True),
     ] = "-",
-    python: Annotated[
-        str | None,
-        Opt(
-            "--python",
-            metavar="PATH",
-            help="Also run `check` on this interpreter to confirm or rule out what the log says.",
-        ),
-    ] = None,
+    python: PythonOption = None,
+    venv: VenvOption = None,
     json_output: JsonOption = False,
     verbose: Annotated[bool, Opt("-v", "--verbose", help="Every match.")] = False,
     timeout: TimeoutOption = 90.0,
@@ -317,7 +312,8 @@ def diagnose(
 ) -> None:
     """Name the known failure behind a log, root cause first, with the fix.
 
-    FILE is the log, traceback or issue to read; without it, or with -, standard input.
+    FILE is the log, traceback or issue to read; without it, or with -, standard input. With
+    --python or --venv, `check` runs there too, to confirm or rule out what the log says.
 
     Exit codes: 0 a known cause was found, 1 nothing known matched, 2 empty, unreadable or
     binary input.

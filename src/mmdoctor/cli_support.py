@@ -41,8 +41,8 @@ PythonOption = Annotated[
         "--python",
         metavar="PATH",
         envvar="MMDOCTOR_PYTHON",
-        help="Interpreter (or environment folder) to inspect. Default: the active virtual or "
-        "conda environment (never mmdoctor's own, unless it holds the stack).",
+        help="Interpreter, environment folder, or a name on PATH (python3.12). Default: the "
+        "active virtual or conda environment (never mmdoctor's own, unless it holds the stack).",
         show_default=False,
     ),
 ]
@@ -134,15 +134,19 @@ FindLinksOption = Annotated[
 CpuOption = Annotated[bool, typer.Option(flag("cpu"), help="A CPU-only stack.")]
 
 
-# install's and smoke-test's own options (long to declare inline)
+# with --python, the pair every command that takes a target declares
 VenvOption = Annotated[
     Path | None,
     typer.Option(
         "--venv",
         metavar="DIR",
-        help="Install into this virtual environment; created if missing.",
+        help="Virtual environment folder (instead of --python); `install` creates it if missing.",
+        show_default=False,
     ),
 ]
+
+
+# install's and smoke-test's own options (long to declare inline)
 AllowSourceBuildOption = Annotated[
     bool,
     typer.Option(

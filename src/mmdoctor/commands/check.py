@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +13,13 @@ from mmdoctor.errors import ExitCode
 from mmdoctor.planning.matrix import load_matrix
 from mmdoctor.report import CheckList, check_environment
 from mmdoctor.result import Result
+from mmdoctor.target import Choice, choose_interpreter
 
 
 @dataclass(frozen=True)
 class CheckOptions:
     python: str | None = None
+    venv: Path | None = None
     cpu_only: bool = False
     only: Sequence[str] = ()
     list_checks: bool = False
@@ -30,8 +33,12 @@ def run(options: CheckOptions, ui: Interaction) -> Result:
         listed = CheckList(tuple((c.id, c.title) for c in all_checks()))
         return Result("check", "ok", ExitCode.OK, listed)
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
+    # --venv chosen here; --python (or nothing) where check_environment checks the input first
+    named: Choice | str | None = options.python
+    if options.venv is not None:
+        named = choose_interpreter(python=options.python, venv=options.venv, environ=os.environ)
     report = check_environment(
-        options.python,
+        named,
         matrix,
         cpu_only=options.cpu_only,
         timeout=options.timeout,

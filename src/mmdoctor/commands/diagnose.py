@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +23,14 @@ from mmdoctor.knowledge import load_knowledge
 from mmdoctor.planning.matrix import load_matrix
 from mmdoctor.report import check_environment
 from mmdoctor.result import Result
+from mmdoctor.target import choose_interpreter
 
 
 @dataclass(frozen=True)
 class DiagnoseOptions:
     log: str = "-"  # a file, or "-" for standard input
-    python: str | None = None  # also run check there, to confirm what the log says
+    python: str | None = None  # also run check there (or in venv), to confirm what the log says
+    venv: Path | None = None
     timeout: float = 90.0
     matrix: Path | None = None
 
@@ -38,7 +41,7 @@ def run(options: DiagnoseOptions, ui: Interaction) -> Result:
     del data  # a 100 MB log is held once, as text, while it is matched
     matches = match_log(text, load_knowledge())
     planned: PlannedStack | None = None
-    if options.python is not None:
+    if options.python is not None or options.venv is not None:
         failing, planned = _check_target(options, ui)
         matches = confirm_with_environment(matches, failing)
     matches = fit_stack_commands(matches, planned)
@@ -69,8 +72,9 @@ def _check_target(
     steps `mmdoctor install` would plan there (None where nothing fits)."""
 
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
+    choice = choose_interpreter(python=options.python, venv=options.venv, environ=os.environ)
     report = check_environment(
-        options.python, matrix, cpu_only=False, timeout=options.timeout, busy=ui.busy
+        choice, matrix, cpu_only=False, timeout=options.timeout, busy=ui.busy
     )
     failing = {
         r.known_failure: f"{r.id}: {r.summary}"

@@ -25,6 +25,7 @@ from mmdoctor.target import choose_interpreter
 @dataclass(frozen=True)
 class FixOptions:
     python: str | None = None
+    venv: Path | None = None
     only: Sequence[str] = ()
     dry_run: bool = False
     yes: bool = False
@@ -44,7 +45,7 @@ def run(options: FixOptions, ui: Interaction) -> Result:
             "(or --dry-run to only look)"
         )
     choice = choose_interpreter(
-        python=options.python, environ=os.environ, writes=not options.dry_run
+        python=options.python, venv=options.venv, environ=os.environ, writes=not options.dry_run
     )
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +38,7 @@ from mmdoctor.probe.collect import collect_environment
 from mmdoctor.probe.inside import PYTHON_STEP
 from mmdoctor.report import CheckReport, check_environment
 from mmdoctor.result import Result
-from mmdoctor.target import Choice, Target, choose_interpreter, venv_python
+from mmdoctor.target import Choice, Target, choose_interpreter, default_target, venv_python
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,10 @@ def plan_install(
     candidate that fits it best, its steps."""
     wishes = options.wishes(matrix)
     elsewhere = options.planning and bool(options.given())
-    what_if = what_if or options.what_if(matrix, elsewhere=elsewhere)
     choice = _choice(options)
+    unnamed = choice is None and not options.python_version  # no target, no --python-version
+    asked = _for_this_python(options) if unnamed else options
+    what_if = what_if or asked.what_if(matrix, elsewhere=elsewhere)
     described = None
     if what_if.python is not None:  # a plan for another Python: nothing of it is probed
         executable = _steps_python(choice) if choice else "python"
@@ -179,6 +182,12 @@ def plan_install(
             line_reason=resolution.line_reason,
         )
     next_steps = _next_steps(options, plan is not None)
+    if unnamed:
+        next_steps = (
+            f"no target was named: this plan is for Python {asked.python_version}, the one "
+            "running mmdoctor (--python-version X.Y plans for another)",
+            *next_steps,
+        )
     if plan is not None and not plan.mmcv_prebuilt and wishes.allow_source_build:
         strict = resolve(context.machine, replace(wishes, allow_source_build=False), matrix)
         next_steps += tuple(f"no build needed {s}" for s in strict.suggestions if "(prebuilt)" in s)
@@ -194,16 +203,29 @@ def plan_install(
 
 
 def _choice(options: InstallOptions) -> Choice | None:
-    """The interpreter, as every command chooses it; None for a plan for another machine's
-    Python that names none."""
+    """The interpreter, as every command chooses it; None for a plan for a Python that is not
+    probed: --python-version with no target named, or a what-if dry run with none at all (it
+    plans for the Python running mmdoctor, `_for_this_python`)."""
     if options.python_version and not (options.python or options.venv):
         return None
+    python, venv, environ = options.python, options.venv, os.environ
+    if options.planning and options.given():
+        return default_target(python=python, venv=venv, environ=environ, creates=True)
+    also = "; a dry run can also plan for another machine's Python with --python-version X.Y"
     return choose_interpreter(
-        python=options.python,
-        venv=options.venv,
-        environ=os.environ,
+        python=python,
+        venv=venv,
+        environ=environ,
         writes=not options.planning,
+        creates=True,
+        also=also if options.planning else "",
     )
+
+
+def _for_this_python(options: InstallOptions) -> InstallOptions:
+    """A what-if dry run with no target: the plan is for the Python running mmdoctor."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return replace(options, python_version=version)
 
 
 def _probed(choice: Choice | None) -> Choice:

@@ -72,10 +72,11 @@ def collect_environment(
         )
         if isinstance(target, Choice):
             executable = target.executable
+            how = target.how
             imports = probe_steps(
-                executable, steps, step_timeout=step_timeout, pool=pool, environ=environ
+                executable, steps, step_timeout=step_timeout, pool=pool, environ=environ, how=how
             )
-            python = probe_python(executable, timeout=step_timeout, environ=environ)
+            python = probe_python(executable, timeout=step_timeout, environ=environ, how=how)
             network = pip_network_from(python.data.get("pip_config") or ())
         else:
             imports, network = [], target.pip_network
@@ -101,7 +102,7 @@ def collect_environment(
 def read_target(choice: Choice, *, environ: Mapping[str, str], timeout: float) -> Target:
     """The interpreter's own facts alone (one run of it): for a command that writes to it and
     needs nothing of the machine (rollback)."""
-    python = probe_python(choice.executable, timeout=timeout, environ=environ)
+    python = probe_python(choice.executable, timeout=timeout, environ=environ, how=choice.how)
     return target_from(choice.executable, choice.how, python, {})
 
 
