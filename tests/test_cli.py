@@ -465,14 +465,16 @@ def test_two_formats_at_once_and_a_format_people_guess(mmdoctor) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [["check"], ["install", "--dry-run"], ["fix", "--dry-run"], ["smoke-test"]]
+    "command", [["install", "--dry-run"], ["fix", "--dry-run"], ["smoke-test"]]
 )
 def test_mmdoctors_own_environment_is_never_the_default_target(mmdoctor, command) -> None:
     # the interpreter running these tests holds mmdoctor and no torch, mmcv or mmdet: as pipx's
+    # (a bare `check` looks at the machine instead: tests/test_first_minute.py)
     run = mmdoctor(*command)
     assert run.returncode == 2, run.stdout + run.stderr
     assert_one_line_error(run.stderr, f"mmdoctor runs from its own ({sys.prefix})")
     assert "--python PATH or --venv DIR" in run.stderr
+    assert mmdoctor("check", "--json").json()["environment"] is None
 
 
 def test_a_stale_virtual_env_is_said_not_skipped(mmdoctor, tmp_path: Path) -> None:

@@ -1,18 +1,23 @@
 """Issue 27, the first minute as a newcomer meets mmdoctor: naming an environment as uv and pipx
-take it (a name on PATH, --venv DIR for every command that takes a target), a what-if plan
-without one, and errors that name what the user really set.
+take it (a name on PATH, --venv DIR for every command that takes a target), and errors that
+name what the user really set.
 
 The real CLI in subprocesses against the cached test venvs."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import REPO
+from screen import Screen
 
 TARGET_COMMANDS = (
     ["check"],
@@ -159,3 +164,133 @@ def test_a_what_if_dry_run_without_a_target_plans_for_this_python(mmdoctor) -> N
     assert "--python-version X.Y" in said
     text = mmdoctor("install", "--dry-run", "--driver", "535.104.05", "--gpu-cc", "8.6")
     assert text.returncode == 0 and f"Python {here}, the one running mmdoctor" in text.stdout
+
+
+# ------------------------------------------------------------------- item 1: a bare check
+
+MACHINE_CHECKS = {"platform.glibc", "platform.disk", "nvidia.driver", "nvidia.gpus"}
+MACHINE_CHECKS |= {"cuda.nvcc", "cuda.gcc", "network.reachable"}
+
+
+def test_a_bare_check_looks_at_the_machine_and_lists_the_test_venvs(
+    mmdoctor, bare_venv: Path, stack_venv: Path, torch_venv: Path
+) -> None:
+    # `mmdoctor check` with no target was exit 2 and showed nothing; run where the tests keep
+    # their venvs, it lists them with their stack, read from their metadata
+    run = mmdoctor("check", "--json", cwd=stack_venv.parent)
+    doc = run.json()
+    assert doc["command"] == "check" and doc["environment"] is None
+    assert {c["id"] for c in doc["checks"]} == MACHINE_CHECKS
+    failing = [c["id"] for c in doc["checks"] if c["status"] in ("fail", "crash")]
+    assert run.returncode == doc["exit_code"] == (1 if failing else 0), failing
+    assert failing == ["nvidia.driver"]  # no driver on these machines, and nothing else wrong
+    assert doc["searched"] == str(stack_venv.parent)
+    found = {
+        Path(e["executable"]): e for e in doc["environments"] if e["where"] == "current folder"
+    }
+    assert found[stack_venv / "bin" / "python"]["packages"] == {
+        "torch": "2.13.0+cpu", "mmcv-lite": "2.2.0", "mmdet": "3.3.0"
+    }  # fmt: skip
+    assert found[torch_venv / "bin" / "python"]["packages"] == {"torch": "2.13.0+cpu"}
+    bare = found[bare_venv / "bin" / "python"]
+    assert bare["packages"] == {} and bare["kind"] == "venv" and bare["version"]
+    cached = {p for p in stack_venv.parent.iterdir() if (p / "pyvenv.cfg").is_file()}
+    assert {p.parent.parent for p in found} == cached  # every venv the tests made, once each
+
+
+def test_the_machine_decides_the_exit_code(mmdoctor, fake_nvml_lib: Path, tmp_path: Path) -> None:
+    from fakes.nvml import fake_nvml_env
+
+    a100 = "NVIDIA A100-SXM4-80GB|8.0|81920|GPU-11111111-2222-3333-4444-555555555555"
+    env = fake_nvml_env(fake_nvml_lib, gpus=[a100], driver="535.104.05", cuda=12020)
+    gpu = mmdoctor("check", "--json", env=env, cwd=tmp_path)
+    assert gpu.returncode == 0, gpu.stdout
+    assert {c["id"]: c["status"] for c in gpu.json()["checks"]}["nvidia.gpus"] == "ok"
+    assert mmdoctor("check", "--cpu-only", cwd=tmp_path).returncode == 0
+    assert mmdoctor("check", cwd=tmp_path).returncode == 1  # no driver here
+
+
+def _link(path: Path, to: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(to)
+
+
+def test_where_a_bare_check_looks(
+    mmdoctor, bare_venv: Path, stack_venv: Path, torch_venv: Path, tmp_path: Path
+) -> None:
+    """PATH (python3*, not pyenv's shims), conda's environments.txt and installs, pyenv's
+    versions, and venvs two levels under the current folder; each once; one that hangs or is
+    no Python is said, and waited for no longer than its timeout."""
+    home, bin_dir, project = tmp_path / "home", tmp_path / "bin", tmp_path / "project"
+    _link(bin_dir / "python3.98", stack_venv / "bin" / "python")
+    _link(bin_dir / "python3", stack_venv / "bin" / "python")  # the same environment again
+    hang = bin_dir / "python3.97"
+    hang.write_text("#!/bin/sh\nexec /bin/sleep 60\n")
+    hang.chmod(0o755)
+    (bin_dir / "python3.96").write_text("#!/bin/sh\necho 'not Python' >&2; exit 3\n")
+    (bin_dir / "python3.96").chmod(0o755)
+    _link(home / ".pyenv" / "shims" / "python3.95", bare_venv / "bin" / "python")
+    (home / ".conda").mkdir(parents=True)
+    (home / ".conda" / "environments.txt").write_text(f"{torch_venv}\n")
+    _link(home / ".pyenv" / "versions" / "3.99.0", bare_venv)
+    made = project / "api" / ".venv"  # two levels down
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(made)], check=True)
+    deep = project / "a" / "b" / "venv"  # three levels down: not looked in
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(deep)], check=True)
+    path = os.pathsep.join([str(bin_dir), str(home / ".pyenv" / "shims")])
+    env = {**os.environ, "HOME": str(home), "PATH": path, "PYENV_ROOT": str(home / ".pyenv")}
+    started = time.monotonic()
+    run = mmdoctor("check", "--json", env=env, cwd=project)
+    took = time.monotonic() - started
+    found = [(e["where"], e["executable"], e["error"]) for e in run.json()["environments"]]
+    assert found == [
+        ("PATH", str(bin_dir / "python3"), None),  # python3.98 is the same environment
+        ("PATH", str(bin_dir / "python3.96"), found[1][2]),
+        ("PATH", str(bin_dir / "python3.97"), "did not answer in 5 s"),
+        ("conda", str(torch_venv / "bin" / "python"), None),
+        ("pyenv", str(home / ".pyenv" / "versions" / "3.99.0" / "bin" / "python"), None),
+        ("current folder", str(made / "bin" / "python"), None),
+    ], found
+    assert found[1][2] == "did not run the probe: not Python"
+    assert took < 20, took  # the one that hangs is given 5 s, the others run beside it
+
+
+def test_a_bare_check_at_80_columns(bare_venv: Path, stack_venv: Path) -> None:
+    done = Screen.run("check", cwd=stack_venv.parent)
+    assert done.code == 1, done.text
+    lines = done.lines
+    assert lines[0].startswith("mmdoctor check · this machine")
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert any(line.strip().startswith(f"{stack_venv.name} · Python") for line in lines)
+    assert "torch 2.13.0+cpu, mmcv-lite 2.2.0, mmdet 3.3.0" in " ".join(done.text.split())
+    assert lines[-2] == "To check one (or activate it, or pass --venv DIR):", lines[-3:]
+    assert lines[-1].startswith("  $ mmdoctor check --python ")
+
+
+def test_a_stray_module_where_the_user_stands_shadows_nothing(tmp_path: Path) -> None:
+    # found trying a bare check in /tmp: a warnings.py there broke the NVML probe (`python -m`
+    # puts the working folder first on sys.path), and a json.py would break each glance. The
+    # console script, as people run it (`python -m mmdoctor` would itself import them).
+    script = Path(sys.executable).parent / "mmdoctor"
+    if not script.is_file():
+        pytest.skip("mmdoctor is not installed as a console script in this environment")
+    for name in ("warnings.py", "json.py"):
+        (tmp_path / name).write_text('raise ImportError("a stray module")\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
+    done = subprocess.run(
+        [str(script), "check", "--json", "--offline"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+    )  # fmt: skip
+    doc = json.loads(done.stdout)
+    driver = next(c for c in doc["checks"] if c["id"] == "nvidia.driver")
+    assert driver["summary"].startswith("no NVIDIA driver: the NVML library"), driver
+    assert doc["environments"] and not [e for e in doc["environments"] if e["error"]]
+
+
+def test_fleet_report_reads_a_bare_checks_machine(mmdoctor, tmp_path: Path) -> None:
+    # `fleet check` without --python: each node's bare check reports its machine
+    report = tmp_path / "node.json"
+    report.write_text(mmdoctor("check", "--json", cwd=tmp_path).stdout)
+    summary = mmdoctor("fleet", "report", str(report), "--json").json()
+    assert [n["node"] for n in summary["nodes"]] == [socket.gethostname()]
+    assert summary["nodes"][0]["problems"][0]["check"] == "nvidia.driver"

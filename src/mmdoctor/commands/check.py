@@ -1,4 +1,5 @@
-"""`mmdoctor check`: probe the target once, run the checks, report."""
+"""`mmdoctor check`: probe the target once, run the checks, report; with no target named or
+active, the machine's checks and the Python environments it can see."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from mmdoctor.checks import all_checks
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import ExitCode
 from mmdoctor.planning.matrix import load_matrix
-from mmdoctor.report import CheckList, check_environment
+from mmdoctor.report import CheckList, check_environment, check_machine
 from mmdoctor.result import Result
-from mmdoctor.target import Choice, choose_interpreter
+from mmdoctor.target import default_target
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,18 @@ def run(options: CheckOptions, ui: Interaction) -> Result:
         listed = CheckList(tuple((c.id, c.title) for c in all_checks()))
         return Result("check", "ok", ExitCode.OK, listed)
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
-    # --venv chosen here; --python (or nothing) where check_environment checks the input first
-    named: Choice | str | None = options.python
-    if options.venv is not None:
-        named = choose_interpreter(python=options.python, venv=options.venv, environ=os.environ)
+    choice = default_target(python=options.python, venv=options.venv, environ=os.environ)
+    if choice is None:  # nothing named or active: the machine, and the environments it has
+        machine = check_machine(
+            matrix,
+            cpu_only=options.cpu_only,
+            only=options.only,
+            network=not options.offline,
+            busy=ui.busy,
+        )
+        return Result("check", machine.status, machine.exit_code, machine)
     report = check_environment(
-        named,
+        choice,
         matrix,
         cpu_only=options.cpu_only,
         timeout=options.timeout,

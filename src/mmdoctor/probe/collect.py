@@ -18,10 +18,11 @@ from mmdoctor.environment import (
     DiskSpace,
     Environment,
     HostInfo,
+    MachineFacts,
     NvidiaInfo,
     ToolkitInfo,
 )
-from mmdoctor.pipnet import Host, PipNetwork, pip_network_from
+from mmdoctor.pipnet import Host, PipNetwork, pip_environment, pip_network_from
 from mmdoctor.probe.inside import ALL_STEPS, probe_python, probe_steps, results, target_from
 from mmdoctor.probe.network import probe_network
 from mmdoctor.probe.nvidia import parse_overrides, probe_nvidia
@@ -96,6 +97,41 @@ def collect_environment(
             target=target,
             overrides=overrides,
             probe_seconds=round(time.monotonic() - started, 3),
+        )
+
+
+def collect_machine(
+    *,
+    environ: Mapping[str, str],
+    max_cuda_for_driver: Callable[[str], str | None],
+    hosts: Callable[[PipNetwork], Sequence[Host]] | None = None,
+) -> MachineFacts:
+    """The machine alone, for a bare `check`: NVML, the toolkit and, unless `hosts` is None,
+    the download hosts, asked with pip's settings as its PIP_* variables give them (there is no
+    target's pip to read its config files from), all at once."""
+    started = time.monotonic()
+    overrides = parse_overrides(environ)
+    network = pip_environment(environ)
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="probe") as pool:
+        nvidia = pool.submit(
+            probe_nvidia,
+            overrides=overrides,
+            timeout=TOOL_TIMEOUT,
+            max_cuda_for_driver=max_cuda_for_driver,
+        )
+        toolkit = pool.submit(probe_toolkit, environ=environ, timeout=TOOL_TIMEOUT)
+        answers = (
+            pool.submit(probe_network, hosts(network), network=network, environ=environ)
+            if hosts is not None
+            else None
+        )
+        return MachineFacts(
+            host=probe_host(environ),
+            nvidia=nvidia.result(),
+            toolkit=toolkit.result(),
+            overrides=overrides,
+            probe_seconds=round(time.monotonic() - started, 3),
+            network=answers.result() if answers is not None else None,
         )
 
 

@@ -26,13 +26,13 @@ from mmdoctor.redact import redact_credentials
 from mmdoctor.render import json_out, markdown
 from mmdoctor.render.diagnose_out import render_matches
 from mmdoctor.render.fleet_out import render_fleet, render_fleet_plan
-from mmdoctor.render.human import make_console, render_check_report
+from mmdoctor.render.human import make_console, render_check_report, render_machine_report
 from mmdoctor.render.install_out import render_fix_plan, render_outcome, render_restore
 from mmdoctor.render.junit_out import junit_document
 from mmdoctor.render.plan_out import render_compat_table, render_plan
 from mmdoctor.render.prometheus_out import textfile
 from mmdoctor.render.smoke_out import render_smoke
-from mmdoctor.report import CheckList, CheckReport
+from mmdoctor.report import CheckList, CheckReport, MachineReport
 from mmdoctor.result import Failed, Result
 from mmdoctor.smoke.run import SmokeReport
 
@@ -85,6 +85,12 @@ def human(body: object, console: Console, verbose: bool) -> None:
 def _(body: CheckReport, console: Console, verbose: bool) -> None:
 
     render_check_report(body, verbose=verbose, console=console)
+
+
+@human.register
+def _(body: MachineReport, console: Console, verbose: bool) -> None:
+
+    render_machine_report(body, verbose=verbose, console=console)
 
 
 @human.register
