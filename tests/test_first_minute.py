@@ -294,3 +294,37 @@ def test_fleet_report_reads_a_bare_checks_machine(mmdoctor, tmp_path: Path) -> N
     summary = mmdoctor("fleet", "report", str(report), "--json").json()
     assert [n["node"] for n in summary["nodes"]] == [socket.gethostname()]
     assert summary["nodes"][0]["problems"][0]["check"] == "nvidia.driver"
+
+
+# ------------------------------------------------------------------- item 6: noise
+
+HINT = "(--debug shows the traceback)"
+
+
+def test_the_debug_hint_only_where_there_is_a_traceback(
+    mmdoctor, bare_venv: Path, tmp_path: Path
+) -> None:
+    # it followed every error: "no snapshot", a host that does not answer, Ctrl-C (the last in
+    # tests/test_prompts.py and test_diagnose.py)
+    env = {**os.environ, "MMDOCTOR_STATE_DIR": str(tmp_path / "state")}
+    nothing = mmdoctor("rollback", "--venv", str(bare_venv), env=env)
+    assert nothing.returncode == 1 and "no snapshot" in one_line_error(nothing.stderr)
+    assert HINT not in nothing.stderr
+    venv = tmp_path / "new"
+    args = ("install", "--venv", str(venv), "--cpu", "--yes", "--installer", "pip")
+    unreachable = mmdoctor(*args, "--index-url", "https://127.0.0.1:9/simple", env=env)
+    assert unreachable.returncode == 4, unreachable.stderr
+    assert "127.0.0.1:9" in one_line_error(unreachable.stderr) and HINT not in unreachable.stderr
+    assert not venv.exists()
+
+
+def test_an_internal_error_keeps_the_hint(capsys) -> None:
+    from mmdoctor.render.emit import emit
+    from mmdoctor.result import Result
+
+    emit(Result.of_exception("check", KeyError("surprise")), "text")
+    assert (
+        capsys.readouterr().err == f"mmdoctor: error: internal error: KeyError: 'surprise' {HINT}\n"
+    )
+    emit(Result.of_exception("check", KeyError("surprise")), "text", debug=True)
+    assert HINT not in capsys.readouterr().err  # --debug printed the traceback already

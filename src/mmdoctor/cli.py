@@ -182,7 +182,8 @@ def install(
     With --dry-run: show the plan (packages, pins, the exact commands) and change nothing.
 
     Exit codes: 0 installed (or planned), 1 no stack fits, 2 bad input or refused target,
-    3 failed and rolled back, 4 could not run (or could not restore: see the log); with
+    3 failed and rolled back, 4 could not run (or could not restore: see the log), 5 declined
+    at the question (nothing changed), 130 interrupted before the first step; with
     --keep-on-check-failure, 1 when the final check found problems.
     """
     from mmdoctor.commands import install as command
@@ -221,7 +222,8 @@ def fix(
     check again, and roll back if the fix did not hold.
 
     Exit codes: 0 fixed (or nothing to fix), 1 problems left that mmdoctor cannot fix itself,
-    2 bad input or refused target, 3 the fix did not hold and was rolled back, 4 could not run.
+    2 bad input or refused target, 3 the fix did not hold and was rolled back, 4 could not run,
+    5 declined at the question (nothing changed), 130 interrupted before the first step.
     """
     from mmdoctor.commands import fix as command
 
@@ -335,9 +337,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(ExitCode.USAGE))
     try:
         code = app(args=args, prog_name="mmdoctor", standalone_mode=False)
-    except typer.Abort:  # no answer to a question (end of input)
-        print("mmdoctor: error: not confirmed: nothing was changed", file=sys.stderr)
-        code = ExitCode.USAGE
     except Exception as exc:
         if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
             raise  # not a parse error (those carry both, as click's do)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from mmdoctor.errors import ExitCode, MmdoctorError, UsageError, describe
+from mmdoctor.errors import ExitCode, MmdoctorError, UsageError
 from mmdoctor.flags import flag, toggle
 
 if TYPE_CHECKING:  # the command side's types, for the signatures only (start-up: see serve)
@@ -362,11 +362,11 @@ def serve(
     except (Exception, KeyboardInterrupt) as exc:
         if CliState.debug:
             traceback.print_exc()
-        result = Result.failure(name, *describe(exc))
+        result = Result.of_exception(name, exc)
     try:  # --junit, --prometheus: written for a failure too (a textfile says it could not run)
         write_files(result, junit=values.get("junit"), prometheus=values.get("prometheus"))
     except MmdoctorError as exc:
-        result = Result.failure(name, *describe(exc))
+        result = Result.of_exception(name, exc)
     try:
         emit(result, fmt.value, verbose=verbose, debug=CliState.debug)
         sys.stdout.flush()

@@ -10,7 +10,7 @@ from pathlib import Path
 from mmdoctor.checks import all_checks
 from mmdoctor.checks.model import select
 from mmdoctor.commands.interaction import Interaction
-from mmdoctor.errors import ExitCode, UsageError
+from mmdoctor.errors import Declined, ExitCode, UsageError
 from mmdoctor.fix import FixPlanned, plan_fixes, problems_left
 from mmdoctor.install.execute import execute, source_options
 from mmdoctor.install.outcome import JobDone, Judgement
@@ -67,7 +67,7 @@ def run(options: FixOptions, ui: Interaction) -> Result:
         return Result("fix", "nothing-to-fix" if planned.nothing else "planned", code, planned)
     ui.show(Result("fix", "planned", ExitCode.OK, planned))  # then carried out, below
     if not options.yes and not ui.confirm(f"Apply these fixes to {target.executable}?"):
-        raise UsageError("not confirmed: nothing was changed")
+        raise Declined("not confirmed: nothing was changed")
 
     def judge(after: CheckReport) -> Judgement:
         return Judgement(tuple(problems_left(before.results, after.results, planned.plan.fixing)))

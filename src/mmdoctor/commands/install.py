@@ -22,7 +22,7 @@ from typing import Any
 
 from mmdoctor import __version__, shell
 from mmdoctor.commands.interaction import Interaction
-from mmdoctor.errors import BuildBlocked, ExitCode, MmdoctorError, UsageError
+from mmdoctor.errors import BuildBlocked, Declined, ExitCode, MmdoctorError, UsageError
 from mmdoctor.install.execute import execute, install_handlers, restore_options
 from mmdoctor.install.outcome import InstallOutcome, JobDone, Judgement, Verdict
 from mmdoctor.install.reach import require_reachable
@@ -120,7 +120,7 @@ def _confirm_and_probe(
         raise BuildBlocked("the source build cannot start here: " + "; ".join(plan.blockers))
     where = chosen.new_venv or Path(target.prefix)
     if not options.yes and not ui.confirm(f"Install this into {where}?"):
-        raise UsageError("not confirmed: nothing was changed")
+        raise Declined("not confirmed: nothing was changed")
     require_reachable(plan, target.pip_network, os.environ)
     if chosen.new_venv is not None:
         return _create_venv(target, chosen.new_venv)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import sys
 from functools import singledispatch
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 
 from mmdoctor.diagnose import Diagnosis
-from mmdoctor.errors import ExitCode, MmdoctorError
+from mmdoctor.errors import MmdoctorError
 from mmdoctor.fix import FixPlanned
 from mmdoctor.fleet.plan import FleetPlanned
 from mmdoctor.fleet.summary import FleetSummary
@@ -41,10 +42,12 @@ FORMATS = ("text", "json", "markdown")
 
 def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False) -> None:
     if isinstance(result.body, Failed):
-        hint = (
-            "" if debug or result.exit_code == ExitCode.USAGE else " (--debug shows the traceback)"
-        )
-        print(f"mmdoctor: error: {redact_credentials(result.body.message)}{hint}", file=sys.stderr)
+        said = redact_credentials(result.body.message)
+        if result.body.kind == "declined":  # an answer, not an error
+            print(f"mmdoctor: {said}", file=sys.stderr)
+        else:  # a traceback to show only where mmdoctor did not expect what happened
+            hint = " (--debug shows the traceback)" if result.body.kind == "internal" else ""
+            print(f"mmdoctor: error: {said}{'' if debug else hint}", file=sys.stderr)
         if fmt == "json":
             print(json_out.document(result, verbose=verbose))
         return
@@ -60,6 +63,12 @@ def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False
         with console.capture() as captured:  # tables pad their cells: no trailing spaces in files
             human(result.body, console, verbose)
         sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def show_text(result: Result, file: TextIO, *, verbose: bool = False) -> None:
+    """A result as text on `file` (the plan to confirm, on the terminal, while stdout takes
+    the JSON document)."""
+    human(result.body, make_console(file), verbose)
 
 
 def write_files(result: Result, *, junit: Path | None, prometheus: Path | None) -> None:
