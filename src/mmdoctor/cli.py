@@ -97,7 +97,7 @@ def _root(
     CliState.debug = debug
 
 
-@app.command()
+@app.command(short_help="The machine, a Python environment, what is wrong, the fix.")
 def check(
     python: PythonOption = None,
     venv: VenvOption = None,
@@ -137,6 +137,10 @@ def check(
     """Inspect the driver, GPUs, CUDA toolkit and a Python environment; say what is wrong
     and the command that fixes it.
 
+    With no environment named (--python, --venv) or active: the machine's checks, and the
+    Python environments it can see (PATH, conda, pyenv, venvs under this folder) with their
+    torch, mmcv and mmdet.
+
     Exit codes: 0 healthy, 1 problems found, 2 bad input, 4 could not run.
     """
     from mmdoctor.commands import check as command
@@ -144,7 +148,7 @@ def check(
     serve("check", command.run, command.CheckOptions, locals())
 
 
-@app.command()
+@app.command(short_help="Plan the stack that fits this machine, and install it.")
 def install(
     python: PythonOption = None,
     venv: VenvOption = None,
@@ -191,7 +195,7 @@ def install(
     serve("install", command.run, command.InstallOptions, locals())
 
 
-@app.command()
+@app.command(short_help="Carry out the fixes `check` advises; roll back if they fail.")
 def fix(
     python: PythonOption = None,
     venv: VenvOption = None,
@@ -230,7 +234,7 @@ def fix(
     serve("fix", command.run, command.FixOptions, locals())
 
 
-@app.command()
+@app.command(short_help="Put an environment back as it was before an install or fix.")
 def rollback(
     python: PythonOption = None,
     venv: VenvOption = None,
@@ -249,7 +253,7 @@ def rollback(
     serve("rollback", command.run, command.RollbackOptions, locals())
 
 
-@app.command("matrix")
+@app.command("matrix", short_help="What works with what: mmdet, mmcv, torch, CUDA, Python.")
 def matrix_command(
     cuda: CudaOption = None,
     torch: TorchOption = None,
@@ -268,7 +272,7 @@ def matrix_command(
     serve("matrix", command.run, command.MatrixOptions, locals())
 
 
-@app.command("smoke-test")
+@app.command("smoke-test", short_help="A real MMDetection detection in the environment, timed.")
 def smoke_test(
     python: PythonOption = None,
     venv: VenvOption = None,
@@ -296,7 +300,7 @@ def smoke_test(
     serve("smoke-test", command.run, command.SmokeTestOptions, locals())
 
 
-@app.command()
+@app.command(short_help="Name the known failure behind a log, with its fix.")
 def diagnose(
     log: Annotated[
         str,

@@ -21,12 +21,15 @@ from mmdoctor.planning.resolver import Candidate, Resolution, spec_text
 from mmdoctor.planning.source_build import max_jobs, source_build_steps, toolchain_blockers
 from mmdoctor.planning.sources import Sources
 from mmdoctor.planning.steps import Installer, Step
+from mmdoctor.shell import command_line
 from mmdoctor.target import Target
 
 NO_SOURCES = Sources()  # the defaults: PyPI, PyTorch's and the lines' own hosts
-# Run in the target right after torch + torchvision are installed: one line, so the plan can
-# show it as it runs. It prints what it found before each thing that may fail, so a failure
-# still tells which torch pip brought in (execute.verify_torch compares them with the plan).
+# Run in the target right after torch + torchvision are installed: a probe, which a plan shows
+# by its name (VERIFY_TORCH_NAME) and runs as `python -I -c VERIFY_TORCH`. It prints what it
+# found before each thing that may fail, so a failure still tells which torch pip brought in
+# (execute.verify_torch compares them with the plan).
+VERIFY_TORCH_NAME = "<verify-torch>"
 VERIFY_TORCH = (
     'import torch; print("torch", torch.__version__, torch.version.cuda or "cpu", flush=True); '
     'import torchvision.ops; print("torchvision", torchvision.__version__, flush=True); '
@@ -322,6 +325,7 @@ def _steps(
             "anything builds or installs on top of them",
             *(executable, "-I", "-c", VERIFY_TORCH),
             kind="verify",
+            shown=f"{command_line([executable, '-I', '-c'])} {VERIFY_TORCH_NAME}",
         )
     )
     line = matrix.stack_lines[candidate.line]

@@ -27,7 +27,12 @@ from mmdoctor.redact import redact_credentials
 from mmdoctor.render import json_out, markdown
 from mmdoctor.render.diagnose_out import render_matches
 from mmdoctor.render.fleet_out import render_fleet, render_fleet_plan
-from mmdoctor.render.human import make_console, render_check_report, render_machine_report
+from mmdoctor.render.human import (
+    make_console,
+    render_check_report,
+    render_machine_report,
+    say,
+)
 from mmdoctor.render.install_out import render_fix_plan, render_outcome, render_restore
 from mmdoctor.render.junit_out import junit_document
 from mmdoctor.render.plan_out import render_compat_table, render_plan
@@ -104,8 +109,8 @@ def _(body: MachineReport, console: Console, verbose: bool) -> None:
 
 @human.register
 def _(body: CheckList, console: Console, verbose: bool) -> None:
-    for check_id, title in body.checks:
-        print(f"{check_id:<22} {title}")
+    for check_id, title in body.checks:  # a long title goes on under itself
+        say(console, f"{check_id:<22} ", title)
 
 
 @human.register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -38,12 +39,35 @@ def make_console(file: TextIO | None = None) -> Console:
 
 def say(console: Console, lead: str | Text, text: str | Text, style: str = "") -> None:
     """`lead` then `text`, wrapped to the terminal with a hanging indent under the text, so a
-    continuation never starts at the margin or mid-word."""
+    continuation never starts at the margin or mid-word. A word wider than the hanging column
+    (a long path or URL) goes on a line of its own, as far left as it needs, rather than be
+    folded inside; only one wider than the terminal is left to the terminal to fold."""
     body = text if isinstance(text, Text) else Text(text, style=style)
     head = lead if isinstance(lead, Text) else Text(lead, style=style)
     if console.soft_wrap:
         console.print(head + body)
         return
+    hang, start = head.cell_len, 0
+    for word in re.finditer(r"\S+", body.plain):
+        if len(word.group()) <= console.width - hang:
+            continue
+        before = body[start : word.start()]
+        before.rstrip()
+        if before.plain.strip():
+            _hanging(console, head, before)
+        elif head.plain.strip():
+            console.print(head)
+        indent = (
+            hang if hang + len(word.group()) <= console.width else console.width - len(word.group())
+        )
+        console.print(Text(" " * max(0, indent)) + body[word.start() : word.end()], crop=False)
+        head, start = Text(" " * hang), word.end()
+    rest = body[start:]
+    if rest.plain.strip() or not start:  # what is left after the last wide word, if anything
+        _hanging(console, head, rest[len(rest.plain) - len(rest.plain.lstrip()) :])
+
+
+def _hanging(console: Console, head: Text, body: Text) -> None:
     grid = Table.grid()
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
@@ -52,9 +76,36 @@ def say(console: Console, lead: str | Text, text: str | Text, style: str = "") -
 
 
 def command(console: Console, lead: str, line: str, style: str = "bold cyan") -> None:
-    """A command to copy: always one line, whatever the width (the terminal may fold it on
-    screen, but a copy gets it whole)."""
-    console.print(Text(f"{lead}{line}", style=style), no_wrap=True, overflow="ignore", crop=False)
+    """A command to copy. Into a pipe, one line. At a terminal too narrow for it, it goes on
+    over lines that end ` \\`, each broken between two words (never inside `==80.9.0` or
+    `--index-url`, as the terminal's own folding did), so that the lines paste as the one
+    command; a word too wide for its indented line starts further left."""
+    if console.soft_wrap or len(lead) + len(line) <= console.width:
+        console.print(
+            Text(f"{lead}{line}", style=style), no_wrap=True, overflow="ignore", crop=False
+        )
+        return
+    indent = len(lead) + 2
+    words = shell.shell_words(line)
+    for number, part in enumerate(
+        continued(words, console.width - len(lead), console.width - indent)
+    ):
+        left = lead if number == 0 else " " * max(0, min(indent, console.width - len(part)))
+        console.print(Text(left + part, style=style), no_wrap=True, overflow="ignore", crop=False)
+
+
+def continued(words: list[str], first: int, rest: int) -> list[str]:
+    """`words` in lines, the first of at most `first` characters, the others of `rest`, each
+    but the last ending ` \\`; a word too wide for a line has that line to itself."""
+    lines: list[str] = []
+    room, line = first, ""
+    for word in words:
+        if line and len(line) + 1 + len(word) + 2 > room:
+            lines.append(f"{line} \\")
+            room, line = rest, word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*lines, line] if line else lines
 
 
 def _unicode_ok(console: Console) -> bool:

@@ -15,6 +15,7 @@ from mmdoctor.planning.machine import PlanningContext
 from mmdoctor.planning.plan import Plan
 from mmdoctor.planning.resolver import Resolution
 from mmdoctor.planning.steps import Step
+from mmdoctor.redact import redact_credentials
 from mmdoctor.render.human import command, say
 
 REJECTIONS_SHOWN = 12
@@ -56,26 +57,7 @@ def render_plan(
     )
     if plan.line_reason:
         say(console, "Line: ", plan.line_reason)
-    table = Table(show_edge=False, box=None, pad_edge=False)
-    table.add_column("package")
-    table.add_column("version")
-    table.add_column("from", overflow="fold")
-    torch_from = f"PyTorch {plan.variant}: {plan.torch_index_url or plan.torch_find_links or ''}"
-    if plan.candidate.from_pypi:
-        torch_from = f"PyPI (its {plan.candidate.wheel_variant} build)"
-    table.add_row("torch", plan.torch_version, torch_from)
-    table.add_row("torchvision", plan.torchvision_version, torch_from)
-    table.add_row(plan.line.mim, plan.mim_version, "PyPI")
-    mmcv_from = (
-        f"{plan.line.name} wheels: {plan.mmcv_find_links}"
-        if plan.mmcv_prebuilt
-        else "PyPI sdist, built here (no prebuilt wheel)"
-    )
-    table.add_row(plan.mmcv_name, plan.mmcv_version, mmcv_from)
-    if plan.mmengine_version:
-        table.add_row(plan.line.mmengine, plan.mmengine_version, f"PyPI (via {plan.installer})")
-    table.add_row(plan.line.mmdet, plan.mmdet_version, f"PyPI (via {plan.installer})")
-    console.print(table)
+    render_sources(_sources(plan), console)
     if plan.pins:
         console.print(Text("Pins:", style="bold"))
         for pin in plan.pins:
@@ -93,12 +75,55 @@ def render_plan(
         console.print(Text("Dry run: nothing was changed.", style="dim"))
 
 
+def _sources(plan: Plan) -> list[tuple[str, str, str, str | None]]:
+    """Each package of the plan, its version, and where it comes from (and the URL)."""
+    torch_from: tuple[str, str | None] = (
+        f"PyTorch {plan.variant}:",
+        plan.torch_index_url or plan.torch_find_links,
+    )
+    if plan.candidate.from_pypi:
+        torch_from = (f"PyPI (its {plan.candidate.wheel_variant} build)", None)
+    mmcv_from: tuple[str, str | None] = ("PyPI sdist, built here (no prebuilt wheel)", None)
+    if plan.mmcv_prebuilt:
+        mmcv_from = (f"{plan.line.name} wheels:", plan.mmcv_find_links)
+    via = (f"PyPI (via {plan.installer})", None)
+    rows = [
+        ("torch", plan.torch_version, *torch_from),
+        ("torchvision", plan.torchvision_version, *torch_from),
+        (plan.line.mim, plan.mim_version, "PyPI", None),
+        (plan.mmcv_name, plan.mmcv_version, *mmcv_from),
+    ]
+    if plan.mmengine_version:
+        rows.append((plan.line.mmengine, plan.mmengine_version, *via))
+    return [*rows, (plan.line.mmdet, plan.mmdet_version, *via)]
+
+
+def render_sources(rows: Sequence[tuple[str, str, str, str | None]], console: Console) -> None:
+    """package, version and where it comes from (a label, and a URL where there is one). No
+    value is cut or folded: a URL that does not fit beside its label goes on a line of its own,
+    as far left as it needs (only one wider than the terminal is left to it to fold)."""
+    first = max(len(row[0]) for row in rows)
+    second = max(len(row[1]) for row in rows)
+    console.print(Text(f"{'package':<{first}}  {'version':<{second}}  from", style="bold"))
+    for package, version, label, url in rows:
+        lead = f"{package:<{first}}  {version:<{second}}  "
+        shown = redact_credentials(url) if url else ""
+        text = f"{label} {shown}" if shown else label
+        if console.soft_wrap or not shown or len(lead) + len(text) <= console.width:
+            say(console, lead, text)
+            continue
+        say(console, lead, label)
+        room = console.width - len(shown)
+        say(console, " " * (len(lead) if room >= len(lead) else max(2, room)), shown)
+
+
 def render_steps(steps: Sequence[Step], console: Console) -> None:
     """Numbered steps with the exact command of each (install's plan, fix's plan)."""
     console.print(Text("Steps:", style="bold"))
     for number, step in enumerate(steps, start=1):
         say(console, f"  {number}. ", step.description)
-        command(console, "     $ ", shell.command_line(step.argv, step.env), "cyan")
+        line = step.shown or shell.command_line(step.argv, step.env)  # a probe: its name
+        command(console, "     $ ", line, "cyan")
 
 
 def _render_no_plan(resolution: Resolution, *, console: Console, verbose: bool) -> None:
