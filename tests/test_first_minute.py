@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from installing import make_venv
 from screen import Screen
 
 TARGET_COMMANDS = (
@@ -328,3 +330,78 @@ def test_an_internal_error_keeps_the_hint(capsys) -> None:
     )
     emit(Result.of_exception("check", KeyError("surprise")), "text", debug=True)
     assert HINT not in capsys.readouterr().err  # --debug printed the traceback already
+
+
+def test_fix_steps_say_each_thing_once(mmdoctor, stack_venv: Path) -> None:
+    # the fix text of one check was repeated word for word before each of its commands (the
+    # OpenCV fix's steps 3 and 4; here mmcv.ops' three)
+    doc = mmdoctor("fix", "--dry-run", "--cpu-only", "--python", str(stack_venv), "--json").json()
+    descriptions = [step["description"] for step in doc["plan"]["steps"]]
+    assert len(descriptions) == len(set(descriptions)) > 2, descriptions
+    assert descriptions[0].startswith("mmcv.ops [mmcv-ext-missing]: Uninstall every mmcv")
+    assert descriptions[1] == "mmcv.ops, then: install setuptools==80.9.0 wheel ninja psutil"
+
+
+def test_user_text_carries_no_provenance() -> None:
+    # "(the reporter used opencv-python==4.5.5.64)": where a fix came from is the entry's
+    # `sources`, not what the user is told to do
+    from mmdoctor.knowledge import load_knowledge
+
+    for failure in load_knowledge().failures:
+        for text in (failure.fix_text, failure.root_cause):
+            assert not re.search(r"\breport(er|ed by)\b|\bthe OP\b", text), (failure.id, text)
+
+
+def test_the_plan_says_which_torch_build_pypi_gives(mmdoctor) -> None:
+    # `--torch-source pypi` showed "torch 2.1.2 (cpu)" while planning PyPI's CUDA build
+    run = mmdoctor("install", "--dry-run", "--python-version", "3.11", "--torch-source", "pypi")
+    plan = next(line for line in run.stdout.splitlines() if line.startswith("Plan: "))
+    wheel = mmdoctor(
+        "install", "--dry-run", "--python-version", "3.11", "--torch-source", "pypi", "--json"
+    ).json()["plan"]["torch"]
+    assert plan.endswith(f"+ torch {wheel['version']} (PyPI's {wheel['build']} build)")
+    assert wheel["build"] != "cpu" and "(cpu)" not in plan
+
+
+def test_percent_n_is_a_node_name_only_for_fleet(mmdoctor, tmp_path: Path) -> None:
+    # `--venv '/x%n'` put the host name in a plain install's path
+    venv = tmp_path / "mm-%n"
+    args = ("install", "--dry-run", "--cpu", "--venv", str(venv), "--json")
+    plain = mmdoctor(*args).json()["plan"]["executable"]
+    assert plain == str(venv / "bin" / "python")
+    from mmdoctor.commands.install import NODE_VENV  # what fleet install --wheelhouse sets
+
+    env = {**os.environ, NODE_VENV: "1", "SLURMD_NODENAME": "node7"}
+    on_a_node = mmdoctor(*args, env=env).json()["plan"]["executable"]
+    assert on_a_node == str(tmp_path / "mm-node7" / "bin" / "python")
+
+
+def test_a_broken_slurm_configuration_is_said_with_its_fix(mmdoctor, tmp_path: Path) -> None:
+    # sinfo's raw "fatal: Unable to process configuration file", and no fix
+    if shutil.which("sinfo") is None:
+        pytest.skip("no Slurm client (sinfo) here")
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("ClusterName=broken\nBogusKey=1\n")
+    run = mmdoctor("fleet", "check", env={**os.environ, "SLURM_CONF": str(conf)})
+    assert run.returncode == 4, run.stderr
+    line = one_line_error(run.stderr)
+    assert f"Slurm's client cannot read its configuration ({conf})" in line, line
+    assert "unrecognized key: BogusKey" in line and "SLURM_CONF" in line and HINT not in line
+
+
+def test_fix_ends_with_the_rollback_that_undoes_it(mmdoctor, tmp_path: Path) -> None:
+    # it ended "`mmdoctor rollback` puts the environment back", but a bare rollback needs the
+    # target: the command it prints is the one that works, run here
+    venv = make_venv(tmp_path / "venv")
+    python = venv / "bin" / "python"
+    for requirement in ("openmim==0.3.9", "setuptools==84.2.1"):
+        pip = [str(python), "-m", "pip", "install", "-q", requirement]
+        subprocess.run(pip, check=True, capture_output=True, timeout=900)
+    env = {**os.environ, "MMDOCTOR_STATE_DIR": str(tmp_path / "state")}
+    args = ("--python", str(venv), "--cpu-only", "--yes", "--only", "pkg-resources-removed-mim")
+    run = mmdoctor("fix", *args, env=env, timeout=1800)
+    assert run.returncode == 0, run.stdout + run.stderr
+    said = re.search(r"`(mmdoctor rollback [^`]+)` puts the environment back", run.stdout)
+    assert said and said[1] == f"mmdoctor rollback --python {python}", run.stdout
+    back = mmdoctor(*said[1].split()[1:], env=env, timeout=900)
+    assert back.returncode == 0, back.stdout + back.stderr

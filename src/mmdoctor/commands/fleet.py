@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mmdoctor.commands import install
+from mmdoctor.commands.install import NODE_VENV
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import ExitCode, UsageError
 from mmdoctor.fleet.collect import gather, mmdoctor_command
@@ -261,7 +262,7 @@ def _install_per_node(
 
     assert options.wheelhouse is not None
     options.wheelhouse.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MMDOCTOR_WHEELHOUSE": str(options.wheelhouse.absolute())}
+    env = {**os.environ, "MMDOCTOR_WHEELHOUSE": str(options.wheelhouse.absolute()), NODE_VENV: "1"}
     remote = install_argv(options, machine)
     step = replace(srun_request(options), nodes=None, timeout=INSTALL_STEP_TIMEOUT)
     first = gather(replace(step, nodelist=nodes[0]), remote, command="install", env=env)

@@ -100,10 +100,16 @@ def run(
     )
 
 
+# Set by `fleet install --wheelhouse` for the install each node runs: only there is %n in
+# --venv the node's name (elsewhere a folder may have %n in its name).
+NODE_VENV = "MMDOCTOR_NODE_VENV"
+
+
 def node_venv(options: InstallOptions) -> InstallOptions:
-    """--venv with %n in it (as in srun's file names): the node's name there ($SLURMD_NODENAME,
-    else the host name), so one command gives every node its own venv."""
-    if options.venv is None or "%n" not in str(options.venv):
+    """--venv with %n in it (as in srun's file names), in a node's install of `fleet install
+    --wheelhouse` ($MMDOCTOR_NODE_VENV): the node's name there ($SLURMD_NODENAME, else the
+    host name), so one command gives every node its own venv."""
+    if options.venv is None or "%n" not in str(options.venv) or not os.environ.get(NODE_VENV):
         return options
     node = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
     return replace(options, venv=Path(str(options.venv).replace("%n", node)))

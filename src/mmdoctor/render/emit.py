@@ -141,7 +141,7 @@ def _(body: JobDone, console: Console, verbose: bool) -> None:
     for report in body.reports:  # a check report, or a fleet's summary (fleet install)
         if report.status != "healthy":
             human(report, console, False)
-    render_outcome(body.outcome, console)
+    render_outcome(body.outcome, console, body.executable)
 
 
 @human.register

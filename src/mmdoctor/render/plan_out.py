@@ -48,10 +48,13 @@ def render_plan(
         _render_no_plan(resolution, console=console, verbose=verbose)
         return
     how = "prebuilt wheel" if plan.mmcv_prebuilt else "source build"
+    build = plan.variant  # the build it installs: PyPI's is its one build for the platform
+    if plan.candidate.from_pypi:
+        build = f"PyPI's {plan.candidate.wheel_variant} build"
     console.print(
         Text(
             f"Plan: {plan.line.mmdet} {plan.mmdet_version} + {plan.mmcv_name} "
-            f"{plan.mmcv_version} ({how}) + torch {plan.torch_version} ({plan.variant})",
+            f"{plan.mmcv_version} ({how}) + torch {plan.torch_version} ({build})",
             style="bold green",
         )
     )
