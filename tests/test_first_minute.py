@@ -405,3 +405,39 @@ def test_fix_ends_with_the_rollback_that_undoes_it(mmdoctor, tmp_path: Path) -> 
     assert said and said[1] == f"mmdoctor rollback --python {python}", run.stdout
     back = mmdoctor(*said[1].split()[1:], env=env, timeout=900)
     assert back.returncode == 0, back.stdout + back.stderr
+
+
+def test_where_none_has_a_stack_the_plan_is_the_next_step(
+    mmdoctor, bare_venv: Path, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    _link(bin_dir / "python3", Path(sys.executable))  # mmdoctor's own: no stack
+    _link(tmp_path / "work" / "venv", bare_venv)  # a link: not looked through
+    real = tmp_path / "work" / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(real)], check=True)
+    env = {**os.environ, "HOME": str(tmp_path), "PATH": str(bin_dir)}
+    run = mmdoctor("check", "--offline", env=env, cwd=tmp_path / "work")
+    tail = run.stdout.splitlines()[-4:]
+    assert tail == [
+        "To check one (or activate it, or pass --venv DIR):",
+        "  $ mmdoctor check --python env",  # a venv before a system interpreter
+        "None has torch, mmcv or mmdet; the stack that fits this machine, planned:",
+        "  $ mmdoctor install --venv DIR --dry-run",
+    ], run.stdout
+
+
+def test_the_opencv_fix_says_each_thing_once() -> None:
+    # the case of the report: two OpenCVs, the fix's uninstall and install steps (3 and 4)
+    from builders import env
+
+    from mmdoctor.checks import all_checks
+    from mmdoctor.checks.model import Context, run_checks
+    from mmdoctor.fix import plan_fixes
+    from mmdoctor.planning.matrix import load_matrix
+
+    two = env(dists={"opencv-python": "4.9.0.80", "opencv-python-headless": "4.9"})
+    results = run_checks(Context(two, load_matrix(), cpu_only=True), all_checks())
+    plan = plan_fixes(results, "/venv/bin/python", ("opencv.duplicates",))
+    said = [step.description for step in plan.steps]
+    assert len(said) == len(set(said)) == 3, said  # uninstall, install, check again
+    assert "reporter" not in said[0] and said[1].startswith("opencv.duplicates, then: install")

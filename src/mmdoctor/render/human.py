@@ -221,6 +221,9 @@ def _render_environments(discovery: Discovery, console: Console) -> None:
     console.print()
     console.print("To check one (or activate it, or pass --venv DIR):")
     command(console, "  $ ", f"mmdoctor check --python {shell.quote(_example(discovery, here))}")
+    if not any(found.has_stack for found in discovery.environments):
+        console.print("None has torch, mmcv or mmdet; the stack that fits this machine, planned:")
+        command(console, "  $ ", "mmdoctor install --venv DIR --dry-run")
 
 
 def _shown_path(found: FoundEnvironment, here: Path) -> str:
@@ -256,7 +259,8 @@ def _example(discovery: Discovery, here: Path) -> str:
     """The environment to name in the example: the first with a stack, else the first found
     that a check runs on, else a placeholder."""
     usable = [f for f in discovery.environments if f.error is None and not f.too_old]
-    chosen = max(usable, key=_stack_parts, default=None)  # the first of the most complete
+    # the first of the most complete, a virtual or conda environment before an interpreter
+    chosen = max(usable, key=lambda f: (_stack_parts(f), f.kind != "system"), default=None)
     return _shown_path(chosen, here) if chosen is not None else "PATH"
 
 
