@@ -441,3 +441,21 @@ def test_the_opencv_fix_says_each_thing_once() -> None:
     said = [step.description for step in plan.steps]
     assert len(said) == len(set(said)) == 3, said  # uninstall, install, check again
     assert "reporter" not in said[0] and said[1].startswith("opencv.duplicates, then: install")
+
+
+def test_fleet_install_still_makes_its_venv(mmdoctor, tmp_path: Path) -> None:
+    # the shared --venv of `fleet install` is created like install's (here it gets as far as
+    # looking for srun, which this PATH lacks), not refused as "no such directory"
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    run = mmdoctor("fleet", "install", "--venv", str(tmp_path / "shared"), "--yes", env=env)
+    assert run.returncode == 2
+    assert "no `srun` on PATH" in one_line_error(run.stderr)
+
+
+@pytest.mark.parametrize("command", ["check", "plan", "smoke-test"])
+def test_fleet_commands_take_the_pair_too(mmdoctor, command: str, bare_venv: Path) -> None:
+    if shutil.which("srun") is None:
+        pytest.skip("no Slurm client (srun) here: fleet commands stop before their target")
+    run = mmdoctor("fleet", command, "--venv", str(bare_venv), "--python", str(bare_venv))
+    assert run.returncode == 2
+    assert "--venv and --python name two environments" in one_line_error(run.stderr)

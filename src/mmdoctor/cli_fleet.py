@@ -30,6 +30,7 @@ from mmdoctor.cli_support import (
     TorchIndexUrlOption,
     TorchOption,
     TorchSourceOption,
+    VenvOption,
     YesOption,
     serve,
 )
@@ -105,6 +106,7 @@ def fleet_check(
     nodelist: NodelistOption = None,
     partition: PartitionOption = None,
     python: PythonOption = None,
+    venv: VenvOption = None,
     srun_arg: SrunArgOption = None,
     timeout: FleetTimeoutOption = 120.0,
     mmdoctor: MmdoctorOption = None,
@@ -153,6 +155,7 @@ def fleet_plan(
     nodelist: NodelistOption = None,
     partition: PartitionOption = None,
     python: PythonOption = None,
+    venv: VenvOption = None,
     srun_arg: SrunArgOption = None,
     timeout: FleetTimeoutOption = 120.0,
     mmdoctor: MmdoctorOption = None,
@@ -188,6 +191,7 @@ def fleet_smoke_test(
     nodelist: NodelistOption = None,
     partition: PartitionOption = None,
     python: PythonOption = None,
+    venv: VenvOption = None,
     srun_arg: SrunArgOption = None,
     timeout: Annotated[
         float,

@@ -268,14 +268,16 @@ def default_target(
 def _venv_choice(
     python: str | None, venv: str | Path, environ: Mapping[str, str], *, creates: bool
 ) -> Choice:
-    folder = Path(venv).expanduser().absolute()
-    found = existing_venv(folder, str(venv))
-    if found is not None and not (python and not creates):
-        return Choice(str(found), "--venv")
+    """--venv DIR: its venv; with `creates` (install), where it is missing or empty, the Python
+    to make it from (--python there names that Python, not a second environment)."""
     if python and not creates:
         raise UsageError(
             f"--venv and --python name two environments ({venv}, {python}): give one of them"
         )
+    folder = Path(venv).expanduser().absolute()
+    found = existing_venv(folder, str(venv))
+    if found is not None:
+        return Choice(str(found), "--venv")
     if not creates:
         why = "there is no virtual environment in it" if folder.exists() else "no such directory"
         raise UsageError(f"--venv {venv}: {why}")

@@ -256,10 +256,10 @@ def _environment_line(found: FoundEnvironment, here: Path) -> Text:
 
 
 def _example(discovery: Discovery, here: Path) -> str:
-    """The environment to name in the example: the first with a stack, else the first found
-    that a check runs on, else a placeholder."""
+    """The environment to name in the example: of those a check runs on, the first with the
+    most of torch, an mmcv and an mmdet, a virtual or conda environment before an interpreter;
+    else a placeholder."""
     usable = [f for f in discovery.environments if f.error is None and not f.too_old]
-    # the first of the most complete, a virtual or conda environment before an interpreter
     chosen = max(usable, key=lambda f: (_stack_parts(f), f.kind != "system"), default=None)
     return _shown_path(chosen, here) if chosen is not None else "PATH"
 
