@@ -459,3 +459,17 @@ def test_fleet_commands_take_the_pair_too(mmdoctor, command: str, bare_venv: Pat
     run = mmdoctor("fleet", command, "--venv", str(bare_venv), "--python", str(bare_venv))
     assert run.returncode == 2
     assert "--venv and --python name two environments" in one_line_error(run.stderr)
+
+
+def test_mmdoctors_own_venv_is_the_example_only_where_there_is_no_other(
+    mmdoctor, tmp_path: Path
+) -> None:
+    # the only other interpreter: a system Python on PATH (the one the test venvs are made of)
+    other = tmp_path / "bin" / "python3"
+    _link(other, Path(getattr(sys, "_base_executable", sys.executable)))
+    env = {**os.environ, "HOME": str(tmp_path), "PATH": str(other.parent)}
+    env["PYENV_ROOT"] = str(tmp_path / "no-pyenv")
+    # run where mmdoctor's own venv is found (its parent folder)
+    run = mmdoctor("check", "--offline", env=env, cwd=Path(sys.prefix).parent)
+    assert "(venv, mmdoctor's own): no torch" in run.stdout, run.stdout
+    assert f"$ mmdoctor check --python {other}\n" in run.stdout, run.stdout

@@ -257,10 +257,12 @@ def _environment_line(found: FoundEnvironment, here: Path) -> Text:
 
 def _example(discovery: Discovery, here: Path) -> str:
     """The environment to name in the example: of those a check runs on, the first with the
-    most of torch, an mmcv and an mmdet, a virtual or conda environment before an interpreter;
-    else a placeholder."""
+    most of torch, an mmcv and an mmdet, a virtual or conda environment before an interpreter,
+    mmdoctor's own last; else a placeholder."""
     usable = [f for f in discovery.environments if f.error is None and not f.too_old]
-    chosen = max(usable, key=lambda f: (_stack_parts(f), f.kind != "system"), default=None)
+    chosen = max(
+        usable, key=lambda f: (_stack_parts(f), not f.own, f.kind != "system"), default=None
+    )
     return _shown_path(chosen, here) if chosen is not None else "PATH"
 
 
