@@ -20,18 +20,18 @@ from screen import Screen
 
 WIDTH = 80
 BOX = re.compile(r"[│┃━─╇╈┼┡┩┏┓┗┛╋]")
+FREE = re.compile(r"\b[\d.]+ GiB free\b")  # free disk space moves between two runs
 SEED = ["install", "--dry-run", "--cuda", "11.6", "--python-version", "3.10", "--mmdet", "2"]
 SEED += ["--driver", "535.104.05", "--gpu-cc", "8.6"]
 
 
 def words(text: str) -> Counter[str]:
-    """The words of an output, table borders and line continuations aside."""
-    found: Counter[str] = Counter()
+    """The words of an output, table borders, line continuations and free GiB aside."""
+    lines = []
     for line in text.splitlines():
         line = BOX.sub(" ", line)
-        line = line[:-2] if line.endswith(" \\") else line
-        found.update(line.split())
-    return found
+        lines.append(line[:-2] if line.endswith(" \\") else line)
+    return Counter(FREE.sub("N GiB free", " ".join(" ".join(lines).split())).split())
 
 
 def commands(lines: list[str]) -> list[str]:
