@@ -137,3 +137,16 @@ def test_the_decline_code_is_documented(mmdoctor) -> None:
         text = " ".join(mmdoctor(command, "--help").stdout.split())
         assert "5 declined at the question (nothing changed)" in text, command
         assert "130 interrupted before the first step" in text, command
+
+
+def test_with_json_and_yes_the_terminal_gets_no_plan(tmp_path: Path) -> None:
+    # nothing is asked, so nothing is shown: stderr stays for what goes wrong (here an index
+    # that never answers, which stops the install before the venv would be made)
+    venv = tmp_path / "new"
+    args = ["install", "--venv", str(venv), "--cpu", "--json", "--yes", "--torch-source", "pypi"]
+    args += ["--installer", "pip", "--index-url", "https://127.0.0.1:9/simple"]
+    done = Screen(args, stdout="pipe").finish()
+    assert done.code == 4, done.text
+    assert "Plan: " not in done.text and QUESTION not in done.text, done.text
+    assert json.loads(done.piped)["command"] == "install"
+    assert not venv.exists()

@@ -26,6 +26,7 @@ class Terminal:
     def __init__(self, fmt: str, verbose: bool) -> None:
         self.fmt = fmt
         self.verbose = verbose
+        self._to_confirm: Result | None = None  # with --json: the plan a question is about
 
     @property
     def can_ask(self) -> bool:
@@ -34,6 +35,9 @@ class Terminal:
     def confirm(self, question: str) -> bool:
         screen = _screen() or sys.stderr
         sys.stdout.flush()  # the plan first, wherever stdout goes
+        if self._to_confirm is not None:  # --json: the plan on the terminal, then the question
+            show_text(self._to_confirm, screen, verbose=self.verbose)
+            self._to_confirm = None
         while True:
             screen.write(f"{question} [y/N] ")
             screen.flush()
@@ -52,12 +56,12 @@ class Terminal:
             screen.write("Please answer y or n.\n")
 
     def show(self, result: Result) -> None:
-        """The plan before the question: on stdout as text; with --json, on the terminal
-        (stdout holds only the document), where someone will be asked."""
+        """The plan before the question: on stdout as text; with --json, kept for `confirm`
+        to show on the terminal (stdout holds only the document), if a question comes."""
         if self.fmt == "text":
             emit(result, self.fmt, verbose=self.verbose)
-        elif self.can_ask:
-            show_text(result, _screen() or sys.stderr, verbose=self.verbose)
+        else:
+            self._to_confirm = result
 
     def busy(self, work: Callable[[], T]) -> T:
         """A spinner on stderr while probing, only for a person at a terminal."""
