@@ -132,6 +132,21 @@ def test_ctrl_c_mid_pip_rolls_back_and_a_second_install_is_refused_meanwhile(fre
     assert freeze(venv) == before and freeze(venv, "--all") == before_all
 
 
+def test_a_new_venv_is_made_from_the_chosen_python_after_the_question(index, tmp_path) -> None:
+    """--venv NEW --python BASE: the plan is for BASE's Python, the venv is made from BASE once
+    the plan is confirmed (it was run as the venv's own, not yet there, python: "no such
+    file"), and a failure rolls the new venv back to what `python -m venv` made."""
+    venv = tmp_path / "new"
+    index.fail("torch-2.13.0", "500")
+    run = install(venv, index, "--python", BASE_PYTHON)
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "✓ [1/" in run.stderr and "✗ [2/" in run.stderr
+    made = venv / "bin" / "python"
+    assert made.is_file()
+    fresh = make_venv(tmp_path / "fresh")
+    assert freeze(venv, "--all") == freeze(fresh, "--all")
+
+
 # --- refusals -----------------------------------------------------------------------------------
 
 

@@ -51,6 +51,7 @@ def _scrub(value: Any, paths: dict[str, str]) -> Any:
         value = re.sub(r"\b\d+ compile jobs\b", "N compile jobs", value)
         # the probe script's own line numbers in a traceback move whenever it is edited
         value = re.sub(r'File "<string>", line \d+', 'File "<string>", line N', value)
+        value = re.sub(r"\b[\d.]+ GiB free\b", "N GiB free", value)  # platform.disk's figures
         return re.sub(r"about \d+ min \(", "about M min (", value)
     return value
 

@@ -105,7 +105,7 @@ def test_a_failed_install_explains_matched_failures_from_the_knowledge_base(
         check_status=None,
     )
     out = io.StringIO()
-    render_outcome(outcome, make_console(out))
+    render_outcome(outcome, make_console(out), "/venv/bin/python")
     entry = load_knowledge().get("pkg-resources-removed-mmcv-build")
     assert entry is not None
     text = out.getvalue()

@@ -57,7 +57,7 @@ def test_a_real_install_runs_it_once_before_its_first_step(tmp_path: Path, index
 
 
 def test_a_new_venv_is_planned_from_its_base_without_being_made(tmp_path: Path) -> None:
-    choice = choose_interpreter(python=None, venv=tmp_path / "new", environ={})
+    choice = choose_interpreter(python=None, venv=tmp_path / "new", environ={}, creates=True)
     assert choice.new_venv == tmp_path / "new" and choice.how == "--venv"
     assert not (tmp_path / "new").exists()
     assert choice.new_venv is not None

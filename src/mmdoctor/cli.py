@@ -98,9 +98,10 @@ def _root(
     CliState.debug = debug
 
 
-@app.command()
+@app.command(short_help="The machine, a Python environment, what is wrong, the fix.")
 def check(
     python: PythonOption = None,
+    venv: VenvOption = None,
     json_output: JsonOption = False,
     fmt: Annotated[
         Format, Opt("--format", help="text for people, json for tools, markdown for bug reports.")
@@ -130,6 +131,10 @@ def check(
     """Inspect the driver, GPUs, CUDA toolkit and a Python environment; say what is wrong
     and the command that fixes it.
 
+    With no environment named (--python, --venv) or active: the machine's checks, and the
+    Python environments it can see (PATH, conda, pyenv, venvs under this folder) with their
+    torch, mmcv and mmdet.
+
     Exit codes: 0 healthy, 1 problems found, 2 bad input, 4 could not run.
     """
     from mmdoctor.commands import check as command
@@ -137,7 +142,7 @@ def check(
     serve("check", command.run, command.CheckOptions, locals())
 
 
-@app.command()
+@app.command(short_help="Plan the stack that fits this machine, and install it.")
 def install(
     python: PythonOption = None,
     venv: VenvOption = None,
@@ -176,7 +181,8 @@ def install(
     With --dry-run: show the plan (packages, pins, the exact commands) and change nothing.
 
     Exit codes: 0 installed (or planned), 1 no stack fits, 2 bad input or refused target,
-    3 failed and rolled back, 4 could not run (or could not restore: see the log); with
+    3 failed and rolled back, 4 could not run (or could not restore: see the log), 5 declined
+    at the question (nothing changed), 130 interrupted before the first step; with
     --keep-on-check-failure, 1 when the final check found problems.
     """
     from mmdoctor.commands import install as command
@@ -184,9 +190,10 @@ def install(
     serve("install", command.run, command.InstallOptions, locals())
 
 
-@app.command()
+@app.command(short_help="Carry out the fixes `check` advises; roll back if they fail.")
 def fix(
     python: PythonOption = None,
+    venv: VenvOption = None,
     only: Annotated[
         list[str] | None,
         Opt(
@@ -214,19 +221,18 @@ def fix(
     check again, and roll back if the fix did not hold.
 
     Exit codes: 0 fixed (or nothing to fix), 1 problems left that mmdoctor cannot fix itself,
-    2 bad input or refused target, 3 the fix did not hold and was rolled back, 4 could not run.
+    2 bad input or refused target, 3 the fix did not hold and was rolled back, 4 could not run,
+    5 declined at the question (nothing changed), 130 interrupted before the first step.
     """
     from mmdoctor.commands import fix as command
 
     serve("fix", command.run, command.FixOptions, locals())
 
 
-@app.command()
+@app.command(short_help="Put an environment back as it was before an install or fix.")
 def rollback(
     python: PythonOption = None,
-    venv: Annotated[
-        Path | None, Opt("--venv", metavar="DIR", help="The virtual environment to restore.")
-    ] = None,
+    venv: VenvOption = None,
     system: Annotated[bool, Opt("--system", help="Allow a system interpreter.")] = False,
     index_url: IndexUrlOption = None,
     find_links: FindLinksOption = None,
@@ -242,7 +248,7 @@ def rollback(
     serve("rollback", command.run, command.RollbackOptions, locals())
 
 
-@app.command("matrix")
+@app.command("matrix", short_help="What works with what: mmdet, mmcv, torch, CUDA, Python.")
 def matrix_command(
     cuda: CudaOption = None,
     torch: TorchOption = None,
@@ -261,9 +267,10 @@ def matrix_command(
     serve("matrix", command.run, command.MatrixOptions, locals())
 
 
-@app.command("smoke-test")
+@app.command("smoke-test", short_help="A real MMDetection detection in the environment, timed.")
 def smoke_test(
     python: PythonOption = None,
+    venv: VenvOption = None,
     device: SmokeDeviceOption = None,
     model: SmokeModelOption = None,
     image: SmokeImageOption = None,
@@ -288,7 +295,7 @@ def smoke_test(
     serve("smoke-test", command.run, command.SmokeTestOptions, locals())
 
 
-@app.command()
+@app.command(short_help="Name the known failure behind a log, with its fix.")
 def diagnose(
     log: Annotated[
         str,
@@ -296,14 +303,8 @@ def diagnose(
         # docstring says what it is
         typer.Argument(metavar="[FILE|-]", hidden=True),
     ] = "-",
-    python: Annotated[
-        str | None,
-        Opt(
-            "--python",
-            metavar="PATH",
-            help="Also run `check` on this interpreter to confirm or rule out what the log says.",
-        ),
-    ] = None,
+    python: PythonOption = None,
+    venv: VenvOption = None,
     json_output: JsonOption = False,
     verbose: Annotated[bool, Opt("-v", "--verbose", help="Every match.")] = False,
     timeout: TimeoutOption = 90.0,
@@ -315,7 +316,8 @@ def diagnose(
 ) -> None:
     """Name the known failure behind a log, root cause first, with the fix.
 
-    FILE is the log, traceback or issue to read; without it, or with -, standard input.
+    FILE is the log, traceback or issue to read; without it, or with -, standard input. With
+    --python or --venv, `check` runs there too, to confirm or rule out what the log says.
 
     Exit codes: 0 a known cause was found, 1 nothing known matched, 2 empty, unreadable,
     binary, endless (a device) or too big input.
@@ -337,9 +339,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(ExitCode.USAGE))
     try:
         code = app(args=args, prog_name="mmdoctor", standalone_mode=False)
-    except typer.Abort:  # no answer to a question (end of input)
-        print("mmdoctor: error: not confirmed: nothing was changed", file=sys.stderr)
-        code = ExitCode.USAGE
     except Exception as exc:
         if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
             raise  # not a parse error (those carry both, as click's do)

@@ -30,6 +30,7 @@ from mmdoctor.cli_support import (
     TorchIndexUrlOption,
     TorchOption,
     TorchSourceOption,
+    VenvOption,
     YesOption,
     serve,
 )
@@ -37,6 +38,7 @@ from mmdoctor.cli_support import (
 fleet_app = typer.Typer(
     name="fleet",
     help="Check many nodes at once through Slurm, or summarise their reports.",
+    short_help="Check, plan, install and smoke-test many nodes through Slurm.",
     no_args_is_help=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -98,12 +100,13 @@ OfflineOption = Annotated[
 ]
 
 
-@fleet_app.command("check")
+@fleet_app.command("check", short_help="Run `mmdoctor check` on every node and summarise.")
 def fleet_check(
     nodes: NodesOption = None,
     nodelist: NodelistOption = None,
     partition: PartitionOption = None,
     python: PythonOption = None,
+    venv: VenvOption = None,
     srun_arg: SrunArgOption = None,
     timeout: FleetTimeoutOption = 120.0,
     mmdoctor: MmdoctorOption = None,
@@ -129,7 +132,7 @@ def fleet_check(
     serve("fleet check", command.run_check, command.FleetCheckOptions, locals())
 
 
-@fleet_app.command("report")
+@fleet_app.command("report", short_help="Summarise `check --json` reports gathered any other way.")
 def fleet_report(
     paths: Annotated[list[Path], typer.Argument(metavar="FILE|DIR...", show_default=False)],
     json_output: JsonOption = False,
@@ -146,12 +149,13 @@ def fleet_report(
     serve("fleet report", command.run_report, command.FleetReportOptions, locals())
 
 
-@fleet_app.command("plan")
+@fleet_app.command("plan", short_help="One stack for every node, for an environment they share.")
 def fleet_plan(
     nodes: NodesOption = None,
     nodelist: NodelistOption = None,
     partition: PartitionOption = None,
     python: PythonOption = None,
+    venv: VenvOption = None,
     srun_arg: SrunArgOption = None,
     timeout: FleetTimeoutOption = 120.0,
     mmdoctor: MmdoctorOption = None,
@@ -179,12 +183,15 @@ def fleet_plan(
     serve("fleet plan", command.run_plan, command.FleetPlanOptions, locals())
 
 
-@fleet_app.command("smoke-test")
+@fleet_app.command(
+    "smoke-test", short_help="Run `mmdoctor smoke-test` on every node and summarise."
+)
 def fleet_smoke_test(
     nodes: NodesOption = None,
     nodelist: NodelistOption = None,
     partition: PartitionOption = None,
     python: PythonOption = None,
+    venv: VenvOption = None,
     srun_arg: SrunArgOption = None,
     timeout: Annotated[
         float,
@@ -220,7 +227,9 @@ def fleet_smoke_test(
     serve("fleet smoke-test", command.run_smoke, command.FleetSmokeOptions, locals())
 
 
-@fleet_app.command("install")
+@fleet_app.command(
+    "install", short_help="Plan one stack for every node, install it, check it there."
+)
 def fleet_install(
     venv: Annotated[
         Path | None,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from mmdoctor.errors import ExitCode, MmdoctorError, UsageError, describe
+from mmdoctor.errors import ExitCode, MmdoctorError, UsageError
 from mmdoctor.flags import flag, toggle
 
 if TYPE_CHECKING:  # the command side's types, for the signatures only (start-up: see serve)
@@ -41,8 +41,8 @@ PythonOption = Annotated[
         "--python",
         metavar="PATH",
         envvar="MMDOCTOR_PYTHON",
-        help="Interpreter (or environment folder) to inspect. Default: the active virtual or "
-        "conda environment (never mmdoctor's own, unless it holds the stack).",
+        help="Interpreter, environment folder, or a name on PATH (python3.12). Default: the "
+        "active virtual or conda environment (never mmdoctor's own, unless it holds the stack).",
         show_default=False,
     ),
 ]
@@ -143,15 +143,19 @@ OfflineOption = Annotated[
 CpuOption = Annotated[bool, typer.Option(flag("cpu"), help="A CPU-only stack.")]
 
 
-# install's and smoke-test's own options (long to declare inline)
+# with --python, the pair every command that takes a target declares
 VenvOption = Annotated[
     Path | None,
     typer.Option(
         "--venv",
         metavar="DIR",
-        help="Install into this virtual environment; created if missing.",
+        help="Virtual environment folder (instead of --python); `install` creates it if missing.",
+        show_default=False,
     ),
 ]
+
+
+# install's and smoke-test's own options (long to declare inline)
 AllowSourceBuildOption = Annotated[
     bool,
     typer.Option(
@@ -367,11 +371,11 @@ def serve(
     except (Exception, KeyboardInterrupt) as exc:
         if CliState.debug:
             traceback.print_exc()
-        result = Result.failure(name, *describe(exc))
+        result = Result.of_exception(name, exc)
     try:  # --junit, --prometheus: written for a failure too (a textfile says it could not run)
         write_files(result, junit=values.get("junit"), prometheus=values.get("prometheus"))
     except MmdoctorError as exc:
-        result = Result.failure(name, *describe(exc))
+        result = Result.of_exception(name, exc)
     try:
         emit(result, fmt.value, verbose=verbose, debug=CliState.debug)
         sys.stdout.flush()

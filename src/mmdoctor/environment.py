@@ -122,6 +122,26 @@ def normal_arch(machine: str) -> str:
 
 
 @dataclass(frozen=True)
+class MachineFacts:
+    """The machine alone, without a Python environment: what a bare `check` probes, and the
+    part of an Environment that machine checks read."""
+
+    host: HostInfo
+    nvidia: NvidiaInfo
+    toolkit: ToolkitInfo
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    probe_seconds: float | None = None
+    network: tuple[Reachability, ...] | None = None  # None: not probed (--offline)
+
+    @property
+    def os(self) -> str:
+        return self.host.os
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Environment:
     host: HostInfo
     nvidia: NvidiaInfo
@@ -134,6 +154,12 @@ class Environment:
     @property
     def os(self) -> str:
         return self.host.os
+
+    @property
+    def machine(self) -> MachineFacts:
+        return MachineFacts(
+            self.host, self.nvidia, self.toolkit, self.overrides, self.probe_seconds, self.network
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "target": self.target.to_dict()}

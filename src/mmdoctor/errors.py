@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # usage error or bad input
     ROLLED_BACK = 3  # an install or fix failed and the environment was restored
     CANNOT_RUN = 4  # mmdoctor could not do its job (probe timeout, internal error)
+    DECLINED = 5  # the question before a change was answered no: nothing was changed
     INTERRUPTED = 130  # Ctrl-C outside an install or fix (those roll back: 3), as shells say
 
 
@@ -24,6 +25,12 @@ class UsageError(MmdoctorError):
     exit_code = ExitCode.USAGE
 
 
+class Declined(MmdoctorError):
+    """The person at the terminal said no (or nothing) to the change: not bad input."""
+
+    exit_code = ExitCode.DECLINED
+
+
 class BuildBlocked(MmdoctorError):
     """The plan builds mmcv from source, and this machine cannot (nvcc, gcc, Python.h, TMPDIR)."""
 
@@ -34,6 +41,11 @@ class ProbeError(MmdoctorError):
     """The target interpreter or the machine could not be probed at all."""
 
     exit_code = ExitCode.CANNOT_RUN
+
+
+def is_internal(exc: BaseException) -> bool:
+    """An exception mmdoctor did not expect: a bug, whose traceback --debug shows."""
+    return not isinstance(exc, (MmdoctorError, KeyboardInterrupt))
 
 
 def describe(exc: BaseException) -> tuple[ExitCode, str]:

@@ -168,7 +168,8 @@ def _advice_steps(result: CheckResult, executable: str) -> list[Step] | None:
     """The check's advice as steps; None where some of it is not pip or mim in the target."""
     if result.advice is None or not result.advice.commands:
         return None
-    runnable = [advice_step(c, executable, result) for c in result.advice.commands]
+    commands = result.advice.commands
+    runnable = [advice_step(c, executable, result, n) for n, c in enumerate(commands)]
     if any(step is None for step in runnable):
         return None
     return [step for step in runnable if step is not None]
@@ -180,9 +181,10 @@ def _manual(result: CheckResult) -> list[str]:
     return [f"{result.id}: {c}" for c in result.advice.commands]
 
 
-def advice_step(command: str, executable: str, result: CheckResult) -> Step | None:
+def advice_step(command: str, executable: str, result: CheckResult, number: int = 0) -> Step | None:
     """`VAR=1 /env/bin/python -m pip install "x<2"` -> a Step (argv + env); None for anything
-    that is not pip or mim in this interpreter: mmdoctor never runs a shell or sudo."""
+    that is not pip or mim in this interpreter: mmdoctor never runs a shell or sudo. The first
+    command of a finding says why; the ones after it (`number`) say what they do."""
     try:
         words = shlex.split(command)
     except ValueError:
@@ -193,6 +195,9 @@ def advice_step(command: str, executable: str, result: CheckResult) -> Step | No
         env[name] = value
     if len(words) < 4 or Path(words[0]) != Path(executable) or tuple(words[1:3]) not in _TOOLS:
         return None
+    if number:  # the fix's text was said by its first step
+        doing = " ".join(w for w in words[3:] if not w.startswith("-"))
+        return Step(f"{result.id}, then: {doing}", Command(tuple(words)), env=env)
     known = f" [{result.known_failure}]" if result.known_failure else ""
     why = result.advice.text.rstrip(":") if result.advice else ""
     return Step(f"{result.id}{known}: {why}", Command(tuple(words)), env=env)

@@ -14,6 +14,7 @@ KNOWLEDGE_FILE = "known_failures.yaml"
 # Standard-library scripts that run inside the target interpreter (Python 3.7+), as `-c`.
 PROBE_SCRIPT = PACKAGE / "probe" / "inside_script.py"
 SMOKE_SCRIPT = PACKAGE / "smoke" / "inside_smoke.py"
+GLANCE_SCRIPT = PACKAGE / "probe" / "glance_script.py"
 SHIPPED_IMAGE = PACKAGE / "smoke" / "data" / "astronaut.jpg"
 
 

@@ -43,6 +43,16 @@ def parse_pip_config(listing: str) -> PipNetwork:
     return pip_network_from(items)
 
 
+def pip_environment(environ: Mapping[str, str]) -> PipNetwork:
+    """pip's settings as its PIP_* variables give them (PIP_INDEX_URL is `:env:.index-url`),
+    where there is no pip to ask for its config files (a bare `check`: no target)."""
+    return pip_network_from(
+        (f":env:.{name[4:].lower().replace('_', '-')}", value)
+        for name, value in environ.items()
+        if name.startswith("PIP_") and value
+    )
+
+
 def pip_network_from(items: Iterable[tuple[str, str]]) -> PipNetwork:
     """pip's configuration items ("global.index-url", ":env:.cert"), as `pip install` reads
     them: the environment over the [install] section over [global]."""

@@ -6,21 +6,32 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mmdoctor import __version__, shell
 from mmdoctor.checks import all_checks
-from mmdoctor.checks.model import CheckResult, Context, Status, run_checks, select
+from mmdoctor.checks.model import (
+    Check,
+    CheckResult,
+    Context,
+    MachineContext,
+    Status,
+    run_checks,
+    select,
+)
 from mmdoctor.checks.torch import stack_plan
-from mmdoctor.environment import Environment
+from mmdoctor.environment import Environment, MachineFacts
 from mmdoctor.errors import ExitCode, UsageError
 from mmdoctor.fix import plan_fixes, stack_plan_for
-from mmdoctor.pipnet import Host
+from mmdoctor.pipnet import Host, PipNetwork
 from mmdoctor.planning.hosts import download_hosts, plan_hosts, zoo_host
 from mmdoctor.planning.matrix import Matrix
 from mmdoctor.planning.sources import Sources
-from mmdoctor.probe.collect import collect_environment
+from mmdoctor.probe.collect import collect_environment, collect_machine
+from mmdoctor.probe.discover import Discovery, discover
 from mmdoctor.probe.nvidia import parse_overrides
 from mmdoctor.target import Choice, choose_interpreter
 
@@ -38,13 +49,10 @@ class NextStep:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class CheckReport:
-    command: str
-    environment: Environment
+class CheckVerdict:
+    """What a list of check results comes to: an exit code, a status word, the counts."""
+
     results: tuple[CheckResult, ...]
-    version: str = field(default=__version__)
-    next: NextStep | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -62,8 +70,8 @@ class CheckReport:
     def counts(self) -> Counter[Status]:
         return Counter(r.status for r in self.results)
 
-    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
-        checks = [
+    def checks_dicts(self) -> list[dict[str, Any]]:
+        return [
             {
                 "id": r.id,
                 "title": r.title,
@@ -76,15 +84,45 @@ class CheckReport:
             }
             for r in self.results
         ]
+
+
+@dataclass(frozen=True)
+class CheckReport(CheckVerdict):
+    command: str
+    environment: Environment
+    results: tuple[CheckResult, ...]
+    version: str = field(default=__version__)
+    next: NextStep | None = None
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
         return {
             "environment": self.environment.to_dict(),
-            "checks": checks,
+            "checks": self.checks_dicts(),
             "next": self.next.to_dict() if self.next is not None else None,
         }
 
     def job_keys(self) -> dict[str, Any]:
         """An install's or fix's JSON shows the outcome; the check's problems are in it."""
         return {}
+
+
+@dataclass(frozen=True)
+class MachineReport(CheckVerdict):
+    """A bare `check` (no Python environment named or active): the machine's checks, and the
+    environments it can see with the stack each holds."""
+
+    machine: MachineFacts
+    results: tuple[CheckResult, ...]
+    discovery: Discovery
+
+    def to_dict(self, verbose: bool = False) -> dict[str, Any]:
+        return {
+            "environment": None,  # no target: check's v1 readers find the key, as in an error
+            "machine": self.machine.to_dict(),
+            "checks": self.checks_dicts(),
+            "environments": [found.to_dict() for found in self.discovery.environments],
+            "searched": self.discovery.folder,
+        }
 
 
 @dataclass(frozen=True)
@@ -134,9 +172,7 @@ def check_environment(
     on it; `target`: a Choice, or --python as given (chosen here, as check chooses); `only`
     narrows the checks by id or id prefix; `network`: ask the download hosts too, when a
     selected check reads them. `busy` shows a spinner while this runs, if anyone wants."""
-    checks = select(all_checks(), only)
-    if only and not checks:
-        raise UsageError(f"--only {' '.join(only)}: no such check (see --list-checks)")
+    checks = _selected(only)
     parse_overrides(environ)  # a bad MMDOCTOR_* what-if variable is bad input, said first
     if not isinstance(target, Choice):
         target = choose_interpreter(python=target, environ=environ)
@@ -164,3 +200,43 @@ def check_environment(
         return CheckReport(command, env, tuple(results), next=next_step(results, context))
 
     return busy(work)
+
+
+def check_machine(
+    matrix: Matrix,
+    *,
+    cpu_only: bool,
+    only: Sequence[str] = (),
+    network: bool = False,
+    environ: Mapping[str, str] = os.environ,
+    folder: Path | None = None,
+    busy: Callable[[Callable[[], MachineReport]], MachineReport] = lambda work: work(),
+) -> MachineReport:
+    """A bare `check`: probe the machine and run its checks, and at the same time find the
+    Python environments it can see (`folder`: where to look for venvs, the current one)."""
+    checks = _selected(only)
+    parse_overrides(environ)
+    asks_hosts = network and any(c.id.startswith("network.") for c in checks)
+
+    def hosts(pip: PipNetwork) -> list[Host]:
+        return download_hosts(matrix, pip, environ)
+
+    def work() -> MachineReport:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="discover") as pool:
+            found = pool.submit(discover, environ, folder or Path.cwd())
+            machine = collect_machine(
+                environ=environ,
+                max_cuda_for_driver=matrix.max_cuda_for_driver,
+                hosts=hosts if asks_hosts else None,
+            )
+            results = run_checks(MachineContext(machine, matrix, cpu_only=cpu_only), checks)
+            return MachineReport(machine, tuple(results), found.result())
+
+    return busy(work)
+
+
+def _selected(only: Sequence[str]) -> list[Check]:
+    checks = select(all_checks(), only)
+    if only and not checks:
+        raise UsageError(f"--only {' '.join(only)}: no such check (see --list-checks)")
+    return checks

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mmdoctor.errors import ExitCode
+from mmdoctor.errors import Declined, ExitCode, describe, is_internal
 
 SCHEMA = "mmdoctor/result/v1"
 
@@ -20,9 +20,12 @@ class Body(Protocol):
 
 @dataclass(frozen=True)
 class Failed:
-    """The body of a command that could not do its job: one line, said on stderr."""
+    """The body of a command that could not do its job: one line, said on stderr. `kind`:
+    "error" (expected: bad input, could not run, Ctrl-C), "internal" (a bug: --debug shows its
+    traceback) or "declined" (the question was answered no)."""
 
     message: str
+    kind: str = "error"
 
     def to_dict(self, verbose: bool = False) -> dict[str, Any]:
         return {}  # the envelope's `errors` says it
@@ -37,7 +40,17 @@ class Result:
     errors: tuple[Any, ...] = ()  # the JSON envelope's `errors`
 
     @classmethod
-    def failure(cls, command: str, exit_code: ExitCode, message: str) -> Result:
+    def failure(
+        cls, command: str, exit_code: ExitCode, message: str, kind: str = "error"
+    ) -> Result:
         """Bad input (exit 2) or mmdoctor could not run (exit 4), and why."""
         error = {"code": int(exit_code), "message": message}
-        return cls(command, "error", exit_code, Failed(message), (error,))
+        return cls(command, "error", exit_code, Failed(message, kind), (error,))
+
+    @classmethod
+    def of_exception(cls, command: str, exc: BaseException) -> Result:
+        """What ended a command early, as its Result: a declined question is no error."""
+        code, message = describe(exc)
+        if isinstance(exc, Declined):
+            return cls(command, "declined", code, Failed(message, "declined"))
+        return cls.failure(command, code, message, "internal" if is_internal(exc) else "error")

@@ -163,6 +163,29 @@ def join(argv: Sequence[str]) -> str:
     return shlex.join(argv)
 
 
+def shell_words(line: str) -> list[str]:
+    """A shell command line cut at its unquoted spaces, each word as written (its quotes and
+    escapes kept): where a line may go on to the next with ` \\` and paste the same."""
+    words: list[str] = []
+    word, quote, escaped = "", "", False
+    for char in line:
+        if escaped:
+            word, escaped = word + char, False
+        elif char == "\\" and quote != "'":
+            word, escaped = word + char, True
+        elif quote:
+            word += char
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            word, quote = word + char, char
+        elif char == " ":
+            words += [word] if word else []
+            word = ""
+        else:
+            word += char
+    return [*words, word] if word else words
+
+
 def command_line(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
     """A step as shown and logged: `VAR=value cmd args`, credentials redacted."""
     prefix = " ".join(f"{k}={quote(v)}" for k, v in (env or {}).items())

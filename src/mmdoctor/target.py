@@ -11,6 +11,7 @@ also says where mmdoctor must not write, and why.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -217,35 +218,74 @@ def choose_interpreter(
     venv: str | Path | None = None,
     environ: Mapping[str, str],
     writes: bool = False,
+    creates: bool = False,
+    also: str = "",
 ) -> Choice:
-    """The one choice of interpreter: --venv DIR (its venv, or the Python to make it from:
-    --python, else the one running mmdoctor), else --python (an interpreter or an environment
-    folder, also $MMDOCTOR_PYTHON), else the active virtual or conda environment, else, for a
-    command that only reads, the environment running mmdoctor where that holds the stack."""
+    """The one choice of interpreter: `default_target`, and an error that says how to name one
+    where there is none (and `also`, what else the command can do). `writes`: the command
+    changes it (never mmdoctor's own environment); `creates`: --venv DIR may be missing
+    (install makes it)."""
+    choice = default_target(
+        python=python, venv=venv, environ=environ, writes=writes, creates=creates
+    )
+    if choice is not None:
+        return choice
+    if writes:
+        made = " (created if missing)" if creates else ""
+        raise UsageError(
+            f"no target environment: pass --venv DIR{made} or --python PATH, or activate a "
+            f"virtual environment{also}"
+        )
+    raise UsageError(
+        f"no environment to look at: mmdoctor runs from its own ({sys.prefix}), which has no "
+        "torch, mmcv or mmdet; name one with --python PATH or --venv DIR, or activate it "
+        f"(`mmdoctor check` lists the ones it sees){also}"
+    )
+
+
+def default_target(
+    *,
+    python: str | None,
+    venv: str | Path | None = None,
+    environ: Mapping[str, str],
+    writes: bool = False,
+    creates: bool = False,
+) -> Choice | None:
+    """--venv DIR (its venv, or with `creates` the Python to make it from: --python, else the
+    one running mmdoctor), else --python (an interpreter, an environment folder or a name on
+    PATH; also $MMDOCTOR_PYTHON), else the active virtual or conda environment, else, for a
+    command that only reads, the environment running mmdoctor where that holds the stack.
+    None: nothing named, nothing active (a bare `check` then looks at the machine)."""
     if venv is not None:
-        folder = Path(venv).expanduser().absolute()
-        found = existing_venv(folder, str(venv))
-        if found is not None:
-            return Choice(str(found), "--venv")
-        base = named_interpreter(python, environ) if python else sys.executable
-        return Choice(base, "--venv", new_venv=folder)
+        return _venv_choice(python, venv, environ, creates=creates)
     if python:
-        return Choice(named_interpreter(python, environ), "--python")
+        return Choice(named_interpreter(python, environ), _how_python(python, environ))
     active = active_environment(environ)
     if active is not None:
         return Choice(*active)
-    if writes:
+    if not writes and own_environment_holds_stack():
+        return Choice(sys.executable, "the interpreter running mmdoctor")
+    return None
+
+
+def _venv_choice(
+    python: str | None, venv: str | Path, environ: Mapping[str, str], *, creates: bool
+) -> Choice:
+    """--venv DIR: its venv; with `creates` (install), where it is missing or empty, the Python
+    to make it from (--python there names that Python, not a second environment)."""
+    if python and not creates:
         raise UsageError(
-            "no target environment: pass --venv DIR (created if missing) or --python PATH, "
-            "or activate a virtual environment"
+            f"--venv and --python name two environments ({venv}, {python}): give one of them"
         )
-    if not own_environment_holds_stack():
-        raise UsageError(
-            f"no environment to look at: mmdoctor runs from its own ({sys.prefix}), which has "
-            "no torch, mmcv or mmdet; name one with --python PATH (an interpreter or a venv "
-            "folder; `install` also takes --venv DIR), or activate it"
-        )
-    return Choice(sys.executable, "the interpreter running mmdoctor")
+    folder = Path(venv).expanduser().absolute()
+    found = existing_venv(folder, str(venv))
+    if found is not None:
+        return Choice(str(found), "--venv")
+    if not creates:
+        why = "there is no virtual environment in it" if folder.exists() else "no such directory"
+        raise UsageError(f"--venv {venv}: {why}")
+    base = named_interpreter(python, environ) if python else sys.executable
+    return Choice(base, "--venv", new_venv=folder)
 
 
 def interpreter_in(prefix: Path) -> Path | None:
@@ -289,11 +329,16 @@ def active_environment(environ: Mapping[str, str]) -> tuple[str, str] | None:
 
 
 def named_interpreter(python: str, environ: Mapping[str, str] | None = None) -> str:
-    """--python PATH (or $MMDOCTOR_PYTHON): an interpreter, or an environment folder."""
-    named = "MMDOCTOR_PYTHON" if _from_variable(python, environ) else "--python"
+    """--python PATH (or $MMDOCTOR_PYTHON): an interpreter, an environment folder, or a bare
+    name that is neither here (python3.12) looked up on PATH, as a shell, uv and pipx do."""
+    named = _how_python(python, environ)
     path = Path(python).expanduser()
     if not path.exists():
-        raise UsageError(f"{named} {python}: no such file or directory")
+        on_path = _on_path(python, environ)
+        if on_path is not None:
+            return on_path
+        where = "not on PATH and no such file or directory" if _bare(python) else None
+        raise UsageError(f"{named} {python}: {where or 'no such file or directory'}")
     if path.is_dir():
         found = interpreter_in(path)
         if found is None:
@@ -302,9 +347,25 @@ def named_interpreter(python: str, environ: Mapping[str, str] | None = None) -> 
     return str(path)
 
 
+def _bare(name: str) -> bool:
+    """A command name (python3.12), not a path: no separator, not ~ or a dot-path."""
+    return "/" not in name and os.sep not in name and not name.startswith(("~", "."))
+
+
+def _on_path(name: str, environ: Mapping[str, str] | None) -> str | None:
+    if not _bare(name):
+        return None
+    search = (environ if environ is not None else os.environ).get("PATH", os.defpath)
+    return shutil.which(name, path=search)
+
+
+def _how_python(python: str, environ: Mapping[str, str] | None) -> str:
+    """How an interpreter named by --python was given: "$MMDOCTOR_PYTHON" where the value came
+    from the variable (Typer fills --python from it), so an error names what the user set."""
+    return "$MMDOCTOR_PYTHON" if _from_variable(python, environ) else "--python"
+
+
 def _from_variable(python: str, environ: Mapping[str, str] | None) -> bool:
-    """Whether the value came from $MMDOCTOR_PYTHON rather than the command line (Typer fills
-    --python from it), so an error names what the user really set."""
     return (environ or {}).get("MMDOCTOR_PYTHON") == python and not any(
         a == "--python" or a.startswith("--python=") for a in sys.argv[1:]
     )

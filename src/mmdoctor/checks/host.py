@@ -7,7 +7,18 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
+from mmdoctor.checks.model import (
+    Context,
+    Finding,
+    MachineView,
+    advice,
+    check,
+    fail,
+    machine_check,
+    ok,
+    skip,
+    warn,
+)
 from mmdoctor.checks.torch import fitting_torch, planned_stack
 from mmdoctor.environment import CACHE_DISK, TMP_DISK
 from mmdoctor.planning.matrix import WheelGlibc
@@ -23,11 +34,11 @@ def _row_text(row: WheelGlibc) -> str:
     return f"{row.package}{row.versions}{builds} (glibc {row.glibc}{unverified})"
 
 
-@check("platform.glibc", "glibc new enough for the prebuilt wheels")
-def glibc_fits(ctx: Context) -> Finding:
-    host = ctx.env.host
-    if ctx.env.os != "linux":
-        return skip(f"{ctx.env.os}: wheels there do not depend on glibc")
+@machine_check("platform.glibc", "glibc new enough for the prebuilt wheels")
+def glibc_fits(ctx: MachineView) -> Finding:
+    host = ctx.machine.host
+    if host.os != "linux":
+        return skip(f"{host.os}: wheels there do not depend on glibc")
     if host.glibc is None:
         return warn(
             "this Linux has no glibc (musl, as on Alpine): pip installs no manylinux wheel "
@@ -36,17 +47,10 @@ def glibc_fits(ctx: Context) -> Finding:
         )
     glibc = Version(host.glibc)
     rows = [r for r in ctx.matrix.wheel_glibc if r.arch == host.arch]
-    # the torch distribution, whether or not it imports (a torch that cannot load is the case)
-    installed = parse_version(ctx.env.target.version_of("torch"))
-    if installed is not None:
-        row = ctx.matrix.glibc_needed("torch", installed, host.arch)
-        if row is not None and row.glibc > glibc:
-            return fail(
-                f"torch {installed} is installed, but its wheels need glibc {row.glibc} and "
-                f"this machine has {glibc}: it fails to load ('GLIBC_{row.glibc}' not found)",
-                known_failure="glibc-too-old-ext",
-                commands=(fitting_torch(ctx),),
-            )
+    if isinstance(ctx, Context):  # a target's torch the loader will refuse
+        too_new = _torch_too_new(ctx, glibc)
+        if too_new is not None:
+            return too_new
     newer = [r for r in rows if r.glibc > glibc]
     if newer:
         return warn(
@@ -61,6 +65,51 @@ def glibc_fits(ctx: Context) -> Finding:
     newest = max(rows, key=lambda r: r.glibc, default=None)
     need = f" (the newest need: {_row_text(newest)})" if newest else ""
     return ok(f"glibc {glibc}: every prebuilt wheel the matrix knows fits{need}")
+
+
+def _torch_too_new(ctx: Context, glibc: Version) -> Finding | None:
+    # the torch distribution, whether or not it imports (a torch that cannot load is the case)
+    installed = parse_version(ctx.env.target.version_of("torch"))
+    if installed is None:
+        return None
+    row = ctx.matrix.glibc_needed("torch", installed, ctx.env.host.arch)
+    if row is None or row.glibc <= glibc:
+        return None
+    return fail(
+        f"torch {installed} is installed, but its wheels need glibc {row.glibc} and "
+        f"this machine has {glibc}: it fails to load ('GLIBC_{row.glibc}' not found)",
+        known_failure="glibc-too-old-ext",
+        commands=(fitting_torch(ctx),),
+    )
+
+
+# what each disk's free space is for, and the matrix's figure for it (source_builds.disk_gib)
+_DISK_USE = {TMP_DISK: "a source build of mmcv", CACHE_DISK: "the downloads of a CUDA stack"}
+
+
+@machine_check("platform.disk", "free space for downloads and builds")
+def disk_space(ctx: MachineView) -> Finding:
+    builds = ctx.matrix.source_builds
+    need = {TMP_DISK: builds.tmp_gib, CACHE_DISK: builds.cache_gib} if builds else {}
+    seen, short = [], []
+    for disk in ctx.machine.host.disks:
+        if disk.free_bytes is None:
+            seen.append(f"{disk.path} ({disk.role}): could not be read")
+            continue
+        line = f"{disk.path} ({disk.role}): {disk.free_bytes / GIB:.1f} GiB free"
+        want = need.get(disk.role)
+        if want and disk.free_bytes < want * GIB:
+            short.append(f"{line}, {_DISK_USE.get(disk.role, 'it')} takes about {want:.0f}")
+        seen.append(line)
+    if short:
+        return warn(
+            "; ".join(short),
+            advice=advice(
+                "Free space there, or point TMPDIR or PIP_CACHE_DIR at a disk with room (pip's "
+                "--no-cache-dir does without the cache)."
+            ),
+        )
+    return ok("; ".join(seen) if seen else "no disk to look at")
 
 
 @dataclass(frozen=True)
@@ -98,7 +147,6 @@ def build_prerequisites(ctx: Context) -> Finding:
     items = [
         *(_Item("fail", f"{s.text} ({s.fix})", s.known_failure, s.commands) for s in shortfalls),
         *_ninja(ctx),
-        *_cache(ctx),
         *_memory(ctx),
     ]
     if not items:
@@ -140,23 +188,6 @@ def _ninja(ctx: Context) -> list[_Item]:
             "falls back to a slow serial compile)",
             None,
             (f"{ctx.pip} install ninja",),
-        )
-    ]
-
-
-def _cache(ctx: Context) -> list[_Item]:
-    builds = ctx.matrix.source_builds
-    need = builds.cache_gib if builds else 0.0
-    cache = ctx.env.host.disk(CACHE_DISK)
-    if cache is None or cache.free_bytes is None or cache.free_bytes >= need * GIB:
-        return []
-    return [
-        _Item(
-            "warn",
-            f"{cache.path} ({cache.role}) has {cache.free_bytes / GIB:.1f} GiB free, the "
-            f"downloads take about {need:.0f} (pip's --no-cache-dir does without it)",
-            None,
-            (f"{ctx.pip} cache purge",),
         )
     ]
 

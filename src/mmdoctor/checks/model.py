@@ -7,12 +7,13 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from mmdoctor import shell
-from mmdoctor.environment import Environment
+from mmdoctor.environment import Environment, MachineFacts
 from mmdoctor.knowledge import Failure, load_knowledge
 from mmdoctor.planning.matrix import Matrix
+from mmdoctor.target import Target
 
 
 class Status(str, Enum):
@@ -79,6 +80,14 @@ class Context:
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def machine(self) -> MachineFacts:
+        return self.env.machine
+
+    @property
+    def target(self) -> Target:
+        return self.env.target
+
+    @property
     def pip(self) -> str:
         """`<target python> -m pip`, for copy-pasteable advice."""
         return f"{shell.quote(self.env.target.executable)} -m pip"
@@ -88,7 +97,35 @@ class Context:
         return shell.quote(self.env.target.executable)
 
 
+@dataclass(frozen=True)
+class MachineContext:
+    """What a machine check looks at when there is no Python environment (a bare `check`)."""
+
+    machine: MachineFacts
+    matrix: Matrix
+    cpu_only: bool = False
+    target: None = None
+    python: str = "python"  # the knowledge base's commands stay as written
+
+
+class MachineView(Protocol):
+    """What a machine check may read: the machine, the matrix, the intent, and the target
+    only where there is one (a Context); a bare `check` gives a MachineContext."""
+
+    @property
+    def machine(self) -> MachineFacts: ...
+    @property
+    def matrix(self) -> Matrix: ...
+    @property
+    def cpu_only(self) -> bool: ...
+    @property
+    def target(self) -> Target | None: ...
+    @property
+    def python(self) -> str: ...
+
+
 CheckFunc = Callable[[Context], Finding]
+MachineCheckFunc = Callable[[MachineView], Finding]
 
 
 @dataclass(frozen=True)
@@ -96,6 +133,9 @@ class Check:
     id: str
     title: str
     func: CheckFunc = field(repr=False)
+    # set for a machine check (the same function): it reads the machine, the target only
+    # where there is one, so a bare `check` runs it too
+    on_machine: MachineCheckFunc | None = field(default=None, repr=False)
 
 
 REGISTRY: list[Check] = []
@@ -105,21 +145,42 @@ def check(check_id: str, title: str) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check function under a stable id (ids are part of the JSON interface)."""
 
     def register(func: CheckFunc) -> CheckFunc:
-        if any(existing.id == check_id for existing in REGISTRY):
-            raise ValueError(f"duplicate check id {check_id}")
-        REGISTRY.append(Check(check_id, title, func))
+        _register(Check(check_id, title, func))
         return func
 
     return register
 
 
-def run_checks(ctx: Context, checks: Iterable[Check]) -> list[CheckResult]:
+def machine_check(check_id: str, title: str) -> Callable[[MachineCheckFunc], MachineCheckFunc]:
+    """Register a check of the machine: it runs with a target and without one."""
+
+    def register(func: MachineCheckFunc) -> MachineCheckFunc:
+        _register(Check(check_id, title, func, on_machine=func))
+        return func
+
+    return register
+
+
+def _register(item: Check) -> None:
+    if any(existing.id == item.id for existing in REGISTRY):
+        raise ValueError(f"duplicate check id {item.id}")
+    REGISTRY.append(item)
+
+
+def run_checks(ctx: Context | MachineContext, checks: Iterable[Check]) -> list[CheckResult]:
+    """Every check with a target; without one (a MachineContext), the machine checks only."""
+    if isinstance(ctx, MachineContext):
+        checks = [c for c in checks if c.on_machine is not None]
     return [run_one(ctx, item) for item in checks]
 
 
-def run_one(ctx: Context, item: Check) -> CheckResult:
+def run_one(ctx: Context | MachineContext, item: Check) -> CheckResult:
     try:
-        finding = item.func(ctx)
+        if isinstance(ctx, Context):
+            finding = item.func(ctx)
+        else:
+            assert item.on_machine is not None, f"{item.id} needs a Python environment"
+            finding = item.on_machine(ctx)
         failure = _known(finding.known_failure)
     except Exception as exc:  # a broken check must not stop the others
         return CheckResult(

@@ -3,7 +3,16 @@ index pip uses must answer, the others are warnings with the way around them."""
 
 from __future__ import annotations
 
-from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
+from mmdoctor.checks.model import (
+    Finding,
+    MachineView,
+    advice,
+    fail,
+    machine_check,
+    ok,
+    skip,
+    warn,
+)
 from mmdoctor.environment import Reachability
 from mmdoctor.planning.hosts import PACKAGE_INDEX
 from mmdoctor.redact import redact_credentials
@@ -25,9 +34,9 @@ def _line(answer: Reachability) -> str:
     return f"{answer.role}: {redact_credentials(answer.url)}: {answer.detail}"
 
 
-@check("network.reachable", "the package index and download hosts answer")
-def hosts_answer(ctx: Context) -> Finding:
-    answers = ctx.env.network
+@machine_check("network.reachable", "the package index and download hosts answer")
+def hosts_answer(ctx: MachineView) -> Finding:
+    answers = ctx.machine.network
     if answers is None:
         return skip("not asked (`mmdoctor check` asks the hosts unless --offline)")
     down = [a for a in answers if not _usable(a)]

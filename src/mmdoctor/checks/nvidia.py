@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
+from mmdoctor.checks.model import (
+    Finding,
+    MachineView,
+    advice,
+    fail,
+    machine_check,
+    ok,
+    skip,
+    warn,
+)
 from mmdoctor.environment import Gpu, NvidiaInfo
 
 CPU_ONLY_NOTE = (
@@ -61,9 +70,9 @@ def driver_line(nvidia: NvidiaInfo) -> str:
     return f"driver {nvidia.driver_version}{cuda} (read from {nvidia.source})"
 
 
-@check("nvidia.driver", "NVIDIA driver")
-def driver_present(ctx: Context) -> Finding:
-    nvidia = ctx.env.nvidia
+@machine_check("nvidia.driver", "NVIDIA driver")
+def driver_present(ctx: MachineView) -> Finding:
+    nvidia = ctx.machine.nvidia
     error = nvidia.nvml_error
     details = list(nvidia.notes)
     if error is None:
@@ -99,9 +108,9 @@ def driver_present(ctx: Context) -> Finding:
     return fail(summary, *details, advice=advice(text or ""))
 
 
-@check("nvidia.gpus", "GPUs visible to the driver")
-def gpus_visible(ctx: Context) -> Finding:
-    nvidia = ctx.env.nvidia
+@machine_check("nvidia.gpus", "GPUs visible to the driver")
+def gpus_visible(ctx: MachineView) -> Finding:
+    nvidia = ctx.machine.nvidia
     if not nvidia.has_driver:
         return skip("no driver, so no GPUs to list")
     lines = [describe_gpu(gpu) for gpu in nvidia.gpus]

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from packaging.version import Version
 
-from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
+from mmdoctor.checks.model import (
+    Context,
+    Finding,
+    MachineView,
+    advice,
+    check,
+    fail,
+    machine_check,
+    ok,
+    skip,
+    warn,
+)
 from mmdoctor.checks.openmmlab import providers
 from mmdoctor.checks.torch import (
     known_step_failure,
@@ -119,10 +132,17 @@ def setuptools_window(ctx: Context) -> Finding:
     return ok(f"setuptools {setuptools} (pkg_resources available)")
 
 
-@check("cuda.nvcc", "nvcc matches torch's CUDA (for source builds)")
-def nvcc_matches(ctx: Context) -> Finding:
-    torch = torch_data(ctx)
-    toolkit = ctx.env.toolkit
+def _torch_of(ctx: MachineView) -> dict[str, Any] | None:
+    """The target's torch as it imported (None: no target, or no torch that imports)."""
+    return torch_data(ctx) if isinstance(ctx, Context) else None
+
+
+@machine_check("cuda.nvcc", "nvcc for source builds, against torch's CUDA")
+def nvcc_matches(ctx: MachineView) -> Finding:
+    if ctx.target is None:  # the machine alone: what a source build would find
+        return _toolkit_alone(ctx)
+    torch = _torch_of(ctx)
+    toolkit = ctx.machine.toolkit
     if torch is None or not torch.get("cuda"):
         return skip("no CUDA build of torch")
     if not toolkit.nvcc_version:
@@ -145,10 +165,26 @@ def nvcc_matches(ctx: Context) -> Finding:
     return ok(f"nvcc {nvcc} and torch's CUDA {torch_cuda}{note}", f"gcc {toolkit.gcc_version}")
 
 
-@check("cuda.gcc", "host gcc accepted by nvcc (for source builds)")
-def gcc_for_nvcc(ctx: Context) -> Finding:
-    torch = torch_data(ctx)
-    toolkit = ctx.env.toolkit
+def _toolkit_alone(ctx: MachineView) -> Finding:
+    toolkit = ctx.machine.toolkit
+    if not toolkit.nvcc_version:
+        return skip(
+            "no nvcc (CUDA toolkit): prebuilt wheels need none; a source build of mmcv's CUDA "
+            "ops does",
+            *toolkit.notes,
+        )
+    home = f", CUDA_HOME {toolkit.cuda_home}" if toolkit.cuda_home else ""
+    return ok(
+        f"nvcc {toolkit.nvcc_version} ({toolkit.nvcc_path}{home}): a source build for a torch "
+        f"of CUDA {Version(toolkit.nvcc_version).major}.x can use it",
+        f"gcc {toolkit.gcc_version or 'not found'}",
+    )
+
+
+@machine_check("cuda.gcc", "host gcc accepted by nvcc (for source builds)")
+def gcc_for_nvcc(ctx: MachineView) -> Finding:
+    torch = _torch_of(ctx)
+    toolkit = ctx.machine.toolkit
     if torch is not None and not torch.get("cuda"):
         return skip("CPU-only torch: a source build compiles no CUDA code")
     if not toolkit.nvcc_version or not toolkit.gcc_version:

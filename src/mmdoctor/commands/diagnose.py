@@ -27,6 +27,7 @@ from mmdoctor.knowledge import load_knowledge
 from mmdoctor.planning.matrix import load_matrix
 from mmdoctor.report import check_environment
 from mmdoctor.result import Result
+from mmdoctor.target import choose_interpreter
 
 # The most of a log diagnose reads: well above the 100 MB log of the benchmark
 # (docs/benchmarks.md), and a bound on what a stream that never ends can make it hold.
@@ -37,7 +38,8 @@ _CHUNK = 2**20
 @dataclass(frozen=True)
 class DiagnoseOptions:
     log: str = "-"  # a file, or "-" for standard input
-    python: str | None = None  # also run check there, to confirm what the log says
+    python: str | None = None  # also run check there (or in venv), to confirm what the log says
+    venv: Path | None = None
     timeout: float = 90.0
     matrix: Path | None = None
     max_bytes: int | str = DEFAULT_MAX_BYTES  # bytes, or a size such as "512M"
@@ -50,7 +52,7 @@ def run(options: DiagnoseOptions, ui: Interaction) -> Result:
     text = normalised.text
     matches = match_log(text, load_knowledge())
     planned: PlannedStack | None = None
-    if options.python is not None:
+    if options.python is not None or options.venv is not None:
         failing, planned = _check_target(options, ui)
         matches = confirm_with_environment(matches, failing)
     matches = fit_stack_commands(matches, planned)
@@ -147,8 +149,9 @@ def _check_target(
     """`check` on --python: known-failure id -> the failing check's summary, and the stack and
     steps `mmdoctor install` would plan there (None where nothing fits)."""
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
+    choice = choose_interpreter(python=options.python, venv=options.venv, environ=os.environ)
     report = check_environment(
-        options.python, matrix, cpu_only=False, timeout=options.timeout, busy=ui.busy
+        choice, matrix, cpu_only=False, timeout=options.timeout, busy=ui.busy
     )
     failing = {
         r.known_failure: f"{r.id}: {r.summary}"

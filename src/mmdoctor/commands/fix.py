@@ -10,7 +10,7 @@ from pathlib import Path
 from mmdoctor.checks import all_checks
 from mmdoctor.checks.model import select
 from mmdoctor.commands.interaction import Interaction
-from mmdoctor.errors import ExitCode, UsageError
+from mmdoctor.errors import Declined, ExitCode, UsageError
 from mmdoctor.fix import FixPlanned, plan_fixes, problems_left, stack_plan_for
 from mmdoctor.install.execute import (
     execute,
@@ -31,6 +31,7 @@ from mmdoctor.target import choose_interpreter
 @dataclass(frozen=True)
 class FixOptions:
     python: str | None = None
+    venv: Path | None = None
     only: Sequence[str] = ()
     dry_run: bool = False
     yes: bool = False
@@ -50,7 +51,7 @@ def run(options: FixOptions, ui: Interaction) -> Result:
             "(or --dry-run to only look)"
         )
     choice = choose_interpreter(
-        python=options.python, environ=os.environ, writes=not options.dry_run
+        python=options.python, venv=options.venv, environ=os.environ, writes=not options.dry_run
     )
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
 
@@ -76,7 +77,7 @@ def run(options: FixOptions, ui: Interaction) -> Result:
         return Result("fix", "nothing-to-fix" if planned.nothing else "planned", code, planned)
     ui.show(Result("fix", "planned", ExitCode.OK, planned))  # then carried out, below
     if not options.yes and not ui.confirm(f"Apply these fixes to {target.executable}?"):
-        raise UsageError("not confirmed: nothing was changed")
+        raise Declined("not confirmed: nothing was changed")
 
     def judge(after: CheckReport) -> Judgement:
         return Judgement(tuple(problems_left(before.results, after.results, planned.plan.fixing)))

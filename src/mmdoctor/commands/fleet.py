@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mmdoctor.commands import install
+from mmdoctor.commands.install import NODE_VENV
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import ExitCode, UsageError
 from mmdoctor.fleet.collect import gather, mmdoctor_command
@@ -31,6 +32,7 @@ class FleetCheckOptions:
     nodelist: str | None = None
     partition: str | None = None
     python: str | None = None  # the interpreter each node checks (the same path on every node)
+    venv: Path | None = None  # or the venv each node checks (fleet install: the one it makes)
     srun_arg: Sequence[str] = ()
     timeout: float = 120.0
     mmdoctor: str | None = None  # how a node starts mmdoctor; default: this one's interpreter
@@ -47,9 +49,7 @@ class FleetReportOptions:
 def check_argv(options: FleetCheckOptions) -> list[str]:
     """The command each node runs."""
 
-    argv = [*mmdoctor_command(options.mmdoctor), "check", "--json"]
-    if options.python:
-        argv += ["--python", options.python]
+    argv = [*mmdoctor_command(options.mmdoctor), "check", "--json", *target_argv(options)]
     if options.offline:
         argv.append("--offline")
     if options.cpu_only:
@@ -57,6 +57,15 @@ def check_argv(options: FleetCheckOptions) -> list[str]:
     for check in options.only:
         argv += ["--only", check]
     return argv
+
+
+def target_argv(options: FleetCheckOptions) -> list[str]:
+    """--python or --venv, as given, for each node's own mmdoctor (the same path on each)."""
+    if options.python and options.venv:
+        raise UsageError("--venv and --python name two environments: give one of them")
+    if options.venv:
+        return ["--venv", str(options.venv)]
+    return ["--python", options.python] if options.python else []
 
 
 def srun_request(options: FleetCheckOptions) -> SrunRequest:
@@ -98,9 +107,10 @@ def run_plan(options: FleetPlanOptions, ui: Interaction) -> Result:
     wishes = options.wishes(matrix)  # bad wishes are exit 2 before any node is asked
     reports = gather_facts(options, ui)
     planning = plan_fleet(reports, matrix, wishes)
+    python = str(venv_python(options.venv)) if options.venv else options.python
     body = FleetPlanned(
         planning,
-        install_plan(planning, matrix, options.python or "python"),
+        install_plan(planning, matrix, python or "python"),
         tuple(r for r in reports if r.document is None),
     )
     status = "planned" if body.exit_code == 0 else ("blocked" if body.install else "no-plan")
@@ -130,12 +140,11 @@ class FleetSmokeOptions(FleetCheckOptions):
 
 def smoke_argv(options: FleetSmokeOptions) -> list[str]:
 
-    argv = [*mmdoctor_command(options.mmdoctor), "smoke-test", "--json"]
+    argv = [*mmdoctor_command(options.mmdoctor), "smoke-test", "--json", *target_argv(options)]
     argv += ["--weights", options.weights, "--timeout", f"{options.timeout:g}"]
     device = options.device or ("cuda:local" if options.per_gpu else None)
-    for flag, value in (("--python", options.python), ("--device", device)):
-        if value:
-            argv += [flag, value]
+    if device:
+        argv += ["--device", device]
     if options.model:
         argv += ["--model", options.model]
     if options.runs:
@@ -181,9 +190,12 @@ def run_install(options: FleetInstallOptions, ui: Interaction) -> Result:
         )
     matrix = load_matrix(str(options.matrix) if options.matrix else None)
     wishes = options.wishes(matrix)
-    choice = choose_interpreter(python=options.python, venv=options.venv, environ=os.environ)
+    choice = choose_interpreter(
+        python=options.python, venv=options.venv, environ=os.environ, creates=True
+    )
     venv = str(venv_python(choice.new_venv)) if choice.new_venv else choice.executable
-    reports = gather_facts(replace(options, python=choice.executable), ui)
+    # the nodes tell their facts through the Python the venv is (or will be) made from
+    reports = gather_facts(replace(options, python=choice.executable, venv=None), ui)
     planning = plan_fleet(reports, matrix, wishes)
     missing = tuple(r for r in reports if r.document is None)
     if not planning.fits_all or missing or planning.machine is None:
@@ -222,7 +234,7 @@ def fleet_verifier(
     """install's check step for a shared venv: `check` of it on every node."""
 
     request = srun_request(options)
-    remote = check_argv(replace(options, python=python))
+    remote = check_argv(replace(options, python=python, venv=None))
 
     def check_every_node() -> FleetSummary:
         return summarise(gather(request, remote))
@@ -261,7 +273,7 @@ def _install_per_node(
 
     assert options.wheelhouse is not None
     options.wheelhouse.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MMDOCTOR_WHEELHOUSE": str(options.wheelhouse.absolute())}
+    env = {**os.environ, "MMDOCTOR_WHEELHOUSE": str(options.wheelhouse.absolute()), NODE_VENV: "1"}
     remote = install_argv(options, machine)
     step = replace(srun_request(options), nodes=None, timeout=INSTALL_STEP_TIMEOUT)
     first = gather(replace(step, nodelist=nodes[0]), remote, command="install", env=env)

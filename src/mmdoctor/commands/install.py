@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 from mmdoctor import __version__, shell
 from mmdoctor.commands.interaction import Interaction
-from mmdoctor.errors import BuildBlocked, ExitCode, MmdoctorError, UsageError
+from mmdoctor.errors import BuildBlocked, Declined, ExitCode, MmdoctorError, UsageError
 from mmdoctor.install.execute import execute, install_handlers, restore_options
 from mmdoctor.install.outcome import InstallOutcome, JobDone, Judgement, Verdict
 from mmdoctor.install.reach import require_reachable
@@ -38,7 +39,7 @@ from mmdoctor.probe.collect import collect_environment
 from mmdoctor.probe.inside import STACK_STEPS
 from mmdoctor.report import CheckReport, check_environment
 from mmdoctor.result import Result
-from mmdoctor.target import Choice, Target, choose_interpreter, venv_python
+from mmdoctor.target import Choice, Target, choose_interpreter, default_target, venv_python
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,16 @@ def run(
     )
 
 
+# Set by `fleet install --wheelhouse` for the install each node runs: only there is %n in
+# --venv the node's name (elsewhere a folder may have %n in its name).
+NODE_VENV = "MMDOCTOR_NODE_VENV"
+
+
 def node_venv(options: InstallOptions) -> InstallOptions:
-    """--venv with %n in it (as in srun's file names): the node's name there ($SLURMD_NODENAME,
-    else the host name), so one command gives every node its own venv."""
-    if options.venv is None or "%n" not in str(options.venv):
+    """--venv with %n in it (as in srun's file names), in a node's install of `fleet install
+    --wheelhouse` ($MMDOCTOR_NODE_VENV): the node's name there ($SLURMD_NODENAME, else the
+    host name), so one command gives every node its own venv."""
+    if options.venv is None or "%n" not in str(options.venv) or not os.environ.get(NODE_VENV):
         return options
     node = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
     return replace(options, venv=Path(str(options.venv).replace("%n", node)))
@@ -135,9 +142,9 @@ def _confirm_and_probe(
         raise BuildBlocked(blocked(plan))
     where = chosen.new_venv or Path(target.prefix)
     if not options.yes and not ui.confirm(question(plan, where)):
-        raise UsageError("not confirmed: nothing was changed")
-    if chosen.new_venv is not None:
-        return _create_venv(target, chosen.new_venv)
+        raise Declined("not confirmed: nothing was changed")
+    if chosen.new_venv is not None and chosen.venv_from is not None:
+        _create_venv(chosen.venv_from, chosen.new_venv)
     return target
 
 
@@ -163,8 +170,10 @@ def plan_install(
     candidate that fits it best, its steps."""
     wishes = options.wishes(matrix)
     elsewhere = options.planning and bool(options.given())
-    what_if = what_if or options.what_if(matrix, elsewhere=elsewhere)
     choice = _choice(options)
+    unnamed = choice is None and not options.python_version  # no target, no --python-version
+    asked = _for_this_python(options) if unnamed else options
+    what_if = what_if or asked.what_if(matrix, elsewhere=elsewhere)
     described = None
     if what_if.python is not None:  # a plan for another Python: nothing of it is probed
         executable = _steps_python(choice) if choice else "python"
@@ -187,6 +196,7 @@ def plan_install(
         EnvState(env.target.prefix).require_free()
     context = PlanningContext.from_environment(env, what_if)
     what_if.require_platform(matrix, context.machine.os, context.machine.arch)
+    venv_from = env.target.executable if new_venv is not None else None
     if new_venv is not None:
         env = replace(env, target=env.target.in_new_venv(new_venv))
         context = replace(context, executable=env.target.executable)
@@ -195,6 +205,12 @@ def plan_install(
     if plan is not None and here and not options.offline:
         require_reachable(plan, env.target.pip_network, os.environ)  # before any question
     next_steps = _next_steps(options, plan, here)
+    if unnamed:
+        next_steps = (
+            f"no target was named: this plan is for Python {asked.python_version}, the one "
+            "running mmdoctor (--python-version X.Y plans for another)",
+            *next_steps,
+        )
     if plan is not None and not plan.mmcv_prebuilt and wishes.allow_source_build:
         strict = resolve(context.machine, replace(wishes, allow_source_build=False), matrix)
         next_steps += tuple(f"no build needed {s}" for s in strict.suggestions if "(prebuilt)" in s)
@@ -206,21 +222,35 @@ def plan_install(
         dry_run=options.planning,
         next_steps=next_steps,
         new_venv=new_venv,
+        venv_from=venv_from,
         here=here,
     )
 
 
 def _choice(options: InstallOptions) -> Choice | None:
-    """The interpreter, as every command chooses it; None for a plan for another machine's
-    Python that names none."""
+    """The interpreter, as every command chooses it; None for a plan for a Python that is not
+    probed: --python-version with no target named, or a what-if dry run with none at all (it
+    plans for the Python running mmdoctor, `_for_this_python`)."""
     if options.python_version and not (options.python or options.venv):
         return None
+    python, venv, environ = options.python, options.venv, os.environ
+    if options.planning and options.given():
+        return default_target(python=python, venv=venv, environ=environ, creates=True)
+    also = "; a dry run can also plan for another machine's Python with --python-version X.Y"
     return choose_interpreter(
-        python=options.python,
-        venv=options.venv,
-        environ=os.environ,
+        python=python,
+        venv=venv,
+        environ=environ,
         writes=not options.planning,
+        creates=True,
+        also=also if options.planning else "",
     )
+
+
+def _for_this_python(options: InstallOptions) -> InstallOptions:
+    """A what-if dry run with no target: the plan is for the Python running mmdoctor."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return replace(options, python_version=version)
 
 
 def _probed(choice: Choice | None) -> Choice:
@@ -290,14 +320,14 @@ def carry_out(
     )
 
 
-def _create_venv(base: Target, folder: Path) -> Target:
-    """`python -m venv folder` from the chosen Python, after the plan was confirmed: a venv
-    that failed to appear, or was interrupted half-made, goes again."""
+def _create_venv(base: str, folder: Path) -> None:
+    """`python -m venv folder` from the chosen Python (`base`), after the plan was confirmed:
+    a venv that failed to appear, or was interrupted half-made, goes again."""
     existed = folder.exists()
     try:
-        result = shell.run([base.executable, "-m", "venv", str(folder)], timeout=300)
+        result = shell.run([base, "-m", "venv", str(folder)], timeout=300)
     except shell.CommandNotFound as exc:
-        raise UsageError(f"{base.executable}: {exc.reason}") from None
+        raise UsageError(f"{base}: {exc.reason}") from None
     except BaseException:
         _remove_new_venv(folder, existed)
         raise
@@ -305,7 +335,6 @@ def _create_venv(base: Target, folder: Path) -> Target:
         _remove_new_venv(folder, existed)
         why = result.last_error_line or "no output"
         raise MmdoctorError(f"could not create the venv {folder}: {why}")
-    return base.in_new_venv(folder)
 
 
 def _remove_new_venv(folder: Path, existed: bool) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmdoctor.commands.interaction import Interaction
-from mmdoctor.errors import ExitCode, UsageError
+from mmdoctor.errors import ExitCode
 from mmdoctor.install import execute
 from mmdoctor.install.outcome import RolledBack
 from mmdoctor.install.state import EnvState
@@ -27,13 +27,9 @@ class RollbackOptions:
 
 
 def run(options: RollbackOptions, ui: Interaction) -> Result:
-    if options.venv is not None and not options.venv.exists():
-        raise UsageError(f"--venv {options.venv}: no such directory")
     choice = choose_interpreter(
         python=options.python, venv=options.venv, environ=os.environ, writes=True
     )
-    if choice.new_venv is not None:
-        raise UsageError(f"--venv {options.venv}: there is no virtual environment in it")
     target = read_target(choice, environ=os.environ, timeout=60.0)
     target.require_writable(system=options.system)
     restored, folder, log = execute.rollback(

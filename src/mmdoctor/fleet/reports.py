@@ -68,6 +68,12 @@ def _dig(doc: Mapping[str, Any], *keys: str) -> Any:
     return value
 
 
+def _machine(doc: Mapping[str, Any], *keys: str) -> Any:
+    """A fact of the node's machine: from the environment checked, or from a bare check's
+    `machine` (no --python: the machine alone)."""
+    return _dig(doc, "environment", *keys) or _dig(doc, "machine", *keys)
+
+
 def _normal(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
@@ -98,7 +104,7 @@ def facts_of(doc: Mapping[str, Any]) -> NodeFacts:
     if doc.get("command") == "smoke-test":
         model = _dig(doc, "model", "id")
         return NodeFacts((("device", str(doc.get("device"))), ("model", str(model))))
-    gpus = [g for g in _dig(doc, "environment", "nvidia", "gpus") or [] if isinstance(g, Mapping)]
+    gpus = [g for g in _machine(doc, "nvidia", "gpus") or [] if isinstance(g, Mapping)]
     models: dict[str, int] = {}
     for gpu in gpus:
         models[str(gpu.get("name"))] = models.get(str(gpu.get("name")), 0) + 1
@@ -109,7 +115,7 @@ def facts_of(doc: Mapping[str, Any]) -> NodeFacts:
     torch = _first_version(distributions, ("torch",))
     torch_cuda = _dig(target, "steps", "torch", "data", "cuda")
     values = (
-        ("driver", str(_dig(doc, "environment", "nvidia", "driver_version") or "none")),
+        ("driver", str(_machine(doc, "nvidia", "driver_version") or "none")),
         ("GPUs", gpu_text),
         ("compute capability", " ".join(ccs) or "none"),
         ("Python", str(target.get("version") or "?")),
@@ -122,13 +128,13 @@ def facts_of(doc: Mapping[str, Any]) -> NodeFacts:
 
 
 def gpu_count(doc: Mapping[str, Any]) -> int:
-    gpus = _dig(doc, "environment", "nvidia", "gpus")
+    gpus = _machine(doc, "nvidia", "gpus")
     return len(gpus) if isinstance(gpus, list) else 0
 
 
 def node_name(doc: Mapping[str, Any], fallback: str) -> str:
     """The scheduler's name for the node, else its host name, else `fallback` (a file name)."""
-    host = _dig(doc, "environment", "host") or {}
+    host = _machine(doc, "host") or {}
     scheduler = host.get("scheduler") if isinstance(host, Mapping) else None
     if isinstance(scheduler, Mapping) and scheduler.get("SLURMD_NODENAME"):
         return str(scheduler["SLURMD_NODENAME"])

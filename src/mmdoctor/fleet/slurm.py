@@ -72,14 +72,48 @@ def find_srun() -> str:
     return srun
 
 
+# What Slurm's client says when it cannot work at all, and what to do about it.
+_CLIENT_TROUBLE = (
+    (
+        re.compile(r"configuration file|configuration source|s_p_parse_file|No SlurmctldHost"),
+        "Slurm's client cannot read its configuration ({conf}): {said}; fix that file, or point "
+        "SLURM_CONF at the cluster's slurm.conf, until `sinfo` answers in this shell",
+    ),
+    (
+        re.compile(r"Unable to contact slurm controller|Connection refused|Zero Bytes"),
+        "Slurm's controller does not answer ({said}): `scontrol ping` says whether slurmctld "
+        "runs, and the SlurmctldHost of {conf} where it is looked for",
+    ),
+    (
+        re.compile(r"[Mm]unge|[Aa]uthentication|Invalid user"),
+        "Slurm could not authenticate this user ({said}): munged must run here, with the "
+        "cluster's key",
+    ),
+)
+
+
 def _query(argv: Sequence[str], env: Mapping[str, str]) -> shell.CommandResult:
     try:
         done = shell.run(argv, timeout=QUERY_TIMEOUT, env=env)
     except shell.CommandNotFound as exc:
         raise UsageError(f"`{argv[0]}` is not on PATH: it comes with Slurm's client") from exc
     if not done.ok:
-        raise MmdoctorError(f"`{shell.join(argv)}` failed: {done.last_error_line or done.stdout}")
+        raise MmdoctorError(_client_failure(argv, done, env))
     return done
+
+
+def _client_failure(argv: Sequence[str], done: shell.CommandResult, env: Mapping[str, str]) -> str:
+    """Why a Slurm client command failed, with what to do where that is known: its first error
+    line (the cause; its last, `fatal: ...`, says only that it stopped) and the fix."""
+    lines = [line.strip() for line in done.stderr_tail.splitlines() if line.strip()]
+    errors = [line for line in lines if ": error: " in line and "retrying" not in line]
+    said = (errors or lines or [done.stdout.strip() or f"exit status {done.returncode}"])[0]
+    said = said.split(": error: ", 1)[-1]
+    conf = env.get("SLURM_CONF") or "/etc/slurm/slurm.conf"
+    for pattern, advice in _CLIENT_TROUBLE:
+        if any(pattern.search(line) for line in lines):
+            return advice.format(conf=conf, said=said)
+    return f"`{shell.join(argv)}` failed: {done.last_error_line or done.stdout}"
 
 
 def node_states(partition: str | None, env: Mapping[str, str]) -> dict[str, str]:

@@ -22,13 +22,16 @@ from mmdoctor.planning.resolver import Candidate, Resolution, spec_text
 from mmdoctor.planning.source_build import max_jobs, source_build_steps, toolchain_blockers
 from mmdoctor.planning.sources import Sources
 from mmdoctor.planning.steps import Installer, Step
+from mmdoctor.shell import command_line
 from mmdoctor.target import Target
 from mmdoctor.versions import normalize_name
 
 NO_SOURCES = Sources()  # the defaults: PyPI, PyTorch's and the lines' own hosts
-# Run in the target right after torch + torchvision are installed: one line, so the plan can
-# show it as it runs. It prints what it found before each thing that may fail, so a failure
-# still tells which torch pip brought in (execute.verify_torch compares them with the plan).
+# Run in the target right after torch + torchvision are installed: a probe, which a plan shows
+# by its name (VERIFY_TORCH_NAME) and runs as `python -I -c VERIFY_TORCH`. It prints what it
+# found before each thing that may fail, so a failure still tells which torch pip brought in
+# (execute.verify_torch compares them with the plan).
+VERIFY_TORCH_NAME = "<verify-torch>"
 VERIFY_TORCH = (
     'import torch; print("torch", torch.__version__, torch.version.cuda or "cpu", flush=True); '
     'import torchvision.ops; print("torchvision", torchvision.__version__, flush=True); '
@@ -143,6 +146,7 @@ class InstallPlan:
     dry_run: bool = True
     next_steps: tuple[str, ...] = ()  # what to do after a dry run, and cheaper options
     new_venv: Path | None = None  # --venv DIR, made once the plan is confirmed
+    venv_from: str | None = None  # the Python that makes new_venv (`target` is the venv's)
     here: bool = True  # for this machine and environment (not what-if values)
 
     def to_dict(self, verbose: bool = False) -> dict[str, Any]:
@@ -492,6 +496,7 @@ def _verify_step(build: _Build) -> Step:
         "anything builds or installs on top of them",
         *(build.tools.executable, "-I", "-c", VERIFY_TORCH),
         kind="verify",
+        shown=f"{command_line([build.tools.executable, '-I', '-c'])} {VERIFY_TORCH_NAME}",
     )
 
 

@@ -43,6 +43,9 @@ class Step:
     reinstall: bool = False  # over the same version, broken, and nothing else (no deps)
     env: Mapping[str, str] = field(default_factory=dict)
     unless_built: str = ""  # a wheel folder: the step prepares a build, skipped once it is done
+    # the command line a plan shows where it is not argv's: a script of mmdoctor's by its name
+    # (`python -I -c <verify-torch>`); argv, the JSON and the log keep the script
+    shown: str | None = None
 
     @property
     def argv(self) -> tuple[str, ...]:
@@ -252,6 +255,11 @@ class Installer:
         )
 
     def command(
-        self, description: str, *argv: str, kind: str = "prepare", unless_built: str = ""
+        self,
+        description: str,
+        *argv: str,
+        kind: str = "prepare",
+        unless_built: str = "",
+        shown: str | None = None,
     ) -> Step:
-        return Step(description, Command(argv), kind=kind, unless_built=unless_built)
+        return Step(description, Command(argv), kind=kind, unless_built=unless_built, shown=shown)

@@ -19,10 +19,11 @@ from mmdoctor.environment import (
     DiskSpace,
     Environment,
     HostInfo,
+    MachineFacts,
     NvidiaInfo,
     ToolkitInfo,
 )
-from mmdoctor.pipnet import Host
+from mmdoctor.pipnet import Host, PipNetwork, pip_environment
 from mmdoctor.probe.inside import (
     IMPORT_STEPS,
     probe_in_one_run,
@@ -104,21 +105,58 @@ def _probe_target(
     pool: Executor,
     environ: Mapping[str, str],
 ) -> Target:
-    executable = choice.executable
+    executable, how = choice.executable, choice.how  # how: errors name it as it was chosen
     if one_run:
         python, found = probe_in_one_run(
-            executable, steps, step_timeout=step_timeout, environ=environ
+            executable, steps, step_timeout=step_timeout, environ=environ, how=how
         )
-        return target_from(executable, choice.how, python, found)
-    imports = probe_steps(executable, steps, step_timeout=step_timeout, pool=pool, environ=environ)
-    python = probe_python(executable, timeout=step_timeout, environ=environ)
-    return target_from(executable, choice.how, python, results(imports))
+        return target_from(executable, how, python, found)
+    imports = probe_steps(
+        executable, steps, step_timeout=step_timeout, pool=pool, environ=environ, how=how
+    )
+    python = probe_python(executable, timeout=step_timeout, environ=environ, how=how)
+    return target_from(executable, how, python, results(imports))
+
+
+def collect_machine(
+    *,
+    environ: Mapping[str, str],
+    max_cuda_for_driver: Callable[[str], str | None],
+    hosts: Callable[[PipNetwork], Sequence[Host]] | None = None,
+) -> MachineFacts:
+    """The machine alone, for a bare `check`: NVML, the toolkit and, unless `hosts` is None,
+    the download hosts, asked with pip's settings as its PIP_* variables give them (there is no
+    target's pip to read its config files from), all at once."""
+    started = time.monotonic()
+    overrides = parse_overrides(environ)
+    network = pip_environment(environ)
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="probe") as pool:
+        nvidia = pool.submit(
+            probe_nvidia,
+            overrides=overrides,
+            timeout=TOOL_TIMEOUT,
+            max_cuda_for_driver=max_cuda_for_driver,
+        )
+        toolkit = pool.submit(probe_toolkit, environ=environ, timeout=TOOL_TIMEOUT)
+        answers = (
+            pool.submit(probe_network, hosts(network), network=network, environ=environ)
+            if hosts is not None
+            else None
+        )
+        return MachineFacts(
+            host=probe_host(environ),
+            nvidia=nvidia.result(),
+            toolkit=toolkit.result(),
+            overrides=overrides,
+            probe_seconds=round(time.monotonic() - started, 3),
+            network=answers.result() if answers is not None else None,
+        )
 
 
 def read_target(choice: Choice, *, environ: Mapping[str, str], timeout: float) -> Target:
     """The interpreter's own facts alone (one run of it): for a command that writes to it and
     needs nothing of the machine (rollback)."""
-    python = probe_python(choice.executable, timeout=timeout, environ=environ)
+    python = probe_python(choice.executable, timeout=timeout, environ=environ, how=choice.how)
     return target_from(choice.executable, choice.how, python, {})
 
 

@@ -53,12 +53,14 @@ def probe_env(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def probe_python(executable: str, *, timeout: float, environ: Mapping[str, str]) -> StepResult:
+def probe_python(
+    executable: str, *, timeout: float, environ: Mapping[str, str], how: str = "--python"
+) -> StepResult:
     """The python step alone, in one run of the interpreter: an interpreter that does not run
-    it, or one no stack runs on, is refused here (exit 2 or 4)."""
-    step = _run_group(executable, _script(), (PYTHON_STEP,), timeout, probe_env(environ))[
-        PYTHON_STEP
-    ]
+    it, or one no stack runs on, is refused here (exit 2 or 4), named as it was chosen (`how`:
+    --python, $MMDOCTOR_PYTHON, --venv, $VIRTUAL_ENV, ...)."""
+    env = probe_env(environ)
+    step = _run_group(executable, _script(), (PYTHON_STEP,), timeout, env, how)[PYTHON_STEP]
     if not step.ok:
         raise ProbeError(f"{executable}: the probe failed inside it: {step.error or step.crashed}")
     require_supported(executable, str(step.data["version"]))
@@ -66,14 +68,18 @@ def probe_python(executable: str, *, timeout: float, environ: Mapping[str, str])
 
 
 def probe_in_one_run(
-    executable: str, steps: Sequence[str], *, step_timeout: float, environ: Mapping[str, str]
+    executable: str,
+    steps: Sequence[str],
+    *,
+    step_timeout: float,
+    environ: Mapping[str, str],
+    how: str = "--python",
 ) -> tuple[StepResult, dict[str, StepResult]]:
     """The python step, then `steps`, in one run of the interpreter (install: its facts and
     the stack it holds, as check reads them); a step that kills the run is recorded and the
     rest run again after it."""
-    results = _run_group(
-        executable, _script(), (PYTHON_STEP, *steps), step_timeout, probe_env(environ)
-    )
+    env = probe_env(environ)
+    results = _run_group(executable, _script(), (PYTHON_STEP, *steps), step_timeout, env, how)
     python = results.pop(PYTHON_STEP)
     if not python.ok:
         raise ProbeError(
@@ -90,13 +96,14 @@ def probe_steps(
     step_timeout: float,
     pool: Executor,
     environ: Mapping[str, str],
+    how: str = "--python",
 ) -> list[Future[dict[str, StepResult]]]:
     """The import steps of `steps`: the light group and the stack chain, each in a process of
     its own, at once."""
     env, script = probe_env(environ), _script()
     groups = [tuple(s for s in group if s in steps) for group in (LIGHT_STEPS, STACK_STEPS)]
     return [
-        pool.submit(_run_group, executable, script, group, step_timeout, env)
+        pool.submit(_run_group, executable, script, group, step_timeout, env, how)
         for group in groups
         if group
     ]
@@ -117,8 +124,10 @@ def probe_target(
 ) -> Target:
     """Every step of `steps` in the target: the python step first, the import steps in
     parallel with it."""
-    imports = probe_steps(executable, steps, step_timeout=step_timeout, pool=pool, environ=environ)
-    python = probe_python(executable, timeout=step_timeout, environ=environ)
+    imports = probe_steps(
+        executable, steps, step_timeout=step_timeout, pool=pool, environ=environ, how=how
+    )
+    python = probe_python(executable, timeout=step_timeout, environ=environ, how=how)
     return target_from(executable, how, python, results(imports))
 
 
@@ -171,6 +180,7 @@ def run_marked(
     step_timeout: float,
     total_timeout: float,
     env: Mapping[str, str],
+    how: str = "--python",
 ) -> tuple[list[str], dict[str, StepResult], str | None]:
     """Run a marker-protocol script (see inside_script.py) in the target interpreter. Returns
     the steps that began, those that finished, and the one that killed or hung the process
@@ -183,20 +193,20 @@ def run_marked(
             env=env,
         )
     except shell.CommandNotFound as exc:
-        raise UsageError(f"--python {executable}: {exc.reason}") from None
+        raise UsageError(f"{how} {executable}: {exc.reason}") from None
     begun, finished = _parse(run.stdout)
     if not begun:
-        raise _not_python(executable, run)
+        raise _not_python(executable, run, how)
     culprit = next((name for name in begun if name not in finished), None)
     if culprit is None and not run.ok:
         culprit = begun[-1] if begun[-1] not in finished else None
     if culprit is not None:
-        how = _describe_death(run, step_timeout)
+        death = _describe_death(run, step_timeout)
         where = crash_site(run.stderr_tail, script)
         if where and not run.timed_out:
-            how = f"{how} at {where}"
+            death = f"{death} at {where}"
         finished[culprit] = StepResult(
-            name=culprit, ok=False, error=how, crashed=how, stderr=run.stderr_tail
+            name=culprit, ok=False, error=death, crashed=death, stderr=run.stderr_tail
         )
     return begun, finished, culprit
 
@@ -207,6 +217,7 @@ def _run_group(
     steps: Sequence[str],
     step_timeout: float,
     env: Mapping[str, str],
+    how: str = "--python",
 ) -> dict[str, StepResult]:
     results: dict[str, StepResult] = {}
     remaining = list(steps)
@@ -218,6 +229,7 @@ def _run_group(
             step_timeout=step_timeout,
             total_timeout=step_timeout * len(remaining) + 5,
             env=env,
+            how=how,
         )
         results.update(finished)
         left = [name for name in remaining if name not in results]
@@ -287,12 +299,12 @@ def crash_site(stderr: str, script: str) -> str | None:
     return f"{file}:{number} ({frame['func']})"
 
 
-def _not_python(executable: str, run: shell.CommandResult) -> MmdoctorError:
+def _not_python(executable: str, run: shell.CommandResult, how: str) -> MmdoctorError:
     if run.timed_out:
         return ProbeError(f"{executable}: the probe did not answer within the timeout")
     # What it printed is shown as its own words: for /bin/ls it is about the probe's arguments.
     last = run.last_error_line.strip()[:200]
     said = f"; it printed: {last}" if last else f"; it exited with status {run.returncode}"
     return UsageError(
-        f"--python {executable}: not a Python 3.7+ interpreter (it did not run the probe){said}"
+        f"{how} {executable}: not a Python 3.7+ interpreter (it did not run the probe){said}"
     )

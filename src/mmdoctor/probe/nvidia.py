@@ -135,8 +135,11 @@ def _read_nvml(timeout: float) -> dict[str, Any]:
     # In a subprocess of mmdoctor's own interpreter: a crash or hang inside libnvidia-ml.so.1
     # must not take mmdoctor down.
     argv = [sys.executable, "-m", "mmdoctor.probe.nvml_reader"]
+    # `-m` puts the working folder first on sys.path: run from the folder mmdoctor is installed
+    # in, so that a warnings.py or json.py where the user stands shadows nothing
+    here = str(Path(__file__).resolve().parents[2])
     try:
-        run = shell.run(argv, timeout=timeout)
+        run = shell.run(argv, timeout=timeout, cwd=here)
     except shell.CommandNotFound as exc:  # pragma: no cover - sys.executable always exists
         return _failed(str(exc))
     if run.ok:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import sys
 from functools import singledispatch
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 
 from mmdoctor.diagnose import Diagnosis
-from mmdoctor.errors import ExitCode, MmdoctorError
+from mmdoctor.errors import MmdoctorError
 from mmdoctor.fix import FixPlanned
 from mmdoctor.fleet.plan import FleetPlanned
 from mmdoctor.fleet.summary import FleetSummary
@@ -26,13 +27,18 @@ from mmdoctor.redact import redact_credentials
 from mmdoctor.render import json_out, markdown
 from mmdoctor.render.diagnose_out import render_diagnosis
 from mmdoctor.render.fleet_out import render_fleet, render_fleet_plan
-from mmdoctor.render.human import make_console, render_check_report
+from mmdoctor.render.human import (
+    make_console,
+    render_check_report,
+    render_machine_report,
+    say,
+)
 from mmdoctor.render.install_out import render_fix_plan, render_outcome, render_restore
 from mmdoctor.render.junit_out import junit_document
 from mmdoctor.render.plan_out import render_compat_table, render_plan
 from mmdoctor.render.prometheus_out import textfile
 from mmdoctor.render.smoke_out import render_smoke
-from mmdoctor.report import CheckList, CheckReport
+from mmdoctor.report import CheckList, CheckReport, MachineReport
 from mmdoctor.result import Failed, Result
 from mmdoctor.smoke.run import SmokeReport
 
@@ -41,10 +47,12 @@ FORMATS = ("text", "json", "markdown")
 
 def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False) -> None:
     if isinstance(result.body, Failed):
-        hint = (
-            "" if debug or result.exit_code == ExitCode.USAGE else " (--debug shows the traceback)"
-        )
-        print(f"mmdoctor: error: {redact_credentials(result.body.message)}{hint}", file=sys.stderr)
+        said = redact_credentials(result.body.message)
+        if result.body.kind == "declined":  # an answer, not an error
+            print(f"mmdoctor: {said}", file=sys.stderr)
+        else:  # a traceback to show only where mmdoctor did not expect what happened
+            hint = " (--debug shows the traceback)" if result.body.kind == "internal" else ""
+            print(f"mmdoctor: error: {said}{'' if debug else hint}", file=sys.stderr)
         if fmt == "json":
             print(json_out.document(result, verbose=verbose))
         return
@@ -60,6 +68,12 @@ def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False
         with console.capture() as captured:  # tables pad their cells: no trailing spaces in files
             human(result.body, console, verbose)
         sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def show_text(result: Result, file: TextIO, *, verbose: bool = False) -> None:
+    """A result as text on `file` (the plan to confirm, on the terminal, while stdout takes
+    the JSON document)."""
+    human(result.body, make_console(file), verbose)
 
 
 def write_files(result: Result, *, junit: Path | None, prometheus: Path | None) -> None:
@@ -88,9 +102,15 @@ def _(body: CheckReport, console: Console, verbose: bool) -> None:
 
 
 @human.register
+def _(body: MachineReport, console: Console, verbose: bool) -> None:
+
+    render_machine_report(body, verbose=verbose, console=console)
+
+
+@human.register
 def _(body: CheckList, console: Console, verbose: bool) -> None:
-    for check_id, title in body.checks:
-        print(f"{check_id:<22} {title}")
+    for check_id, title in body.checks:  # a long title goes on under itself
+        say(console, f"{check_id:<22} ", title)
 
 
 @human.register
@@ -121,7 +141,7 @@ def _(body: JobDone, console: Console, verbose: bool) -> None:
     for report in body.reports:  # a check report, or a fleet's summary (fleet install)
         if report.status != "healthy":
             human(report, console, False)
-    render_outcome(body.outcome, console)
+    render_outcome(body.outcome, console, body.executable)
 
 
 @human.register

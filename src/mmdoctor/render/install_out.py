@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from mmdoctor import shell
 from mmdoctor.fix import FixPlan
 from mmdoctor.install.outcome import InstallOutcome, StepRecord
 from mmdoctor.install.snapshot import Restore
@@ -69,7 +70,10 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_outcome(outcome: InstallOutcome, console: Console) -> None:
+def render_outcome(outcome: InstallOutcome, console: Console, executable: str) -> None:
+    """How an install or fix of `executable` ended; where it holds, the rollback that undoes
+    it, in full (a bare `mmdoctor rollback` needs the target too)."""
+    rollback = f"`mmdoctor rollback --python {shell.quote(executable)}`"
     if outcome.status in ("installed", "fixed"):
         console.print(
             Text(
@@ -78,15 +82,13 @@ def render_outcome(outcome: InstallOutcome, console: Console) -> None:
             )
         )
         console.print(Text(f"Log: {outcome.log_path}", style="dim"))
-        console.print(
-            Text("`mmdoctor rollback` puts the environment back as it was before.", style="dim")
-        )
+        say(console, "", f"{rollback} puts the environment back as it was before.", "dim")
         return
     if outcome.status == "kept-with-problems":
         console.print(
             Text(
                 "Installed, but the check found the problems above. Kept as asked "
-                "(--keep-on-check-failure); `mmdoctor rollback` undoes the install.",
+                f"(--keep-on-check-failure); {rollback} undoes the install.",
                 style="bold yellow",
             )
         )

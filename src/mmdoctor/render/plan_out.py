@@ -15,6 +15,7 @@ from mmdoctor.planning.machine import PlanningContext
 from mmdoctor.planning.plan import Plan
 from mmdoctor.planning.resolver import Resolution
 from mmdoctor.planning.steps import Step
+from mmdoctor.redact import redact_credentials
 from mmdoctor.render.human import command, say
 
 REJECTIONS_SHOWN = 12
@@ -49,17 +50,20 @@ def render_plan(
     how = "prebuilt wheel" if plan.mmcv_prebuilt else "source build"
     kept = plan.candidate.installed
     torch = f"{kept.version} (installed, kept)" if kept else plan.torch_version
+    build = plan.variant  # the build it installs: PyPI's is its one build for the platform
+    if plan.candidate.from_pypi and not kept:
+        build = f"PyPI's {plan.candidate.wheel_variant} build"
     console.print(
         Text(
             f"Plan: {plan.line.mmdet} {plan.mmdet_version} + {plan.mmcv_name} "
-            f"{plan.mmcv_version} ({how}) + torch {torch} ({plan.variant})",
+            f"{plan.mmcv_version} ({how}) + torch {torch} ({build})",
             style="bold green",
         )
     )
     render_changes(plan, console)
     if plan.line_reason:
         say(console, "Line: ", plan.line_reason)
-    console.print(_packages(plan))
+    render_sources(_sources(plan), console)
     if plan.pins:
         console.print(Text("Pins:", style="bold"))
         for pin in plan.pins:
@@ -77,32 +81,54 @@ def render_plan(
         console.print(Text("Dry run: nothing was changed.", style="dim"))
 
 
-def _packages(plan: Plan) -> Table:
-    """Each package of the plan, its version and where it comes from."""
-    table = Table(show_edge=False, box=None, pad_edge=False)
-    table.add_column("package")
-    table.add_column("version")
-    table.add_column("from", overflow="fold")
-    torch_from = f"PyTorch {plan.variant}: {plan.torch_index_url or plan.torch_find_links or ''}"
-    if plan.candidate.from_pypi:
-        torch_from = f"PyPI (its {plan.candidate.wheel_variant} build)"
-    kept = plan.candidate.installed
-    if kept is not None:
-        table.add_row("torch", kept.version, "installed: kept")
-    else:
-        table.add_row("torch", plan.torch_version, torch_from)
-    table.add_row("torchvision", plan.torchvision_version, torch_from)
-    table.add_row(plan.line.mim, plan.mim_version, "PyPI")
-    mmcv_from = (
-        f"{plan.line.name} wheels: {plan.mmcv_find_links}"
-        if plan.mmcv_prebuilt
-        else "PyPI sdist, built here (no prebuilt wheel)"
+def _sources(plan: Plan) -> list[tuple[str, str, str, str | None]]:
+    """Each package of the plan, its version, and where it comes from (and the URL)."""
+    torch_from: tuple[str, str | None] = (
+        f"PyTorch {plan.variant}:",
+        plan.torch_index_url or plan.torch_find_links,
     )
-    table.add_row(plan.mmcv_name, plan.mmcv_version, mmcv_from)
+    if plan.candidate.from_pypi:
+        torch_from = (f"PyPI (its {plan.candidate.wheel_variant} build)", None)
+    mmcv_from: tuple[str, str | None] = ("PyPI sdist, built here (no prebuilt wheel)", None)
+    if plan.mmcv_prebuilt:
+        mmcv_from = (f"{plan.line.name} wheels:", plan.mmcv_find_links)
+    via = (f"PyPI (via {plan.installer})", None)
+    kept = plan.candidate.installed
+    rows = [
+        ("torch", kept.version if kept else plan.torch_version, *torch_from),
+        ("torchvision", plan.torchvision_version, *torch_from),
+        (plan.line.mim, plan.mim_version, "PyPI", None),
+        (plan.mmcv_name, plan.mmcv_version, *mmcv_from),
+    ]
     if plan.mmengine_version:
-        table.add_row(plan.line.mmengine, plan.mmengine_version, f"PyPI (via {plan.installer})")
-    table.add_row(plan.line.mmdet, plan.mmdet_version, f"PyPI (via {plan.installer})")
-    return table
+        rows.append((plan.line.mmengine, plan.mmengine_version, *via))
+    rows.append((plan.line.mmdet, plan.mmdet_version, *via))
+    # what the environment holds and keeps is downloaded from nowhere
+    return [
+        (name, version, "installed: kept", None)
+        if plan.changes.keeps(name)
+        else (name, version, label, url)
+        for name, version, label, url in rows
+    ]
+
+
+def render_sources(rows: Sequence[tuple[str, str, str, str | None]], console: Console) -> None:
+    """package, version and where it comes from (a label, and a URL where there is one). No
+    value is cut or folded: a URL that does not fit beside its label goes on a line of its own,
+    as far left as it needs (only one wider than the terminal is left to it to fold)."""
+    first = max(len(row[0]) for row in rows)
+    second = max(len(row[1]) for row in rows)
+    console.print(Text(f"{'package':<{first}}  {'version':<{second}}  from", style="bold"))
+    for package, version, label, url in rows:
+        lead = f"{package:<{first}}  {version:<{second}}  "
+        shown = redact_credentials(url) if url else ""
+        text = f"{label} {shown}" if shown else label
+        if console.soft_wrap or not shown or len(lead) + len(text) <= console.width:
+            say(console, lead, text)
+            continue
+        say(console, lead, label)
+        room = console.width - len(shown)
+        say(console, " " * (len(lead) if room >= len(lead) else max(2, room)), shown)
 
 
 def render_changes(plan: Plan, console: Console) -> None:
@@ -125,7 +151,8 @@ def render_steps(steps: Sequence[Step], console: Console) -> None:
     console.print(Text("Steps:", style="bold"))
     for number, step in enumerate(steps, start=1):
         say(console, f"  {number}. ", step.description)
-        command(console, "     $ ", shell.command_line(step.argv, step.env), "cyan")
+        line = step.shown or shell.command_line(step.argv, step.env)  # a probe: its name
+        command(console, "     $ ", line, "cyan")
 
 
 def _render_no_plan(resolution: Resolution, *, console: Console, verbose: bool) -> None:

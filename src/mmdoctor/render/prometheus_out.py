@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from mmdoctor.checks.model import Status
 from mmdoctor.fleet.reports import facts_of
-from mmdoctor.report import CheckReport
+from mmdoctor.report import CheckReport, MachineReport
 from mmdoctor.result import Result
 
 
@@ -29,7 +29,8 @@ def _metric(
 
 
 def textfile(result: Result, now: float | None = None) -> str:
-    report = result.body if isinstance(result.body, CheckReport) else None
+    # a check of an environment, or a bare check's of the machine
+    report = result.body if isinstance(result.body, (CheckReport, MachineReport)) else None
     lines = _metric(
         "mmdoctor_check_ran",
         "1 when mmdoctor check could run, 0 when it could not (see its exit code).",
@@ -50,6 +51,7 @@ def textfile(result: Result, now: float | None = None) -> str:
             "1 when no check found a problem (warnings allowed).",
             [({}, 1 if report.exit_code == 0 else 0)],
         )
+    if isinstance(report, CheckReport):
         doc = report.to_dict()
         labels = {fact.lower().replace(" ", "_"): value for fact, value in facts_of(doc).values}
         lines += _metric(

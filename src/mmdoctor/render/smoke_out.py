@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.text import Text
 
 from mmdoctor.redact import redact_credentials
+from mmdoctor.render.human import say
 from mmdoctor.smoke.run import SmokeReport
 
 MARKS = {"ok": ("✓", "green"), "fail": ("✗", "red"), "skip": ("-", "dim")}
@@ -18,23 +19,23 @@ def render_smoke(report: SmokeReport, *, console: Console, verbose: bool) -> Non
             style="bold",
         )
     )
-    console.print(Text(f"  weights: {redact_credentials(report.weights)}", style="dim"))
-    console.print(Text(f"  image:   {report.image}", style="dim"))
+    # each under its lead at a terminal (a path or a fix never falls back to the margin)
+    say(console, "  weights: ", redact_credentials(report.weights), "dim")
+    say(console, "  image:   ", report.image, "dim")
     for note in report.notes:
-        console.print(Text(f"  note:    {note}", style="yellow"))
+        say(console, "  note:    ", note, "yellow")
     for stage in report.stages:
         mark, style = MARKS[stage.status]
         line = Text()
-        line.append(f"[{mark}]", style=f"bold {style}")
-        line.append(f" {stage.title}: ", style="bold")
+        line.append(f"{stage.title}: ", style="bold")
         line.append(redact_credentials(stage.summary))
         if stage.seconds is not None:
             line.append(f"  ({stage.seconds:.1f} s)", style="dim")
-        console.print(line)
+        say(console, Text(f"[{mark}]", style=f"bold {style}") + " ", line)
         if stage.advice:
-            console.print(Text(f"    Fix: {stage.advice}", style="cyan"))
+            say(console, "    Fix: ", stage.advice, "cyan")
         if stage.known_failure:
-            console.print(Text(f"    Known failure: {stage.known_failure}", style="dim"))
+            say(console, "    Known failure: ", stage.known_failure, "dim")
         if verbose and stage.data.get("traceback"):
             console.print(Text(str(stage.data["traceback"]), style="dim"))
     detections = next(

@@ -50,6 +50,7 @@ class SmokeOptions:
     out: str | None
     runs: int | None
     timeout: float
+    venv: Path | None = None  # the target as a venv folder (or python above, not both)
 
 
 @dataclass(frozen=True)
@@ -280,12 +281,13 @@ def run_smoke(options: SmokeOptions, matrix: Matrix, environ: Mapping[str, str])
         raise UsageError(f"--out {options.out}: its folder does not exist")
     if options.weights not in ("zoo", "none"):
         raise UsageError(f"--weights {options.weights}: expected zoo or none")
-    executable = choose_interpreter(python=options.python, environ=environ).executable
+    choice = choose_interpreter(python=options.python, venv=options.venv, environ=environ)
+    executable = choice.executable
     device, notes = _device(options.device, matrix, environ)
 
     env = {**environ, "PYTHONDONTWRITEBYTECODE": "1"}
     # Not a Python, or one no stack runs on: exit 2 before anything else is looked at.
-    probe_python(executable, timeout=TOOL_TIMEOUT, environ=env)
+    probe_python(executable, timeout=TOOL_TIMEOUT, environ=env, how=choice.how)
     missing = missing_stack(executable, env)
     if missing:  # before any download: weights are no use without the stack
         stages = not_installed(executable, missing)
