@@ -7,9 +7,8 @@ while the user sat at one. Declining is exit 5 (README's exit codes); Ctrl-C is 
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 import subprocess
 import sys
 import time
