@@ -441,7 +441,7 @@ def test_the_opencv_fix_says_each_thing_once() -> None:
     two = env(dists={"opencv-python": "4.9.0.80", "opencv-python-headless": "4.9"})
     matrix = load_matrix()
     results = run_checks(Context(two, matrix, cpu_only=True), all_checks())
-    plan_for = stack_plan_for(two, matrix, Sources(), cpu_only=True)
+    plan_for = stack_plan_for(two, matrix, Sources(), installer="pip", cpu_only=True)
     plan, _ = plan_fixes(results, "/venv/bin/python", ("opencv.duplicates",), matrix, plan_for)
     said = [step.description for step in plan.steps]
     assert len(said) == len(set(said)) == 3, said  # uninstall, install, check again

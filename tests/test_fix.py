@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, STACK, Run, run_mmdoctor
-from installing import freeze, make_venv
+from installing import WHEEL_CACHE, freeze, make_venv
 
 from mmdoctor.checks.model import Advice, CheckResult, Status
 from mmdoctor.fix import plan_fixes
@@ -174,10 +174,15 @@ def test_mmcv_and_mmcv_lite_together_leaves_the_one_with_ops(
     names = {line.split("==")[0].split(" @ ")[0] for line in freeze(venv).splitlines()}
     assert {"mmcv", "mmcv-lite"} <= names
 
-    # check's advice ends in a source build; pip is offered the wheel built from that sdist
-    links = f"{mmcv_wheel.parent} {os.environ.get('PIP_FIND_LINKS', '')}"
-    run = fix(venv, "--only", "mmcv.variants", env=state_env(tmp_path, PIP_FIND_LINKS=links))
+    # removing mmcv-lite deletes the mmcv/ files both wrote: the mmcv kept is written again
+    # whole, from the build the end-to-end install left in the wheel cache (no second build)
+    env = state_env(tmp_path, MMDOCTOR_CACHE_DIR=str(WHEEL_CACHE))
+    run = fix(venv, "--only", "mmcv.variants", env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    changes = {c["name"]: c for c in run.json()["plan"]["changes"]}
+    assert changes["mmcv-lite"]["action"] == "remove", changes
+    assert changes["mmcv"]["action"] == "replace" and "mmcv-lite goes" in changes["mmcv"]["reason"]
+    assert "Building wheel for mmcv" not in Path(run.json()["log"]).read_text()
     after = freeze(venv)
     assert "mmcv-lite" not in after and "mmcv" in after
     assert runs(venv, "import mmcv.ops; from mmcv.ops import nms").returncode == 0

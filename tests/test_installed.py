@@ -76,6 +76,32 @@ def test_a_pre_release_torch_is_kept_and_mmcv_built_for_it() -> None:
     assert any("not a plain release" in note for note in stack.installed.notes)
 
 
+def test_a_kept_mmcv_is_written_again_once_the_lite_copy_of_its_module_goes() -> None:
+    """mmcv and mmcv-lite both write mmcv/: uninstalling mmcv-lite deletes files mmcv needs,
+    so the mmcv kept is reinstalled at its own version, with nothing else (CI caught a fix
+    that removed mmcv-lite and left `import mmcv.ops` failing)."""
+    found = env(
+        dists={"torch": "2.1.2", "torchvision": "0.16.2", "numpy": "1.26.4",
+               "mmcv": "2.1.0", "mmcv-lite": "2.2.0"},
+        steps=[torch_step("2.1.2", None, []), ok_step("torchvision", version="0.16.2"),
+               ok_step("mmcv_ext")],
+    )  # fmt: skip
+    context = PlanningContext.from_environment(found)
+    focus = frozenset({"mmcv", "mmcv-lite", "mmcv-full"})
+    plan = plan_stack(
+        found, context, Wishes(cpu=True), M, installer="pip", sources=Sources(), focus=focus
+    ).plan
+    assert plan is not None
+    changes = {c.name: c for c in plan.changes.items}
+    assert changes["mmcv-lite"].action == "remove"
+    mmcv = changes["mmcv"]
+    assert (mmcv.action, mmcv.installed, mmcv.planned) == ("replace", "2.1.0", "2.1.0"), mmcv
+    argvs = [s.argv for s in plan.steps]
+    removal = next(i for i, a in enumerate(argvs) if "uninstall" in a)
+    again = next(i for i, a in enumerate(argvs) if "mmcv==2.1.0" in a)
+    assert removal < again and {"--force-reinstall", "--no-deps"} <= set(argvs[again]), argvs
+
+
 def test_a_torch_pinned_by_the_environment_is_never_replaced() -> None:
     found = env(
         dists={"torch": "2.14.1", "torchvision": "0.29.1"},

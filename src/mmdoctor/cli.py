@@ -208,7 +208,10 @@ def fix(
     yes: YesOption = False,
     system: SystemOption = False,
     cpu_only: CpuOnlyOption = False,
+    installer: InstallerOption = "mim",
     index_url: IndexUrlOption = None,
+    torch_index_url: TorchIndexUrlOption = None,
+    mmcv_base_url: MmcvBaseUrlOption = None,
     find_links: FindLinksOption = None,
     json_output: JsonOption = False,
     timeout: Annotated[

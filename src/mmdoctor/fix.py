@@ -106,7 +106,7 @@ def stack_focus(check_id: str, matrix: Matrix) -> frozenset[str]:
 
 
 def stack_plan_for(
-    env: Environment, matrix: Matrix, sources: Sources, *, cpu_only: bool
+    env: Environment, matrix: Matrix, sources: Sources, *, installer: str, cpu_only: bool
 ) -> Callable[[frozenset[str]], Plan | None]:
     """install's plan for this environment (a bare install's wishes: the line it holds, the CPU
     where asked), its changes narrowed to a focus: the plan fix carries out."""
@@ -114,7 +114,7 @@ def stack_plan_for(
     def plan_for(focus: frozenset[str]) -> Plan | None:
         return plan_stack(
             env, PlanningContext.from_environment(env), Wishes(cpu=cpu_only), matrix,
-            installer="pip", sources=sources, suggest=False, focus=focus,
+            installer=installer, sources=sources, suggest=False, focus=focus,
         ).plan  # fmt: skip
 
     return plan_for

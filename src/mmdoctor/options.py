@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from mmdoctor.flags import FLAGS, flag
 from mmdoctor.planning.machine import WhatIf
 from mmdoctor.planning.matrix import Matrix
-from mmdoctor.planning.sources import Sources, make_sources
+from mmdoctor.planning.sources import DEFAULT_INSTALLER, Sources, make_sources
 from mmdoctor.planning.wishes import Wishes, make_wishes
 
 
@@ -50,7 +50,7 @@ class SourceOptions:
     """Where packages come from: --installer, --index-url, --torch-index-url,
     --mmcv-base-url, --find-links."""
 
-    installer: str = "mim"
+    installer: str = DEFAULT_INSTALLER
     index_url: str | None = None
     torch_index_url: str | None = None
     mmcv_base_url: str | None = None

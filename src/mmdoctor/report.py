@@ -29,7 +29,7 @@ from mmdoctor.fix import plan_fixes, stack_plan_for
 from mmdoctor.pipnet import Host, PipNetwork
 from mmdoctor.planning.hosts import download_hosts, plan_hosts, zoo_host
 from mmdoctor.planning.matrix import Matrix
-from mmdoctor.planning.sources import Sources
+from mmdoctor.planning.sources import DEFAULT_INSTALLER, Sources
 from mmdoctor.probe.collect import collect_environment, collect_machine
 from mmdoctor.probe.discover import Discovery, discover
 from mmdoctor.probe.nvidia import parse_overrides
@@ -147,7 +147,9 @@ def next_step(results: Sequence[CheckResult], ctx: Context) -> NextStep | None:
         plan = stack_plan(ctx).plan
         if plan is not None:
             return NextStep(f"mmdoctor install --python {python}", plan.changes.summary())
-    plan_for = stack_plan_for(ctx.env, ctx.matrix, Sources(), cpu_only=ctx.cpu_only)
+    plan_for = stack_plan_for(
+        ctx.env, ctx.matrix, Sources(), installer=DEFAULT_INSTALLER, cpu_only=ctx.cpu_only
+    )
     fixes, stack = plan_fixes(results, ctx.env.target.executable, (), ctx.matrix, plan_for)
     if not fixes.steps:
         return None

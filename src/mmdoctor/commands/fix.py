@@ -21,15 +21,18 @@ from mmdoctor.install.execute import (
 from mmdoctor.install.outcome import JobDone, Judgement
 from mmdoctor.install.state import EnvState
 from mmdoctor.knowledge import load_knowledge
+from mmdoctor.options import SourceOptions
 from mmdoctor.planning.matrix import load_matrix
-from mmdoctor.planning.sources import Sources
 from mmdoctor.report import CheckReport, check_environment
 from mmdoctor.result import Result
 from mmdoctor.target import choose_interpreter
 
 
 @dataclass(frozen=True)
-class FixOptions:
+class FixOptions(SourceOptions):
+    """fix takes install's sources (--installer, the mirrors): the stack's changes it makes
+    are install's."""
+
     python: str | None = None
     venv: Path | None = None
     only: Sequence[str] = ()
@@ -37,8 +40,6 @@ class FixOptions:
     yes: bool = False
     system: bool = False
     cpu_only: bool = False
-    index_url: str | None = None
-    find_links: Sequence[str] = ()
     timeout: float = 90.0
     matrix: Path | None = None
 
@@ -50,6 +51,7 @@ def run(options: FixOptions, ui: Interaction) -> Result:
             "fix changes an environment and there is no terminal to ask on: add --yes "
             "(or --dry-run to only look)"
         )
+    sources = options.sources()  # bad input first, before the probe
     choice = choose_interpreter(
         python=options.python, venv=options.venv, environ=os.environ, writes=not options.dry_run
     )
@@ -65,9 +67,9 @@ def run(options: FixOptions, ui: Interaction) -> Result:
     target = env.target
     if not options.dry_run:
         target.require_writable(system=options.system)
-    sources = Sources(index_url=options.index_url, find_links=tuple(options.find_links))
-
-    plan_for = stack_plan_for(env, matrix, sources, cpu_only=options.cpu_only)
+    plan_for = stack_plan_for(
+        env, matrix, sources, installer=options.installer, cpu_only=options.cpu_only
+    )
     plan, stack = plan_fixes(before.results, target.executable, options.only, matrix, plan_for)
     planned = FixPlanned(plan, target.executable, dry_run=options.dry_run)
     if planned.plan.steps:

@@ -179,6 +179,20 @@ def line_conflicts(holding: Holding, line: StackLine, matrix: Matrix, mmcv: str)
     return out
 
 
+def _written_again(items: list[Change], matrix: Matrix) -> list[Change]:
+    """A kept distribution whose module another, removed, also installs is written again whole
+    at the same version: removing the other deletes the files they share."""
+    removed = {m: c.name for c in items if c.action == "remove" for m in _module_of(c.name, matrix)}
+    out = []
+    for change in items:
+        shared = [m for m in _module_of(change.name, matrix) if m in removed]
+        if change.action == "keep" and shared:
+            why = f"written again whole once {removed[shared[0]]} goes (they share {shared[0]}/)"
+            change = Change(change.name, "replace", change.installed, change.installed, why)
+        out.append(change)
+    return out
+
+
 def _module_of(name: str, matrix: Matrix) -> tuple[str, ...]:
     return tuple(
         module
@@ -230,7 +244,7 @@ def stack_changes(holding: Holding, matrix: Matrix, line: StackLine, planned: Pl
         needs = f"{mmdet} {mmdet_version} runs on it"
         items.append(version_change(name, holding.version(name), engine, needs))
     items.append(version_change(mmdet, holding.version(mmdet), mmdet_version, "the detector"))
-    items += line_conflicts(holding, line, matrix, mmcv)
+    items = _written_again(items + line_conflicts(holding, line, matrix, mmcv), matrix)
     for name, (spec, reason) in planned.pins.items():
         if not any(c.name == name for c in items):
             items.append(spec_change(name, holding.version(name), spec, reason))

@@ -511,6 +511,7 @@ def _mim_steps(build: _Build) -> list[Step]:
             if upstream
             else f"{line.mim} (needs setuptools >= 80, no pkg_resources)",
             f"{line.mim}=={line.mim_latest}",
+            reinstall=build.changes.same_version_again(line.mim),
         )
     ]
     setuptools = [p.requirement for p in build.pins if p.name == "setuptools"]
@@ -566,13 +567,18 @@ def _openmmlab_steps(build: _Build) -> list[Step]:
                 f"{line.mmengine}=={build.engine}",
                 via_mim=True,
                 env=_mim_env(build),
+                reinstall=build.changes.same_version_again(line.mmengine),
             )
         )
     mmdet = str(build.candidate.mmdet.version)
     if build.changed(line.mmdet):
         steps.append(
             build.tools.install(
-                f"{line.mmdet} {mmdet}", f"{line.mmdet}=={mmdet}", via_mim=True, env=_mim_env(build)
+                f"{line.mmdet} {mmdet}",
+                f"{line.mmdet}=={mmdet}",
+                via_mim=True,
+                env=_mim_env(build),
+                reinstall=build.changes.same_version_again(line.mmdet),
             )
         )
     return steps

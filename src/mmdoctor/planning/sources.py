@@ -14,6 +14,7 @@ from mmdoctor.errors import UsageError
 from mmdoctor.redact import redact_credentials
 
 INSTALLERS = ("mim", "pip", "uv")
+DEFAULT_INSTALLER = "mim"  # install's and fix's
 
 
 @dataclass(frozen=True)
