@@ -15,6 +15,7 @@ from mmdoctor.planning.machine import PlanningContext
 from mmdoctor.planning.plan import Plan
 from mmdoctor.planning.resolver import Resolution
 from mmdoctor.planning.steps import Step
+from mmdoctor.redact import redact_credentials
 from mmdoctor.render.human import command, say
 
 REJECTIONS_SHOWN = 12
@@ -63,6 +64,7 @@ def render_plan(
     torch_from = f"PyTorch {plan.variant}: {plan.torch_index_url or plan.torch_find_links or ''}"
     if plan.candidate.from_pypi:
         torch_from = f"PyPI (its {plan.candidate.wheel_variant} build)"
+    torch_from = redact_credentials(torch_from)  # before a narrow cell folds the URL
     table.add_row("torch", plan.torch_version, torch_from)
     table.add_row("torchvision", plan.torchvision_version, torch_from)
     table.add_row(plan.line.mim, plan.mim_version, "PyPI")
@@ -71,7 +73,7 @@ def render_plan(
         if plan.mmcv_prebuilt
         else "PyPI sdist, built here (no prebuilt wheel)"
     )
-    table.add_row(plan.mmcv_name, plan.mmcv_version, mmcv_from)
+    table.add_row(plan.mmcv_name, plan.mmcv_version, redact_credentials(mmcv_from))
     if plan.mmengine_version:
         table.add_row(plan.line.mmengine, plan.mmengine_version, f"PyPI (via {plan.installer})")
     table.add_row(plan.line.mmdet, plan.mmdet_version, f"PyPI (via {plan.installer})")
@@ -79,12 +81,12 @@ def render_plan(
     if plan.pins:
         console.print(Text("Pins:", style="bold"))
         for pin in plan.pins:
-            say(console, "  ", f"{pin.requirement}: {pin.reason}")
+            say(console, "  ", redact_credentials(f"{pin.requirement}: {pin.reason}"))
     render_steps(plan.steps, console)
     if plan.warnings:
         console.print(Text("Warnings:", style="bold yellow"))
         for warning in plan.warnings:
-            say(console, "  ! ", warning, "yellow")
+            say(console, "  ! ", redact_credentials(warning), "yellow")
     if verbose and resolution.alternatives:
         console.print(Text("Runners-up:", style="bold"))
         for alternative in resolution.alternatives:
@@ -97,7 +99,7 @@ def render_steps(steps: Sequence[Step], console: Console) -> None:
     """Numbered steps with the exact command of each (install's plan, fix's plan)."""
     console.print(Text("Steps:", style="bold"))
     for number, step in enumerate(steps, start=1):
-        say(console, f"  {number}. ", step.description)
+        say(console, f"  {number}. ", redact_credentials(step.description))
         command(console, "     $ ", shell.command_line(step.argv, step.env), "cyan")
 
 
