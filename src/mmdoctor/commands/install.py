@@ -12,21 +12,22 @@ any failure.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mmdoctor import __version__, shell
+from mmdoctor import __version__, shell, signals
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import BuildBlocked, ExitCode, MmdoctorError, UsageError
 from mmdoctor.install.execute import execute, install_handlers, restore_options
 from mmdoctor.install.outcome import InstallOutcome, JobDone, Judgement, Verdict
 from mmdoctor.install.reach import require_reachable
-from mmdoctor.install.state import EnvState
+from mmdoctor.install.snapshot import Restore, discard
+from mmdoctor.install.state import EnvState, check_state_folder
 from mmdoctor.options import SourceOptions, StackOptions, WhatIfOptions
+from mmdoctor.paths import require_plain
 from mmdoctor.planning.export import export_requirements
 from mmdoctor.planning.machine import PlanningContext, WhatIf
 from mmdoctor.planning.matrix import Matrix, load_matrix
@@ -72,7 +73,10 @@ def run(
     """`what_if`: facts of the machine given as values (fleet install: its nodes' lowest driver
     and every GPU arch) in place of the options' own --driver / --gpu-cc."""
     options = node_venv(options)
+    require_plain("--export", options.export)
     sources = options.sources()  # bad input first, before anything is probed
+    if not options.planning:
+        check_state_folder()
     if not options.planning and not options.yes and not ui.can_ask:
         raise UsageError(
             "install changes an environment and there is no terminal to ask on: add "
@@ -88,8 +92,14 @@ def run(
         return Result("install", status, code, chosen)
     if plan is None:
         return Result("install", "no-plan", ExitCode.PROBLEMS, chosen)
-    target = _confirm_and_probe(chosen, plan, options, ui)
-    outcome = carry_out(plan, target, matrix, options, ui, verifier)
+    target, fresh = _confirm_and_probe(chosen, plan, options, ui)
+    try:
+        outcome = carry_out(plan, target, matrix, options, ui, verifier, fresh)
+    except BaseException:  # a venv this run made goes, whatever stopped the run
+        if fresh is not None:
+            with signals.shielded():
+                fresh.remove()
+        raise
     return Result(
         "install",
         outcome.status,
@@ -108,11 +118,24 @@ def node_venv(options: InstallOptions) -> InstallOptions:
     return replace(options, venv=Path(str(options.venv).replace("%n", node)))
 
 
+@dataclass(frozen=True)
+class FreshVenv:
+    """A venv this run made: removed on any failure or interruption before it is handed over
+    (an empty folder the user gave stays, empty)."""
+
+    folder: Path
+    existed: bool
+
+    def remove(self) -> Restore:
+        return discard(self.folder, keep_folder=self.existed)
+
+
 def _confirm_and_probe(
     chosen: InstallPlan, plan: Plan, options: InstallOptions, ui: Interaction
-) -> Target:
-    """Show the plan, ask, probe its package sources, make a new --venv: all before the first
-    change. The environment the steps change comes back."""
+) -> tuple[Target, FreshVenv | None]:
+    """Show the plan, ask, probe its package sources, check the state folder, make a new
+    --venv: all before the first change. The environment the steps change comes back, and the
+    venv made for them, if one was."""
     target = chosen.target
     ui.show(Result("install", "planned", ExitCode.OK, replace(chosen, dry_run=False)))
     if plan.blockers:
@@ -121,9 +144,11 @@ def _confirm_and_probe(
     if not options.yes and not ui.confirm(f"Install this into {where}?"):
         raise UsageError("not confirmed: nothing was changed")
     require_reachable(plan, target.pip_network, os.environ)
+    EnvState(target.prefix).prepare()  # room for the snapshot and the log, or nothing is made
     if chosen.new_venv is not None:
-        return _create_venv(target, chosen.new_venv)
-    return target
+        base = _probed(_choice(options)).executable  # the Python the venv is made from
+        return target, _create_venv(base, chosen.new_venv)
+    return target, None
 
 
 def plan_install(
@@ -245,6 +270,7 @@ def carry_out(
     options: InstallOptions,
     ui: Interaction,
     verifier: Verifier | None = None,
+    fresh: FreshVenv | None = None,
 ) -> InstallOutcome:
     def check_here() -> Verdict:
         cpu = plan.variant == "cpu"
@@ -269,36 +295,28 @@ def carry_out(
         handlers=install_handlers(plan, target),
         extra_env={"PIP_BREAK_SYSTEM_PACKAGES": "1"} if system_ok else {},
         keep_on_check_failure=options.keep_on_check_failure,
+        discard=fresh.remove if fresh is not None else None,
     )
 
 
-def _create_venv(base: Target, folder: Path) -> Target:
+def _create_venv(base: str, folder: Path) -> FreshVenv:
     """`python -m venv folder` from the chosen Python, after the plan was confirmed: a venv
     that failed to appear, or was interrupted half-made, goes again."""
-    existed = folder.exists()
+    fresh = FreshVenv(folder, folder.exists())
     try:
-        result = shell.run([base.executable, "-m", "venv", str(folder)], timeout=300)
+        result = shell.run([base, "-m", "venv", str(folder)], timeout=300)
     except shell.CommandNotFound as exc:
-        raise UsageError(f"{base.executable}: {exc.reason}") from None
+        fresh.remove()
+        raise UsageError(f"{base}: {exc.reason}") from None
     except BaseException:
-        _remove_new_venv(folder, existed)
+        with signals.shielded():
+            fresh.remove()
         raise
     if not result.ok:
-        _remove_new_venv(folder, existed)
+        fresh.remove()
         why = result.last_error_line or "no output"
         raise MmdoctorError(f"could not create the venv {folder}: {why}")
-    return base.in_new_venv(folder)
-
-
-def _remove_new_venv(folder: Path, existed: bool) -> None:
-    if not existed:
-        shutil.rmtree(folder, ignore_errors=True)
-        return
-    for entry in folder.iterdir():  # the user's empty folder stays, empty
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+    return fresh
 
 
 def _final(outcome: InstallOutcome) -> tuple[Verdict, ...]:
