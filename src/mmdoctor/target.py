@@ -10,7 +10,9 @@ also says where mmdoctor must not write, and why.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -21,6 +23,7 @@ from packaging.version import Version
 
 from mmdoctor import shell
 from mmdoctor.errors import UsageError
+from mmdoctor.paths import require_plain
 from mmdoctor.pipnet import PipNetwork, pip_network_from
 from mmdoctor.versions import normalize_name
 
@@ -220,7 +223,7 @@ def choose_interpreter(
     folder, also $MMDOCTOR_PYTHON), else the active virtual or conda environment, else, for a
     command that only reads, the environment running mmdoctor where that holds the stack."""
     if venv is not None:
-        folder = Path(venv).expanduser().absolute()
+        folder = venv_folder(venv)
         found = existing_venv(folder, str(venv))
         if found is not None:
             return Choice(str(found), "--venv")
@@ -259,6 +262,36 @@ def venv_python(folder: Path) -> Path:
     return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def venv_folder(venv: str | Path) -> Path:
+    """--venv DIR as a folder: one that exists, or a path where one can be made. A file, a
+    symlink loop or one to nowhere, a path the system cannot take: refused (exit 2)."""
+    require_plain("--venv", str(venv))
+    folder = Path(venv).expanduser().absolute()
+    try:
+        seen = folder.stat()
+    except FileNotFoundError:
+        if folder.is_symlink():
+            raise UsageError(
+                f"--venv {venv}: a symlink to nowhere ({os.readlink(folder)}): remove it, or "
+                "name the folder it should lead to"
+            ) from None
+        return folder  # missing: made there
+    except OSError as exc:
+        raise UsageError(f"--venv {venv}: {path_problem(exc)}") from None
+    if not stat.S_ISDIR(seen.st_mode):
+        raise UsageError(f"--venv {venv}: exists and is not a folder")
+    return folder
+
+
+def path_problem(exc: OSError) -> str:
+    """What is wrong with a path, in the words of what the user can change."""
+    return {
+        errno.ELOOP: "a symlink loop",
+        errno.ENAMETOOLONG: "the path is too long for this system",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+
+
 def existing_venv(folder: Path, named: str) -> Path | None:
     """The interpreter of the venv at --venv DIR; None where DIR is missing or empty (a venv
     will be made there); a folder with other things in it is refused."""
@@ -288,9 +321,14 @@ def active_environment(environ: Mapping[str, str]) -> tuple[str, str] | None:
 def named_interpreter(python: str, environ: Mapping[str, str] | None = None) -> str:
     """--python PATH (or $MMDOCTOR_PYTHON): an interpreter, or an environment folder."""
     named = "MMDOCTOR_PYTHON" if _from_variable(python, environ) else "--python"
+    require_plain(named, python)
     path = Path(python).expanduser()
-    if not path.exists():
-        raise UsageError(f"{named} {python}: no such file or directory")
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise UsageError(f"{named} {python}: no such file or directory") from None
+    except OSError as exc:
+        raise UsageError(f"{named} {python}: {path_problem(exc)}") from None
     if path.is_dir():
         found = interpreter_in(path)
         if found is None:
