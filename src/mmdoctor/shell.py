@@ -73,23 +73,8 @@ def run(
     if extra_env:
         full_env.update(extra_env)
     started = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=full_env,
-            cwd=cwd,
-            start_new_session=True,  # so a timeout can kill what the command started, too
-        )
-    except FileNotFoundError as exc:
-        raise CommandNotFound(argv, "no such file") from exc
-    except PermissionError as exc:
-        raise CommandNotFound(argv, "not executable (permission denied)") from exc
-    except OSError as exc:  # ENOEXEC: a file that is not a program
-        raise CommandNotFound(argv, exc.strerror or str(exc)) from exc
-
+    with signals.deferred() as arrived:  # a signal in Popen would orphan the child
+        proc = _start(argv, full_env, cwd)
     out: list[bytes] = []
     err: list[bytes] = []
     last_line = [started]
@@ -97,9 +82,10 @@ def run(
         threading.Thread(target=_pump, args=(proc.stdout, out, last_line, on_line), daemon=True),
         threading.Thread(target=_pump, args=(proc.stderr, err, None, on_line), daemon=True),
     ]
-    for reader in readers:
-        reader.start()
     try:
+        arrived.raise_pending()
+        for reader in readers:
+            reader.start()
         timed_out = _wait(proc, started + timeout, idle_timeout, last_line)
     except BaseException:  # a signal: the child runs in its own session and would live on
         _stop(proc, grace)
@@ -116,6 +102,25 @@ def run(
         seconds=time.monotonic() - started,
         timed_out=timed_out,
     )
+
+
+def _start(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,  # so a timeout can kill what the command started, too
+        )
+    except FileNotFoundError as exc:
+        raise CommandNotFound(argv, "no such file") from exc
+    except PermissionError as exc:
+        raise CommandNotFound(argv, "not executable (permission denied)") from exc
+    except OSError as exc:  # ENOEXEC: a file that is not a program
+        raise CommandNotFound(argv, exc.strerror or str(exc)) from exc
 
 
 def _wait(

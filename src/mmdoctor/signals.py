@@ -6,9 +6,10 @@ rolled back (exit 3), and where nothing needed restoring the exit is 128 + the s
 (130, 143, 129), as shells report it.
 
 Later signals are said on stderr and dropped, and so is any that arrives while something that
-must not be cut short runs (`shielded`: stopping a process group); once a restore begins
-(`hold`), every signal is, to the end of the command: the restore, and the output that says
-how it went, always finish.
+must not be cut short runs (`shielded`: stopping a process group); one that arrives while a
+process is being started is kept and raised right after (`deferred`); once a restore begins
+(`hold`), every signal is dropped, to the end of the command: the restore, and the output that
+says how it went, always finish.
 """
 
 from __future__ import annotations
@@ -44,11 +45,24 @@ def signal_of(exc: BaseException) -> int:
     return exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
 
 
+class Deferred:
+    """A signal that arrived inside `deferred`, raised when asked (raise_pending)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def raise_pending(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
 class _State:
-    installed: dict[int, object] | None = None  # the handlers replaced, while `handled`
-    shields = 0  # how many `shielded` blocks are running
-    stopping = False  # a signal was raised: the command is ending
-    held = ""  # why every signal is dropped until the command ends ("" while not held)
+    def __init__(self) -> None:
+        self.installed: dict[int, object] | None = None  # the handlers replaced (`handled`)
+        self.shields = 0  # how many `shielded` blocks are running
+        self.deferring: list[Deferred] = []  # the `deferred` blocks running, innermost last
+        self.stopping = False  # a signal was raised: the command is ending
+        self.held = ""  # why every signal is dropped to the command's end ("": not held)
 
 
 _state = _State()
@@ -58,6 +72,9 @@ _ALREADY = "already stopping: the running step first, then the restore"
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     if not (_state.held or _state.shields or _state.stopping):
         _state.stopping = True
+        if _state.deferring:
+            _state.deferring[-1].signum = signum
+            return
         raise Interrupted(signum)
     # a handler may run in the middle of a print: write straight to the file descriptor
     os.write(2, f"mmdoctor: {name(signum)} received: {_state.held or _ALREADY}\n".encode())
@@ -113,6 +130,25 @@ def shielded() -> Iterator[None]:
         yield
     finally:
         _state.shields -= 1
+        if previous is not None:
+            _uninstall(previous)
+
+
+@contextmanager
+def deferred() -> Iterator[Deferred]:
+    """A signal that arrives inside is kept, to be raised right after (starting a process:
+    interrupted inside Popen, its child would run on, out of reach). Only the main thread
+    takes signals; a worker thread sees `stopping()` instead."""
+    caught = Deferred()
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = _install() if _state.installed is None else None
+    _state.deferring.append(caught)
+    try:
+        yield caught
+    finally:
+        _state.deferring.remove(caught)
         if previous is not None:
             _uninstall(previous)
 
