@@ -3,6 +3,7 @@ cache and state folders. One place, so that no module reaches into another for a
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -98,7 +99,8 @@ def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
-            os.fchmod(out.fileno(), _new_file_mode() if mode is None else mode)
+            if hasattr(os, "fchmod"):  # POSIX: mkstemp made it 0600
+                os.fchmod(out.fileno(), _new_file_mode() if mode is None else mode)
             os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
@@ -110,7 +112,7 @@ def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
 
 
 def _new_file_mode() -> int:
-    umask = os.umask(0o022)
+    umask = os.umask(0o022)  # the only way to read it; set back at once
     os.umask(umask)
     return 0o666 & ~umask
 
@@ -157,7 +159,7 @@ def private_folder(path: Path) -> Path:
         refuse_link(path)
         seen = path.stat()
         if not stat.S_ISDIR(seen.st_mode):
-            raise NotADirectoryError(20, "not a folder", str(path)) from None
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path)) from None
         if seen.st_uid == os.geteuid() and stat.S_IMODE(seen.st_mode) & 0o077:
             path.chmod(0o700)
     return path

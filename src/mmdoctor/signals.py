@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# (Windows has no SIGHUP)
+STOPPING = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 class Interrupted(KeyboardInterrupt):
@@ -30,10 +31,6 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int = signal.SIGINT) -> None:
         super().__init__(name(signum))
         self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
 
 
 def name(signum: int) -> str:
@@ -158,11 +155,13 @@ def hold(why: str) -> Iterator[None]:
     """From here to the end of the command (`handled`), signals are said and dropped: a
     restore has begun. Outside `handled` (a command called in-process), to the end of this
     block."""
-    previous = _install() if _state.installed is None else None
+    inside = _state.installed is not None
+    previous = None if inside else _install()
     _state.held = why
     try:
         yield
     finally:
-        if previous is not None:
-            _uninstall(previous)
+        if not inside:
+            if previous is not None:
+                _uninstall(previous)
             _state.held = ""

@@ -15,10 +15,12 @@ from mmdoctor.planning.plan import Plan
 from mmdoctor.redact import redact_credentials, with_placeholders
 from mmdoctor.shell import quote
 
+# each URL the file may name -> (how it is written, the variables it needs)
+Urls = Mapping[str, tuple[str, tuple[str, ...]]]
 
-def _urls(plan: Plan) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Each URL the file may name -> (how it is written, the variables it needs), by the
-    option it came from."""
+
+def _urls(plan: Plan) -> Urls:
+    """The plan's URLs with their placeholders, named by the option each came from."""
     named = [
         ("INDEX_URL", plan.sources.index_url),
         ("TORCH_INDEX_URL", plan.torch_index_url),
@@ -36,7 +38,7 @@ def export_variables(plan: Plan) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _written(text: str, urls: Mapping[str, tuple[str, tuple[str, ...]]]) -> str:
+def _written(text: str, urls: Urls) -> str:
     for url, (written, _) in sorted(urls.items(), key=lambda item: -len(item[0])):
         text = text.replace(url, written)
     return text
@@ -50,16 +52,14 @@ def _shell_word(word: str) -> str:
     return quote(redact_credentials(word))
 
 
-def _command_line(
-    argv: tuple[str, ...], env: Mapping[str, str], urls: Mapping[str, tuple[str, tuple[str, ...]]]
-) -> str:
+def _command_line(argv: tuple[str, ...], env: Mapping[str, str], urls: Urls) -> str:
     """A step for a file that may be read in another environment: its `python` there."""
     argv = ("python", *argv[1:]) if argv[0].endswith("python") else argv
     words = [f"{k}={_shell_word(_written(v, urls))}" for k, v in env.items()]
     return " ".join([*words, *(_shell_word(_written(a, urls)) for a in argv)])
 
 
-def _export_how(plan: Plan, urls: Mapping[str, tuple[str, tuple[str, ...]]]) -> list[str]:
+def _export_how(plan: Plan, urls: Urls) -> list[str]:
     """How to use the file: in one pip run, or around the plan's own build steps."""
     if plan.mmcv_prebuilt:
         return ["# Install with: python -m pip install -r THIS_FILE"]
@@ -75,7 +75,7 @@ def _export_how(plan: Plan, urls: Mapping[str, tuple[str, tuple[str, ...]]]) -> 
     ]
 
 
-def _source_lines(plan: Plan, urls: Mapping[str, tuple[str, tuple[str, ...]]]) -> list[str]:
+def _source_lines(plan: Plan, urls: Urls) -> list[str]:
     """Where the packages come from: every URL with its credentials as placeholders."""
     variables = export_variables(plan)
     lines = []
