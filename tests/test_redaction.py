@@ -93,7 +93,7 @@ WHAT_IF = (
 
 
 def _secrets_in(text: str) -> list[str]:
-    return [s for s in ("hunter2", "hun", "ter2", "tok123", "key123", "pw789") if s in text]
+    return [s for s in ("hunter2", ":hun", "ter2", "tok123", "key123", "pw789") if s in text]
 
 
 @pytest.mark.parametrize("fmt", [(), ("--json",), ("-v",)])
@@ -211,3 +211,29 @@ def test_the_probe_reads_netrc_as_pip_does(plain_site: Site, tmp_path: Path) -> 
     # credentials in the URL win, as in pip: wrong ones are a 401 whatever netrc says
     wrong = url.replace("http://", "http://alice:wrong@")
     assert probe(wrong, PipNetwork(), {"HOME": str(home)}, 5) == "HTTP 401 Unauthorized"
+
+
+@pytest.mark.slow
+def test_an_install_writes_no_credential_into_its_log_or_state_files(
+    standins, tmp_path: Path
+) -> None:
+    """Logs and state files too: an install from an index with user:password@ and find-links
+    with ?token= (the index ignores both) fails at its final check on the stand-ins and rolls
+    back; nothing it printed or left in the state folder holds either secret."""
+    from faulting import fault_environ, install_argv, start
+    from installing import make_venv
+
+    venv = make_venv(tmp_path / "venv")
+    index = standins.url.replace("http://", "http://alice:hunter2@")
+    links = f"{standins.url}/mmengine/?token=tok123"
+    argv = [a if a != standins.url else index for a in install_argv(venv, standins)]
+    env = fault_environ(tmp_path)
+    run = start([*argv, "--find-links", links, "--json"], env)
+    code, stdout, stderr = run.finish()
+    assert code == 3, stdout + stderr
+    assert _secrets_in(stdout + stderr) == []
+    state = Path(env["MMDOCTOR_STATE_DIR"])
+    written = [p for p in state.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".log" for p in written) and any(p.name == "freeze.txt" for p in written)
+    for path in written:
+        assert _secrets_in(path.read_text(errors="replace")) == [], path
