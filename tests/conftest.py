@@ -23,6 +23,7 @@ import pytest
 from fakes.https_server import plain_site, site, tls  # noqa: F401  (fixtures)
 from fakes.nvml import build_fake_nvml
 from fakes.simple_index import IndexBuildError, SimpleIndex, ensure_index_files
+from fakes.standin import standin_index, standins  # noqa: F401  (fixtures)
 from fakes.wheels import BROKEN_PACKAGES, EXT_INFO_CRASH_PACKAGES, make_wheel
 from hypothesis import settings
 from slurm_cluster import NODES, SlurmCluster, missing_tools, set_node

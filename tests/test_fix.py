@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shutil
 import ssl
 import subprocess
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, STACK, Run, run_mmdoctor
-from installing import WHEEL_CACHE, freeze, make_venv
+from installing import freeze, make_venv
 
 from mmdoctor.checks.model import Advice, CheckResult, Status
 from mmdoctor.fix import plan_fixes
@@ -175,8 +176,15 @@ def test_mmcv_and_mmcv_lite_together_leaves_the_one_with_ops(
     assert {"mmcv", "mmcv-lite"} <= names
 
     # removing mmcv-lite deletes the mmcv/ files both wrote: the mmcv kept is written again
-    # whole, from the build the end-to-end install left in the wheel cache (no second build)
-    env = state_env(tmp_path, MMDOCTOR_CACHE_DIR=str(WHEEL_CACHE))
+    # whole. Its wheel (the one installed above) is put where the plan's build step would
+    # leave it for this venv's torch, so the fix reuses it as it would its own build.
+    env = state_env(tmp_path, MMDOCTOR_CACHE_DIR=str(tmp_path / "cache"))
+    dry = fix(venv, "--only", "mmcv.variants", "--dry-run", env=env)
+    build = next(s for s in dry.json()["plan"]["steps"] if "--wheel-dir" in s["argv"])
+    wheel_dir = Path(build["argv"][build["argv"].index("--wheel-dir") + 1])
+    assert wheel_dir.is_relative_to(tmp_path / "cache"), wheel_dir
+    wheel_dir.mkdir(parents=True)
+    shutil.copy2(mmcv_wheel, wheel_dir)
     run = fix(venv, "--only", "mmcv.variants", env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     changes = {c["name"]: c for c in run.json()["plan"]["changes"]}
@@ -257,7 +265,9 @@ def fix_from_mirror(tmp_path: Path, base: str, tls: tuple[Path, Path, Path]) -> 
         "--cpu-only",
         env=env,
     )
-    assert "-m mim install --no-cache-dir" in dry.stdout, dry.stdout
+    # install's plan for the mmcv mmdet needs: mim (added, as install adds it) from the mirror
+    assert f"MMCV_BASE_URL={base}" in dry.stdout and "-m mim install mmcv==2.1.0" in dry.stdout
+    assert "pip install openmim==0.3.9" in dry.stdout, dry.stdout
 
     run = fix(venv, "--matrix", str(custom), "--only", "mmdet.compat", env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -16,6 +16,7 @@ from fakes.nvml import fake_nvml_env
 from installing import freeze, install_environ, make_venv, sources
 from packaging.version import Version
 
+from mmdoctor.fix import stack_focus
 from mmdoctor.planning.machine import PlanningContext
 from mmdoctor.planning.matrix import load_matrix
 from mmdoctor.planning.sources import Sources
@@ -100,6 +101,26 @@ def test_a_kept_mmcv_is_written_again_once_the_lite_copy_of_its_module_goes() ->
     removal = next(i for i, a in enumerate(argvs) if "uninstall" in a)
     again = next(i for i, a in enumerate(argvs) if "mmcv==2.1.0" in a)
     assert removal < again and {"--force-reinstall", "--no-deps"} <= set(argvs[again]), argvs
+
+
+def test_a_fix_that_installs_through_mim_adds_mim_and_one_that_builds_does_not() -> None:
+    """fix plans as install does, mim by default: where a step goes through mim (a prebuilt
+    mmcv, mmengine, mmdet), the line's mim is added first; a source build needs none."""
+
+    def fix_plan(torch: str) -> list[str]:
+        found = env(dists={"torch": torch, "numpy": "1.26.4"}, steps=[torch_step(torch, None, [])])
+        focus = stack_focus("mmcv.ops", M)  # every distribution of the module mmcv
+        plan = plan_stack(found, PlanningContext.from_environment(found), Wishes(cpu=True), M,
+                          installer="mim", sources=Sources(), focus=focus).plan  # fmt: skip
+        assert plan is not None
+        return [" ".join(step.argv) for step in plan.steps]
+
+    prebuilt = fix_plan("2.1.2")  # kept; mmcv 2.1.0 has a wheel for it
+    mim = next(i for i, a in enumerate(prebuilt) if "install openmim==" in a)
+    assert mim < next(i for i, a in enumerate(prebuilt) if "-m mim install mmcv==" in a)
+    built = fix_plan("2.13.0+cpu")  # kept; no mmcv wheel for it: built here, by pip
+    assert any(" wheel " in a and "mmcv==" in a for a in built), built
+    assert not any("mim" in a for a in built), built
 
 
 def test_a_torch_pinned_by_the_environment_is_never_replaced() -> None:

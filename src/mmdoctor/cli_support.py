@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from mmdoctor.errors import ExitCode, MmdoctorError, UsageError
+from mmdoctor import signals
+from mmdoctor.errors import ExitCode, MmdoctorError, UsageError, describe
 from mmdoctor.flags import flag, toggle
 
 if TYPE_CHECKING:  # the command side's types, for the signatures only (start-up: see serve)
@@ -365,20 +366,25 @@ def serve(
     CliState.debug = CliState.debug or bool(values.get("debug"))
     fmt, asked = (Format.json if values.get("json_output") else Format.text), values.get("fmt")
     verbose = bool(values.get("verbose"))
-    try:
-        fmt = output_format(fmt, asked)
-        result = run(command_options(kind, values), Terminal(fmt.value, verbose))
-    except (Exception, KeyboardInterrupt) as exc:
-        if CliState.debug:
-            traceback.print_exc()
-        result = Result.of_exception(name, exc)
-    try:  # --junit, --prometheus: written for a failure too (a textfile says it could not run)
-        write_files(result, junit=values.get("junit"), prometheus=values.get("prometheus"))
-    except MmdoctorError as exc:
-        result = Result.of_exception(name, exc)
-    try:
-        emit(result, fmt.value, verbose=verbose, debug=CliState.debug)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `mmdoctor ... | head`: the reader has what it wanted, not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    raise typer.Exit(int(result.exit_code))
+    with signals.handled():  # SIGTERM and SIGHUP end a command as Ctrl-C does
+        try:
+            fmt = output_format(fmt, asked)
+            result = run(command_options(kind, values), Terminal(fmt.value, verbose))
+        except (Exception, KeyboardInterrupt) as exc:
+            if CliState.debug:
+                traceback.print_exc()
+            result = Result.of_exception(name, exc)
+        code = result.exit_code
+        try:
+            try:  # --junit, --prometheus: written for a failure too (a textfile: it could not run)
+                write_files(result, junit=values.get("junit"), prometheus=values.get("prometheus"))
+            except MmdoctorError as exc:
+                result = Result.of_exception(name, exc)
+            code = result.exit_code
+            emit(result, fmt.value, verbose=verbose, debug=CliState.debug)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `mmdoctor ... | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except KeyboardInterrupt as exc:  # stopped while it said how it ended
+            code = describe(exc)[0]
+    raise typer.Exit(int(code))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from mmdoctor.signals import name, signal_of
+
 
 class ExitCode(IntEnum):
     OK = 0  # healthy / the job was done
@@ -12,7 +14,9 @@ class ExitCode(IntEnum):
     ROLLED_BACK = 3  # an install or fix failed and the environment was restored
     CANNOT_RUN = 4  # mmdoctor could not do its job (probe timeout, internal error)
     DECLINED = 5  # the question before a change was answered no: nothing was changed
+    HUNG_UP = 129  # SIGHUP, where nothing needed restoring (128 + the signal, as shells say)
     INTERRUPTED = 130  # Ctrl-C outside an install or fix (those roll back: 3), as shells say
+    TERMINATED = 143  # SIGTERM (Slurm, CI, systemd, `timeout`), where nothing needed restoring
 
 
 class MmdoctorError(Exception):
@@ -50,9 +54,11 @@ def is_internal(exc: BaseException) -> bool:
 
 def describe(exc: BaseException) -> tuple[ExitCode, str]:
     """The exit code and the one line for an exception that ended a command: its own for an
-    MmdoctorError, 4 for Ctrl-C and for anything unexpected (an internal error)."""
+    MmdoctorError, 130 / 143 / 129 for Ctrl-C / SIGTERM / SIGHUP, 4 for anything unexpected
+    (an internal error)."""
     if isinstance(exc, MmdoctorError):
         return exc.exit_code, str(exc)
-    if isinstance(exc, KeyboardInterrupt):
-        return ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, SIGTERM, SIGHUP: 128 + the signal
+        signum = signal_of(exc)
+        return ExitCode(128 + signum), f"interrupted ({name(signum)})"
     return ExitCode.CANNOT_RUN, f"internal error: {type(exc).__name__}: {exc}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import netrc
+import os
 import ssl
 import urllib.parse
 from collections.abc import Mapping
@@ -28,6 +30,28 @@ def basic_authorization(parts: urllib.parse.SplitResult) -> str | None:
     user = urllib.parse.unquote(parts.username or "")
     password = urllib.parse.unquote(parts.password or "")
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def netrc_authorization(host: str, environ: Mapping[str, str]) -> str | None:
+    """The Authorization header pip sends to `host` when its URL carries no credentials: the
+    host's entry in the first netrc file that exists ($NETRC, else ~/.netrc, else ~/_netrc),
+    as requests reads it for pip."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    named = environ.get("NETRC")  # set, even empty, it is the only place looked at
+    files = [os.path.join(home, ".netrc"), os.path.join(home, "_netrc")]
+    for path in [named] if named is not None else files:
+        if not os.path.exists(path):
+            continue
+        try:
+            entry = netrc.netrc(path).authenticators(host)
+        except (netrc.NetrcParseError, OSError):
+            return None  # requests ignores a file it cannot read, and so does pip
+        if entry is None:
+            return None
+        login, account, password = entry
+        credentials = f"{login or account}:{password}".encode()
+        return "Basic " + base64.b64encode(credentials).decode("ascii")
+    return None
 
 
 def proxies(environ: Mapping[str, str], host: str) -> dict[str, str]:

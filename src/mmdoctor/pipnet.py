@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mmdoctor import __version__
-from mmdoctor.net import basic_authorization, one_line, proxies, reason_of
+from mmdoctor.net import basic_authorization, netrc_authorization, one_line, proxies, reason_of
 
 PYPI = "https://pypi.org/simple/"
 
@@ -121,7 +121,8 @@ def _ask(
     host = parts.hostname or ""
     clean = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
     headers = {"User-Agent": f"mmdoctor/{__version__}"}
-    authorization = basic_authorization(parts)
+    # credentials in the URL, else netrc's for the host: what pip sends
+    authorization = basic_authorization(parts) or netrc_authorization(host, environ)
     if authorization is not None:
         headers["Authorization"] = authorization
     try:

@@ -15,9 +15,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from mmdoctor import signals
 from mmdoctor.redact import redact_credentials
 
 STDERR_TAIL_CHARS = 4000
+POLL_SECONDS = 0.25  # how soon a command run by a worker thread notices a stopping signal
 
 
 @dataclass(frozen=True)
@@ -58,32 +60,21 @@ def run(
     extra_env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     on_line: Callable[[str], None] | None = None,
+    grace: float = 0.0,
 ) -> CommandResult:
-    """Run argv to completion. It is killed, with what it started, after `timeout` seconds in
+    """Run argv to completion. It is stopped, with what it started, after `timeout` seconds in
     all, or after `idle_timeout` seconds without a line on stdout (a hung step of a chatty
-    program), or when mmdoctor itself is interrupted (the KeyboardInterrupt goes on up).
-    `on_line` sees every line of stdout and stderr as it arrives (a log, a progress line)."""
+    program), or when mmdoctor itself is stopped by a signal (the KeyboardInterrupt goes on
+    up; in a worker thread, it is raised there). Stopped: SIGINT to its process group, then,
+    `grace` seconds later (at once by default), SIGKILL to what is left of it: pip given a
+    grace ends its transaction as it does on Ctrl-C. `on_line` sees every line of stdout and
+    stderr as it arrives (a log, a progress line)."""
     full_env = dict(os.environ if env is None else env)
     if extra_env:
         full_env.update(extra_env)
     started = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=full_env,
-            cwd=cwd,
-            start_new_session=True,  # so a timeout can kill what the command started, too
-        )
-    except FileNotFoundError as exc:
-        raise CommandNotFound(argv, "no such file") from exc
-    except PermissionError as exc:
-        raise CommandNotFound(argv, "not executable (permission denied)") from exc
-    except OSError as exc:  # ENOEXEC: a file that is not a program
-        raise CommandNotFound(argv, exc.strerror or str(exc)) from exc
-
+    with signals.deferred() as arrived:  # a signal in Popen would orphan the child
+        proc = _start(argv, full_env, cwd)
     out: list[bytes] = []
     err: list[bytes] = []
     last_line = [started]
@@ -91,29 +82,16 @@ def run(
         threading.Thread(target=_pump, args=(proc.stdout, out, last_line, on_line), daemon=True),
         threading.Thread(target=_pump, args=(proc.stderr, err, None, on_line), daemon=True),
     ]
-    for reader in readers:
-        reader.start()
-    timed_out = False
     try:
-        while True:
-            now = time.monotonic()
-            left = timeout - (now - started)
-            if idle_timeout is not None:
-                left = min(left, idle_timeout - (now - last_line[0]))
-            if left <= 0:
-                timed_out = True
-                _kill_group(proc)
-                proc.wait()
-                break
-            try:
-                proc.wait(timeout=left)
-                break
-            except subprocess.TimeoutExpired:
-                continue  # re-measure: a line may have arrived meanwhile
-    except BaseException:  # Ctrl-C: the child runs in its own session and would live on
-        _kill_group(proc)
-        proc.wait()
+        arrived.raise_pending()
+        for reader in readers:
+            reader.start()
+        timed_out = _wait(proc, started + timeout, idle_timeout, last_line)
+    except BaseException:  # a signal: the child runs in its own session and would live on
+        _stop(proc, grace)
         raise
+    if timed_out:
+        _stop(proc, grace)
     for reader in readers:
         reader.join(timeout=5)
     return CommandResult(
@@ -124,6 +102,49 @@ def run(
         seconds=time.monotonic() - started,
         timed_out=timed_out,
     )
+
+
+def _start(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,  # so a timeout can kill what the command started, too
+        )
+    except FileNotFoundError as exc:
+        raise CommandNotFound(argv, "no such file") from exc
+    except PermissionError as exc:
+        raise CommandNotFound(argv, "not executable (permission denied)") from exc
+    except OSError as exc:  # ENOEXEC: a file that is not a program
+        raise CommandNotFound(argv, exc.strerror or str(exc)) from exc
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    deadline: float,
+    idle_timeout: float | None,
+    last_line: list[float],
+) -> bool:
+    """Wait for the command to end; True where it ran out of time (in all, or idle)."""
+    worker = threading.current_thread() is not threading.main_thread()
+    while True:
+        now = time.monotonic()
+        left = deadline - now
+        if idle_timeout is not None:
+            left = min(left, idle_timeout - (now - last_line[0]))
+        if left <= 0:
+            return True
+        if worker and signals.stopping():  # the signal went to the main thread
+            raise signals.Interrupted()
+        try:
+            proc.wait(timeout=min(left, POLL_SECONDS) if worker else left)
+            return False
+        except subprocess.TimeoutExpired:
+            continue  # re-measure: a line may have arrived meanwhile
 
 
 def _pump(
@@ -143,15 +164,29 @@ def _pump(
     stream.close()
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop the command and everything it started, without being cut short itself."""
+    with signals.shielded():
+        if grace > 0 and proc.poll() is None:
+            _signal_group(proc, signal.SIGINT)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        _signal_group(proc, signal.SIGKILL)  # what is left of the group, the leader's children
+        proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
     killpg = getattr(os, "killpg", None)  # POSIX only
     try:
         if killpg is not None:
-            killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
+            killpg(proc.pid, signum)
+        elif proc.poll() is None:
+            proc.send_signal(signum)
     except (ProcessLookupError, PermissionError):
-        proc.kill()
+        if proc.poll() is None:
+            proc.kill()
 
 
 def quote(arg: str) -> str:

@@ -10,8 +10,10 @@ also says where mmdoctor must not write, and why.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -22,6 +24,7 @@ from packaging.version import Version
 
 from mmdoctor import shell
 from mmdoctor.errors import UsageError
+from mmdoctor.paths import require_plain
 from mmdoctor.pipnet import PipNetwork, pip_network_from
 from mmdoctor.versions import normalize_name
 
@@ -277,7 +280,7 @@ def _venv_choice(
         raise UsageError(
             f"--venv and --python name two environments ({venv}, {python}): give one of them"
         )
-    folder = Path(venv).expanduser().absolute()
+    folder = venv_folder(venv)
     found = existing_venv(folder, str(venv))
     if found is not None:
         return Choice(str(found), "--venv")
@@ -300,6 +303,36 @@ def interpreter_in(prefix: Path) -> Path | None:
 def venv_python(folder: Path) -> Path:
     """Where `python -m venv folder` puts its interpreter."""
     return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def venv_folder(venv: str | Path) -> Path:
+    """--venv DIR as a folder: one that exists, or a path where one can be made. A file, a
+    symlink loop or one to nowhere, a path the system cannot take: refused (exit 2)."""
+    require_plain("--venv", str(venv))
+    folder = Path(venv).expanduser().absolute()
+    try:
+        seen = folder.stat()
+    except FileNotFoundError:
+        if folder.is_symlink():
+            raise UsageError(
+                f"--venv {venv}: a symlink to nowhere ({os.readlink(folder)}): remove it, or "
+                "name the folder it should lead to"
+            ) from None
+        return folder  # missing: made there
+    except OSError as exc:
+        raise UsageError(f"--venv {venv}: {path_problem(exc)}") from None
+    if not stat.S_ISDIR(seen.st_mode):
+        raise UsageError(f"--venv {venv}: exists and is not a folder")
+    return folder
+
+
+def path_problem(exc: OSError) -> str:
+    """What is wrong with a path, in the words of what the user can change."""
+    return {
+        errno.ELOOP: "a symlink loop",
+        errno.ENAMETOOLONG: "the path is too long for this system",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
 
 
 def existing_venv(folder: Path, named: str) -> Path | None:
@@ -332,13 +365,18 @@ def named_interpreter(python: str, environ: Mapping[str, str] | None = None) -> 
     """--python PATH (or $MMDOCTOR_PYTHON): an interpreter, an environment folder, or a bare
     name that is neither here (python3.12) looked up on PATH, as a shell, uv and pipx do."""
     named = _how_python(python, environ)
+    require_plain(named, python)
     path = Path(python).expanduser()
-    if not path.exists():
+    try:
+        path.stat()
+    except FileNotFoundError:
         on_path = _on_path(python, environ)
         if on_path is not None:
             return on_path
         where = "not on PATH and no such file or directory" if _bare(python) else None
-        raise UsageError(f"{named} {python}: {where or 'no such file or directory'}")
+        raise UsageError(f"{named} {python}: {where or 'no such file or directory'}") from None
+    except OSError as exc:
+        raise UsageError(f"{named} {python}: {path_problem(exc)}") from None
     if path.is_dir():
         found = interpreter_in(path)
         if found is None:

@@ -52,6 +52,7 @@ class _Server(http.server.ThreadingHTTPServer):
         self.redirects: dict[str, str] = {}
         self.statuses: dict[str, int] = {}  # answer these paths with this HTTP error status
         self.delay: float = 0.0  # wait this long (or until released) before any answer
+        self.required_auth: str | None = None  # answer 401 unless this Authorization comes
         self.release = threading.Event()
 
 
@@ -72,6 +73,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         seen = Served(name, self.headers.get("Range"), self.headers.get("Authorization"))
         seen.method = "GET" if with_body else "HEAD"
         srv.log.append(seen)
+        if srv.required_auth is not None and seen.authorization != srv.required_auth:
+            seen.status = 401
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="mmdoctor test"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if name in srv.statuses:
             seen.status = srv.statuses[name]
             self.send_error(seen.status)

@@ -12,7 +12,6 @@ any failure.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 from collections.abc import Callable
@@ -20,14 +19,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mmdoctor import __version__, shell
+from mmdoctor import __version__, shell, signals
 from mmdoctor.commands.interaction import Interaction
 from mmdoctor.errors import BuildBlocked, Declined, ExitCode, MmdoctorError, UsageError
 from mmdoctor.install.execute import execute, install_handlers, restore_options
 from mmdoctor.install.outcome import InstallOutcome, JobDone, Judgement, Verdict
 from mmdoctor.install.reach import require_reachable
-from mmdoctor.install.state import EnvState
+from mmdoctor.install.snapshot import Restore, discard
+from mmdoctor.install.state import EnvState, check_state_folder
 from mmdoctor.options import SourceOptions, StackOptions, WhatIfOptions
+from mmdoctor.paths import require_plain
 from mmdoctor.planning.export import export_requirements
 from mmdoctor.planning.machine import PlanningContext, WhatIf
 from mmdoctor.planning.matrix import Matrix, load_matrix
@@ -75,7 +76,10 @@ def run(
     """`what_if`: facts of the machine given as values (fleet install: its nodes' lowest driver
     and every GPU arch) in place of the options' own --driver / --gpu-cc."""
     options = node_venv(options)
+    require_plain("--export", options.export)
     sources = options.sources()  # bad input first, before anything is probed
+    if not options.planning:
+        check_state_folder()
     if not options.planning and not options.yes and not ui.can_ask:
         raise UsageError(
             "install changes an environment and there is no terminal to ask on: add "
@@ -88,8 +92,14 @@ def run(
         return Result("install", "no-plan", ExitCode.PROBLEMS, chosen)
     if options.planning:
         return _planned(chosen, plan, matrix, options)
-    target = _confirm_and_probe(chosen, plan, options, ui)
-    outcome = carry_out(plan, target, matrix, options, ui, verifier)
+    target, fresh = _confirm_and_probe(chosen, plan, options, ui)
+    try:
+        outcome = carry_out(plan, target, matrix, options, ui, verifier, fresh)
+    except BaseException:  # a venv this run made goes, whatever stopped the run
+        if fresh is not None:
+            with signals.shielded():
+                fresh.remove()
+        raise
     return Result(
         "install",
         outcome.status,
@@ -130,12 +140,25 @@ def blocked(plan: Plan) -> str:
     return f"the {what} cannot start here: " + "; ".join(plan.blockers)
 
 
+@dataclass(frozen=True)
+class FreshVenv:
+    """A venv this run made: removed on any failure or interruption before it is handed over
+    (an empty folder the user gave stays, empty)."""
+
+    folder: Path
+    existed: bool
+
+    def remove(self) -> Restore:
+        return discard(self.folder, keep_folder=self.existed)
+
+
 def _confirm_and_probe(
     chosen: InstallPlan, plan: Plan, options: InstallOptions, ui: Interaction
-) -> Target:
+) -> tuple[Target, FreshVenv | None]:
     """Show the plan, stop where it cannot start here, ask (naming each torch, package and
-    OpenCV it replaces or removes), make a new --venv: all before the first change. The
-    environment the steps change comes back."""
+    OpenCV it replaces or removes), check the state folder, make a new --venv: all before the
+    first change. The environment the steps change comes back, and the venv made for them, if
+    one was."""
     target = chosen.target
     ui.show(Result("install", "planned", ExitCode.OK, replace(chosen, dry_run=False)))
     if plan.blockers:
@@ -143,9 +166,10 @@ def _confirm_and_probe(
     where = chosen.new_venv or Path(target.prefix)
     if not options.yes and not ui.confirm(question(plan, where)):
         raise Declined("not confirmed: nothing was changed")
+    EnvState(target.prefix).prepare()  # room for the snapshot and the log, or nothing is made
     if chosen.new_venv is not None and chosen.venv_from is not None:
-        _create_venv(chosen.venv_from, chosen.new_venv)
-    return target
+        return target, _create_venv(chosen.venv_from, chosen.new_venv)
+    return target, None
 
 
 def question(plan: Plan, where: Path) -> str:
@@ -293,6 +317,7 @@ def carry_out(
     options: InstallOptions,
     ui: Interaction,
     verifier: Verifier | None = None,
+    fresh: FreshVenv | None = None,
 ) -> InstallOutcome:
     def check_here() -> Verdict:
         cpu = plan.variant == "cpu"
@@ -317,35 +342,28 @@ def carry_out(
         handlers=install_handlers(plan, target),
         extra_env={"PIP_BREAK_SYSTEM_PACKAGES": "1"} if system_ok else {},
         keep_on_check_failure=options.keep_on_check_failure,
+        discard=fresh.remove if fresh is not None else None,
     )
 
 
-def _create_venv(base: str, folder: Path) -> None:
-    """`python -m venv folder` from the chosen Python (`base`), after the plan was confirmed:
-    a venv that failed to appear, or was interrupted half-made, goes again."""
-    existed = folder.exists()
+def _create_venv(base: str, folder: Path) -> FreshVenv:
+    """`python -m venv folder` from the chosen Python, after the plan was confirmed: a venv
+    that failed to appear, or was interrupted half-made, goes again."""
+    fresh = FreshVenv(folder, folder.exists())
     try:
         result = shell.run([base, "-m", "venv", str(folder)], timeout=300)
     except shell.CommandNotFound as exc:
+        fresh.remove()
         raise UsageError(f"{base}: {exc.reason}") from None
     except BaseException:
-        _remove_new_venv(folder, existed)
+        with signals.shielded():
+            fresh.remove()
         raise
     if not result.ok:
-        _remove_new_venv(folder, existed)
+        fresh.remove()
         why = result.last_error_line or "no output"
         raise MmdoctorError(f"could not create the venv {folder}: {why}")
-
-
-def _remove_new_venv(folder: Path, existed: bool) -> None:
-    if not existed:
-        shutil.rmtree(folder, ignore_errors=True)
-        return
-    for entry in folder.iterdir():  # the user's empty folder stays, empty
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+    return fresh
 
 
 def _final(outcome: InstallOutcome) -> tuple[Verdict, ...]:

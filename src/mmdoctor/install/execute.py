@@ -8,21 +8,20 @@ InstallOutcome that carries the final check's report and explains its own failur
 from __future__ import annotations
 
 import re
-import signal
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mmdoctor import shell, wheel_cache
+from mmdoctor import shell, signals, wheel_cache
 from mmdoctor.errors import ExitCode, MmdoctorError
 from mmdoctor.install import snapshot as snapshots
 from mmdoctor.install.origins import origins_note, requested
 from mmdoctor.install.outcome import InstallOutcome, Judgement, Progress, StepRecord, Verdict
 from mmdoctor.install.runner import Runner
-from mmdoctor.install.state import EnvState, Log
+from mmdoctor.install.state import EnvState, Log, NoRoom
 from mmdoctor.knowledge import classify_all
+from mmdoctor.paths import LinkRefused
 from mmdoctor.planning.plan import Plan
 from mmdoctor.planning.steps import Step
 from mmdoctor.target import Target
@@ -109,49 +108,81 @@ def execute(
     extra_env: dict[str, str] | None = None,
     success: str = "installed",
     keep_on_check_failure: bool = False,
+    discard: Callable[[], snapshots.Restore] | None = None,
 ) -> InstallOutcome:
     """Lock, snapshot, run `steps`; on a failure restore the snapshot. A "check" step calls
     `run_check` and `judge`s its report; `handlers` carry out the steps of other kinds
     (install's torch verification and source build). With `keep_on_check_failure`, problems
     found by the final check leave the result in place (exit 1; `mmdoctor rollback` still
-    undoes it)."""
+    undoes it). A signal (Ctrl-C, SIGTERM, SIGHUP) during a step is a failure like any other;
+    once the steps are over, signals no longer interrupt: the restore always finishes.
+    `discard`: for an environment the job itself made (a new venv), what undoes it instead of
+    the snapshot's restore (removing it)."""
+    state.prepare()  # room for the snapshot and the log, before the first change
     with state.lock(job):
         stamp = state.stamp()
-        log = Log(state.root / "logs" / f"{stamp}-{job}.log")
+        log = Log(state.log_path(stamp, job))
         try:
             runner = Runner(log, extra_env=extra_env, on_line=progress.line)
             log.write(f"mmdoctor {job} in {target.executable} ({target.prefix})")
-            snap = snapshots.take(runner, target.executable, state.snapshot_dir(stamp))
-            state.set_latest(stamp)
+            snap = _snapshot(runner, target, state, stamp)
             checked = _Checked(run_check, judge)
             records, failure, output = _run(steps, runner, progress, checked.check, handlers or {})
+            with signals.hold(RESTORE_GOES_ON if failure else JOB_DONE):
 
-            def outcome(
-                status: str,
-                why: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
-                restored: snapshots.Restore | None = None,
-            ) -> InstallOutcome:
-                return InstallOutcome(
-                    job, status, records, failure, *why, restored, log.path, snap.folder,
-                    checked.status, checked.report,
-                )  # fmt: skip
+                def outcome(
+                    status: str,
+                    why: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+                    restored: snapshots.Restore | None = None,
+                ) -> InstallOutcome:
+                    return InstallOutcome(
+                        job, status, records, failure, *why, restored, log.path, snap.folder,
+                        checked.status, checked.report,
+                    )  # fmt: skip
 
-            if failure is None:
-                return outcome(success)
-            why = checked.explain(output)
-            for problem in checked.judgement.problems:  # the log alone then says why
-                log.write(f"! {problem}")
-            if keep_on_check_failure and checked.judgement.problems:
-                return outcome("kept-with-problems", why)
-            log.write(f"! {failure}: restoring the snapshot {snap.folder}")
-            progress.note(f"{failure}: restoring the environment as it was…")
-            restored = _restore(runner, target, snap, restore_options)
-            log.write(
-                "= restored exactly" if restored.ok else f"! not restored: {restored.differences}"
-            )
-            return outcome("rolled-back" if restored.ok else "not-restored", why, restored)
+                if failure is None:
+                    return outcome(success)
+                why = checked.explain(output)
+                for problem in checked.judgement.problems:  # the log alone then says why
+                    log.write(f"! {problem}")
+                if keep_on_check_failure and checked.judgement.problems:
+                    return outcome("kept-with-problems", why)
+                log.write(f"! {failure}: restoring the snapshot {snap.folder}")
+                progress.note(f"{failure}: restoring the environment as it was…")
+                restored = discard() if discard else _restore(runner, target, snap, restore_options)
+                log.write(_restore_line(restored))
+                return outcome("rolled-back" if restored.ok else "not-restored", why, restored)
         finally:
             log.close()
+
+
+RESTORE_GOES_ON = (
+    "the restore goes on (stopped half-way it would leave the environment broken; "
+    "after kill -9, `mmdoctor rollback` is the way back)"
+)
+JOB_DONE = "the job is done; mmdoctor is saying how it ended"
+
+
+def _snapshot(runner: Runner, target: Target, state: EnvState, stamp: str) -> snapshots.Snapshot:
+    """The snapshot, written whole before the first change: where it cannot be, the job stops
+    here with nothing changed."""
+    try:
+        snap = snapshots.take(runner, target.executable, state.new_snapshot_dir(stamp))
+        state.set_latest(stamp)
+    except LinkRefused:
+        raise
+    except OSError as exc:
+        raise NoRoom(
+            f"the snapshot cannot be written into the state folder {state.top} "
+            f"({exc.strerror or exc}): nothing was changed"
+        ) from None
+    return snap
+
+
+def _restore_line(restored: snapshots.Restore) -> str:
+    if restored.ok:
+        return "= restored: freeze, every RECORD'd file, the site folders and pip check match"
+    return f"! not restored: {'; '.join(restored.differences)}. Way back: {restored.way_back}"
 
 
 def _run(
@@ -161,43 +192,55 @@ def _run(
     run_check: Callable[[], str],
     handlers: Mapping[str, StepHandler],
 ) -> tuple[tuple[StepRecord, ...], str | None, str]:
-    """Run the steps in order, stopping at the first failure (or Ctrl-C)."""
+    """Run the steps in order, stopping at the first failure (or signal: also one that comes
+    between two steps)."""
     records: list[StepRecord] = []
     total = len(steps)
     for number, step in enumerate(steps, start=1):
-        progress.step_started(number, total, step)
         started = time.monotonic()
-        note = ""
         try:
-            if step.kind == "check":
-                note = run_check()
-                if note == "problems":
-                    raise StepFailed("the check afterwards found problems")
-            elif step.kind in handlers:
-                note = handlers[step.kind](runner, step)
-            elif step.unless_built and wheel_cache.cached_wheel(Path(step.unless_built)):
-                note = "skipped: the wheel cache holds this build"
-            else:
-                note = _run_step(runner, step)
-        except (StepFailed, MmdoctorError, shell.CommandNotFound, KeyboardInterrupt) as exc:
-            failure = (
-                "interrupted (Ctrl-C)"
-                if isinstance(exc, KeyboardInterrupt)
-                else f"step {number}: {exc}"
+            progress.step_started(number, total, step)
+            note = _carry_out(step, runner, run_check, handlers)
+            records.append(
+                StepRecord(number, step.description, _shown(step), _since(started), True, note)
             )
+            if note:  # in the log too: a skipped build, where pip took each package
+                runner.log.write(f"= step {number}: {note}")
+            progress.step_done(records[-1], total)
+        except (StepFailed, MmdoctorError, shell.CommandNotFound, KeyboardInterrupt) as exc:
+            failure = _failure(number, exc)
             output = exc.output if isinstance(exc, StepFailed) else ""
+            del records[number - 1 :]  # a signal after the step had ended: it is the failure
             records.append(
                 StepRecord(number, step.description, _shown(step), _since(started), False, failure)
             )
             progress.step_done(records[-1], total)
             return tuple(records), failure, output
-        records.append(
-            StepRecord(number, step.description, _shown(step), _since(started), True, note)
-        )
-        if note:  # in the log too: a skipped build, where pip took each package
-            runner.log.write(f"= step {number}: {note}")
-        progress.step_done(records[-1], total)
     return tuple(records), None, ""
+
+
+def _carry_out(
+    step: Step,
+    runner: Runner,
+    run_check: Callable[[], str],
+    handlers: Mapping[str, StepHandler],
+) -> str:
+    if step.kind == "check":
+        note = run_check()
+        if note == "problems":
+            raise StepFailed("the check afterwards found problems")
+        return note
+    if step.kind in handlers:
+        return handlers[step.kind](runner, step)
+    if step.unless_built and wheel_cache.cached_wheel(Path(step.unless_built)):
+        return "skipped: the wheel cache holds this build"
+    return _run_step(runner, step)
+
+
+def _failure(number: int, exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return f"interrupted ({signals.name(signals.signal_of(exc))})"
+    return f"step {number}: {exc}"
 
 
 def _run_step(runner: Runner, step: Step) -> str:
@@ -380,29 +423,21 @@ def _restore(
     snap: snapshots.Snapshot,
     source_options: tuple[str, ...],
 ) -> snapshots.Restore:
-    with _no_interrupts():  # a second Ctrl-C must not leave a half-restored environment
-        return snapshots.restore(
-            runner,
-            target.executable,
-            snap,
-            source_options=source_options,
-            bundled_wheels=target.bundled_wheels,
-        )
-
-
-@contextmanager
-def _no_interrupts() -> Iterator[None]:
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return snapshots.restore(
+        runner,
+        target.executable,
+        snap,
+        source_options=source_options,
+        bundled_wheels=target.bundled_wheels,
+    )
 
 
 def rollback(
     target: Target, state: EnvState, progress: Progress, *, source_options: tuple[str, ...]
 ) -> tuple[snapshots.Restore, Path, Path]:
-    """`mmdoctor rollback`: restore the last snapshot taken before an install or fix."""
+    """`mmdoctor rollback`: restore the last snapshot taken before an install or fix. It needs
+    no room in the state folder: its log goes to stderr where it cannot be written."""
+    state.check()
     if state.latest_snapshot() is None:  # said before the lock makes a state folder for it
         raise NoSnapshot(f"no snapshot of {target.prefix} to roll back to")
     with state.lock("rollback"):
@@ -410,9 +445,12 @@ def rollback(
         if folder is None:
             raise NoSnapshot(f"no snapshot of {target.prefix} to roll back to")
         snap = snapshots.load(folder)
-        log = Log(state.root / "logs" / f"{state.stamp()}-rollback.log")
+        log = Log(state.log_path(state.stamp(), "rollback"))
         try:
-            restored = _restore(Runner(log, on_line=progress.line), target, snap, source_options)
+            with signals.hold(RESTORE_GOES_ON):
+                runner = Runner(log, on_line=progress.line)
+                restored = _restore(runner, target, snap, source_options)
+                log.write(_restore_line(restored))
         finally:
             log.close()
         return restored, folder, log.path

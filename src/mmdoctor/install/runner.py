@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 
-from mmdoctor import shell
+from mmdoctor import shell, signals
 from mmdoctor.install.state import Log
 
 STEP_TIMEOUT = 3 * 3600.0  # a CUDA build of mmcv on a small machine can take hours
 IDLE_TIMEOUT = 1800.0  # but not half an hour without a line of output
+# A step that is stopped gets SIGINT first, and this long to end as pip ends on Ctrl-C (its
+# temporary files cleaned up, no half-written file) before what is left of it is killed.
+STOP_GRACE = 20.0
 
 
 class Runner:
@@ -51,12 +54,14 @@ class Runner:
                 env=self.env,
                 extra_env=env,
                 on_line=None if quiet else line,
+                grace=STOP_GRACE,
             )
         except shell.CommandNotFound as exc:
             self.log.write(f"! {exc}")
             raise
-        except KeyboardInterrupt:
-            self.log.write("! interrupted (Ctrl-C): the command was stopped")
+        except KeyboardInterrupt as exc:
+            stopped_by = signals.name(signals.signal_of(exc))
+            self.log.write(f"! interrupted ({stopped_by}): the command was stopped")
             raise
         outcome = "timed out" if result.timed_out else f"exit {result.returncode}"
         self.log.write(f"= {outcome} after {result.seconds:.1f} s")

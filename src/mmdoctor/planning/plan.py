@@ -214,6 +214,7 @@ def build_plan(
         ),
     )
     torch_index = _torch_index(candidate, matrix, sources, find_links_era)
+    focus = _with_mim(focus, changes, line, mmcv.package if mmcv.prebuilt else None, installer)
     build = _Build(
         candidate=candidate,
         matrix=matrix,
@@ -262,6 +263,22 @@ def build_plan(
         line_reason=line_reason,
         changes=changes.focused(focus),
     )
+
+
+def _with_mim(
+    focus: frozenset[str] | None,
+    changes: Changes,
+    line: StackLine,
+    mmcv_wheel: str | None,
+    installer: str,
+) -> frozenset[str] | None:
+    """A fix that installs what mim installs (mmengine, mmdet, a prebuilt mmcv) needs the
+    line's mim there too."""
+    if focus is None or installer != "mim":
+        return focus
+    via_mim = {normalize_name(n) for n in (line.mmengine, line.mmdet, mmcv_wheel) if n}
+    changing = {normalize_name(c.name) for c in changes.touched if c.action != "remove"}
+    return focus | {normalize_name(line.mim)} if focus & via_mim & changing else focus
 
 
 def _torch_index(

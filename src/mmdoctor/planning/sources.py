@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mmdoctor.errors import UsageError
+from mmdoctor.paths import require_plain
 from mmdoctor.redact import redact_credentials
 
 INSTALLERS = ("mim", "pip", "uv")
@@ -47,11 +48,12 @@ def make_sources(
     for option, url in (
         ("--index-url", index_url),
         ("--torch-index-url", torch_index_url),
-        ("--mmcv-base-url", mmcv_base_url),
+        ("--mmcv-base-url (MMCV_BASE_URL)", mmcv_base_url),
     ):
         if url is not None:
             _check_url(option, url)
     for link in find_links:
+        require_plain("--find-links", link)
         if "://" in link:
             _check_url("--find-links", link)
         elif not Path(link).expanduser().is_dir():
@@ -68,8 +70,16 @@ def make_sources(
 
 
 def _check_url(option: str, url: str) -> None:
-    parts = urlsplit(url)
+    require_plain(option, url)
     shown = redact_credentials(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port that is not one)
+    except ValueError:  # its words may quote a piece of a password: not said
+        raise UsageError(
+            f"{option} {shown}: not a URL (its host or port does not parse; a / ? # @ or : in "
+            "a password must be %-encoded)"
+        ) from None
     if parts.scheme not in ("https", "http", "file") or (
         parts.scheme != "file" and not parts.hostname
     ):

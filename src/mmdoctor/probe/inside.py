@@ -61,10 +61,7 @@ def probe_python(
     --python, $MMDOCTOR_PYTHON, --venv, $VIRTUAL_ENV, ...)."""
     env = probe_env(environ)
     step = _run_group(executable, _script(), (PYTHON_STEP,), timeout, env, how)[PYTHON_STEP]
-    if not step.ok:
-        raise ProbeError(f"{executable}: the probe failed inside it: {step.error or step.crashed}")
-    require_supported(executable, str(step.data["version"]))
-    return step
+    return _usable(executable, step, timeout, how)
 
 
 def probe_in_one_run(
@@ -80,13 +77,69 @@ def probe_in_one_run(
     rest run again after it."""
     env = probe_env(environ)
     results = _run_group(executable, _script(), (PYTHON_STEP, *steps), step_timeout, env, how)
-    python = results.pop(PYTHON_STEP)
-    if not python.ok:
-        raise ProbeError(
-            f"{executable}: the probe failed inside it: {python.error or python.crashed}"
+    return _usable(executable, results.pop(PYTHON_STEP), step_timeout, how), results
+
+
+def _usable(executable: str, step: StepResult, timeout: float, how: str) -> StepResult:
+    """The python step's answer, if it is a Python a stack runs on: a hung one, one that
+    failed, one whose answer is not the probe's, or a Python too old, is refused."""
+    if step.crashed and step.crashed.startswith(HUNG):
+        raise _hung(executable, timeout)
+    if not step.ok:
+        raise ProbeError(f"{executable}: the probe failed inside it: {step.error or step.crashed}")
+    _require_facts(executable, step.data, how)
+    require_supported(executable, str(step.data["version"]))
+    return step
+
+
+# What the python step must answer, and of which type: anything else is not a Python (a
+# script printing the marker, a wrapper that lies), refused as such rather than a KeyError.
+_FACTS: dict[str, type | tuple[type, ...]] = {
+    "version": str,
+    "implementation": str,
+    "prefix": str,
+    "in_venv": bool,
+    "is_conda": bool,
+    "externally_managed": bool,
+    "platform": str,
+    "machine": str,
+    "distributions": list,
+}
+
+
+def _require_facts(executable: str, data: object, how: str) -> None:
+    missing = (
+        [key for key, kind in _FACTS.items() if not isinstance(data.get(key), kind)]
+        if isinstance(data, dict)
+        else ["any fact"]
+    )
+    records = data.get("distributions") if isinstance(data, dict) else None
+    if isinstance(records, list) and not all(map(_distribution_record, records)):
+        missing.append("distributions")
+    if missing:
+        raise UsageError(
+            f"{how} {executable}: not a Python 3.7+ interpreter mmdoctor can use (its answer "
+            f"to the probe lacks {', '.join(missing)})"
         )
-    require_supported(executable, str(python.data["version"]))
-    return python, results
+
+
+def _distribution_record(record: object) -> bool:
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("name"), str)
+        and isinstance(record.get("location"), str)
+        and isinstance(record.get("version"), str | None)
+    )
+
+
+HUNG = "did not finish within"
+
+
+def _hung(executable: str, timeout: float) -> ProbeError:
+    return ProbeError(
+        f"{executable}: the probe did not answer within {timeout:g} s (a hung interpreter? "
+        "--timeout gives it longer)"
+    )
 
 
 def probe_steps(
@@ -196,7 +249,7 @@ def run_marked(
         raise UsageError(f"{how} {executable}: {exc.reason}") from None
     begun, finished = _parse(run.stdout)
     if not begun:
-        raise _not_python(executable, run, how)
+        raise _not_python(executable, run, how, step_timeout)
     culprit = next((name for name in begun if name not in finished), None)
     if culprit is None and not run.ok:
         culprit = begun[-1] if begun[-1] not in finished else None
@@ -231,13 +284,18 @@ def _run_group(
             env=env,
             how=how,
         )
-        results.update(finished)
+        results.update({name: step for name, step in finished.items() if name in remaining})
         left = [name for name in remaining if name not in results]
         if culprit is None and left:
             # The process ended without starting the rest: count the next one as the culprit.
             results[left[0]] = StepResult(
                 name=left[0], ok=False, error="the probe stopped before this step"
             )
+        elif culprit is not None and culprit not in remaining:
+            # It died in a step nobody asked for (not the probe script talking): no step of
+            # this group can run, and running it again would never end.
+            why = f"the interpreter stopped in a step it was not asked for ({culprit})"
+            results.update({name: StepResult(name=name, ok=False, error=why) for name in left})
         remaining = [name for name in remaining if name not in results]
     return results
 
@@ -249,11 +307,15 @@ def _parse(stdout: str) -> tuple[list[str], dict[str, StepResult]]:
         if not line.startswith(MARKER):
             continue  # libraries print too
         try:
-            record: dict[str, Any] = json.loads(line[len(MARKER) :])
+            record: Any = json.loads(line[len(MARKER) :])
         except ValueError:
             continue
+        if not isinstance(record, dict):
+            continue  # not the probe script's: it writes objects only
         if "begin" in record:
             begun.append(str(record["begin"]))
+            continue
+        if "step" not in record:
             continue
         name = str(record["step"])
         finished[name] = StepResult(
@@ -271,7 +333,7 @@ def _parse(stdout: str) -> tuple[list[str], dict[str, StepResult]]:
 
 def _describe_death(run: shell.CommandResult, step_timeout: float) -> str:
     if run.timed_out:
-        return f"did not finish within {step_timeout:g} s (killed)"
+        return f"{HUNG} {step_timeout:g} s (killed)"
     code = run.returncode
     if code is not None and code < 0:
         try:
@@ -299,9 +361,11 @@ def crash_site(stderr: str, script: str) -> str | None:
     return f"{file}:{number} ({frame['func']})"
 
 
-def _not_python(executable: str, run: shell.CommandResult, how: str) -> MmdoctorError:
+def _not_python(
+    executable: str, run: shell.CommandResult, how: str, timeout: float
+) -> MmdoctorError:
     if run.timed_out:
-        return ProbeError(f"{executable}: the probe did not answer within the timeout")
+        return _hung(executable, timeout)
     # What it printed is shown as its own words: for /bin/ls it is about the probe's arguments.
     last = run.last_error_line.strip()[:200]
     said = f"; it printed: {last}" if last else f"; it exited with status {run.returncode}"

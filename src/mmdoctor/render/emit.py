@@ -20,8 +20,9 @@ from mmdoctor.fix import FixPlanned
 from mmdoctor.fleet.plan import FleetPlanned
 from mmdoctor.fleet.summary import FleetSummary
 from mmdoctor.install.outcome import JobDone, RolledBack
-from mmdoctor.paths import write_atomic
+from mmdoctor.paths import require_plain, write_atomic
 from mmdoctor.planning.compat_table import MatrixRows
+from mmdoctor.planning.export import export_variables
 from mmdoctor.planning.plan import InstallPlan
 from mmdoctor.redact import redact_credentials
 from mmdoctor.render import json_out, markdown
@@ -62,12 +63,12 @@ def emit(result: Result, fmt: str, *, verbose: bool = False, debug: bool = False
         print(markdown.check_report(result.body), end="")
     else:
         console = make_console()
-        if console.is_terminal:
+        with console.capture() as captured:  # what is shown passes one redaction, as JSON does
             human(result.body, console, verbose)
-            return
-        with console.capture() as captured:  # tables pad their cells: no trailing spaces in files
-            human(result.body, console, verbose)
-        sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+        text = redact_credentials(captured.get())
+        if not console.is_terminal:  # tables pad their cells: no trailing spaces in files
+            text = "".join(line.rstrip() + "\n" for line in text.splitlines())
+        sys.stdout.write(text)
 
 
 def show_text(result: Result, file: TextIO, *, verbose: bool = False) -> None:
@@ -80,11 +81,13 @@ def write_files(result: Result, *, junit: Path | None, prometheus: Path | None) 
     """The files a command was asked to write besides its output: --junit (a fleet summary),
     --prometheus (a check report, or that check could not run). Each is written atomically."""
 
+    require_plain("--junit", junit)
+    require_plain("--prometheus", prometheus)
     try:
         if junit is not None and isinstance(result.body, FleetSummary):
             write_atomic(junit, junit_document(result.body, f"mmdoctor {result.command}"))
         if prometheus is not None:
-            write_atomic(prometheus, textfile(result))
+            write_atomic(prometheus, redact_credentials(textfile(result)))
     except OSError as exc:
         path = junit if junit is not None and not prometheus else prometheus
         raise MmdoctorError(f"could not write {path}: {exc.strerror or exc}") from exc
@@ -133,6 +136,12 @@ def _(body: InstallPlan, console: Console, verbose: bool) -> None:
             else "its first lines give the runs that install this plan (mmcv is built from source)."
         )
         console.print(f"Wrote {body.exported}: {how}")
+        variables = export_variables(body.plan)
+        if variables:
+            names = ", ".join(variables)
+            console.print(
+                f"Its credentials are ${{VAR}} placeholders, which pip expands: set {names}."
+            )
 
 
 @human.register

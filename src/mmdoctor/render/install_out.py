@@ -31,7 +31,7 @@ class StepProgress:
         self._started = time.monotonic()
 
     def step_started(self, number: int, total: int, step: Step) -> None:
-        title = f"[{number}/{total}] {step.description}"
+        title = redact_credentials(f"[{number}/{total}] {step.description}")
         if not self.live:
             self.console.print(Text(f"{title} …"))
             return
@@ -56,14 +56,15 @@ class StepProgress:
             self._bar = None
         mark, style = ("✓", "green") if record.ok else ("✗", "red")
         elapsed = time.monotonic() - self._started
-        text = Text(f"{mark} [{record.number}/{total}] {record.description}", style=style)
+        described = redact_credentials(f"{mark} [{record.number}/{total}] {record.description}")
+        text = Text(described, style=style)
         text.append(f"  {record.seconds:.1f} s (total {elapsed:.0f} s)", style="dim")
         self.console.print(text)
         if record.note and record.ok:
-            self.console.print(Text(f"    {record.note}", style="dim"))
+            self.console.print(Text(redact_credentials(f"    {record.note}"), style="dim"))
 
     def note(self, text: str) -> None:
-        self.console.print(Text(text, style="yellow"))
+        self.console.print(Text(redact_credentials(text), style="yellow"))
 
 
 def _short(text: str, width: int) -> str:
@@ -112,10 +113,14 @@ def render_outcome(outcome: InstallOutcome, console: Console, executable: str) -
 
 
 def render_restore(restore: Restore, console: Console) -> None:
+    if restore.ok and restore.discarded:
+        console.print(Text(f"Rolled back: {restore.discarded}, made by this run, is removed."))
+        return
     if restore.ok:
         console.print(
             Text(
-                "Rolled back: the environment is as it was (pip freeze matches the snapshot).",
+                "Rolled back: the environment is as it was (pip freeze, every file its RECORDs "
+                "list, its site folders and pip check match the snapshot).",
                 style="yellow",
             )
         )
@@ -125,6 +130,8 @@ def render_restore(restore: Restore, console: Console) -> None:
     )
     for line in restore.differences:
         console.print(Text(f"  {line}"))
+    if restore.way_back:
+        say(console, "  The way back: ", restore.way_back, "bold")
 
 
 def render_fix_plan(plan: FixPlan, console: Console) -> None:

@@ -35,4 +35,17 @@ def document(result: Result, *, verbose: bool = False) -> str:
 
 
 def dumps(doc: dict[str, Any]) -> str:
-    return redact_credentials(json.dumps(doc, indent=2, sort_keys=False, default=str))
+    """Every string redacted before it is escaped (a password with non-ASCII letters too)."""
+    return json.dumps(_redacted(doc), indent=2, sort_keys=False, default=str)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_credentials(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return (
+        value if value is None or isinstance(value, bool | int | float) else _redacted(str(value))
+    )

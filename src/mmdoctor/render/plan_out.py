@@ -67,12 +67,12 @@ def render_plan(
     if plan.pins:
         console.print(Text("Pins:", style="bold"))
         for pin in plan.pins:
-            say(console, "  ", f"{pin.requirement}: {pin.reason}")
+            say(console, "  ", redact_credentials(f"{pin.requirement}: {pin.reason}"))
     render_steps(plan.steps, console)
     if plan.warnings:
         console.print(Text("Warnings:", style="bold yellow"))
         for warning in plan.warnings:
-            say(console, "  ! ", warning, "yellow")
+            say(console, "  ! ", redact_credentials(warning), "yellow")
     if verbose and resolution.alternatives:
         console.print(Text("Runners-up:", style="bold"))
         for alternative in resolution.alternatives:
@@ -150,7 +150,7 @@ def render_steps(steps: Sequence[Step], console: Console) -> None:
     """Numbered steps with the exact command of each (install's plan, fix's plan)."""
     console.print(Text("Steps:", style="bold"))
     for number, step in enumerate(steps, start=1):
-        say(console, f"  {number}. ", step.description)
+        say(console, f"  {number}. ", redact_credentials(step.description))
         line = step.shown or shell.command_line(step.argv, step.env)  # a probe: its name
         command(console, "     $ ", line, "cyan")
 
