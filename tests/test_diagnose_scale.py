@@ -24,6 +24,7 @@ from mmdoctor.knowledge import (
     clean,
     load_knowledge,
     needles_of,
+    present_needles,
 )
 
 LOGS = REPO / "tests" / "data" / "logs"
@@ -142,3 +143,14 @@ def test_stopping_an_entry_early_never_changes_a_result() -> None:
             match = _match_one(failure, text)
             got = None if match is None else (match.confidence, match.evidence)
             assert got == _unpruned(failure, text), failure.id
+
+
+def test_the_needles_found_in_one_pass_are_those_in_the_text() -> None:
+    """present_needles (chunked, in UTF-8 bytes) finds exactly what `in` finds, also across a
+    chunk's edge and beside characters outside Latin-1."""
+    needles = load_knowledge().needles
+    wide = "\u2501" * 3 + "ERROR: No matching distribution found for mmcv-full==1.7.1\u2501"
+    for text in [*SAMPLE_TEXTS, wide, "x" * 70 + "pkg_resources", ""]:
+        expected = {n for n in needles if n in text}
+        for chunk in (7, 64, 1 << 20):
+            assert present_needles(text, needles, chunk) == expected, (chunk, text[:80])

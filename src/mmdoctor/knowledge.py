@@ -13,8 +13,9 @@ Jupyter gutters, HTML entities, re-wrapped lines), so `clean` is that module's.
 Matching: each entry's signatures are regexes with weights; an entry's confidence is the
 noisy-or of the weights of the patterns that match (1 - prod(1 - w)). A pattern runs only where
 one of its needles (literal text every match contains, read from the parsed regex) is in the
-log: `str.__contains__` is several times faster than a regex scan, and most patterns' needles
-are absent from any one log, so a 100 MB log takes seconds (benchmarks/diagnose_large_log.py).
+log: every needle is sought once, in one pass over the log's UTF-8 bytes (present_needles), far
+faster than a regex scan, and most patterns' needles are absent from any one log, so a 100 MB
+log takes seconds (benchmarks/diagnose_large_log.py).
 
 Failures chain (no prebuilt wheel -> source build -> missing pkg_resources -> mmcv._ext missing
 at run time): a matched entry whose cause is also matched is shown under that cause, and the
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,8 +60,12 @@ class Pattern:
         regex = re.compile(source)
         return cls(regex, needles_of(regex))
 
-    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
-        if self.needles and not any(needle in text for needle in self.needles):
+    def search(
+        self, text: str, pos: int = 0, present: AbstractSet[str] | None = None
+    ) -> re.Match[str] | None:
+        """`present`: the needles known to be in `text` (found for every pattern at once)."""
+        held = present.__contains__ if present is not None else text.__contains__
+        if self.needles and not any(map(held, self.needles)):
             return None
         return self.regex.search(text, pos)
 
@@ -92,6 +98,13 @@ class Knowledge:
 
     def get(self, failure_id: str) -> Failure | None:
         return next((f for f in self.failures if f.id == failure_id), None)
+
+    @functools.cached_property
+    def needles(self) -> frozenset[str]:
+        """Every needle of every pattern."""
+        patterns = [p for f in self.failures for p in (*(s.pattern for s in f.signatures),
+                                                        *f.requires_any)]  # fmt: skip
+        return frozenset(n for p in patterns for n in p.needles)
 
 
 def default_path() -> Path:
@@ -152,14 +165,39 @@ class Match:
 def match_log(text: str, knowledge: Knowledge) -> list[Match]:
     """The entries the text shows (confidence >= MIN_REPORTED), roots of chains first."""
     found: dict[str, Match] = {}
+    present = present_needles(text, knowledge.needles)
     for failure in knowledge.failures:
-        match = _match_one(failure, text)
+        match = _match_one(failure, text, present)
         if match is not None:
             found[failure.id] = match
     return order_by_chain(found)
 
 
-def _match_one(failure: Failure, text: str) -> Match | None:
+# Characters per chunk: a chunk's bytes stay in the CPU's cache while every needle is sought.
+_CHUNK = 1 << 20
+
+
+def present_needles(text: str, needles: Iterable[str], chunk: int = _CHUNK) -> frozenset[str]:
+    """The needles in `text`, sought in one pass over it: chunk by chunk (each overlapping the
+    last by the longest needle), in its UTF-8 bytes. A log with one character outside Latin-1
+    (a progress bar) is stored at 2 bytes per character and more; its UTF-8 at about 1, and a
+    UTF-8 needle matches only where the text holds it."""
+    left = {needle: needle.encode("utf-8", "surrogatepass") for needle in needles}
+    overlap = max(map(len, left), default=1) - 1
+    found: set[str] = set()
+    for start in range(0, len(text), chunk):
+        if not left:
+            break
+        part = text[max(0, start - overlap) : start + chunk].encode("utf-8", "surrogatepass")
+        for needle in [n for n, encoded in left.items() if encoded in part]:
+            del left[needle]
+            found.add(needle)
+    return frozenset(found)
+
+
+def _match_one(
+    failure: Failure, text: str, present: AbstractSet[str] | None = None
+) -> Match | None:
     """The entry's match, or None below MIN_REPORTED. Each search costs a scan of the log, so
     the entry stops as soon as the weights it has left cannot lift it to MIN_REPORTED, and its
     requires_any is asked only of an entry that would be reported."""
@@ -169,14 +207,16 @@ def _match_one(failure: Failure, text: str) -> Match | None:
     for at, signature in enumerate(failure.signatures):
         if round(1.0 - miss * left[at], 3) < MIN_REPORTED:  # (rounded, as the result is)
             return None  # even every pattern still to come would leave it unreported
-        found = signature.pattern.search(text)
+        found = signature.pattern.search(text, present=present)
         if found:
             miss *= 1.0 - signature.weight
             hits += _evidence(signature.pattern, found, text, hits)
     confidence = round(1.0 - miss, 3)
     if confidence < MIN_REPORTED:
         return None
-    if failure.requires_any and not any(p.search(text) for p in failure.requires_any):
+    if failure.requires_any and not any(
+        p.search(text, present=present) for p in failure.requires_any
+    ):
         return None
     return Match(failure, confidence, tuple(sorted(hits)[:EVIDENCE_LINES]))
 

@@ -218,6 +218,10 @@ class SourceBuilds:
     min_gcc: Mapping[int, int] = field(default_factory=dict)  # C++ standard -> oldest gcc
     tmp_gib: float = 4.0  # free space a build needs in TMPDIR
     cache_gib: float = 5.0  # and in pip's cache
+    # the resolver asks the same question for every variant of a torch: answered once
+    _verdicts: dict[tuple[Any, ...], BuildVerdict] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def minutes(self, jobs: int, cuda_archs: int) -> int:
         """About how long one build takes with `jobs` parallel compile jobs."""
@@ -233,6 +237,14 @@ class SourceBuilds:
         """Whether `package` `version`'s sdist compiles against `torch` (on `python`, when
         given): its rule covers that torch and Python, and its forced C++ standard is enough
         for torch's headers or was measured to compile raised to what they need."""
+        key = (package, version, torch.torch, torch.version, torch.cxx_std, python)
+        if key not in self._verdicts:
+            self._verdicts[key] = self._verdict(package, version, torch, python)
+        return self._verdicts[key]
+
+    def _verdict(
+        self, package: str, version: Version, torch: TorchRelease, python: Version | None
+    ) -> BuildVerdict:
         rule = self.rule(package, version)
         if rule is None or torch.version not in rule.torch:
             return BuildVerdict(
