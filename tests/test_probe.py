@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from mmdoctor.errors import ProbeError, UsageError
+from mmdoctor.probe import inside
 from mmdoctor.probe.inside import crash_site, probe_target
 from mmdoctor.probe.nvidia import (
     decode_cuda_version,
@@ -217,3 +220,41 @@ def test_a_crash_inside_the_probe_script_names_the_statement() -> None:
     )
     assert crash_site(stderr, script) == "`import mmcv._ext as ext; ext.boom()`"
     assert crash_site("Segmentation fault (core dumped)\n", script) is None
+
+
+_PIP_CONFIG_BOTH_WAYS = """
+import json, sys
+source = open(sys.argv[1]).read().replace("main(sys.argv[1:])", "")
+probe = {"__name__": "probe"}
+exec(compile(source, "inside_script", "exec"), probe)
+from pip._internal.configuration import Configuration
+configuration = Configuration(isolated=False)
+configuration.load()
+pips = [[str(k), str(v)] for k, v in sorted(configuration.items())]
+print(json.dumps([probe["pip_variables_only"](), probe["pip_config"](), pips]))
+"""
+
+
+@pytest.mark.parametrize("with_file", [False, True])
+def test_pip_settings_read_without_pip_are_pips_own(
+    bare_venv: Path, tmp_path: Path, with_file: bool
+) -> None:
+    """Where pip has no configuration file to read, the probe lists its PIP_* variables itself
+    (pip's configuration module costs about 0.15 s of imports), exactly as pip does; where a
+    file is there, pip reads it."""
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[global]\nindex-url = https://mirror.example/simple\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE=str(conf) if with_file else os.devnull, PIP_NO_CACHE_DIR="1",
+               PIP___EXTRA_INDEX_URL="https://extra.example/simple", PIP_VERSION="x")  # fmt: skip
+    script = Path(inside.__file__).with_name("inside_script.py")
+    run = subprocess.run(
+        [str(bare_venv / "bin" / "python"), "-c", _PIP_CONFIG_BOTH_WAYS, str(script)],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    alone, probed, pips = json.loads(run.stdout)
+    assert probed == pips and any(k == ":env:.extra-index-url" for k, _ in pips), pips
+    if with_file:
+        assert alone is None and ["global.index-url", "https://mirror.example/simple"] in pips
+    else:
+        assert alone == pips
