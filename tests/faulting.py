@@ -15,7 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -77,9 +78,10 @@ class Background:
 
 
 def start(argv: list[str], env: dict[str, str]) -> Background:
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    with _signals_as_from_a_terminal():
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
     run = Background(proc)
     for stream, sink in ((proc.stdout, run.out), (proc.stderr, run.lines)):
         assert stream is not None
@@ -87,6 +89,22 @@ def start(argv: list[str], env: dict[str, str]) -> Background:
         reader.start()
         run.readers.append(reader)
     return run
+
+
+@contextmanager
+def _signals_as_from_a_terminal() -> Iterator[None]:
+    """The command starts with the stopping signals at their default, as from a terminal: one
+    that whoever ran the suite ignores (`nohup` ignores SIGHUP) would be inherited, and
+    mmdoctor leaves an ignored signal ignored, as nohup asks."""
+    stopping = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+    ignored = [s for s in stopping if signal.getsignal(s) == signal.SIG_IGN]
+    for signum in ignored:
+        signal.signal(signum, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        for signum in ignored:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def _read(stream: IO[str], sink: list[str]) -> None:
