@@ -17,8 +17,8 @@ from mmdoctor.checks.model import (
     Status,
     run_one,
 )
-from mmdoctor.checks.torch import arch_support, parse_arch
 from mmdoctor.environment import Environment, NvidiaInfo, NvmlError, ToolkitInfo
+from mmdoctor.planning.current import arch_support, parse_arch
 from mmdoctor.planning.matrix import load_matrix
 
 CU126_ARCHS = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from mmdoctor import shell
 from mmdoctor.checks.model import Context, Finding, advice, check, fail, ok, skip, warn
 from mmdoctor.environment import Gpu
 from mmdoctor.knowledge import classify, classify_all
+from mmdoctor.planning.current import arch_support
 from mmdoctor.planning.machine import PlanningContext
 from mmdoctor.planning.plan import Plan
 from mmdoctor.planning.resolver import Candidate
@@ -281,29 +281,6 @@ def driver_for_torch(ctx: Context) -> Finding:
             advice=advice("Upgrade the driver when you can."),
         )
     return ok(f"driver {nvidia.driver_version} >= {needed}, the minimum for CUDA {data['cuda']}")
-
-
-_ARCH_RE = re.compile(r"^(sm|compute)_(\d+)([a-z]?)$")
-
-
-def parse_arch(arch: str) -> tuple[str, Version] | None:
-    """'sm_86' -> ('sm', 8.6); 'compute_120' -> ('compute', 12.0); 'sm_90a' -> ('sm', 9.0)."""
-    match = _ARCH_RE.match(arch)
-    if not match:
-        return None
-    digits = match.group(2)
-    return match.group(1), Version(f"{digits[:-1]}.{digits[-1]}")
-
-
-def arch_support(cc: Version, arch_list: list[str]) -> str | None:
-    """'sass' when a cubin runs on this GPU (same major, minor <= the GPU's), 'ptx' when only
-    PTX can be JIT-compiled for it (compute_XY with XY <= the GPU's), None when nothing can."""
-    parsed = [p for p in (parse_arch(a) for a in arch_list) if p is not None]
-    if any(kind == "sm" and v.major == cc.major and v <= cc for kind, v in parsed):
-        return "sass"
-    if any(kind == "compute" and v <= cc for kind, v in parsed):
-        return "ptx"
-    return None
 
 
 @check("torch.gpu_arch", "GPU compute capability in torch's architectures")
