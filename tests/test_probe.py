@@ -258,3 +258,16 @@ def test_pip_settings_read_without_pip_are_pips_own(
         assert alone is None and ["global.index-url", "https://mirror.example/simple"] in pips
     else:
         assert alone == pips
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6"])
+def test_the_probe_script_parses_on_pythons_no_stack_runs_on(version: str) -> None:
+    """A Python 2.7 or 3.6 target is refused by its version, which the probe script must live
+    long enough to report: one line of newer syntax would make it a SyntaxError instead."""
+    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python")))
+    if not found:
+        pytest.skip(f"no Python {version} under pyenv here")
+    script = Path(inside.__file__).with_name("inside_script.py")
+    check = f"compile(open({str(script)!r}).read(), 'inside_script', 'exec')"
+    run = subprocess.run([found[0], "-c", check], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr

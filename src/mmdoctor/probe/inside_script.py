@@ -231,8 +231,9 @@ def pip_variables_only():
                 os.path.join(sys.prefix, base),
                 os.path.join(os.path.expanduser("~"), "pip" if os.name == "nt" else ".pip", base),
                 os.path.join(appdirs.user_config_dir("pip"), base),
-                *([named] if named else []),
             ]
+            if named:
+                files.append(named)
             if any(os.path.exists(path) for path in files):
                 return None
     except Exception:
